@@ -1,0 +1,16 @@
+// Builds dist/esm (ES modules) and dist/cjs (CommonJS) from src/ with tsc, so the package is
+// importable from both module systems with type declarations for each.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const tsc = require.resolve('typescript/bin/tsc');
+
+rmSync('dist', { recursive: true, force: true });
+for (const project of ['tsconfig.build.json', 'tsconfig.cjs.json']) {
+  execFileSync(process.execPath, [tsc, '-p', project], { stdio: 'inherit' });
+}
+// Node decides a .js file's module system from the nearest package.json; ours says "module".
+mkdirSync('dist/cjs', { recursive: true });
+writeFileSync('dist/cjs/package.json', '{\n  "type": "commonjs"\n}\n');

@@ -1,0 +1,122 @@
+/**
+ * The array-level interface every backend implements. Autograd, ops and layers call only this;
+ * they never know which backend runs. Every method reads and writes caller-owned Float32Arrays
+ * (outputs are allocated by the caller), so a native backend can work on the same buffers in
+ * place with no copies.
+ *
+ * Shapes are row-major and contiguous. Reductions and softmax take a tensor viewed as
+ * [outer, n, inner] and work along the middle axis, which covers "along any dim".
+ */
+
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
+
+/**
+ * Elementwise maps. `p0`/`p1` carry the scalar parameters: pow's exponent, leakyRelu's negative
+ * slope, clamp's lo/hi (±Infinity when absent).
+ */
+export type UnaryOp =
+  | 'neg'
+  | 'abs'
+  | 'sqrt'
+  | 'exp'
+  | 'log'
+  | 'pow'
+  | 'clamp'
+  | 'relu'
+  | 'leakyRelu'
+  | 'sigmoid'
+  | 'tanh'
+  | 'geluTanh'
+  | 'geluErf';
+
+export type ReduceOp = 'sum' | 'max' | 'min';
+
+export interface BackendInfo {
+  backend: 'js' | 'native';
+  /** Instruction set of the kernels in use ('js' for the TypeScript backend). */
+  isa: string;
+  threads: number;
+}
+
+export interface Backend {
+  readonly name: 'js' | 'native';
+  info(): BackendInfo;
+
+  /**
+   * C = alpha·op(A)·op(B) + beta·C with op(X) = X or Xᵀ, row-major, contiguous.
+   * op(A) is m×k (A is stored m×k, or k×m when transA), op(B) is k×n (stored k×n, or n×k when
+   * transB), C is m×n. With beta = 0, C is overwritten (NaNs in C do not propagate).
+   */
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    b: Float32Array,
+    beta: number,
+    c: Float32Array,
+  ): void;
+
+  /** out = a (op) b with NumPy broadcasting of aShape and bShape to outShape. */
+  binary(
+    op: BinaryOp,
+    a: Float32Array,
+    aShape: readonly number[],
+    b: Float32Array,
+    bShape: readonly number[],
+    out: Float32Array,
+    outShape: readonly number[],
+  ): void;
+
+  /** out[i] = f(x[i]). out may alias x. */
+  unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: number, p1: number): void;
+
+  /** gx[i] = gy[i] · f'(x[i]); y = f(x) is passed too because some derivatives are cheaper from it. */
+  unaryGrad(
+    op: UnaryOp,
+    x: Float32Array,
+    y: Float32Array,
+    gy: Float32Array,
+    gx: Float32Array,
+    p0: number,
+    p1: number,
+  ): void;
+
+  /** Sums x (shape xShape) over its broadcast dimensions into out (shape outShape, same rank,
+   * each dim equal to xShape's or 1). The backward of broadcasting. */
+  sumTo(x: Float32Array, xShape: readonly number[], out: Float32Array, outShape: readonly number[]): void;
+
+  /**
+   * Reduces x viewed as [outer, n, inner] along the middle axis into out ([outer, inner]).
+   * For max/min, `arg` (if given) receives the index along n of the chosen element (first on ties).
+   */
+  reduce(
+    op: ReduceOp,
+    x: Float32Array,
+    outer: number,
+    n: number,
+    inner: number,
+    out: Float32Array,
+    arg: Float32Array | null,
+  ): void;
+
+  /** Softmax (or log-softmax) of x viewed as [outer, n, inner] along the middle axis. */
+  softmax(x: Float32Array, outer: number, n: number, inner: number, out: Float32Array, log: boolean): void;
+
+  /** Backward of softmax/logSoftmax given its output y and upstream gradient gy. */
+  softmaxGrad(
+    y: Float32Array,
+    gy: Float32Array,
+    outer: number,
+    n: number,
+    inner: number,
+    gx: Float32Array,
+    log: boolean,
+  ): void;
+
+  /** out = x permuted by axes (out's shape is shape[axes[i]]). */
+  permute(x: Float32Array, shape: readonly number[], axes: readonly number[], out: Float32Array): void;
+}

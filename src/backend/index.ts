@@ -1,0 +1,73 @@
+import type { Backend, BackendInfo } from './backend.js';
+import { jsBackend } from './js/index.js';
+
+export type { Backend, BackendInfo } from './backend.js';
+
+type BackendName = 'js' | 'native';
+
+/** The native backend arrives with the addon; until it can be loaded, null. */
+function loadNative(): Backend | null {
+  return null;
+}
+
+let native: Backend | null | undefined;
+function nativeBackend(): Backend | null {
+  if (native === undefined) native = loadNative();
+  return native;
+}
+
+function requested(): BackendName | undefined {
+  const v = process.env['TENSORGRAD_BACKEND'];
+  if (v === undefined || v === '') return undefined;
+  if (v === 'js' || v === 'native') return v;
+  throw new Error(`TENSORGRAD_BACKEND must be 'js' or 'native', got '${v}'`);
+}
+
+let warned = false;
+function warnOnce(message: string): void {
+  if (warned) return;
+  warned = true;
+  process.emitWarning(message, { code: 'TENSORGRAD_BACKEND' });
+}
+
+function choose(): Backend {
+  const want = requested();
+  if (want === 'js') return jsBackend;
+  const nb = nativeBackend();
+  if (nb) return nb;
+  warnOnce(
+    want === 'native'
+      ? 'tensorgrad: TENSORGRAD_BACKEND=native but the native addon could not be loaded; using the TypeScript backend'
+      : 'tensorgrad: native addon not available; using the pure TypeScript backend',
+  );
+  return jsBackend;
+}
+
+let current: Backend | undefined;
+
+/** The backend every op runs on, chosen on first use. */
+export function getBackend(): Backend {
+  if (current === undefined) current = choose();
+  return current;
+}
+
+/** Switches the global backend (tests use it to run one suite per backend). */
+export function setBackend(backend: Backend): void {
+  current = backend;
+}
+
+/**
+ * Every backend this process can run: only the one TENSORGRAD_BACKEND names when it is set,
+ * otherwise native (if it loads) and js.
+ */
+export function availableBackends(): Backend[] {
+  const want = requested();
+  if (want !== undefined) return [getBackend()];
+  const nb = nativeBackend();
+  return nb ? [nb, jsBackend] : [jsBackend];
+}
+
+/** Which backend runs, on which instruction set, with how many threads. */
+export function backendInfo(): BackendInfo {
+  return getBackend().info();
+}

@@ -1,0 +1,22 @@
+import type { Backend } from '../backend.js';
+import { binary, sumTo } from './broadcast.js';
+import { gemm } from './gemm.js';
+import { permute } from './permute.js';
+import { reduce } from './reduce.js';
+import { softmax, softmaxGrad } from './softmax.js';
+import { unary, unaryGrad } from './unary.js';
+
+/** The pure-TypeScript backend: always available, single-threaded. */
+export const jsBackend: Backend = {
+  name: 'js',
+  info: () => ({ backend: 'js', isa: 'js', threads: 1 }),
+  gemm,
+  binary,
+  unary,
+  unaryGrad,
+  sumTo,
+  reduce,
+  softmax,
+  softmaxGrad,
+  permute,
+};

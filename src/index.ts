@@ -1,0 +1,20 @@
+/**
+ * tensorgrad's public API. Everything users can import is re-exported here; nothing else is public.
+ */
+export { Tensor } from './tensor.js';
+export type { NestedArray, TensorLike, IndexLike } from './tensor.js';
+export type { Shape } from './shape.js';
+export { noGrad, isGradEnabled } from './autograd.js';
+export type { GradNode } from './autograd.js';
+export { tensor, zeros, ones, full, rand, randn, arange, eye, zerosLike, onesLike } from './creation.js';
+export type { TensorOptions } from './creation.js';
+export { manualSeed, Generator, defaultGenerator } from './random.js';
+export { backendInfo } from './backend/index.js';
+export type { BackendInfo } from './backend/index.js';
+export { add, sub, mul, div, neg, pow, sqrt, exp, log, abs, clamp } from './ops/elementwise.js';
+export { relu, leakyRelu, sigmoid, tanh, gelu } from './ops/activation.js';
+export { softmax, logSoftmax } from './ops/softmax.js';
+export { matmul } from './ops/matmul.js';
+export { reshape, flatten, transpose, permute, squeeze, unsqueeze } from './ops/shape.js';
+export { sum, mean, max, min, argmax, argmin } from './ops/reduce.js';
+export { indexSelect, slice, concat, stack } from './ops/indexing.js';

@@ -1,0 +1,126 @@
+import { record } from '../autograd.js';
+import { normDim, shapeStr, sizeOf, splitAt } from '../shape.js';
+import { type IndexLike, Tensor } from '../tensor.js';
+import { describe, empty } from './util.js';
+import { unsqueeze } from './shape.js';
+
+/** Validates row indices: integers in [0, rows). */
+function toIndices(op: string, indices: IndexLike, rows: number): Int32Array {
+  let src: ArrayLike<number>;
+  if (indices instanceof Tensor) {
+    if (indices.ndim > 1) throw new Error(`${op}: indices must be 1-D, got shape ${shapeStr(indices.shape)}`);
+    src = indices.data;
+  } else if (indices instanceof Int32Array || Array.isArray(indices)) {
+    src = indices;
+  } else {
+    throw new Error(`${op}: indices must be a Tensor, an Int32Array or an array of numbers, got ${describe(indices)}`);
+  }
+  const out = new Int32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i]!;
+    if (!Number.isInteger(v) || v < 0 || v >= rows) {
+      throw new Error(`${op}: index ${v} at position ${i} is out of range for dim 0 of size ${rows}`);
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/**
+ * Rows of x picked by integer indices along dim 0 (repeats allowed):
+ * out[i] = x[indices[i]]. The backward adds each row's gradient back into the row it came from.
+ */
+export function indexSelect(x: Tensor, indices: IndexLike): Tensor {
+  if (x.ndim === 0) throw new Error('indexSelect: cannot index a 0-d tensor');
+  const idx = toIndices('indexSelect', indices, x.shape[0]!);
+  const row = sizeOf(x.shape.slice(1));
+  const out = empty([idx.length, ...x.shape.slice(1)]);
+  for (let i = 0; i < idx.length; i++) out.data.set(x.data.subarray(idx[i]! * row, (idx[i]! + 1) * row), i * row);
+  return record(out, 'indexSelect', [x], (g) => {
+    const gx = empty(x.shape);
+    for (let i = 0; i < idx.length; i++) {
+      const dst = idx[i]! * row;
+      const srcOff = i * row;
+      for (let j = 0; j < row; j++) gx.data[dst + j] += g.data[srcOff + j]!;
+    }
+    return [gx];
+  });
+}
+
+/**
+ * Rows start..end (end exclusive; negative values count from the end, out-of-range values are
+ * clipped, as in Python slicing) along dim 0. The result is a view: it shares x's buffer.
+ */
+export function slice(x: Tensor, start: number, end?: number): Tensor {
+  if (x.ndim === 0) throw new Error('slice: cannot slice a 0-d tensor');
+  if (!Number.isInteger(start) || (end !== undefined && !Number.isInteger(end))) {
+    throw new Error(`slice: start and end must be integers, got ${start} and ${end}`);
+  }
+  const rows = x.shape[0]!;
+  const clip = (v: number): number => Math.min(rows, Math.max(0, v < 0 ? v + rows : v));
+  const s = clip(start);
+  const e = Math.max(s, end === undefined ? rows : clip(end));
+  const row = sizeOf(x.shape.slice(1));
+  const out = new Tensor(x.data.subarray(s * row, e * row), [e - s, ...x.shape.slice(1)]);
+  return record(out, 'slice', [x], (g) => {
+    const gx = empty(x.shape);
+    gx.data.set(g.data, s * row);
+    return [gx];
+  });
+}
+
+function isList(x: readonly Tensor[]): boolean {
+  return Array.isArray(x as unknown);
+}
+
+/** Joins tensors along an existing dim; all other dims must match. */
+export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
+  if (!isList(tensors) || tensors.length === 0) throw new Error('concat: expected a non-empty array of tensors');
+  tensors.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw new Error(`concat: element ${i} is ${describe(t)}, not a Tensor`);
+  });
+  const first = tensors[0]!;
+  if (first.ndim === 0) throw new Error('concat: cannot concatenate 0-d tensors; use stack');
+  const d = normDim('concat', dim, first.ndim);
+  for (const t of tensors) {
+    if (t.ndim !== first.ndim || t.shape.some((s, i) => i !== d && s !== first.shape[i])) {
+      throw new Error(`concat: shapes ${shapeStr(first.shape)} and ${shapeStr(t.shape)} differ outside dim ${d}`);
+    }
+  }
+  const [outer, , inner] = splitAt(first.shape, d);
+  const widths = tensors.map((t) => t.shape[d]! * inner);
+  const total = widths.reduce((a, b) => a + b, 0);
+  const out = empty(first.shape.map((s, i) => (i === d ? total / inner : s)));
+  let offset = 0;
+  tensors.forEach((t, k) => {
+    const w = widths[k]!;
+    for (let o = 0; o < outer; o++) out.data.set(t.data.subarray(o * w, (o + 1) * w), o * total + offset);
+    offset += w;
+  });
+  return record(out, 'concat', tensors, (g) => {
+    let off = 0;
+    return tensors.map((t, k) => {
+      const w = widths[k]!;
+      const start = off;
+      off += w;
+      if (!t.requiresGrad) return null;
+      const gt = empty(t.shape);
+      for (let o = 0; o < outer; o++) gt.data.set(g.data.subarray(o * total + start, o * total + start + w), o * w);
+      return gt;
+    });
+  });
+}
+
+/** Joins same-shaped tensors along a new dim. */
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  if (!isList(tensors) || tensors.length === 0) throw new Error('stack: expected a non-empty array of tensors');
+  const first = tensors[0]!;
+  for (const t of tensors) {
+    if (!(t instanceof Tensor)) throw new Error(`stack: expected Tensors, got ${describe(t)}`);
+    if (t.ndim !== first.ndim || t.shape.some((s, i) => s !== first.shape[i])) {
+      throw new Error(`stack: shapes ${shapeStr(first.shape)} and ${shapeStr(t.shape)} differ; stack needs equal shapes`);
+    }
+  }
+  const d = normDim('stack', dim, first.ndim + 1);
+  return concat(tensors.map((t) => unsqueeze(t, d)), d);
+}

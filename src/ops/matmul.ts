@@ -1,0 +1,90 @@
+import { record } from '../autograd.js';
+import { getBackend } from '../backend/index.js';
+import { shapeStr, sizeOf } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { reshape } from './shape.js';
+import { describe, empty } from './util.js';
+
+function incompatible(a: Tensor, b: Tensor, why: string): Error {
+  return new Error(`matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} are incompatible (${why})`);
+}
+
+/**
+ * Matrix product with PyTorch's rules for the supported ranks:
+ * - 2-D @ 2-D: [m, k] @ [k, n] → [m, n];
+ * - N-D @ 2-D: [..., m, k] @ [k, n] → [..., m, n] (one GEMM over all leading rows);
+ * - 3-D @ 3-D: [b, m, k] @ [b, k, n] → [b, m, n] (batched);
+ * - a 1-D operand is a row (left) or column (right) vector whose dim is dropped from the result.
+ * Gradients: dA = dC·Bᵀ and dB = Aᵀ·dC, computed by the GEMM's transpose flags, never by
+ * materialising a transpose.
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor)) {
+    throw new Error(`matmul: expected two Tensors, got ${describe(a)} and ${describe(b)}`);
+  }
+  if (a.ndim === 0 || b.ndim === 0) throw incompatible(a, b, 'both operands need at least one dim');
+  if (a.ndim === 1 && b.ndim === 1) {
+    if (a.shape[0] !== b.shape[0]) throw incompatible(a, b, `${a.shape[0]} != ${b.shape[0]}`);
+    return reshape(matmul(reshape(a, [1, -1]), reshape(b, [-1, 1])), []);
+  }
+  if (a.ndim === 1) {
+    const out = matmul(reshape(a, [1, -1]), b);
+    return reshape(out, [...out.shape.slice(0, -2), out.shape[out.ndim - 1]!]);
+  }
+  if (b.ndim === 1) {
+    const out = matmul(a, reshape(b, [-1, 1]));
+    return reshape(out, out.shape.slice(0, -1));
+  }
+  if (b.ndim === 2) return matmulFolded(a, b);
+  if (a.ndim === 3 && b.ndim === 3) return matmulBatched(a, b);
+  throw incompatible(a, b, 'supported: 2-D @ 2-D, N-D @ 2-D, 3-D @ 3-D with equal batch, and 1-D operands');
+}
+
+/** [..., m, k] @ [k, n]: the leading dims fold into the rows of one GEMM (the data is contiguous). */
+function matmulFolded(a: Tensor, b: Tensor): Tensor {
+  const k = a.shape[a.ndim - 1]!;
+  const n = b.shape[1]!;
+  if (b.shape[0] !== k) throw incompatible(a, b, `inner dims ${k} != ${b.shape[0]}`);
+  const rows = sizeOf(a.shape.slice(0, -1));
+  const out = empty([...a.shape.slice(0, -1), n]);
+  getBackend().gemm(false, false, rows, n, k, 1, a.data, b.data, 0, out.data);
+  return record(out, 'matmul', [a, b], (g) => {
+    const be = getBackend();
+    let ga: Tensor | null = null;
+    let gb: Tensor | null = null;
+    if (a.requiresGrad) {
+      ga = empty(a.shape);
+      be.gemm(false, true, rows, k, n, 1, g.data, b.data, 0, ga.data);
+    }
+    if (b.requiresGrad) {
+      gb = empty(b.shape);
+      be.gemm(true, false, k, n, rows, 1, a.data, g.data, 0, gb.data);
+    }
+    return [ga, gb];
+  });
+}
+
+function matmulBatched(a: Tensor, b: Tensor): Tensor {
+  const [batch, m, k] = a.shape as [number, number, number];
+  const [bb, kb, n] = b.shape as [number, number, number];
+  if (batch !== bb) throw incompatible(a, b, `batch sizes ${batch} != ${bb}`);
+  if (k !== kb) throw incompatible(a, b, `inner dims ${k} != ${kb}`);
+  const out = empty([batch, m, n]);
+  const be = getBackend();
+  for (let i = 0; i < batch; i++) {
+    be.gemm(false, false, m, n, k, 1, a.data.subarray(i * m * k, (i + 1) * m * k), b.data.subarray(i * k * n, (i + 1) * k * n), 0, out.data.subarray(i * m * n, (i + 1) * m * n));
+  }
+  return record(out, 'matmul', [a, b], (g) => {
+    const be = getBackend();
+    const ga = a.requiresGrad ? empty(a.shape) : null;
+    const gb = b.requiresGrad ? empty(b.shape) : null;
+    for (let i = 0; i < batch; i++) {
+      const gi = g.data.subarray(i * m * n, (i + 1) * m * n);
+      const ai = a.data.subarray(i * m * k, (i + 1) * m * k);
+      const bi = b.data.subarray(i * k * n, (i + 1) * k * n);
+      if (ga) be.gemm(false, true, m, k, n, 1, gi, bi, 0, ga.data.subarray(i * m * k, (i + 1) * m * k));
+      if (gb) be.gemm(true, false, k, n, m, 1, ai, gi, 0, gb.data.subarray(i * k * n, (i + 1) * k * n));
+    }
+    return [ga, gb];
+  });
+}

@@ -1,0 +1,28 @@
+import { record } from '../autograd.js';
+import { getBackend } from '../backend/index.js';
+import { normDim, splitAt } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { empty } from './util.js';
+
+function softmaxOp(name: string, x: Tensor, dim: number, log: boolean): Tensor {
+  if (x.ndim === 0) throw new Error(`${name}: expected a tensor with at least one dim, got a 0-d tensor`);
+  const d = normDim(name, dim, x.ndim);
+  const [outer, n, inner] = splitAt(x.shape, d);
+  const y = empty(x.shape);
+  getBackend().softmax(x.data, outer, n, inner, y.data, log);
+  return record(y, name, [x], (g) => {
+    const gx = empty(x.shape);
+    getBackend().softmaxGrad(y.data, g.data, outer, n, inner, gx.data, log);
+    return [gx];
+  });
+}
+
+/** exp(x) / Σ exp(x) along dim (default: the last), computed stably for large logits. */
+export function softmax(x: Tensor, dim = -1): Tensor {
+  return softmaxOp('softmax', x, dim, false);
+}
+
+/** log(softmax(x)) along dim, as x − logsumexp(x): finite even where softmax underflows to 0. */
+export function logSoftmax(x: Tensor, dim = -1): Tensor {
+  return softmaxOp('logSoftmax', x, dim, true);
+}
