@@ -47,7 +47,7 @@ export function broadcastShape(a: readonly number[], b: readonly number[]): numb
     const da = a[a.length - r + i] ?? 1;
     const db = b[b.length - r + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) return null;
-    out.push(Math.max(da, db) === 1 ? 1 : da === 1 ? db : da);
+    out.push(da === 1 ? db : da);
   }
   return out;
 }
