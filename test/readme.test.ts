@@ -1,0 +1,41 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The code block that follows a marker comment in README.md. */
+function readmeBlock(marker: string): string {
+  const md = readFileSync(join(root, 'README.md'), 'utf8');
+  const at = md.indexOf(`<!-- ${marker}`);
+  if (at < 0) throw new Error(`README.md has no <!-- ${marker} --> block`);
+  const m = /```js\n([\s\S]*?)```/.exec(md.slice(at));
+  if (!m) throw new Error(`no js code block after <!-- ${marker} -->`);
+  return m[1]!;
+}
+
+it("README's XOR example runs against the built package and learns XOR", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tensorgrad-readme-'));
+  try {
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(root, join(dir, 'node_modules', 'tensorgrad'), 'dir');
+    writeFileSync(join(dir, 'xor.mjs'), readmeBlock('xor-example'));
+    const out = execFileSync(process.execPath, ['xor.mjs'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const values = [...out.matchAll(/-?\d+\.\d+/g)].map((m) => Number(m[0]));
+    expect(values).toHaveLength(4);
+    expect(values.map((v) => (v > 0.5 ? 1 : 0))).toEqual([0, 1, 1, 0]);
+    // The README also shows the exact output; keep it in step with what the code prints.
+    const md = readFileSync(join(root, 'README.md'), 'utf8');
+    expect(md).toContain(out.trim());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('examples/xor.mjs reaches 100% accuracy', () => {
+  const out = execFileSync(process.execPath, [join(root, 'examples/xor.mjs')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  expect(out).toContain('accuracy: 100%');
+});
