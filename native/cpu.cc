@@ -1,0 +1,93 @@
+#include "cpu.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#define TG_X86 1
+#endif
+
+namespace tg {
+
+namespace {
+
+#ifdef TG_X86
+unsigned long long xgetbv0() {
+  unsigned int eax, edx;
+  // xgetbv with ecx = 0 reads XCR0; encoded as bytes so no -mxsave is needed for this file.
+  __asm__ volatile(".byte 0x0f, 0x01, 0xd0" : "=a"(eax), "=d"(edx) : "c"(0));
+  return (static_cast<unsigned long long>(edx) << 32) | eax;
+}
+#endif
+
+Isa detect() {
+#ifdef TG_X86
+  unsigned int eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return Isa::Scalar;
+  const bool osxsave = ecx & (1u << 27);
+  const bool avx = ecx & (1u << 28);
+  const bool fma = ecx & (1u << 12);
+  if (!osxsave || !avx || !fma) return Isa::Scalar;
+  const unsigned long long xcr0 = xgetbv0();
+  if ((xcr0 & 0x6) != 0x6) return Isa::Scalar;  // XMM and YMM state enabled by the OS
+  if (__get_cpuid_max(0, nullptr) < 7) return Isa::Scalar;
+  __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  const bool avx2 = ebx & (1u << 5);
+  if (!avx2) return Isa::Scalar;
+  const bool avx512f = ebx & (1u << 16);
+  const bool avx512dq = ebx & (1u << 17);
+  const bool avx512bw = ebx & (1u << 30);
+  const bool avx512vl = ebx & (1u << 31);
+  const bool zmm_state = (xcr0 & 0xe6) == 0xe6;  // opmask, ZMM_Hi256, Hi16_ZMM
+  if (avx512f && avx512dq && avx512bw && avx512vl && zmm_state) return Isa::Avx512;
+  return Isa::Avx2;
+#else
+  return Isa::Scalar;
+#endif
+}
+
+Isa from_env(Isa detected) {
+  const char* v = std::getenv("TENSORGRAD_ISA");
+  if (v == nullptr || *v == '\0') return detected;
+  Isa want = detected;
+  if (std::strcmp(v, "scalar") == 0) want = Isa::Scalar;
+  else if (std::strcmp(v, "avx2") == 0) want = Isa::Avx2;
+  else if (std::strcmp(v, "avx512") == 0) want = Isa::Avx512;
+  return static_cast<int>(want) < static_cast<int>(detected) ? want : detected;
+}
+
+std::atomic<int> g_active{-1};
+
+}  // namespace
+
+Isa detect_isa() {
+  static const Isa detected = detect();
+  return detected;
+}
+
+Isa active_isa() {
+  int v = g_active.load(std::memory_order_acquire);
+  if (v < 0) {
+    v = static_cast<int>(from_env(detect_isa()));
+    int expected = -1;
+    if (!g_active.compare_exchange_strong(expected, v)) v = expected;
+  }
+  return static_cast<Isa>(v);
+}
+
+void set_active_isa(Isa isa) {
+  const Isa d = detect_isa();
+  g_active.store(static_cast<int>(static_cast<int>(isa) < static_cast<int>(d) ? isa : d), std::memory_order_release);
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx2: return "avx2";
+    default: return "scalar";
+  }
+}
+
+}  // namespace tg

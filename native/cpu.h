@@ -1,0 +1,21 @@
+// Runtime CPU feature detection and the instruction-set level the kernels dispatch on.
+#pragma once
+
+namespace tg {
+
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
+
+// Highest level this CPU and OS support (cpuid feature bits plus xgetbv: the OS must save the
+// YMM/ZMM state, or AVX instructions fault even when cpuid lists them).
+Isa detect_isa();
+
+// The level kernels use: detect_isa(), lowered by env TENSORGRAD_ISA=scalar|avx2|avx512 (a request
+// above what the CPU supports is clamped down, never up). Computed once, thread-safe.
+Isa active_isa();
+
+// Overrides the active level (clamped to detect_isa()); for tests and benchmarks.
+void set_active_isa(Isa isa);
+
+const char* isa_name(Isa isa);
+
+}  // namespace tg
