@@ -60,6 +60,16 @@ Isa from_env(Isa detected) {
 
 std::atomic<int> g_active{-1};
 
+// The highest level any kernel is written for: the AVX2 kernels serve AVX-512 CPUs too until
+// AVX-512 kernels exist, and reporting "avx512" then would be untrue.
+constexpr Isa kHighestKernelIsa = Isa::Avx2;
+
+Isa clamp(Isa want) {
+  const Isa d = detect_isa();
+  const Isa top = static_cast<int>(d) < static_cast<int>(kHighestKernelIsa) ? d : kHighestKernelIsa;
+  return static_cast<int>(want) < static_cast<int>(top) ? want : top;
+}
+
 }  // namespace
 
 Isa detect_isa() {
@@ -70,7 +80,7 @@ Isa detect_isa() {
 Isa active_isa() {
   int v = g_active.load(std::memory_order_acquire);
   if (v < 0) {
-    v = static_cast<int>(from_env(detect_isa()));
+    v = static_cast<int>(clamp(from_env(detect_isa())));
     int expected = -1;
     if (!g_active.compare_exchange_strong(expected, v)) v = expected;
   }
@@ -78,8 +88,7 @@ Isa active_isa() {
 }
 
 void set_active_isa(Isa isa) {
-  const Isa d = detect_isa();
-  g_active.store(static_cast<int>(static_cast<int>(isa) < static_cast<int>(d) ? isa : d), std::memory_order_release);
+  g_active.store(static_cast<int>(clamp(isa)), std::memory_order_release);
 }
 
 const char* isa_name(Isa isa) {

@@ -10,7 +10,8 @@ enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
 Isa detect_isa();
 
 // The level kernels use: detect_isa(), lowered by env TENSORGRAD_ISA=scalar|avx2|avx512 (a request
-// above what the CPU supports is clamped down, never up). Computed once, thread-safe.
+// above what the CPU supports is clamped down, never up) and capped at the highest level that has
+// kernels (AVX2 today). Computed once, thread-safe.
 Isa active_isa();
 
 // Overrides the active level (clamped to detect_isa()); for tests and benchmarks.

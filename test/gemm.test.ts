@@ -185,9 +185,10 @@ describeBackends('gemm', (backend) => {
       backend().gemm(transA, transB, 2, 3, 0, 1, new Float32Array(0), new Float32Array(0), 0.5, scaled);
       expect(Array.from(scaled)).toEqual([0.5, 1, 1.5, 2, 2.5, 3]);
 
+      // An empty view into a live buffer: nothing around it may be written.
       const untouched = Float32Array.from([7, 8]);
-      backend().gemm(transA, transB, 0, 3, 4, 1, new Float32Array(0), new Float32Array(12), 0, untouched);
-      backend().gemm(transA, transB, 3, 0, 4, 1, new Float32Array(12), new Float32Array(0), 0, untouched);
+      backend().gemm(transA, transB, 0, 3, 4, 1, new Float32Array(0), new Float32Array(12), 0, untouched.subarray(1, 1));
+      backend().gemm(transA, transB, 3, 0, 4, 1, new Float32Array(12), new Float32Array(0), 0, untouched.subarray(1, 1));
       expect(Array.from(untouched)).toEqual([7, 8]);
     }
   });

@@ -13,9 +13,9 @@ function node(args: string[], env: NodeJS.ProcessEnv = {}): string {
   return execFileSync(process.execPath, args, { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-describe('the built package (npm run build)', () => {
+describe('the built package (npm run build:ts)', () => {
   beforeAll(() => {
-    if (!existsSync(join(root, 'dist/esm/index.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does)');
+    if (!existsSync(join(root, 'dist/esm/index.js'))) throw new Error('dist/ is missing: run `npm run build:ts` (npm test does)');
     dir = mkdtempSync(join(tmpdir(), 'tensorgrad-pkg-'));
     mkdirSync(join(dir, 'node_modules'));
     symlinkSync(root, join(dir, 'node_modules', 'tensorgrad'), 'dir');

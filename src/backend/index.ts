@@ -1,13 +1,14 @@
 import type { Backend, BackendInfo } from './backend.js';
 import { jsBackend } from './js/index.js';
+import { addonLoadError, loadAddon, nativeBackend as wrapAddon } from './native.js';
 
 export type { Backend, BackendInfo } from './backend.js';
 
 type BackendName = 'js' | 'native';
 
-/** The native backend arrives with the addon; until it can be loaded, null. */
 function loadNative(): Backend | null {
-  return null;
+  const a = loadAddon();
+  return a ? wrapAddon(a) : null;
 }
 
 let native: Backend | null | undefined;
@@ -37,8 +38,8 @@ function choose(): Backend {
   if (nb) return nb;
   warnOnce(
     want === 'native'
-      ? 'tensorgrad: TENSORGRAD_BACKEND=native but the native addon could not be loaded; using the TypeScript backend'
-      : 'tensorgrad: native addon not available; using the pure TypeScript backend',
+      ? `tensorgrad: TENSORGRAD_BACKEND=native but the native addon could not be loaded (${addonLoadError()}); using the TypeScript backend`
+      : `tensorgrad: native addon not available (${addonLoadError()}); using the pure TypeScript backend`,
   );
   return jsBackend;
 }

@@ -1,0 +1,357 @@
+// The N-API layer: argument checks, then calls into kernels/. Nothing here computes.
+//
+// Every entry point validates its arguments (types, integer sizes, buffer lengths against the
+// shapes it is given) and throws a JS error otherwise: no input from JS can crash the process.
+// Buffers are used in place (zero copy); nothing allocates JS objects on the hot path.
+// State lives in a per-environment Napi::Addon instance, so the addon loads in worker_threads.
+#include <napi.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cpu.h"
+#include "kernels/elementwise.h"
+#include "kernels/gemm.h"
+#include "kernels/reduce.h"
+#include "kernels/softmax.h"
+#include "threadpool.h"
+
+namespace {
+
+constexpr int64_t kMaxDim = int64_t(1) << 40;
+
+[[noreturn]] void fail(Napi::Env env, const std::string& fn, const std::string& what) {
+  throw Napi::TypeError::New(env, "tensorgrad native " + fn + ": " + what);
+}
+
+struct F32 {
+  float* data;
+  int64_t length;
+};
+
+// A Float32Array argument (or null when `nullable`). A detached buffer has length 0 and is
+// rejected by the length checks that follow.
+F32 f32(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, bool nullable = false) {
+  Napi::Value v = info[i];
+  if (nullable && (v.IsNull() || v.IsUndefined())) return {nullptr, -1};
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    fail(info.Env(), fn, std::string(name) + " must be a Float32Array");
+  }
+  auto a = v.As<Napi::Float32Array>();
+  if (a.ArrayBuffer().ByteLength() == 0 && a.ElementLength() != 0) fail(info.Env(), fn, std::string(name) + " is detached");
+  return {a.ElementLength() == 0 ? nullptr : a.Data(), static_cast<int64_t>(a.ElementLength())};
+}
+
+int64_t dim(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+  Napi::Value v = info[i];
+  if (!v.IsNumber()) fail(info.Env(), fn, std::string(name) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d != std::floor(d) || d > static_cast<double>(kMaxDim)) {
+    fail(info.Env(), fn, std::string(name) + " must be a non-negative integer, got " + std::to_string(d));
+  }
+  return static_cast<int64_t>(d);
+}
+
+double num(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+  Napi::Value v = info[i];
+  if (!v.IsNumber()) fail(info.Env(), fn, std::string(name) + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bool flag(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+  Napi::Value v = info[i];
+  if (!v.IsBoolean()) fail(info.Env(), fn, std::string(name) + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+// Product of dims, refusing overflow.
+int64_t product(Napi::Env env, const char* fn, std::initializer_list<int64_t> dims) {
+  int64_t p = 1;
+  for (int64_t d : dims) {
+    if (d != 0 && p > kMaxDim / d) fail(env, fn, "sizes overflow");
+    p *= d;
+  }
+  return p;
+}
+
+void expect_length(Napi::Env env, const char* fn, const char* name, const F32& a, int64_t want) {
+  if (a.length != want) {
+    fail(env, fn, std::string(name) + " has " + std::to_string(a.length) + " elements, expected " + std::to_string(want));
+  }
+}
+
+void need_args(const Napi::CallbackInfo& info, size_t n, const char* fn) {
+  if (info.Length() < n) fail(info.Env(), fn, "expected " + std::to_string(n) + " arguments, got " + std::to_string(info.Length()));
+}
+
+
+constexpr size_t kMaxRank = 16;
+
+// A shape argument: an array of non-negative integer dims.
+std::vector<int64_t> shape_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+  Napi::Value v = info[i];
+  if (!v.IsArray()) fail(info.Env(), fn, std::string(name) + " must be an array of dims");
+  auto arr = v.As<Napi::Array>();
+  if (arr.Length() > kMaxRank) fail(info.Env(), fn, std::string(name) + " has more than 16 dims");
+  std::vector<int64_t> out(arr.Length());
+  int64_t total = 1;
+  for (uint32_t j = 0; j < arr.Length(); j++) {
+    Napi::Value d = arr.Get(j);
+    double x = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
+    if (!(x >= 0) || x != std::floor(x) || x > static_cast<double>(kMaxDim)) {
+      fail(info.Env(), fn, std::string(name) + " must hold non-negative integer dims");
+    }
+    out[j] = static_cast<int64_t>(x);
+    if (out[j] != 0 && total > kMaxDim / out[j]) fail(info.Env(), fn, std::string(name) + " is too large");
+    total *= out[j];
+  }
+  return out;
+}
+
+int64_t numel(const std::vector<int64_t>& s) { return tg::shape_numel(s.data(), static_cast<int>(s.size())); }
+
+std::string op_name(const Napi::CallbackInfo& info, size_t i, const char* fn) {
+  if (!info[i].IsString()) fail(info.Env(), fn, "op must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+// True when two buffers share memory (kernels that must not write over their input check this).
+bool overlaps(const F32& a, const F32& b) {
+  if (a.data == nullptr || b.data == nullptr) return false;
+  return a.data < b.data + b.length && b.data < a.data + a.length;
+}
+
+class Addon : public Napi::Addon<Addon> {
+ public:
+  Addon(Napi::Env env, Napi::Object exports) : pool_(std::make_unique<tg::ThreadPool>(tg::default_threads())) {
+    DefineAddon(exports, {
+                             InstanceMethod("info", &Addon::Info),
+                             InstanceMethod("setNumThreads", &Addon::SetNumThreads),
+                             InstanceMethod("setIsa", &Addon::SetIsa),
+                             InstanceMethod("gemm", &Addon::Gemm),
+                             InstanceMethod("binary", &Addon::Binary),
+                             InstanceMethod("unary", &Addon::Unary),
+                             InstanceMethod("unaryGrad", &Addon::UnaryGrad),
+                             InstanceMethod("sumTo", &Addon::SumTo),
+                             InstanceMethod("reduce", &Addon::Reduce),
+                             InstanceMethod("softmax", &Addon::Softmax),
+                             InstanceMethod("softmaxGrad", &Addon::SoftmaxGrad),
+                             InstanceMethod("permute", &Addon::Permute),
+                         });
+    (void)env;
+  }
+
+ private:
+  std::unique_ptr<tg::ThreadPool> pool_;
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("isa", tg::isa_name(tg::active_isa()));
+    o.Set("detectedIsa", tg::isa_name(tg::detect_isa()));
+    o.Set("threads", pool_->threads());
+    return o;
+  }
+
+  Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+    need_args(info, 1, "setNumThreads");
+    int64_t n = dim(info, 0, "setNumThreads", "n");
+    if (n < 1 || n > 1024) fail(info.Env(), "setNumThreads", "n must be in [1, 1024]");
+    pool_->set_threads(static_cast<int>(n));
+    return info.Env().Undefined();
+  }
+
+  // Lowers (never raises past the CPU) the instruction set the kernels dispatch on; for tests.
+  Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+    need_args(info, 1, "setIsa");
+    if (!info[0].IsString()) fail(info.Env(), "setIsa", "isa must be a string");
+    std::string s = info[0].As<Napi::String>().Utf8Value();
+    if (s == "scalar") tg::set_active_isa(tg::Isa::Scalar);
+    else if (s == "avx2") tg::set_active_isa(tg::Isa::Avx2);
+    else if (s == "avx512") tg::set_active_isa(tg::Isa::Avx512);
+    else if (s == "auto") tg::set_active_isa(tg::detect_isa());
+    else fail(info.Env(), "setIsa", "isa must be 'scalar', 'avx2', 'avx512' or 'auto', got '" + s + "'");
+    return Napi::String::New(info.Env(), tg::isa_name(tg::active_isa()));
+  }
+
+  // gemm(transA, transB, m, n, k, alpha, a, b, beta, c, bias|null, relu)
+  Napi::Value Gemm(const Napi::CallbackInfo& info) {
+    const char* fn = "gemm";
+    Napi::Env env = info.Env();
+    need_args(info, 12, fn);
+    bool ta = flag(info, 0, fn, "transA");
+    bool tb = flag(info, 1, fn, "transB");
+    int64_t m = dim(info, 2, fn, "m"), n = dim(info, 3, fn, "n"), k = dim(info, 4, fn, "k");
+    float alpha = static_cast<float>(num(info, 5, fn, "alpha"));
+    F32 a = f32(info, 6, fn, "a"), b = f32(info, 7, fn, "b");
+    float beta = static_cast<float>(num(info, 8, fn, "beta"));
+    F32 c = f32(info, 9, fn, "c");
+    F32 bias = f32(info, 10, fn, "bias", true);
+    bool relu = flag(info, 11, fn, "relu");
+    expect_length(env, fn, "a", a, product(env, fn, {m, k}));
+    expect_length(env, fn, "b", b, product(env, fn, {k, n}));
+    expect_length(env, fn, "c", c, product(env, fn, {m, n}));
+    if (bias.length >= 0) expect_length(env, fn, "bias", bias, n);
+    tg::GemmEpilogue ep;
+    ep.bias = bias.length >= 0 ? bias.data : nullptr;
+    ep.relu = relu;
+    const int64_t lda = std::max<int64_t>(1, ta ? m : k), ldb = std::max<int64_t>(1, tb ? k : n);
+    tg::sgemm(ta, tb, m, n, k, alpha, a.data, lda, b.data, ldb, beta, c.data, std::max<int64_t>(1, n), &ep, pool_.get());
+    return env.Undefined();
+  }
+
+  // binary(op, a, aShape, b, bShape, out, outShape)
+  Napi::Value Binary(const Napi::CallbackInfo& info) {
+    const char* fn = "binary";
+    Napi::Env env = info.Env();
+    need_args(info, 7, fn);
+    tg::BinaryOp op;
+    if (!tg::parse_binary_op(op_name(info, 0, fn).c_str(), &op)) fail(env, fn, "unknown op");
+    F32 a = f32(info, 1, fn, "a");
+    auto as = shape_arg(info, 2, fn, "aShape");
+    F32 b = f32(info, 3, fn, "b");
+    auto bs = shape_arg(info, 4, fn, "bShape");
+    F32 out = f32(info, 5, fn, "out");
+    auto os = shape_arg(info, 6, fn, "outShape");
+    expect_length(env, fn, "a", a, numel(as));
+    expect_length(env, fn, "b", b, numel(bs));
+    expect_length(env, fn, "out", out, numel(os));
+    const int orank = static_cast<int>(os.size());
+    if (!tg::check_broadcast(as.data(), static_cast<int>(as.size()), os.data(), orank) ||
+        !tg::check_broadcast(bs.data(), static_cast<int>(bs.size()), os.data(), orank)) {
+      fail(env, fn, "aShape and bShape must broadcast to outShape");
+    }
+    tg::binary(op, a.data, as.data(), static_cast<int>(as.size()), b.data, bs.data(), static_cast<int>(bs.size()), out.data,
+               os.data(), orank);
+    return env.Undefined();
+  }
+
+  // unary(op, x, out, p0, p1)
+  Napi::Value Unary(const Napi::CallbackInfo& info) {
+    const char* fn = "unary";
+    Napi::Env env = info.Env();
+    need_args(info, 5, fn);
+    tg::UnaryOp op;
+    if (!tg::parse_unary_op(op_name(info, 0, fn).c_str(), &op)) fail(env, fn, "unknown op");
+    F32 x = f32(info, 1, fn, "x"), out = f32(info, 2, fn, "out");
+    double p0 = num(info, 3, fn, "p0"), p1 = num(info, 4, fn, "p1");
+    expect_length(env, fn, "out", out, x.length);
+    tg::unary(op, x.data, out.data, x.length, p0, p1);
+    return env.Undefined();
+  }
+
+  // unaryGrad(op, x, y, gy, gx, p0, p1)
+  Napi::Value UnaryGrad(const Napi::CallbackInfo& info) {
+    const char* fn = "unaryGrad";
+    Napi::Env env = info.Env();
+    need_args(info, 7, fn);
+    tg::UnaryOp op;
+    if (!tg::parse_unary_op(op_name(info, 0, fn).c_str(), &op)) fail(env, fn, "unknown op");
+    F32 x = f32(info, 1, fn, "x"), y = f32(info, 2, fn, "y"), gy = f32(info, 3, fn, "gy"), gx = f32(info, 4, fn, "gx");
+    double p0 = num(info, 5, fn, "p0"), p1 = num(info, 6, fn, "p1");
+    expect_length(env, fn, "y", y, x.length);
+    expect_length(env, fn, "gy", gy, x.length);
+    expect_length(env, fn, "gx", gx, x.length);
+    tg::unary_grad(op, x.data, y.data, gy.data, gx.data, x.length, p0, p1);
+    return env.Undefined();
+  }
+
+  // sumTo(x, xShape, out, outShape): outShape must broadcast to xShape
+  Napi::Value SumTo(const Napi::CallbackInfo& info) {
+    const char* fn = "sumTo";
+    Napi::Env env = info.Env();
+    need_args(info, 4, fn);
+    F32 x = f32(info, 0, fn, "x");
+    auto xs = shape_arg(info, 1, fn, "xShape");
+    F32 out = f32(info, 2, fn, "out");
+    auto os = shape_arg(info, 3, fn, "outShape");
+    expect_length(env, fn, "x", x, numel(xs));
+    expect_length(env, fn, "out", out, numel(os));
+    if (!tg::check_broadcast(os.data(), static_cast<int>(os.size()), xs.data(), static_cast<int>(xs.size()))) {
+      fail(env, fn, "outShape must broadcast to xShape");
+    }
+    if (overlaps(x, out)) fail(env, fn, "out must not overlap x");
+    tg::sum_to(x.data, xs.data(), static_cast<int>(xs.size()), out.data, os.data(), static_cast<int>(os.size()));
+    return env.Undefined();
+  }
+
+  // reduce(op, x, outer, n, inner, out, arg|null)
+  Napi::Value Reduce(const Napi::CallbackInfo& info) {
+    const char* fn = "reduce";
+    Napi::Env env = info.Env();
+    need_args(info, 7, fn);
+    tg::ReduceOp op;
+    if (!tg::parse_reduce_op(op_name(info, 0, fn).c_str(), &op)) fail(env, fn, "unknown op");
+    F32 x = f32(info, 1, fn, "x");
+    int64_t outer = dim(info, 2, fn, "outer"), n = dim(info, 3, fn, "n"), inner = dim(info, 4, fn, "inner");
+    F32 out = f32(info, 5, fn, "out");
+    F32 arg = f32(info, 6, fn, "arg", true);
+    expect_length(env, fn, "x", x, product(env, fn, {outer, n, inner}));
+    expect_length(env, fn, "out", out, product(env, fn, {outer, inner}));
+    if (arg.length >= 0) expect_length(env, fn, "arg", arg, out.length);
+    if (op != tg::ReduceOp::Sum && n == 0 && out.length > 0) fail(env, fn, "max/min of an empty dim");
+    if (overlaps(x, out) || overlaps(x, arg) || overlaps(out, arg)) fail(env, fn, "x, out and arg must not overlap");
+    tg::reduce(op, x.data, outer, n, inner, out.data, arg.length >= 0 ? arg.data : nullptr);
+    return env.Undefined();
+  }
+
+  // softmax(x, outer, n, inner, out, log)
+  Napi::Value Softmax(const Napi::CallbackInfo& info) {
+    const char* fn = "softmax";
+    Napi::Env env = info.Env();
+    need_args(info, 6, fn);
+    F32 x = f32(info, 0, fn, "x");
+    int64_t outer = dim(info, 1, fn, "outer"), n = dim(info, 2, fn, "n"), inner = dim(info, 3, fn, "inner");
+    F32 out = f32(info, 4, fn, "out");
+    bool log = flag(info, 5, fn, "log");
+    expect_length(env, fn, "x", x, product(env, fn, {outer, n, inner}));
+    expect_length(env, fn, "out", out, x.length);
+    tg::softmax(x.data, outer, n, inner, out.data, log);
+    return env.Undefined();
+  }
+
+  // softmaxGrad(y, gy, outer, n, inner, gx, log)
+  Napi::Value SoftmaxGrad(const Napi::CallbackInfo& info) {
+    const char* fn = "softmaxGrad";
+    Napi::Env env = info.Env();
+    need_args(info, 7, fn);
+    F32 y = f32(info, 0, fn, "y"), gy = f32(info, 1, fn, "gy");
+    int64_t outer = dim(info, 2, fn, "outer"), n = dim(info, 3, fn, "n"), inner = dim(info, 4, fn, "inner");
+    F32 gx = f32(info, 5, fn, "gx");
+    bool log = flag(info, 6, fn, "log");
+    expect_length(env, fn, "y", y, product(env, fn, {outer, n, inner}));
+    expect_length(env, fn, "gy", gy, y.length);
+    expect_length(env, fn, "gx", gx, y.length);
+    tg::softmax_grad(y.data, gy.data, outer, n, inner, gx.data, log);
+    return env.Undefined();
+  }
+
+  // permute(x, shape, axes, out)
+  Napi::Value Permute(const Napi::CallbackInfo& info) {
+    const char* fn = "permute";
+    Napi::Env env = info.Env();
+    need_args(info, 4, fn);
+    F32 x = f32(info, 0, fn, "x");
+    auto shape = shape_arg(info, 1, fn, "shape");
+    auto axes = shape_arg(info, 2, fn, "axes");
+    F32 out = f32(info, 3, fn, "out");
+    if (axes.size() != shape.size()) fail(env, fn, "axes must have one entry per dim");
+    std::vector<bool> seen(shape.size(), false);
+    for (int64_t a : axes) {
+      if (a >= static_cast<int64_t>(shape.size()) || seen[a]) fail(env, fn, "axes must be a permutation of 0..rank-1");
+      seen[a] = true;
+    }
+    expect_length(env, fn, "x", x, numel(shape));
+    expect_length(env, fn, "out", out, x.length);
+    if (overlaps(x, out)) fail(env, fn, "out must not overlap x");
+    tg::permute(x.data, shape.data(), axes.data(), static_cast<int>(shape.size()), out.data);
+    return env.Undefined();
+  }
+};
+
+}  // namespace
+
+NODE_API_ADDON(Addon)

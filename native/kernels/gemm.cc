@@ -1,0 +1,333 @@
+// SGEMM driver: Goto/BLIS blocking and packing around the per-ISA millikernel (an mr x nr
+// register-blocked microkernel looped over the row panels of one B micro-panel), threading over
+// M and N.
+//
+// Loop nest for one tile of C (rows [i0, i1), columns [j0, j1)); the whole C when single-threaded:
+//   for jc in steps of nc                 B block columns
+//     for pc in K blocks (equal sizes)     pack op(B)[pc, jc] (kc x nc) into nr-column micro-panels
+//       for ic in steps of mc              pack op(A)[ic, pc] (mc x kc) into mr-row micro-panels
+//         for jr in micro-panels of B      (kc x nr panel stays in L1)
+//           for ir in micro-panels of A    microkernel: mr x nr tile of C, in registers
+// Packing absorbs the transposes, so NN, NT, TN and TT run the same inner loops.
+//
+// Small and skinny shapes (the MLP layers: m = 128 and k or n of a few hundred) are dominated by
+// the cost of packing rather than by the microkernel, so the driver skips what it can (block
+// sizes and thresholds: gemm_blocking.h):
+//   - op(A) is read in place when the tile is narrow (n <= direct_a_max_n: each A panel meets few
+//     B micro-panels, so packing does not pay) and short (m <= mc: one A block; taller tiles
+//     measured faster packed): through a row stride when A is row-major, through a k stride when
+//     A is transposed (a k step's mr values are then adjacent). Only a partial last row panel is
+//     packed (zero-padded).
+//   - op(B) is read in place when it is row-major (NN, TN) and the tile is short
+//     (m <= direct_b_max_m). Otherwise, when all rows of the tile fit one A block (m <= mc), each
+//     B micro-panel is packed just before its use, into a buffer that stays in L1; else the whole
+//     kc x nc block is packed once and shared by all A blocks.
+// Packing only moves data: the microkernel does the same FMAs in the same order whatever the path.
+//
+// Threads: C is cut into a grid of tm x tn tiles on micro-panel boundaries, one task per thread,
+// the grid chosen (choose_grid) to balance the tiles and to minimise duplicated packing (a tile
+// packs only its own columns of B and its own rows of A). K is never split and its block
+// boundaries depend on k alone, and an edge tile is computed by the same microkernel on
+// zero-padded panels with only its valid part stored, so every element of C sees exactly the same
+// sequence of operations for any number of threads: results are bitwise identical.
+#include "gemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "cpu.h"
+#include "gemm_blocking.h"
+#include "threadpool.h"
+
+namespace tg {
+
+namespace {
+
+using gemm::Kernels;
+using gemm::Tile;
+
+// Grow-only 64-byte-aligned scratch; one set per thread (pool workers are persistent), so a
+// steady stream of GEMMs allocates nothing.
+struct AlignedBuf {
+  float* ptr = nullptr;
+  size_t cap = 0;
+  float* get(size_t n) {
+    if (n > cap) {
+      std::free(ptr);
+      ptr = nullptr;
+      cap = 0;
+      const size_t bytes = (n * sizeof(float) + 63) & ~size_t(63);
+      ptr = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!ptr) throw std::bad_alloc();
+      cap = bytes / sizeof(float);
+    }
+    return ptr;
+  }
+  AlignedBuf() = default;
+  AlignedBuf(const AlignedBuf&) = delete;
+  AlignedBuf& operator=(const AlignedBuf&) = delete;
+  ~AlignedBuf() { std::free(ptr); }
+};
+
+struct Scratch {
+  AlignedBuf a;       // packed A block, mc x kc
+  AlignedBuf b;       // packed B block, kc x nc
+  AlignedBuf bpanel;  // one packed B micro-panel, kc x nr
+  AlignedBuf edge_a;  // one packed (partial) A micro-panel, mr x kc
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+struct Problem {
+  bool ta, tb;
+  int64_t m, n, k;
+  float alpha, beta;
+  const float* A;
+  int64_t lda;
+  const float* B;
+  int64_t ldb;
+  float* C;
+  int64_t ldc;
+  const float* bias;
+  bool relu;
+  const Kernels* kr;
+  int64_t kc;     // K block size (the last block may be shorter)
+};
+
+// Address of op(A)(i, p) and op(B)(p, j).
+inline const float* a_at(const Problem& P, int64_t i, int64_t p) {
+  return P.ta ? P.A + p * P.lda + i : P.A + i * P.lda + p;
+}
+inline const float* b_at(const Problem& P, int64_t p, int64_t j) {
+  return P.tb ? P.B + j * P.ldb + p : P.B + p * P.ldb + j;
+}
+
+// Whether a tile with `rows` rows reads a row-major B in place (see Blocking::direct_b_max_m).
+inline bool direct_b_ok(const Problem& P, int64_t rows) {
+  const gemm::Blocking& b = P.kr->blk;
+  return !P.tb && (rows <= b.direct_b_max_m || std::min(P.kc, P.k) * P.ldb <= b.direct_b_max_span);
+}
+
+void run_tile(const Problem& P, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  const Kernels& K = *P.kr;
+  const int MR = K.blk.mr, NR = K.blk.nr;
+  const int64_t MC = K.blk.mc, NC = K.blk.nc;
+  const int64_t kc_max = std::min(P.kc, P.k);
+  Scratch& s = scratch();
+  const bool one_ic = i1 - i0 <= MC;  // the tile's rows form a single A block
+  const bool direct_a = one_ic && j1 - j0 <= K.blk.direct_a_max_n;
+  const bool direct_b = direct_b_ok(P, i1 - i0);
+  const bool block_b = !direct_b && !one_ic;
+  float* const bufb = block_b ? s.b.get(kc_max * (std::min(NC, j1 - j0) + NR) + gemm::kPackSlack) : nullptr;
+  float* const bufa = !direct_a ? s.a.get(kc_max * (std::min(MC, i1 - i0) + MR) + gemm::kPackSlack) : nullptr;
+  float* const bufp = !block_b ? s.bpanel.get(kc_max * NR + gemm::kPackSlack) : nullptr;
+  float* const edgea = direct_a ? s.edge_a.get(kc_max * MR + gemm::kPackSlack) : nullptr;
+
+  for (int64_t jc = j0; jc < j1; jc += NC) {
+    const int64_t nc = std::min(NC, j1 - jc);
+    for (int64_t pc = 0; pc < P.k; pc += P.kc) {
+      const int64_t kcb = std::min(P.kc, P.k - pc);
+      Tile t{P.alpha, P.beta, nullptr, pc == 0, pc + kcb == P.k, P.relu};
+      if (block_b) K.pack_b(P.tb, b_at(P, pc, jc), P.ldb, kcb, nc, bufb);
+      for (int64_t ic = i0; ic < i1; ic += MC) {
+        const int64_t mc = std::min(MC, i1 - ic);
+        const int64_t mp_full = mc / MR;
+        const int rows_last = static_cast<int>(mc - (mc - 1) / MR * MR);  // rows of the last panel
+        if (!direct_a) {
+          K.pack_a(P.ta, a_at(P, ic, pc), P.lda, mc, kcb, bufa);
+        } else if (mp_full * MR < mc) {
+          K.pack_a(P.ta, a_at(P, ic + mp_full * MR, pc), P.lda, mc - mp_full * MR, kcb, edgea);
+        }
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int cols = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+          const float* bp;
+          int64_t b_ks = NR;
+          if (direct_b && cols == NR) {
+            bp = b_at(P, pc, jc + jr);
+            b_ks = P.ldb;
+          } else if (!block_b) {
+            K.pack_b(P.tb, b_at(P, pc, jc + jr), P.ldb, kcb, cols, bufp);
+            bp = bufp;
+          } else {
+            bp = bufb + (jr / NR) * kcb * NR;
+          }
+          t.bias = P.bias ? P.bias + jc + jr : nullptr;
+          float* c = P.C + ic * P.ldc + jc + jr;
+          if (!direct_a) {
+            K.panel_a((mc + MR - 1) / MR, rows_last, cols, kcb, bufa, kcb * MR, MR, bp, b_ks, c, P.ldc, t);
+            continue;
+          }
+          if (mp_full > 0) {
+            const float* ap = a_at(P, ic, pc);
+            if (P.ta) {
+              K.panel_a(mp_full, MR, cols, kcb, ap, MR, P.lda, bp, b_ks, c, P.ldc, t);
+            } else {
+              K.rows_a(mp_full, MR, cols, kcb, ap, MR * P.lda, P.lda, bp, b_ks, c, P.ldc, t);
+            }
+          }
+          if (mp_full * MR < mc) {
+            K.panel_a(1, rows_last, cols, kcb, edgea, 0, MR, bp, b_ks, c + mp_full * MR * P.ldc, P.ldc, t);
+          }
+        }
+      }
+    }
+  }
+}
+
+// k == 0 or alpha == 0: C = act(beta·C + bias), A and B unread.
+void scale_only(int64_t m, int64_t n, float beta, float* C, int64_t ldc, const float* bias, bool relu) {
+  for (int64_t i = 0; i < m; ++i) {
+    float* c = C + i * ldc;
+    for (int64_t j = 0; j < n; ++j) {
+      float v = beta == 0.0f ? 0.0f : beta * c[j];
+      if (bias) v += bias[j];
+      if (relu && v < 0.0f) v = 0.0f;
+      c[j] = v;
+    }
+  }
+}
+
+// Splits `panels` micro-panels into `parts` contiguous runs as evenly as possible; part r covers
+// panels [r*panels/parts, (r+1)*panels/parts).
+inline int64_t part_start(int64_t panels, int parts, int r) { return panels * r / parts; }
+
+struct Grid {
+  int tm = 1, tn = 1;
+};
+
+// Estimated time of a tm x tn grid of tasks on `threads` threads, or a negative value when the
+// grid does not fit the micro-panels: microkernel cycles on whole micro-panels plus about one
+// cycle per element packed, per tile, times tiles per thread.
+double grid_cost(const Problem& P, int threads, int tm, int tn) {
+  const Kernels& K = *P.kr;
+  const int64_t MR = K.blk.mr, NR = K.blk.nr;
+  const int64_t pm = (P.m + MR - 1) / MR, pn = (P.n + NR - 1) / NR;
+  if (tm > pm || tn > pn) return -1;
+  const double rows = double((pm + tm - 1) / tm * MR), cols = double((pn + tn - 1) / tn * NR);
+  const double kk = double(P.k);
+  double cost = rows * cols * kk / 16.0;  // 2 flops per FMA lane, 32 flops per cycle
+  if (cols > K.blk.direct_a_max_n || rows > K.blk.mc) {  // packs its rows of A, once per B block
+    cost += rows * kk * std::ceil(cols / double(K.blk.nc));
+  }
+  if (!direct_b_ok(P, static_cast<int64_t>(rows))) cost += cols * kk;  // packs its columns of B
+  cost += 2000;  // starting a task
+  return cost * double((tm * tn + threads - 1) / threads);
+}
+
+// The grid of tasks with the lowest grid_cost among those with `threads` tasks (or fewer when C
+// has fewer micro-panels). Tasks are claimed dynamically, so a grid of 2 x threads tasks lets the
+// thread that finishes first take over part of the work of one that is slowed down (another
+// process on its core, a late wake-up); it is taken when it costs at most 3% more and its tasks
+// stay above gemm::kMinTaskFlops.
+Grid choose_grid(const Problem& P, int threads) {
+  const int64_t MR = P.kr->blk.mr, NR = P.kr->blk.nr;
+  const int64_t panels = ((P.m + MR - 1) / MR) * ((P.n + NR - 1) / NR);
+  auto best_of = [&](int tasks, double* cost) {
+    Grid best;
+    *cost = -1;
+    for (int tm = 1; tm <= tasks; ++tm) {
+      if (tasks % tm != 0) continue;
+      const double c = grid_cost(P, threads, tm, tasks / tm);
+      if (c >= 0 && (*cost < 0 || c < *cost)) {
+        *cost = c;
+        best.tm = tm;
+        best.tn = tasks / tm;
+      }
+    }
+    return best;
+  };
+  double c1, c2;
+  Grid g1 = best_of(static_cast<int>(std::min<int64_t>(threads, panels)), &c1);
+  if (c1 < 0) return Grid{};
+  const double task_flops = 2.0 * double(P.m) * double(P.n) * double(P.k) / double(2 * threads);
+  if (task_flops < gemm::kMinTaskFlops || 2 * threads > panels) return g1;
+  Grid g2 = best_of(2 * threads, &c2);
+  return c2 >= 0 && c2 <= 1.03 * c1 ? g2 : g1;
+}
+
+}  // namespace
+
+namespace {
+const Kernels& active_kernels() {
+  return active_isa() >= Isa::Avx2 ? gemm::kernels_avx2() : gemm::kernels_scalar();
+}
+}  // namespace
+
+const char* sgemm_kernel_name() { return active_kernels().name; }
+
+void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmEpilogue* ep, ThreadPool* pool) {
+  if (m <= 0 || n <= 0) return;
+  const float* bias = ep ? ep->bias : nullptr;
+  const bool relu = ep ? ep->relu : false;
+  if (k <= 0 || alpha == 0.0f) {
+    scale_only(m, n, beta, C, ldc, bias, relu);
+    return;
+  }
+  const Kernels& K = active_kernels();  // read once per call
+
+  Problem P;
+  P.ta = transA;
+  P.tb = transB;
+  P.m = m;
+  P.n = n;
+  P.k = k;
+  P.alpha = alpha;
+  P.beta = beta;
+  P.A = A;
+  P.lda = lda;
+  P.B = B;
+  P.ldb = ldb;
+  P.C = C;
+  P.ldc = ldc;
+  P.bias = bias;
+  P.relu = relu;
+  P.kr = &K;
+  // Equal K blocks: ceil(k / ceil(k / kc)), rounded up to a multiple of 8 (whole 8x8 transposes
+  // when packing) when there are several, so 784 is 200+200+200+184 rather than 3 x 256 + 16.
+  // Depends on k alone, never on the thread split: every element of C sees the same boundaries.
+  const int64_t nkb = (k + K.blk.kc - 1) / K.blk.kc;
+  P.kc = (k + nkb - 1) / nkb;
+  if (nkb > 1) P.kc = (P.kc + 7) / 8 * 8;
+
+  int threads = pool ? pool->threads() : 1;
+  const double flops = 2.0 * double(m) * double(n) * double(k);
+  if (threads > 1) {
+    if (flops < gemm::kMinParallelFlops) {
+      threads = 1;
+    } else if (flops < gemm::kMinWakeFlops && !pool->workers_awake()) {
+      // Not worth waking a worker for this job alone; but a stream of such jobs is, so wake the
+      // pool each time kMinWakeFlops of them have run inline.
+      static std::atomic<int64_t> cold_flops{0};
+      const int64_t f = static_cast<int64_t>(flops);
+      if (cold_flops.fetch_add(f, std::memory_order_relaxed) + f < static_cast<int64_t>(gemm::kMinWakeFlops)) {
+        threads = 1;
+      } else {
+        cold_flops.store(0, std::memory_order_relaxed);
+      }
+    }
+  }
+  Grid g;
+  if (threads > 1) g = choose_grid(P, threads);
+  if (g.tm * g.tn <= 1) {
+    run_tile(P, 0, m, 0, n);
+    return;
+  }
+  const int64_t MR = K.blk.mr, NR = K.blk.nr;
+  const int64_t pm = (m + MR - 1) / MR, pn = (n + NR - 1) / NR;
+  pool->parallel_for(g.tm * g.tn, [&](int64_t task, int /*worker*/) {
+    const int r = static_cast<int>(task / g.tn), q = static_cast<int>(task % g.tn);
+    const int64_t i0 = part_start(pm, g.tm, r) * MR, i1 = std::min(m, part_start(pm, g.tm, r + 1) * MR);
+    const int64_t j0 = part_start(pn, g.tn, q) * NR, j1 = std::min(n, part_start(pn, g.tn, q + 1) * NR);
+    if (i0 < i1 && j0 < j1) run_tile(P, i0, i1, j0, j1);
+  });
+}
+
+}  // namespace tg

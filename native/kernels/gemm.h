@@ -1,0 +1,34 @@
+// Single-precision GEMM (pure C++, no N-API): a Goto/BLIS packing and blocking driver
+// (gemm.cc) around one register-blocked microkernel per instruction set
+// (gemm_kernel_avx2.cc, gemm_kernel_scalar.cc), chosen at run time through tg::active_isa().
+#pragma once
+
+#include <cstdint>
+
+namespace tg {
+
+class ThreadPool;
+
+// Applied while C is still in registers, after alpha/beta: c = relu(c + bias[j]).
+struct GemmEpilogue {
+  const float* bias = nullptr;  // length n, added to every row; nullptr for none
+  bool relu = false;
+};
+
+// C = act(alpha·op(A)·op(B) + beta·C + bias), all row-major.
+//   op(A) is m×k: A is m×k with leading dimension lda, or k×m when transA.
+//   op(B) is k×n: B is k×n with leading dimension ldb, or n×k when transB.
+//   C is m×n with leading dimension ldc.
+// beta == 0 means C is not read (NaN or garbage in C does not propagate). k == 0 or alpha == 0
+// reads neither A nor B. ep may be nullptr (no bias, no activation). pool == nullptr runs on the
+// calling thread; otherwise work is split over M and N (never K) on pool->threads() threads and the
+// result is bitwise identical for any thread count. Leading dimensions must be at least the row
+// length they describe (≥ 1); nothing here checks arguments (the N-API layer does).
+void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmEpilogue* ep, ThreadPool* pool);
+
+// Name of the microkernel sgemm uses at the current tg::active_isa(): "avx2" (also on AVX-512
+// CPUs: there is no AVX-512 kernel yet) or "scalar".
+const char* sgemm_kernel_name();
+
+}  // namespace tg

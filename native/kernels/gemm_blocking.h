@@ -1,0 +1,104 @@
+// GEMM internals shared by the driver (gemm.cc) and the per-ISA kernel files: the block sizes
+// (data, one set per instruction set, not constants buried in loops) and the kernel table each ISA
+// file provides. Not part of the public API (that is gemm.h).
+#pragma once
+
+#include <cstdint>
+
+namespace tg {
+namespace gemm {
+
+// Register and cache blocking for one microkernel (Goto/BLIS names).
+struct Blocking {
+  int mr;  // rows of C per microkernel call (rows of a packed A micro-panel)
+  int nr;  // columns of C per microkernel call (columns of a packed B micro-panel)
+  int kc;  // target depth of one K block: K is split into ceil(k/kc) blocks of equal size
+           // (784 -> 4 x 196, not 3 x 256 + 16); a kc x nr B micro-panel stays in L1
+  int mc;  // rows of op(A) per packed A block (multiple of mr); mc x kc stays in L2
+  int nc;  // columns of op(B) per packed B block (multiple of nr); kc x nc stays in L3
+  // Skinny-shape paths (per tile of C, so they may differ between threads without changing C):
+  int direct_a_max_n;  // read op(A) in place, unpacked, when the tile has at most this many
+                       // columns (each A panel then meets few B micro-panels and packing it costs
+                       // more than it saves) and at most mc rows
+  int direct_b_max_m;     // read a row-major B in place when the tile has at most this many rows
+                          // (each B micro-panel then meets few A panels), or when
+  int direct_b_max_span;  // the rows of a B micro-panel span at most this many floats of memory
+                          // (kc*ldb: they then sit in L1 together; with a larger stride they
+                          // conflict in L1 and are re-read from L2 for every A panel)
+};
+
+// AVX2+FMA, 6x16 microkernel (12 ymm accumulators). Tuned on AMD EPYC (Zen 4: 32 KiB L1d,
+// 1 MiB L2 per core, 32 MiB L3): the B micro-panel is kc*16*4 = 16 KiB at kc = 256, an A block
+// mc*kc*4 = 144 KiB, a B block kc*nc*4 = 4 MiB.
+inline constexpr Blocking kBlockingAvx2{6, 16, 256, 144, 4080, 256, 24, 8192};
+
+// Portable C++ (SSE2 baseline after auto-vectorisation), 4x8 microkernel.
+inline constexpr Blocking kBlockingScalar{4, 8, 256, 128, 2048, 256, 24, 8192};
+
+// Threading thresholds on 2*m*n*k, measured on 2 threads (2-vCPU Zen 4 KVM guest) with GEMMs
+// issued back to back (workers awake) and 1 ms apart (workers asleep):
+//  - below kMinParallelFlops the driver always runs on the calling thread (64^3, 0.5 MFLOP:
+//    5.1 us alone, 4.3 us on 2 awake threads; smaller jobs gain nothing);
+//  - below kMinWakeFlops it runs on the calling thread when a worker is asleep: waking one costs
+//    more than the job gains (160^3, 8 MFLOP: 79 us alone, 94 us waking a worker; 192^3: 131 vs
+//    138 us; 128x256x512, 34 MFLOP: 340 vs 255 us). Larger jobs wake the pool, which then stays
+//    awake for the smaller ones that follow (see kSpin in threadpool.cc), and so does a stream
+//    of smaller ones once they add up to kMinWakeFlops.
+inline constexpr double kMinParallelFlops = 0.5e6;
+// The driver cuts C into 2 tasks per thread (for balance under interference) only while each task
+// stays above this many flops.
+inline constexpr double kMinTaskFlops = 2.0e6;
+inline constexpr double kMinWakeFlops = 16.0e6;
+
+// Parameters of one microkernel call's store step (the fused epilogue).
+//   acc = sum over p of a(i, p) * b(p, j), accumulated with one FMA per p in increasing p
+//   first block of K (first):  c = alpha*acc + beta*c_old   (c_old not read when beta == 0)
+//   later blocks:              c = c_old + alpha*acc
+//   last block of K (last):    c = c + bias[j], then relu if asked (NaN stays NaN)
+struct Tile {
+  float alpha;
+  float beta;
+  const float* bias;  // bias of this tile's first column (nr entries), or nullptr
+  bool first;
+  bool last;
+  bool relu;
+};
+
+// The millikernel: C[0 : mp*mr, 0 : nr] (leading dimension ldc) <- store step of
+// sum_{p<kc} a(i, p) * b[p*b_ks + j], for mp row panels of mr rows against one B micro-panel.
+// Row panel q starts at a + q*a_ps; within it
+//   panel_a: a(i, p) = a[p*a_s + i]  (a packed micro-panel: a_s = mr; op(A) = A^T in place: a_s = lda)
+//   rows_a:  a(i, p) = a[i*a_s + p]  (op(A) = A row-major in place: a_s = lda)
+// All mr rows and nr columns are computed (A and B must hold them, zero-padded at the edges), but
+// only the first `rows` rows of the last panel and the first `cols` columns are stored; C outside
+// those is neither read nor written. Both variants do the same arithmetic in the same order, so the
+// driver may pick either per tile without changing a single bit of C.
+using MicroKernel = void (*)(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t a_ps, int64_t a_s,
+                             const float* b, int64_t b_ks, float* c, int64_t ldc, const Tile& t);
+
+// Packs op(A)[0:mc, 0:kc] into ceil(mc/mr) micro-panels: element (i, p) of panel q goes to
+// dst[q*mr*kc + p*mr + i]; rows past mc are zero. a points at op(A)(0, 0): op(A)(i, p) is
+// a[i*lda + p], or a[p*lda + i] when trans. May write up to kPackSlack floats past the end.
+using PackA = void (*)(bool trans, const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst);
+
+// Packs op(B)[0:kc, 0:nc] into ceil(nc/nr) micro-panels: element (p, j) of panel q goes to
+// dst[q*kc*nr + p*nr + j]; columns past nc are zero. op(B)(p, j) is b[p*ldb + j], or b[j*ldb + p]
+// when trans. May write up to kPackSlack floats past the end.
+using PackB = void (*)(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, float* dst);
+
+inline constexpr int64_t kPackSlack = 16;
+
+struct Kernels {
+  const char* name;
+  Blocking blk;
+  MicroKernel panel_a;
+  MicroKernel rows_a;
+  PackA pack_a;
+  PackB pack_b;
+};
+
+const Kernels& kernels_scalar();  // gemm_kernel_scalar.cc
+const Kernels& kernels_avx2();    // gemm_kernel_avx2.cc: call only when the CPU has AVX2 and FMA
+
+}  // namespace gemm
+}  // namespace tg

@@ -1,0 +1,110 @@
+// Portable GEMM microkernel (4x8) and packing routines: C++ compiled with the baseline flags (any
+// x86-64, or any other CPU), the floor the dispatcher falls back to and the reference the SIMD
+// kernel is tested against. It uses no FMA: each product and each sum is rounded separately.
+#include <cstring>
+
+#include "gemm_blocking.h"
+
+namespace tg {
+namespace gemm {
+namespace {
+
+constexpr int MR = kBlockingScalar.mr;
+constexpr int NR = kBlockingScalar.nr;
+
+// 4-float vectors through the GCC/Clang vector extension: SSE2 on x86-64, NEON on arm64, plain
+// scalar code elsewhere. Written this way because the auto-vectoriser, given the plain loops,
+// vectorises the row-major A variant across rows (4 scalar loads and shuffles per k step).
+typedef float v4 __attribute__((vector_size(16)));
+
+inline v4 load4(const float* p) {
+  v4 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+template <bool kRows>
+void tile(int rows, int cols, int64_t kc, const float* a, int64_t as, const float* b, int64_t bs, float* c,
+          int64_t ldc, const Tile& t) {
+  static_assert(MR == 4 && NR == 8, "the portable kernel is written for 4x8");
+  v4 c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {}, c30 = {}, c31 = {};
+  for (int64_t p = 0; p < kc; ++p) {
+    const v4 b0 = load4(b + p * bs), b1 = load4(b + p * bs + 4);
+    const float x0 = kRows ? a[p] : a[p * as];
+    const float x1 = kRows ? a[as + p] : a[p * as + 1];
+    const float x2 = kRows ? a[2 * as + p] : a[p * as + 2];
+    const float x3 = kRows ? a[3 * as + p] : a[p * as + 3];
+    const v4 a0 = {x0, x0, x0, x0}, a1 = {x1, x1, x1, x1}, a2 = {x2, x2, x2, x2}, a3 = {x3, x3, x3, x3};
+    c00 += a0 * b0;
+    c01 += a0 * b1;
+    c10 += a1 * b0;
+    c11 += a1 * b1;
+    c20 += a2 * b0;
+    c21 += a2 * b1;
+    c30 += a3 * b0;
+    c31 += a3 * b1;
+  }
+  float acc[MR][NR];
+  std::memcpy(&acc[0][0], &c00, 16);
+  std::memcpy(&acc[0][4], &c01, 16);
+  std::memcpy(&acc[1][0], &c10, 16);
+  std::memcpy(&acc[1][4], &c11, 16);
+  std::memcpy(&acc[2][0], &c20, 16);
+  std::memcpy(&acc[2][4], &c21, 16);
+  std::memcpy(&acc[3][0], &c30, 16);
+  std::memcpy(&acc[3][4], &c31, 16);
+  const bool readc = !t.first || t.beta != 0.0f;
+  const float beta = t.first ? t.beta : 1.0f;
+  for (int i = 0; i < rows; ++i) {
+    float* cr = c + i * ldc;
+    for (int j = 0; j < cols; ++j) {
+      float v = acc[i][j];
+      if (t.alpha != 1.0f) v *= t.alpha;
+      if (readc) v = beta * cr[j] + v;
+      if (t.last) {
+        if (t.bias) v += t.bias[j];
+        if (t.relu && v < 0.0f) v = 0.0f;  // NaN stays NaN
+      }
+      cr[j] = v;
+    }
+  }
+}
+
+template <bool kRows>
+void kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t a_ps, int64_t a_s, const float* b,
+            int64_t b_ks, float* c, int64_t ldc, const Tile& t) {
+  for (int64_t q = 0; q < mp; ++q)
+    tile<kRows>(q + 1 < mp ? MR : rows, cols, kc, a + q * a_ps, a_s, b, b_ks, c + q * MR * ldc, ldc, t);
+}
+
+void pack_a(bool trans, const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst) {
+  for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
+    const int64_t mr = mc - i0 < MR ? mc - i0 : MR;
+    for (int64_t p = 0; p < kc; ++p)
+      for (int64_t i = 0; i < MR; ++i)
+        dst[p * MR + i] = i < mr ? (trans ? a[p * lda + i0 + i] : a[(i0 + i) * lda + p]) : 0.0f;
+  }
+}
+
+void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, float* dst) {
+  for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += NR * kc) {
+    const int64_t nr = nc - j0 < NR ? nc - j0 : NR;
+    if (!trans && nr == NR) {
+      for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * NR, b + p * ldb + j0, sizeof(float) * NR);
+      continue;
+    }
+    for (int64_t p = 0; p < kc; ++p)
+      for (int64_t j = 0; j < NR; ++j)
+        dst[p * NR + j] = j < nr ? (trans ? b[(j0 + j) * ldb + p] : b[p * ldb + j0 + j]) : 0.0f;
+  }
+}
+
+}  // namespace
+
+const Kernels& kernels_scalar() {
+  static const Kernels k{"scalar", kBlockingScalar, &kernel<false>, &kernel<true>, &pack_a, &pack_b};
+  return k;
+}
+
+}  // namespace gemm
+}  // namespace tg

@@ -1,0 +1,148 @@
+// Reductions: scalar paths and dispatch to reduce_avx2.cc.
+#include "kernels/reduce.h"
+
+#include <cstring>
+#include <limits>
+
+#include "cpu.h"
+
+namespace tg {
+
+// Implemented in reduce_avx2.cc; call only when active_isa() >= Isa::Avx2.
+namespace avx2 {
+double sum_f64(const float* x, int64_t n);
+void accumulate_f64(double* acc, const float* x, int64_t n);
+void sum_cols(const float* x, int64_t n, int64_t inner, float* out);
+void argreduce_row(bool is_max, const float* x, int64_t n, float* out, float* arg);
+void argreduce_cols(bool is_max, const float* x, int64_t n, int64_t inner, float* out, float* arg);
+}  // namespace avx2
+
+namespace {
+
+inline bool use_avx2() { return active_isa() >= Isa::Avx2; }
+
+double sum_f64_scalar(const float* x, int64_t n) {
+  // Four independent double accumulators: the compiler keeps them in SSE2 registers.
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += x[i];
+    s1 += x[i + 1];
+    s2 += x[i + 2];
+    s3 += x[i + 3];
+  }
+  for (; i < n; i++) s0 += x[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+void accumulate_f64_scalar(double* acc, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) acc[i] += x[i];
+}
+
+// out[j] = Σ_i x[i·inner + j], in double, 256 columns at a time so the accumulators stay in L1.
+void sum_cols_scalar(const float* x, int64_t n, int64_t inner, float* out) {
+  constexpr int64_t B = 256;
+  double acc[B];
+  for (int64_t j0 = 0; j0 < inner; j0 += B) {
+    const int64_t w = inner - j0 < B ? inner - j0 : B;
+    for (int64_t j = 0; j < w; j++) acc[j] = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+      const float* r = x + i * inner + j0;
+      for (int64_t j = 0; j < w; j++) acc[j] += r[j];
+    }
+    for (int64_t j = 0; j < w; j++) out[j0 + j] = static_cast<float>(acc[j]);
+  }
+}
+
+// reduce.ts's loop for one (o, j) slice: strict comparison keeps the first index on ties; the
+// first NaN ends the scan.
+// n >= 1.
+void argreduce_slice(bool is_max, const float* x, int64_t n, int64_t stride, float* out, float* arg) {
+  float best = x[0];
+  int64_t bi = 0;
+  if (best == best) {
+    for (int64_t i = 1; i < n; i++) {
+      const float v = x[i * stride];
+      if (v != v) {
+        best = v;
+        bi = i;
+        break;
+      }
+      if (is_max ? v > best : v < best) {
+        best = v;
+        bi = i;
+      }
+    }
+  }
+  *out = best;
+  if (arg) *arg = static_cast<float>(bi);
+}
+
+}  // namespace
+
+bool parse_reduce_op(const char* name, ReduceOp* op) {
+  if (name == nullptr) return false;
+  if (std::strcmp(name, "sum") == 0) *op = ReduceOp::Sum;
+  else if (std::strcmp(name, "max") == 0) *op = ReduceOp::Max;
+  else if (std::strcmp(name, "min") == 0) *op = ReduceOp::Min;
+  else return false;
+  return true;
+}
+
+double sum_f64(const float* x, int64_t n) {
+  if (n <= 0) return 0.0;
+  return use_avx2() ? avx2::sum_f64(x, n) : sum_f64_scalar(x, n);
+}
+
+void accumulate_f64(double* acc, const float* x, int64_t n) {
+  if (n <= 0) return;
+  if (use_avx2()) return avx2::accumulate_f64(acc, x, n);
+  accumulate_f64_scalar(acc, x, n);
+}
+
+void reduce(ReduceOp op, const float* x, int64_t outer, int64_t n, int64_t inner, float* out, float* arg) {
+  if (outer <= 0 || inner <= 0) return;
+  const bool avx = use_avx2();
+  if (op == ReduceOp::Sum) {
+    if (n == 0) {
+      for (int64_t i = 0; i < outer * inner; i++) out[i] = 0.0f;
+      return;
+    }
+    if (inner == 1) {
+      for (int64_t o = 0; o < outer; o++)
+        out[o] = static_cast<float>(avx ? avx2::sum_f64(x + o * n, n) : sum_f64_scalar(x + o * n, n));
+      return;
+    }
+    for (int64_t o = 0; o < outer; o++) {
+      const float* xo = x + o * n * inner;
+      if (avx) avx2::sum_cols(xo, n, inner, out + o * inner);
+      else sum_cols_scalar(xo, n, inner, out + o * inner);
+    }
+    return;
+  }
+  const bool is_max = op == ReduceOp::Max;
+  if (n == 0) {  // as reduce.ts (reading x[base] past the end gives NaN there), index 0
+    for (int64_t i = 0; i < outer * inner; i++) {
+      out[i] = std::numeric_limits<float>::quiet_NaN();
+      if (arg) arg[i] = 0.0f;
+    }
+    return;
+  }
+  // The vector paths track indices in int32 lanes.
+  const bool vec = avx && n <= std::numeric_limits<int32_t>::max();
+  for (int64_t o = 0; o < outer; o++) {
+    const float* xo = x + o * n * inner;
+    float* ro = out + o * inner;
+    float* ao = arg ? arg + o * inner : nullptr;
+    if (vec && inner == 1) {
+      avx2::argreduce_row(is_max, xo, n, ro, ao);
+    } else if (vec) {
+      avx2::argreduce_cols(is_max, xo, n, inner, ro, ao);
+    } else {
+      for (int64_t j = 0; j < inner; j++)
+        argreduce_slice(is_max, xo + j, n, inner, ro + j, ao ? ao + j : nullptr);
+    }
+  }
+}
+
+}  // namespace tg

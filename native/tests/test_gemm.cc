@@ -1,0 +1,356 @@
+// Tests of tg::sgemm and tg::ThreadPool (plain main, no framework). Exits non-zero on failure;
+// the last line is "N passed, N failed".
+//
+//  - every transpose combination, against a double-precision reference, on shapes with 1, 7, 17,
+//    255 and 1000 in every dimension; alpha/beta variants (beta 0 with NaN-filled C, beta 1,
+//    others); leading dimensions larger than minimal (the padding is NaN in A and B and a sentinel
+//    in C, which must stay untouched); the fused epilogue (bias, relu, both); 1 and 2 threads; the
+//    scalar and the AVX2 kernels (forced with tg::set_active_isa)
+//  - bitwise equality of C for 1, 2 and 3 threads on shapes that split
+//  - m, n or k = 0 and alpha = 0
+//  - the thread pool: every task once, worker ids, concurrent callers, nesting, resizing
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cpu.h"
+#include "kernels/gemm.h"
+#include "threadpool.h"
+
+namespace {
+
+int g_passed = 0, g_failed = 0;
+
+void check(bool ok, const std::string& what) {
+  if (ok) {
+    ++g_passed;
+  } else {
+    ++g_failed;
+    std::printf("FAIL: %s\n", what.c_str());
+  }
+}
+
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+const float kSentinel = -12345.0f;
+
+struct Case {
+  bool ta, tb;
+  int64_t m, n, k;
+  float alpha, beta;
+  int64_t pad_a, pad_b, pad_c;  // extra leading-dimension elements
+  bool bias, relu;
+};
+
+std::string describe(const Case& c, const char* isa, int threads) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf),
+                "%s%s m=%lld n=%lld k=%lld alpha=%g beta=%g pads=%lld,%lld,%lld bias=%d relu=%d isa=%s threads=%d",
+                c.ta ? "T" : "N", c.tb ? "T" : "N", (long long)c.m, (long long)c.n, (long long)c.k, c.alpha, c.beta,
+                (long long)c.pad_a, (long long)c.pad_b, (long long)c.pad_c, c.bias, c.relu, isa, threads);
+  return buf;
+}
+
+// sgemm runs jobs under 16 MFLOP on the calling thread while the pool's workers sleep (waking one
+// costs more than such a job gains), so tests that mean to exercise the threaded path wake the
+// workers first (bounded wait: on a busy machine the case still runs, perhaps single-threaded).
+void warm(tg::ThreadPool* pool) {
+  if (!pool || pool->threads() < 2) return;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(5);
+  pool->parallel_for(pool->threads(), [](int64_t, int) {});
+  while (!pool->workers_awake() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+}
+
+// Runs one case and compares with the double-precision reference.
+//
+// Tolerance: the float result differs from the exact value by at most gamma_k * sum_p |a_p*b_p|
+// for a length-k dot product in any summation order with or without FMA (gamma_k = k*u/(1-k*u),
+// u = 2^-24: Higham, Accuracy and Stability of Numerical Algorithms, 3.1), plus a few more
+// roundings for alpha, beta*c and the bias; relu is 1-Lipschitz, so it does not widen the bound.
+// We allow (k + 4) * u * (|alpha| sum|a_p b_p| + |beta c| + |bias|) * 2, twice the worst case,
+// which still catches any wrong index, missing term or mishandled edge (those are O(1) wrong).
+bool run_case(const Case& c, std::mt19937& rng, tg::ThreadPool* pool, const char* isa, int threads) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const int64_t ar = c.ta ? c.k : c.m, ac = c.ta ? c.m : c.k;  // stored shape of A
+  const int64_t br = c.tb ? c.n : c.k, bc = c.tb ? c.k : c.n;
+  const int64_t lda = ac + c.pad_a, ldb = bc + c.pad_b, ldc = c.n + c.pad_c;
+  std::vector<float> A(std::max<int64_t>(1, ar * lda), kNaN), B(std::max<int64_t>(1, br * ldb), kNaN);
+  for (int64_t i = 0; i < ar; ++i)
+    for (int64_t j = 0; j < ac; ++j) A[i * lda + j] = dist(rng);
+  for (int64_t i = 0; i < br; ++i)
+    for (int64_t j = 0; j < bc; ++j) B[i * ldb + j] = dist(rng);
+  std::vector<float> C(std::max<int64_t>(1, c.m * ldc), kSentinel);
+  for (int64_t i = 0; i < c.m; ++i)
+    for (int64_t j = 0; j < c.n; ++j) C[i * ldc + j] = c.beta == 0.0f ? kNaN : dist(rng);
+  std::vector<float> bias(c.n);
+  for (float& x : bias) x = dist(rng);
+  const std::vector<float> C0 = C;
+
+  tg::GemmEpilogue ep;
+  ep.bias = c.bias ? bias.data() : nullptr;
+  ep.relu = c.relu;
+  warm(pool);
+  tg::sgemm(c.ta, c.tb, c.m, c.n, c.k, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C.data(), ldc, &ep, pool);
+
+  const double u = std::ldexp(1.0, -24);
+  double worst = 0;
+  bool ok = true;
+  for (int64_t i = 0; i < c.m && ok; ++i) {
+    for (int64_t j = 0; j < c.n; ++j) {
+      double s = 0, sa = 0;
+      for (int64_t p = 0; p < c.k; ++p) {
+        const double a = c.ta ? A[p * lda + i] : A[i * lda + p];
+        const double b = c.tb ? B[j * ldb + p] : B[p * ldb + j];
+        s += a * b;
+        sa += std::fabs(a * b);
+      }
+      double ref = double(c.alpha) * s;
+      double mag = std::fabs(double(c.alpha)) * sa;
+      if (c.beta != 0.0f) {
+        ref += double(c.beta) * C0[i * ldc + j];
+        mag += std::fabs(double(c.beta) * C0[i * ldc + j]);
+      }
+      if (c.bias) {
+        ref += bias[j];
+        mag += std::fabs(bias[j]);
+      }
+      if (c.relu && ref < 0) ref = 0;
+      const double tol = 2.0 * double(c.k + 4) * u * mag + 1e-30;
+      const double got = C[i * ldc + j];
+      const double err = std::fabs(got - ref);
+      if (!(err <= tol)) {  // also catches NaN
+        std::printf("  C[%lld,%lld] = %.9g, reference %.9g, |err| %.3g > tol %.3g\n", (long long)i, (long long)j, got,
+                    ref, err, tol);
+        ok = false;
+        break;
+      }
+      worst = std::max(worst, err / tol);
+    }
+    for (int64_t j = c.n; j < ldc && ok; ++j) {
+      if (C[i * ldc + j] != kSentinel) {
+        std::printf("  C padding [%lld,%lld] was overwritten\n", (long long)i, (long long)j);
+        ok = false;
+      }
+    }
+  }
+  check(ok, "reference " + describe(c, isa, threads));
+  return ok;
+}
+
+void test_reference(const char* isa_name, tg::Isa isa) {
+  tg::set_active_isa(isa);
+  const char* active = tg::isa_name(tg::active_isa());
+  if (std::strcmp(active, isa_name) != 0 && !(isa == tg::Isa::Avx2 && std::strcmp(active, "avx2") == 0)) {
+    std::printf("note: ISA %s not available, kernels run as %s\n", isa_name, active);
+  }
+  std::mt19937 rng(42);
+  tg::ThreadPool pool2(2);
+  const float alphas[] = {1.0f, -0.5f, 2.0f};
+  const float betas[] = {0.0f, 1.0f, 0.75f, -1.5f};
+  // Every dimension takes 1, 7, 17; then 255 and 1000 appear in each position with small others.
+  std::vector<std::array<int64_t, 3>> shapes;
+  for (int64_t m : {1, 7, 17})
+    for (int64_t n : {1, 7, 17})
+      for (int64_t k : {1, 7, 17}) shapes.push_back({m, n, k});
+  for (int64_t big : {255, 1000}) {
+    shapes.push_back({big, 7, 17});
+    shapes.push_back({17, big, 7});
+    shapes.push_back({7, 17, big});
+    shapes.push_back({big, 1, 17});
+    shapes.push_back({1, big, 17});
+    shapes.push_back({17, 1, big});
+  }
+  shapes.push_back({255, 255, 255});
+  shapes.push_back({1000, 17, 255});
+  shapes.push_back({17, 1000, 255});
+  shapes.push_back({255, 17, 1000});
+  shapes.push_back({70, 300, 784});   // packed A (n > 256), ragged edges, 4 K blocks
+  shapes.push_back({61, 37, 255});    // ~1 MFLOP: threaded when the pool is awake, ragged both ways
+  shapes.push_back({7, 255, 300});
+  int idx = 0;
+  for (const auto& s : shapes) {
+    for (int tr = 0; tr < 4; ++tr) {
+      Case c;
+      c.ta = tr & 1;
+      c.tb = tr & 2;
+      c.m = s[0];
+      c.n = s[1];
+      c.k = s[2];
+      c.alpha = alphas[(idx / 3) % 3];
+      c.beta = betas[idx % 4];
+      c.pad_a = (idx % 3 == 0) ? 0 : 3 + idx % 5;
+      c.pad_b = (idx % 2 == 0) ? 0 : 1 + idx % 7;
+      c.pad_c = (idx % 5 < 2) ? 0 : 2 + idx % 3;
+      c.bias = idx % 3 == 1 || idx % 7 == 0;
+      c.relu = idx % 4 >= 2;
+      const int threads = (idx % 2) ? 2 : 1;
+      run_case(c, rng, threads == 2 ? &pool2 : nullptr, isa_name, threads);
+      ++idx;
+    }
+  }
+  // Every alpha/beta/epilogue combination on one shape with edges in both directions.
+  for (float alpha : alphas)
+    for (float beta : betas)
+      for (int e = 0; e < 4; ++e) {
+        Case c{idx % 2 == 1, idx % 3 == 1, 29, 37, 300, alpha, beta, 1, 2, 3, (e & 1) != 0, (e & 2) != 0};
+        run_case(c, rng, &pool2, isa_name, 2);
+        ++idx;
+      }
+  tg::set_active_isa(tg::detect_isa());
+}
+
+// C must be bitwise identical for 1, 2 and 3 threads.
+void test_thread_determinism(tg::Isa isa) {
+  tg::set_active_isa(isa);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  tg::ThreadPool p1(1), p2(2), p3(3);
+  struct S {
+    int64_t m, n, k;
+  };
+  const S shapes[] = {{300, 200, 700},  {128, 512, 784},  {512, 784, 128},
+                      {1000, 17, 300}, {17, 1000, 300}, {97, 61, 1500}};
+  int idx = 0;
+  for (const S& s : shapes) {
+    for (int tr = 0; tr < 4; ++tr, ++idx) {
+      const bool ta = tr & 1, tb = tr & 2;
+      std::vector<float> A(s.m * s.k), B(s.k * s.n), bias(s.n), C0(s.m * s.n);
+      for (float& x : A) x = dist(rng);
+      for (float& x : B) x = dist(rng);
+      for (float& x : bias) x = dist(rng);
+      for (float& x : C0) x = dist(rng);
+      tg::GemmEpilogue ep;
+      ep.bias = idx % 2 ? bias.data() : nullptr;
+      ep.relu = idx % 3 == 0;
+      const float beta = idx % 2 ? 0.5f : 0.0f;
+      std::vector<float> out[3];
+      tg::ThreadPool* pools[3] = {&p1, &p2, &p3};
+      for (int t = 0; t < 3; ++t) {
+        out[t] = C0;
+        warm(pools[t]);
+        tg::sgemm(ta, tb, s.m, s.n, s.k, 1.25f, A.data(), ta ? s.m : s.k, B.data(), tb ? s.k : s.n, beta,
+                  out[t].data(), s.n, &ep, pools[t]);
+      }
+      const bool same = std::memcmp(out[0].data(), out[1].data(), out[0].size() * 4) == 0 &&
+                        std::memcmp(out[0].data(), out[2].data(), out[0].size() * 4) == 0;
+      char buf[160];
+      std::snprintf(buf, sizeof(buf), "bitwise 1/2/3 threads %s%s %lldx%lldx%lld isa=%s", ta ? "T" : "N",
+                    tb ? "T" : "N", (long long)s.m, (long long)s.n, (long long)s.k, tg::isa_name(tg::active_isa()));
+      check(same, buf);
+    }
+  }
+  tg::set_active_isa(tg::detect_isa());
+}
+
+void test_empty() {
+  tg::ThreadPool pool(2);
+  std::vector<float> C(12, 7.0f);
+  // m = 0 or n = 0: nothing is touched (A, B and C may be null).
+  tg::sgemm(false, false, 0, 4, 3, 1.0f, nullptr, 3, nullptr, 4, 0.0f, nullptr, 4, nullptr, &pool);
+  tg::sgemm(true, true, 3, 0, 3, 1.0f, nullptr, 3, nullptr, 3, 0.0f, C.data(), 1, nullptr, &pool);
+  bool ok = true;
+  for (float x : C) ok = ok && x == 7.0f;
+  check(ok, "m = 0 / n = 0 leave C alone");
+  // k = 0: C = beta*C (+ bias, relu), A and B unread; beta 0 ignores NaN in C.
+  std::vector<float> C2(6, kNaN), bias = {1.0f, -2.0f, 3.0f};
+  tg::GemmEpilogue ep;
+  ep.bias = bias.data();
+  ep.relu = true;
+  tg::sgemm(false, false, 2, 3, 0, 1.0f, nullptr, 1, nullptr, 3, 0.0f, C2.data(), 3, &ep, &pool);
+  check(C2[0] == 1.0f && C2[1] == 0.0f && C2[2] == 3.0f && C2[3] == 1.0f && C2[4] == 0.0f && C2[5] == 3.0f,
+        "k = 0, beta = 0: C = relu(bias), NaN in C ignored");
+  std::vector<float> C3 = {1, 2, 3, 4, 5, 6};
+  tg::sgemm(true, false, 2, 3, 0, 1.0f, nullptr, 2, nullptr, 3, 2.0f, C3.data(), 3, nullptr, nullptr);
+  check(C3[0] == 2 && C3[1] == 4 && C3[2] == 6 && C3[3] == 8 && C3[4] == 10 && C3[5] == 12, "k = 0, beta = 2");
+  // alpha = 0: A and B are not read.
+  std::vector<float> C4 = {1, 2, 3, 4};
+  tg::sgemm(false, true, 2, 2, 5, 0.0f, nullptr, 5, nullptr, 5, -1.0f, C4.data(), 2, nullptr, &pool);
+  check(C4[0] == -1 && C4[1] == -2 && C4[2] == -3 && C4[3] == -4, "alpha = 0, beta = -1");
+}
+
+void test_pool() {
+  for (int threads : {1, 2, 3, 5}) {
+    tg::ThreadPool pool(threads);
+    check(pool.threads() == threads, "threads() after construction");
+    for (int64_t tasks : {0, 1, 2, 3, 17, 1000}) {
+      std::vector<std::atomic<int>> hits(tasks);
+      std::atomic<bool> bad_worker{false};
+      pool.parallel_for(tasks, [&](int64_t t, int w) {
+        hits[t].fetch_add(1);
+        if (w < 0 || w >= threads) bad_worker = true;
+      });
+      bool once = true;
+      for (auto& h : hits) once = once && h.load() == 1;
+      check(once && !bad_worker, "parallel_for runs every task once, threads=" + std::to_string(threads) +
+                                     " tasks=" + std::to_string(tasks));
+    }
+  }
+  // Two threads calling parallel_for on the same pool at once, many times.
+  {
+    tg::ThreadPool pool(3);
+    std::atomic<int64_t> sum{0};
+    auto caller = [&] {
+      for (int r = 0; r < 300; ++r) pool.parallel_for(8, [&](int64_t t, int) { sum.fetch_add(t + 1); });
+    };
+    std::thread a(caller), b(caller);
+    a.join();
+    b.join();
+    check(sum.load() == 2 * 300 * 36, "concurrent parallel_for callers");
+  }
+  // A nested parallel_for on the same pool runs inline instead of deadlocking.
+  {
+    tg::ThreadPool pool(2);
+    std::atomic<int> n{0};
+    pool.parallel_for(4, [&](int64_t, int) { pool.parallel_for(3, [&](int64_t, int) { n.fetch_add(1); }); });
+    check(n.load() == 12, "nested parallel_for");
+  }
+  // Resizing, and an exception in a task reaches the caller.
+  {
+    tg::ThreadPool pool(4);
+    pool.set_threads(2);
+    check(pool.threads() == 2, "set_threads(2)");
+    pool.set_threads(3);
+    std::atomic<int> n{0};
+    pool.parallel_for(10, [&](int64_t, int) { n.fetch_add(1); });
+    check(n.load() == 10 && pool.threads() == 3, "set_threads(3) then parallel_for");
+    bool caught = false;
+    try {
+      pool.parallel_for(6, [&](int64_t t, int) {
+        if (t == 4) throw std::runtime_error("boom");
+      });
+    } catch (const std::runtime_error&) {
+      caught = true;
+    }
+    check(caught, "exception in a task is rethrown in the caller");
+    n = 0;
+    pool.parallel_for(5, [&](int64_t, int) { n.fetch_add(1); });
+    check(n.load() == 5, "pool usable after an exception");
+  }
+  check(tg::default_threads() >= 1, "default_threads() >= 1");
+}
+
+}  // namespace
+
+int main() {
+  std::printf("detected ISA: %s\n", tg::isa_name(tg::detect_isa()));
+  test_pool();
+  test_empty();
+  test_reference("scalar", tg::Isa::Scalar);
+  test_reference("avx2", tg::Isa::Avx2);
+  test_thread_determinism(tg::Isa::Scalar);
+  test_thread_determinism(tg::Isa::Avx2);
+  std::printf("%d passed, %d failed\n", g_passed, g_failed);
+  return g_failed == 0 ? 0 : 1;
+}

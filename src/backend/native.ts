@@ -1,0 +1,74 @@
+import { createRequire } from 'node:module';
+import type { Backend, BinaryOp, ReduceOp, UnaryOp } from './backend.js';
+import { packageRoot } from './root.js';
+
+/** The functions the addon (native/addon.cc) exports. Every one validates its arguments. */
+export interface NativeAddon {
+  info(): { isa: string; threads: number; detectedIsa: string };
+  setNumThreads(n: number): void;
+  setIsa(isa: string): string;
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    b: Float32Array,
+    beta: number,
+    c: Float32Array,
+    bias: Float32Array | null,
+    relu: boolean,
+  ): void;
+  binary(op: BinaryOp, a: Float32Array, aShape: readonly number[], b: Float32Array, bShape: readonly number[], out: Float32Array, outShape: readonly number[]): void;
+  unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: number, p1: number): void;
+  unaryGrad(op: UnaryOp, x: Float32Array, y: Float32Array, gy: Float32Array, gx: Float32Array, p0: number, p1: number): void;
+  sumTo(x: Float32Array, xShape: readonly number[], out: Float32Array, outShape: readonly number[]): void;
+  reduce(op: ReduceOp, x: Float32Array, outer: number, n: number, inner: number, out: Float32Array, arg: Float32Array | null): void;
+  softmax(x: Float32Array, outer: number, n: number, inner: number, out: Float32Array, log: boolean): void;
+  softmaxGrad(y: Float32Array, gy: Float32Array, outer: number, n: number, inner: number, gx: Float32Array, log: boolean): void;
+  permute(x: Float32Array, shape: readonly number[], axes: readonly number[], out: Float32Array): void;
+}
+
+let addon: NativeAddon | null | undefined;
+let loadError: string | null = null;
+
+/** Loads the addon once (a prebuild or a local build, found by node-gyp-build); null if none loads. */
+export function loadAddon(): NativeAddon | null {
+  if (addon !== undefined) return addon;
+  try {
+    const require = createRequire(packageRoot() + '/package.json');
+    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+    addon = load(packageRoot());
+  } catch (e) {
+    loadError = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+    addon = null;
+  }
+  return addon;
+}
+
+/** Why the addon did not load (for the one warning the library prints). */
+export function addonLoadError(): string | null {
+  return loadError;
+}
+
+/** The native backend: the addon's kernels behind the Backend interface. */
+export function nativeBackend(a: NativeAddon): Backend {
+  return {
+    name: 'native',
+    info: () => {
+      const i = a.info();
+      return { backend: 'native', isa: i.isa, threads: i.threads };
+    },
+    gemm: (transA, transB, m, n, k, alpha, x, y, beta, c) => a.gemm(transA, transB, m, n, k, alpha, x, y, beta, c, null, false),
+    binary: (op, x, xs, y, ys, out, os) => a.binary(op, x, xs, y, ys, out, os),
+    unary: (op, x, out, p0, p1) => a.unary(op, x, out, p0, p1),
+    unaryGrad: (op, x, y, gy, gx, p0, p1) => a.unaryGrad(op, x, y, gy, gx, p0, p1),
+    sumTo: (x, xs, out, os) => a.sumTo(x, xs, out, os),
+    reduce: (op, x, outer, n, inner, out, arg) => a.reduce(op, x, outer, n, inner, out, arg),
+    softmax: (x, outer, n, inner, out, log) => a.softmax(x, outer, n, inner, out, log),
+    softmaxGrad: (y, gy, outer, n, inner, gx, log) => a.softmaxGrad(y, gy, outer, n, inner, gx, log),
+    permute: (x, shape, axes, out) => a.permute(x, shape, axes, out),
+  };
+}
