@@ -1,0 +1,48 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const prebuildDir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+const hasPrebuild = existsSync(prebuildDir) && readdirSync(prebuildDir).some((f) => f.endsWith('.node'));
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+// .ci/run fails when `npm install` left no prebuild, so this cannot be skipped unnoticed in CI.
+describe.runIf(hasPrebuild)('the npm pack tarball, installed with --ignore-scripts (needs prebuilds/, which npm install builds)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tensorgrad-install-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const probe = "const tg = require('tensorgrad'); tg.tensor([1, 2]).add(1); console.log(JSON.stringify(tg.backendInfo()));";
+  const run = () => {
+    const env = { ...process.env };
+    delete env['TENSORGRAD_BACKEND'];
+    const r = spawnSync(process.execPath, ['-e', probe], { cwd: dir, env, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    return { info: JSON.parse(r.stdout) as { backend: string }, stderr: r.stderr };
+  };
+
+  it('loads the shipped prebuild, and without it falls back to js with exactly one warning', () => {
+    // --ignore-scripts: pack what is built now (npm test built dist/) without rebuilding it under
+    // the feet of the other test files.
+    const tarball = execFileSync(npm, ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!;
+    const listing = execFileSync('tar', ['-tzf', join(dir, tarball)], { encoding: 'utf8' });
+    expect(listing).toMatch(/package\/prebuilds\/.+\.node/);
+    expect(listing).not.toMatch(/package\/build\//);
+    expect(listing).not.toMatch(/package\/native\/tests\//);
+
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+    execFileSync(npm, ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', join(dir, tarball)], { cwd: dir, stdio: 'pipe' });
+
+    const withPrebuild = run();
+    expect(withPrebuild.info.backend).toBe('native');
+    expect(withPrebuild.stderr).not.toMatch(/tensorgrad/);
+
+    rmSync(join(dir, 'node_modules/tensorgrad/prebuilds'), { recursive: true, force: true });
+    const without = run();
+    expect(without.info.backend).toBe('js');
+    expect(without.stderr.match(/tensorgrad: native addon not available/g)).toHaveLength(1);
+  }, 180_000);
+});

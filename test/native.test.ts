@@ -1,0 +1,169 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { loadAddon } from '../src/backend/native.js';
+import { gemmRef } from './helpers/reference.js';
+import { Generator } from '../src/random.js';
+
+// These tests drive the addon directly. They run wherever it loads; .ci/run separately fails
+// the build if it does not load on the CI machine, so a missing addon cannot hide here.
+const addon = loadAddon();
+
+function randomArray(gen: Generator, n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = gen.nextFloat() * 2 - 1;
+  return a;
+}
+
+describe.runIf(addon !== null)('native addon', () => {
+  const a = addon!;
+
+  describe('rejects bad arguments with a JS error, never a crash', () => {
+    const f = (n: number) => new Float32Array(n);
+    it('gemm', () => {
+      expect(() => a.gemm(false, false, 2, 3, 4, 1, f(7), f(12), 0, f(6), null, false)).toThrow(/gemm: a has 7 elements, expected 8/);
+      expect(() => a.gemm(false, false, 2, 3, 4, 1, f(8), f(12), 0, f(5), null, false)).toThrow(/c has 5 elements/);
+      expect(() => a.gemm(false, false, -2, 3, 4, 1, f(8), f(12), 0, f(6), null, false)).toThrow(/m must be a non-negative integer/);
+      expect(() => a.gemm(false, false, 2.5, 3, 4, 1, f(8), f(12), 0, f(6), null, false)).toThrow(/non-negative integer/);
+      expect(() => a.gemm(false, false, 1e20, 3, 4, 1, f(8), f(12), 0, f(6), null, false)).toThrow(/non-negative integer/);
+      expect(() => a.gemm(false, false, 2 ** 31, 2 ** 31, 4, 1, f(8), f(12), 0, f(6), null, false)).toThrow(/elements|overflow/);
+      expect(() => a.gemm(false, false, 2, 3, 4, 1, [1, 2] as unknown as Float32Array, f(12), 0, f(6), null, false)).toThrow(/a must be a Float32Array/);
+      expect(() => a.gemm(false, false, 2, 3, 4, 1, new Float64Array(8) as unknown as Float32Array, f(12), 0, f(6), null, false)).toThrow(/Float32Array/);
+      expect(() => a.gemm(false, false, 2, 3, 4, 1, f(8), f(12), 0, f(6), f(2), false)).toThrow(/bias has 2 elements, expected 3/);
+      expect(() => (a.gemm as unknown as (...x: unknown[]) => void)(false, false, 2, 3)).toThrow(/expected 12 arguments/);
+      expect(() => a.gemm('no' as unknown as boolean, false, 2, 3, 4, 1, f(8), f(12), 0, f(6), null, false)).toThrow(/transA must be a boolean/);
+    });
+
+    it('detached buffers', () => {
+      const x = f(8);
+      structuredClone(x.buffer, { transfer: [x.buffer] });
+      expect(x.length).toBe(0);
+      expect(() => a.gemm(false, false, 2, 3, 4, 1, x, f(12), 0, f(6), null, false)).toThrow(/a has 0 elements, expected 8/);
+      expect(() => a.unary('relu', x, f(8), 0, 0)).toThrow(/out has 8 elements, expected 0/);
+    });
+
+    it('elementwise, reductions, softmax, permute', () => {
+      expect(() => a.binary('add', f(6), [2, 3], f(4), [4], f(6), [2, 3])).toThrow(/broadcast/);
+      expect(() => a.binary('add', f(6), [2, 3], f(3), [3], f(5), [2, 3])).toThrow(/out has 5 elements/);
+      expect(() => a.binary('pow' as 'add', f(1), [1], f(1), [1], f(1), [1])).toThrow(/unknown op/);
+      expect(() => a.binary('add', f(6), [2, -3], f(3), [3], f(6), [2, 3])).toThrow(/non-negative integer dims/);
+      expect(() => a.unary('exp', f(4), f(3), 0, 0)).toThrow(/out has 3 elements, expected 4/);
+      expect(() => a.unary('nope' as 'exp', f(4), f(4), 0, 0)).toThrow(/unknown op/);
+      expect(() => a.unaryGrad('tanh', f(4), f(4), f(3), f(4), 0, 0)).toThrow(/gy has 3 elements/);
+      expect(() => a.sumTo(f(6), [2, 3], f(2), [2, 1])).not.toThrow();
+      expect(() => a.sumTo(f(6), [2, 3], f(3), [3, 1])).toThrow(/broadcast/);
+      expect(() => a.reduce('sum', f(6), 2, 3, 1, f(3), null)).toThrow(/out has 3 elements, expected 2/);
+      expect(() => a.reduce('max', f(0), 2, 0, 1, f(2), f(2))).toThrow(/empty/);
+      const shared = f(8);
+      expect(() => a.reduce('max', shared.subarray(0, 4), 1, 4, 1, shared.subarray(3, 4), null)).toThrow(/overlap/);
+      expect(() => a.reduce('max', shared.subarray(0, 4), 1, 4, 1, shared.subarray(4, 5), null)).not.toThrow();
+      expect(() => a.softmax(f(6), 2, 3, 1, f(5), false)).toThrow(/out has 5 elements/);
+      expect(() => a.softmaxGrad(f(6), f(6), 2, 3, 1, f(7), true)).toThrow(/gx has 7 elements/);
+      expect(() => a.permute(f(6), [2, 3], [0, 0], f(6))).toThrow(/permutation/);
+      expect(() => a.permute(f(6), [2, 3], [1, 2], f(6))).toThrow(/permutation/);
+      expect(() => a.permute(shared, [2, 4], [1, 0], shared)).toThrow(/overlap/);
+      expect(() => a.setNumThreads(0)).toThrow(/\[1, 1024\]/);
+      expect(() => a.setIsa('sse9')).toThrow(/isa must be/);
+    });
+
+    it('random junk arguments to every entry point only ever throw', () => {
+      const junk = fc.oneof(
+        fc.constant(undefined),
+        fc.constant(null),
+        fc.boolean(),
+        fc.integer({ min: -5, max: 40 }),
+        fc.double(),
+        fc.string({ maxLength: 3 }),
+        fc.constantFrom('add', 'relu', 'sum', 'max'),
+        fc.integer({ min: 0, max: 40 }).map((n) => new Float32Array(n)),
+        fc.array(fc.integer({ min: -1, max: 5 }), { maxLength: 4 }),
+        fc.constant(new Float64Array(4)),
+        fc.constant({}),
+      );
+      const fns = ['gemm', 'binary', 'unary', 'unaryGrad', 'sumTo', 'reduce', 'softmax', 'softmaxGrad', 'permute'] as const;
+      fc.assert(
+        fc.property(fc.constantFrom(...fns), fc.array(junk, { maxLength: 13 }), (name, args) => {
+          try {
+            (a[name] as unknown as (...x: unknown[]) => void)(...args);
+          } catch (e) {
+            expect(e).toBeInstanceOf(Error);
+          }
+        }),
+        { numRuns: 3000 },
+      );
+    });
+  });
+
+  describe('GEMM parity with a float64 reference', () => {
+    const sizes = [1, 7, 17, 255, 1000];
+    // Each size in each of m, n, k, with the other two drawn from the small ones: covers 1000 in
+    // every dimension without a 1000³ float64 reference.
+    const shapes: [number, number, number][] = [];
+    for (const s of sizes) for (const o of [[7, 17], [1, 255], [17, 1]]) {
+      shapes.push([s, o[0]!, o[1]!], [o[0]!, s, o[1]!], [o[0]!, o[1]!, s]);
+    }
+    shapes.push([255, 255, 255], [128, 512, 784]);
+
+    function check(isa: string, threads: number): void {
+      expect(a.setIsa(isa)).toBe(isa === 'auto' ? a.info().detectedIsa.replace('avx512', 'avx2') : isa);
+      a.setNumThreads(threads);
+      const gen = new Generator(threads * 7 + isa.length);
+      for (const [m, n, k] of shapes) {
+        for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+          const x = randomArray(gen, m * k);
+          const y = randomArray(gen, k * n);
+          const c = new Float32Array(m * n).fill(Number.NaN);
+          a.gemm(ta, tb, m, n, k, 1, x, y, 0, c, null, false);
+          const ref = gemmRef(ta, tb, m, n, k, x, y);
+          // |a|,|b| ≤ 1: the float32 dot-product error bound γ_k·Σ|a·b| is at most ~k·6e-8.
+          const tol = (k + 2) * 1.2e-7;
+          let worst = 0;
+          for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(c[i]! - ref[i]!));
+          if (!(worst <= tol)) expect.fail(`${isa}/${threads}t ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} ${m}x${n}x${k}: error ${worst} > ${tol}`);
+        }
+      }
+    }
+    it('avx2 (or the best available), 1 thread', () => check('auto', 1));
+    it('avx2 (or the best available), 2 threads', () => check('auto', 2));
+    it('scalar, 1 thread', () => check('scalar', 1));
+    it('scalar, 2 threads', () => check('scalar', 2));
+
+    it('1, 2 and 3 threads give bitwise identical results, with and without the fused epilogue', () => {
+      a.setIsa('auto');
+      const gen = new Generator(99);
+      for (const [m, n, k] of [[128, 512, 784], [784, 512, 128], [300, 301, 97], [1000, 17, 255]] as const) {
+        for (const [ta, tb] of [[false, false], [false, true], [true, false]] as const) {
+          const x = randomArray(gen, m * k);
+          const y = randomArray(gen, k * n);
+          const bias = randomArray(gen, n);
+          const results = [1, 2, 3].map((t) => {
+            a.setNumThreads(t);
+            const c = new Float32Array(m * n);
+            a.gemm(ta, tb, m, n, k, 1, x, y, 0, c, bias, true);
+            return c;
+          });
+          expect(Buffer.from(results[1]!.buffer).equals(Buffer.from(results[0]!.buffer))).toBe(true);
+          expect(Buffer.from(results[2]!.buffer).equals(Buffer.from(results[0]!.buffer))).toBe(true);
+        }
+      }
+      a.setNumThreads(2);
+    });
+
+    it('fused bias + ReLU epilogue equals relu(A·B + bias)', () => {
+      a.setIsa('auto');
+      const gen = new Generator(5);
+      const [m, n, k] = [33, 70, 45];
+      const x = randomArray(gen, m * k);
+      const y = randomArray(gen, n * k);
+      const bias = randomArray(gen, n);
+      const c = new Float32Array(m * n);
+      a.gemm(false, true, m, n, k, 1, x, y, 0, c, bias, true);
+      const ref = gemmRef(false, true, m, n, k, x, y);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          const want = Math.max(0, ref[i * n + j]! + bias[j]!);
+          expect(Math.abs(c[i * n + j]! - want)).toBeLessThan(1e-5);
+        }
+      }
+    });
+  });
+});
