@@ -17,6 +17,10 @@ describeBackends('shape errors name the op and both shapes', () => {
     expect(() => tg.zeros([3]).matmul(tg.zeros([4]))).toThrow(/matmul: shapes \[3\] and \[4\]/);
     expect(() => tg.tensor(1).matmul(a)).toThrow(/matmul: shapes \[\] and \[2, 3\]/);
   });
+  it('linear', () => {
+    expect(() => tg.linear(a, tg.zeros([4, 2]))).toThrow('linear: input [2, 3] and weight [4, 2] are incompatible (weight must be [out, 3])');
+    expect(() => tg.linear(a, tg.zeros([4, 3]), tg.zeros([3]))).toThrow('linear: bias [3] does not match weight [4, 3] (expected [4])');
+  });
   it('concat and stack', () => {
     expect(() => tg.concat([a, tg.zeros([2, 4])], 0)).toThrow('concat: shapes [2, 3] and [2, 4] differ outside dim 0');
     expect(() => tg.stack([a, tg.zeros([3, 2])])).toThrow('stack: shapes [2, 3] and [3, 2] differ');

@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadAddon } from '../src/backend/native.js';
@@ -14,8 +17,39 @@ function randomArray(gen: Generator, n: number): Float32Array {
   return a;
 }
 
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
 describe.runIf(addon !== null)('native addon', () => {
   const a = addon!;
+
+  describe('threads', () => {
+    it('TENSORGRAD_NUM_THREADS and TENSORGRAD_ISA are honoured at load; setNumThreads changes the pool', () => {
+      const probe = `const tg = require(${JSON.stringify(join(root, 'dist/cjs/index.js'))});
+        const before = tg.backendInfo(); tg.setNumThreads(3); console.log(JSON.stringify([before, tg.backendInfo()]));`;
+      const r = spawnSync(process.execPath, ['-e', probe], {
+        env: { ...process.env, TENSORGRAD_BACKEND: 'native', TENSORGRAD_NUM_THREADS: '1', TENSORGRAD_ISA: 'scalar' },
+        encoding: 'utf8',
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const [before, after] = JSON.parse(r.stdout) as { backend: string; isa: string; threads: number }[];
+      expect(before).toEqual({ backend: 'native', isa: 'scalar', threads: 1 });
+      expect(after!.threads).toBe(3);
+    });
+
+    it('an idle process does not burn CPU after threaded work', async () => {
+      a.setIsa('auto');
+      a.setNumThreads(2);
+      const x = new Float32Array(512 * 512).fill(0.5);
+      const c = new Float32Array(512 * 512);
+      for (let i = 0; i < 5; i++) a.gemm(false, false, 512, 512, 512, 1, x, x, 0, c, null, false);
+      await new Promise((r) => setTimeout(r, 50));
+      const start = process.cpuUsage();
+      await new Promise((r) => setTimeout(r, 500));
+      const used = process.cpuUsage(start);
+      // Spinning workers would burn ~500 ms each in this window; sleeping ones next to nothing.
+      expect((used.user + used.system) / 1000).toBeLessThan(100);
+    });
+  });
 
   describe('rejects bad arguments with a JS error, never a crash', () => {
     const f = (n: number) => new Float32Array(n);

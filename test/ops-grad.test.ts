@@ -103,6 +103,34 @@ describeBackends('op gradients vs float64 finite differences', () => {
     );
   });
 
+  for (const relu of [false, true]) {
+    it(`${relu ? 'linearRelu' : 'linear'} (fused x·Wᵀ + b${relu ? ', ReLU' : ''}), with and without bias`, () => {
+      fc.assert(
+        fc.property(dim, dim, dim, fc.integer(), fc.boolean(), (m, k, n, seed, withBias) => {
+          const gen = new Generator(seed);
+          const xs = [randomInput(gen, [2, m, k]), randomInput(gen, [n, k])];
+          if (withBias) xs.push(randomInput(gen, [n]));
+          const ref = ([x, w, b]: R.Ref[]) => {
+            const y = R.matmulRef(x!, R.permuteRef(w!, [1, 0]));
+            const z = b ? R.binaryRef('add', y, b) : y;
+            return relu ? R.unaryRef('relu', z) : z;
+          };
+          const lib = ([x, w, b]: tg.Tensor[]) => (relu ? tg.linearRelu(x!, w!, b) : tg.linear(x!, w!, b));
+          // ReLU's kink: skip draws whose pre-activation lands within the finite-difference step of 0.
+          if (relu) {
+            const pre = (ts: R.Ref[]) => {
+              const y = R.matmulRef(ts[0]!, R.permuteRef(ts[1]!, [1, 0]));
+              return ts[2] ? R.binaryRef('add', y, ts[2]) : y;
+            };
+            if (pre(xs.map((x) => R.ref(x.data, x.shape))).data.some((v) => Math.abs(v) < 1e-3)) return;
+          }
+          gradcheck(lib, ref, xs);
+        }),
+        runs,
+      );
+    });
+  }
+
   it('matmul with 1-D operands', () => {
     const gen = new Generator(3);
     gradcheck(([a, b]) => a!.matmul(b!), ([a, b]) => R.matmulRef(a!, b!), [randomInput(gen, [4]), randomInput(gen, [4, 3])]);

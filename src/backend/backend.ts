@@ -60,6 +60,16 @@ export interface Backend {
     c: Float32Array,
   ): void;
 
+  /**
+   * The fused Linear forward: C = act(A·Bᵀ + bias) with A m×k, B n×k (a weight stored
+   * [out, in]), bias of length n or null, act = ReLU when `relu`, else identity. The native
+   * backend applies bias and ReLU while C is still in registers.
+   */
+  linear(m: number, n: number, k: number, a: Float32Array, b: Float32Array, bias: Float32Array | null, relu: boolean, c: Float32Array): void;
+
+  /** Sets the number of threads kernels may use (a no-op for single-threaded backends). */
+  setNumThreads(n: number): void;
+
   /** out = a (op) b with NumPy broadcasting of aShape and bShape to outShape. */
   binary(
     op: BinaryOp,

@@ -72,3 +72,12 @@ export function availableBackends(): Backend[] {
 export function backendInfo(): BackendInfo {
   return getBackend().info();
 }
+
+/**
+ * Sets how many threads the native kernels use (default: the machine's available parallelism,
+ * or env TENSORGRAD_NUM_THREADS). The TypeScript backend is single-threaded and ignores it.
+ */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new Error(`setNumThreads: n must be an integer in [1, 1024], got ${n}`);
+  for (const b of availableBackends()) b.setNumThreads(n);
+}

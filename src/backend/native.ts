@@ -62,6 +62,8 @@ export function nativeBackend(a: NativeAddon): Backend {
       return { backend: 'native', isa: i.isa, threads: i.threads };
     },
     gemm: (transA, transB, m, n, k, alpha, x, y, beta, c) => a.gemm(transA, transB, m, n, k, alpha, x, y, beta, c, null, false),
+    linear: (m, n, k, x, w, bias, relu, c) => a.gemm(false, true, m, n, k, 1, x, w, 0, c, bias, relu),
+    setNumThreads: (n) => a.setNumThreads(n),
     binary: (op, x, xs, y, ys, out, os) => a.binary(op, x, xs, y, ys, out, os),
     unary: (op, x, out, p0, p1) => a.unary(op, x, out, p0, p1),
     unaryGrad: (op, x, y, gy, gx, p0, p1) => a.unaryGrad(op, x, y, gy, gx, p0, p1),

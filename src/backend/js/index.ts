@@ -1,6 +1,7 @@
 import type { Backend } from '../backend.js';
 import { binary, sumTo } from './broadcast.js';
 import { gemm } from './gemm.js';
+import { linear } from './linear.js';
 import { permute } from './permute.js';
 import { reduce } from './reduce.js';
 import { softmax, softmaxGrad } from './softmax.js';
@@ -11,6 +12,8 @@ export const jsBackend: Backend = {
   name: 'js',
   info: () => ({ backend: 'js', isa: 'js', threads: 1 }),
   gemm,
+  linear,
+  setNumThreads: () => {},
   binary,
   unary,
   unaryGrad,
