@@ -15,6 +15,7 @@
 
 #include "cpu.h"
 #include "kernels/elementwise.h"
+#include "kernels/fused.h"
 #include "kernels/gemm.h"
 #include "kernels/reduce.h"
 #include "kernels/softmax.h"
@@ -141,6 +142,8 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("softmax", &Addon::Softmax),
                              InstanceMethod("softmaxGrad", &Addon::SoftmaxGrad),
                              InstanceMethod("permute", &Addon::Permute),
+                             InstanceMethod("crossEntropy", &Addon::CrossEntropy),
+                             InstanceMethod("adamStep", &Addon::AdamStep),
                          });
     (void)env;
   }
@@ -348,6 +351,88 @@ class Addon : public Napi::Addon<Addon> {
     expect_length(env, fn, "out", out, x.length);
     if (overlaps(x, out)) fail(env, fn, "out must not overlap x");
     tg::permute(x.data, shape.data(), axes.data(), static_cast<int>(shape.size()), out.data);
+    return env.Undefined();
+  }
+
+  // crossEntropy(logits, rows, classes, targets, probs, labelSmoothing, ignoreIndex, scale,
+  //              rowScale|null, rowLoss|null, dlogits|null) -> sum of row losses
+  Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
+    const char* fn = "crossEntropy";
+    Napi::Env env = info.Env();
+    need_args(info, 11, fn);
+    F32 logits = f32(info, 0, fn, "logits");
+    int64_t rows = dim(info, 1, fn, "rows"), classes = dim(info, 2, fn, "classes");
+    F32 targets = f32(info, 3, fn, "targets");
+    bool probs = flag(info, 4, fn, "probs");
+    double eps = num(info, 5, fn, "labelSmoothing");
+    double ignore = num(info, 6, fn, "ignoreIndex");
+    double scale = num(info, 7, fn, "scale");
+    F32 row_scale = f32(info, 8, fn, "rowScale", true);
+    F32 row_loss = f32(info, 9, fn, "rowLoss", true);
+    F32 dlogits = f32(info, 10, fn, "dlogits", true);
+    if (classes < 1) fail(env, fn, "classes must be at least 1");
+    if (!(eps >= 0 && eps <= 1)) fail(env, fn, "labelSmoothing must be in [0, 1]");
+    if (ignore != std::floor(ignore) || std::fabs(ignore) > 1e15) fail(env, fn, "ignoreIndex must be an integer");
+    expect_length(env, fn, "logits", logits, product(env, fn, {rows, classes}));
+    expect_length(env, fn, "targets", targets, probs ? logits.length : rows);
+    if (row_scale.length >= 0) expect_length(env, fn, "rowScale", row_scale, rows);
+    if (row_loss.length >= 0) expect_length(env, fn, "rowLoss", row_loss, rows);
+    if (dlogits.length >= 0) expect_length(env, fn, "dlogits", dlogits, logits.length);
+    // dlogits may be logits itself (in place), but no other pair may share memory.
+    const bool in_place = dlogits.data == logits.data;
+    if ((!in_place && overlaps(dlogits, logits)) || overlaps(dlogits, targets) || overlaps(row_loss, logits) ||
+        overlaps(row_loss, dlogits) || overlaps(row_loss, targets) || overlaps(dlogits, row_scale)) {
+      fail(env, fn, "outputs must not overlap the inputs (dlogits may be logits itself)");
+    }
+    double total;
+    if (probs) {
+      total = tg::softmax_xent_prob(logits.data, rows, classes, targets.data, eps, scale, row_scale.data,
+                                    row_loss.length >= 0 ? row_loss.data : nullptr, dlogits.length >= 0 ? dlogits.data : nullptr);
+    } else {
+      for (int64_t r = 0; r < rows; r++) {
+        const float t = targets.data[r];
+        if (t == ignore) continue;
+        if (!(t >= 0) || t != std::floor(t) || t >= static_cast<float>(classes)) {
+          fail(env, fn, "target " + std::to_string(t) + " at row " + std::to_string(r) + " is not a class index in [0, " +
+                            std::to_string(classes) + ")");
+        }
+      }
+      total = tg::softmax_xent_index(logits.data, rows, classes, targets.data, static_cast<int64_t>(ignore), eps, scale,
+                                     row_scale.data, row_loss.length >= 0 ? row_loss.data : nullptr,
+                                     dlogits.length >= 0 ? dlogits.data : nullptr);
+    }
+    return Napi::Number::New(env, total);
+  }
+
+  // adamStep(p, g, m, v, vmax|null, lr, beta1, beta2, eps, weightDecay, decoupled, amsgrad, step)
+  Napi::Value AdamStep(const Napi::CallbackInfo& info) {
+    const char* fn = "adamStep";
+    Napi::Env env = info.Env();
+    need_args(info, 13, fn);
+    F32 p = f32(info, 0, fn, "p"), g = f32(info, 1, fn, "g"), m = f32(info, 2, fn, "m"), v = f32(info, 3, fn, "v");
+    F32 vmax = f32(info, 4, fn, "vmax", true);
+    tg::AdamParams hp;
+    hp.lr = num(info, 5, fn, "lr");
+    hp.beta1 = num(info, 6, fn, "beta1");
+    hp.beta2 = num(info, 7, fn, "beta2");
+    hp.eps = num(info, 8, fn, "eps");
+    hp.weight_decay = num(info, 9, fn, "weightDecay");
+    hp.decoupled = flag(info, 10, fn, "decoupled");
+    hp.amsgrad = flag(info, 11, fn, "amsgrad");
+    hp.step = dim(info, 12, fn, "step");
+    if (hp.step < 1) fail(env, fn, "step must be at least 1");
+    expect_length(env, fn, "g", g, p.length);
+    expect_length(env, fn, "m", m, p.length);
+    expect_length(env, fn, "v", v, p.length);
+    if (hp.amsgrad) {
+      if (vmax.length < 0) fail(env, fn, "amsgrad needs vmax");
+      expect_length(env, fn, "vmax", vmax, p.length);
+    }
+    const F32 all[] = {p, g, m, v, vmax};
+    for (int i = 0; i < 5; i++)
+      for (int j = i + 1; j < 5; j++)
+        if (overlaps(all[i], all[j])) fail(env, fn, "p, g, m, v and vmax must not overlap");
+    tg::adam_step(p.data, g.data, m.data, v.data, hp.amsgrad ? vmax.data : nullptr, p.length, hp);
     return env.Undefined();
   }
 };

@@ -95,6 +95,16 @@ describe.runIf(addon !== null)('native addon', () => {
       expect(() => a.permute(f(6), [2, 3], [0, 0], f(6))).toThrow(/permutation/);
       expect(() => a.permute(f(6), [2, 3], [1, 2], f(6))).toThrow(/permutation/);
       expect(() => a.permute(shared, [2, 4], [1, 0], shared)).toThrow(/overlap/);
+      expect(() => a.crossEntropy(f(6), 2, 3, Float32Array.from([0, 3]), false, 0, -100, 1, null, null, null)).toThrow(/target 3.* at row 1/);
+      expect(() => a.crossEntropy(f(6), 2, 3, Float32Array.from([0, 0.5]), false, 0, -100, 1, null, null, null)).toThrow(/not a class index/);
+      expect(() => a.crossEntropy(f(6), 2, 3, f(2), true, 0, -100, 1, null, null, null)).toThrow(/targets has 2 elements, expected 6/);
+      expect(() => a.crossEntropy(f(6), 2, 3, f(2), false, 1.5, -100, 1, null, null, null)).toThrow(/labelSmoothing/);
+      expect(() => a.crossEntropy(f(0), 0, 0, f(0), false, 0, -100, 1, null, null, null)).toThrow(/classes must be at least 1/);
+      expect(() => a.crossEntropy(shared.subarray(0, 6), 2, 3, f(2), false, 0, -100, 1, null, null, shared.subarray(1, 7))).toThrow(/overlap/);
+      expect(() => a.adamStep(f(4), f(4), f(4), f(3), null, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, 1)).toThrow(/v has 3 elements/);
+      expect(() => a.adamStep(f(4), f(4), f(4), f(4), null, 1e-3, 0.9, 0.999, 1e-8, 0, false, true, 1)).toThrow(/amsgrad needs vmax/);
+      expect(() => a.adamStep(f(4), f(4), f(4), f(4), null, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, 0)).toThrow(/step must be at least 1/);
+      expect(() => a.adamStep(shared.subarray(0, 4), shared.subarray(2, 6), f(4), f(4), null, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, 1)).toThrow(/overlap/);
       expect(() => a.setNumThreads(0)).toThrow(/\[1, 1024\]/);
       expect(() => a.setIsa('sse9')).toThrow(/isa must be/);
     });
@@ -113,7 +123,7 @@ describe.runIf(addon !== null)('native addon', () => {
         fc.constant(new Float64Array(4)),
         fc.constant({}),
       );
-      const fns = ['gemm', 'binary', 'unary', 'unaryGrad', 'sumTo', 'reduce', 'softmax', 'softmaxGrad', 'permute'] as const;
+      const fns = ['gemm', 'binary', 'unary', 'unaryGrad', 'sumTo', 'reduce', 'softmax', 'softmaxGrad', 'permute', 'crossEntropy', 'adamStep'] as const;
       fc.assert(
         fc.property(fc.constantFrom(...fns), fc.array(junk, { maxLength: 13 }), (name, args) => {
           try {

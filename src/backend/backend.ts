@@ -38,6 +38,20 @@ export interface BackendInfo {
   threads: number;
 }
 
+/** Hyper-parameters of one Adam/AdamW step (PyTorch's names and semantics). */
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** AdamW: decay the weights directly instead of adding weightDecay·p to the gradient. */
+  decoupled: boolean;
+  amsgrad: boolean;
+  /** 1-based number of this update (for bias correction). */
+  step: number;
+}
+
 export interface Backend {
   readonly name: 'js' | 'native';
   info(): BackendInfo;
@@ -126,6 +140,31 @@ export interface Backend {
     gx: Float32Array,
     log: boolean,
   ): void;
+
+  /**
+   * Fused softmax + cross-entropy over logits [rows, classes]. Targets are class indices (as
+   * floats; a row whose target equals ignoreIndex is skipped: loss 0, gradient 0) or, with
+   * `probs`, probability rows [rows, classes]. With label smoothing ε the target is
+   * (1 − ε)·t + ε/classes. Writes each row's loss into rowLoss (if given) and
+   * dlogits = (softmax − target)·scale·(rowScale[r] or 1) (if given; may alias logits).
+   * Returns the sum of the losses of the rows not ignored.
+   */
+  crossEntropy(
+    logits: Float32Array,
+    rows: number,
+    classes: number,
+    targets: Float32Array,
+    probs: boolean,
+    labelSmoothing: number,
+    ignoreIndex: number,
+    scale: number,
+    rowScale: Float32Array | null,
+    rowLoss: Float32Array | null,
+    dlogits: Float32Array | null,
+  ): number;
+
+  /** One Adam/AdamW step over a flat parameter buffer, in place (p, m, v and, for amsgrad, vmax). */
+  adamStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, vmax: Float32Array | null, hp: AdamHyper): void;
 
   /** out = x permuted by axes (out's shape is shape[axes[i]]). */
   permute(x: Float32Array, shape: readonly number[], axes: readonly number[], out: Float32Array): void;

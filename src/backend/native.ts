@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { Backend, BinaryOp, ReduceOp, UnaryOp } from './backend.js';
+import type { AdamHyper, Backend, BinaryOp, ReduceOp, UnaryOp } from './backend.js';
 import { packageRoot } from './root.js';
 
 /** The functions the addon (native/addon.cc) exports. Every one validates its arguments. */
@@ -29,6 +29,34 @@ export interface NativeAddon {
   softmax(x: Float32Array, outer: number, n: number, inner: number, out: Float32Array, log: boolean): void;
   softmaxGrad(y: Float32Array, gy: Float32Array, outer: number, n: number, inner: number, gx: Float32Array, log: boolean): void;
   permute(x: Float32Array, shape: readonly number[], axes: readonly number[], out: Float32Array): void;
+  crossEntropy(
+    logits: Float32Array,
+    rows: number,
+    classes: number,
+    targets: Float32Array,
+    probs: boolean,
+    labelSmoothing: number,
+    ignoreIndex: number,
+    scale: number,
+    rowScale: Float32Array | null,
+    rowLoss: Float32Array | null,
+    dlogits: Float32Array | null,
+  ): number;
+  adamStep(
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    vmax: Float32Array | null,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    decoupled: boolean,
+    amsgrad: boolean,
+    step: number,
+  ): void;
 }
 
 let addon: NativeAddon | null | undefined;
@@ -72,5 +100,8 @@ export function nativeBackend(a: NativeAddon): Backend {
     softmax: (x, outer, n, inner, out, log) => a.softmax(x, outer, n, inner, out, log),
     softmaxGrad: (y, gy, outer, n, inner, gx, log) => a.softmaxGrad(y, gy, outer, n, inner, gx, log),
     permute: (x, shape, axes, out) => a.permute(x, shape, axes, out),
+    crossEntropy: (...args) => a.crossEntropy(...args),
+    adamStep: (p, g, m, v, vmax, hp: AdamHyper) =>
+      a.adamStep(p, g, m, v, vmax, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.decoupled, hp.amsgrad, hp.step),
   };
 }

@@ -1,5 +1,6 @@
 import type { Backend } from '../backend.js';
 import { binary, sumTo } from './broadcast.js';
+import { adamStep, crossEntropy } from './fused.js';
 import { gemm } from './gemm.js';
 import { linear } from './linear.js';
 import { permute } from './permute.js';
@@ -22,4 +23,6 @@ export const jsBackend: Backend = {
   softmax,
   softmaxGrad,
   permute,
+  crossEntropy,
+  adamStep,
 };

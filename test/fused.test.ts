@@ -1,0 +1,135 @@
+import { expect, it } from 'vitest';
+import type { AdamHyper } from '../src/backend/backend.js';
+import { Generator } from '../src/random.js';
+import { describeBackends } from './helpers/backends.js';
+
+function rand(gen: Generator, n: number, scale = 1): Float32Array {
+  return Float32Array.from({ length: n }, () => (gen.nextDouble() * 2 - 1) * scale);
+}
+
+/** Cross-entropy of one row against target t (float64): Σ t'·(logsumexp(x) − x). */
+function xentRef(x: ArrayLike<number>, t: number[], eps: number): number {
+  const c = x.length;
+  const mx = Math.max(...Array.from(x));
+  const lse = mx + Math.log(Array.from(x).reduce((s, v) => s + Math.exp(v - mx), 0));
+  return t.reduce((s, ti, i) => s + ((1 - eps) * ti + eps / c) * (lse - x[i]!), 0);
+}
+
+describeBackends('fused softmax cross-entropy', (backend) => {
+  const cases = [
+    { probs: false, eps: 0 },
+    { probs: false, eps: 0.1 },
+    { probs: true, eps: 0 },
+    { probs: true, eps: 0.2 },
+  ];
+  for (const { probs, eps } of cases) {
+    it(`${probs ? 'probability' : 'index'} targets, label smoothing ${eps}: loss and gradient vs float64`, () => {
+      const gen = new Generator(3);
+      const rows = 9;
+      const classes = 13;
+      const logits = rand(gen, rows * classes, 8);
+      logits[5] = 1e4; // a huge logit must not overflow
+      const targetRows: number[][] = [];
+      const targets = new Float32Array(probs ? rows * classes : rows);
+      for (let r = 0; r < rows; r++) {
+        let row = new Array<number>(classes).fill(0);
+        if (probs) {
+          const raw = row.map(() => gen.nextDouble());
+          const s = raw.reduce((a, b) => a + b, 0);
+          row = raw.map((v) => Math.fround(v / s));
+          row.forEach((v, c) => (targets[r * classes + c] = v));
+        } else {
+          const k = gen.randint(classes);
+          row[k] = 1;
+          targets[r] = k;
+        }
+        targetRows.push(row);
+      }
+      const rowLoss = new Float32Array(rows);
+      const dlogits = new Float32Array(rows * classes);
+      const total = backend().crossEntropy(logits, rows, classes, targets, probs, eps, -100, 1 / rows, null, rowLoss, dlogits);
+      let want = 0;
+      for (let r = 0; r < rows; r++) {
+        const x = Array.from(logits.subarray(r * classes, (r + 1) * classes), Number);
+        const l = xentRef(x, targetRows[r]!, eps);
+        want += l;
+        expect(Math.abs(rowLoss[r]! - l)).toBeLessThan(1e-5 * Math.max(1, Math.abs(l)));
+        for (let c = 0; c < classes; c++) {
+          // Central difference of the float64 loss: the gradient of the mean loss.
+          const h = 1e-4 * Math.max(1, Math.abs(x[c]!));
+          const up = x.slice();
+          const dn = x.slice();
+          up[c]! += h;
+          dn[c]! -= h;
+          const numeric = (xentRef(up, targetRows[r]!, eps) - xentRef(dn, targetRows[r]!, eps)) / (2 * h) / rows;
+          expect(Math.abs(dlogits[r * classes + c]! - numeric)).toBeLessThan(1e-6);
+        }
+      }
+      expect(Math.abs(total - want)).toBeLessThan(1e-5 * want);
+    });
+  }
+
+  it('skips ignored rows, works in place, scales rows', () => {
+    const gen = new Generator(4);
+    const logits = rand(gen, 3 * 4, 3);
+    const copy = logits.slice();
+    const rowLoss = new Float32Array(3);
+    const total = backend().crossEntropy(logits, 3, 4, Float32Array.from([1, -100, 3]), false, 0, -100, 1, Float32Array.from([1, 1, 2]), rowLoss, logits);
+    expect(rowLoss[1]).toBe(0);
+    expect(Array.from(logits.subarray(4, 8))).toEqual([0, 0, 0, 0]);
+    const l0 = xentRef(Array.from(copy.subarray(0, 4), Number), [0, 1, 0, 0], 0);
+    const l2 = xentRef(Array.from(copy.subarray(8, 12), Number), [0, 0, 0, 1], 0);
+    expect(total).toBeCloseTo(l0 + l2, 4);
+    // Row 2's gradient is doubled by its row scale: it sums to 0 and its target entry is 2(p − 1).
+    const g2 = Array.from(logits.subarray(8, 12));
+    expect(g2.reduce((a, b) => a + b, 0)).toBeCloseTo(0, 5);
+    expect(g2[3]!).toBeLessThan(0);
+  });
+});
+
+/** PyTorch's Adam (torch/optim/adam.py, single tensor) in float64. */
+function adamRef(p: number[], grads: number[][], hp: Omit<AdamHyper, 'step'>): number[] {
+  const m = p.map(() => 0);
+  const v = p.map(() => 0);
+  const vmax = p.map(() => 0);
+  const q = p.slice();
+  grads.forEach((g, s) => {
+    const t = s + 1;
+    for (let i = 0; i < q.length; i++) {
+      let gi = g[i]!;
+      if (hp.weightDecay !== 0) {
+        if (hp.decoupled) q[i] = q[i]! * (1 - hp.lr * hp.weightDecay);
+        else gi += hp.weightDecay * q[i]!;
+      }
+      m[i] = hp.beta1 * m[i]! + (1 - hp.beta1) * gi;
+      v[i] = hp.beta2 * v[i]! + (1 - hp.beta2) * gi * gi;
+      vmax[i] = Math.max(vmax[i]!, v[i]!);
+      const denom = Math.sqrt(hp.amsgrad ? vmax[i]! : v[i]!) / Math.sqrt(1 - hp.beta2 ** t) + hp.eps;
+      q[i] = q[i]! - (hp.lr / (1 - hp.beta1 ** t)) * (m[i]! / denom);
+    }
+  });
+  return q;
+}
+
+describeBackends('fused Adam / AdamW step', (backend) => {
+  const variants: [string, Omit<AdamHyper, 'step'>][] = [
+    ['Adam', { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, amsgrad: false }],
+    ['Adam + L2 weight decay', { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, decoupled: false, amsgrad: false }],
+    ['AdamW', { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-2, decoupled: true, amsgrad: false }],
+    ['Adam amsgrad', { lr: 5e-3, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0, decoupled: false, amsgrad: true }],
+  ];
+  for (const [name, hp] of variants) {
+    it(`${name}: 20 steps match a float64 PyTorch-formula reference`, () => {
+      const gen = new Generator(8);
+      const n = 37;
+      const p = rand(gen, n);
+      const grads = Array.from({ length: 20 }, () => Array.from(rand(gen, n, 2), Number));
+      const want = adamRef(Array.from(p, Number), grads, hp);
+      const m = new Float32Array(n);
+      const v = new Float32Array(n);
+      const vmax = new Float32Array(n);
+      grads.forEach((g, s) => backend().adamStep(p, Float32Array.from(g), m, v, vmax, { ...hp, step: s + 1 }));
+      for (let i = 0; i < n; i++) expect(Math.abs(p[i]! - want[i]!)).toBeLessThan(2e-6 * Math.max(1, Math.abs(want[i]!)));
+    });
+  }
+});
