@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { AdamHyper, Backend, BinaryOp, ReduceOp, UnaryOp } from './backend.js';
+import type { AdamHyper, Backend } from './backend.js';
 import { packageRoot } from './root.js';
 
 /** The functions the addon (native/addon.cc) exports. Every one validates its arguments. */
@@ -21,27 +21,17 @@ export interface NativeAddon {
     bias: Float32Array | null,
     relu: boolean,
   ): void;
-  binary(op: BinaryOp, a: Float32Array, aShape: readonly number[], b: Float32Array, bShape: readonly number[], out: Float32Array, outShape: readonly number[]): void;
-  unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: number, p1: number): void;
-  unaryGrad(op: UnaryOp, x: Float32Array, y: Float32Array, gy: Float32Array, gx: Float32Array, p0: number, p1: number): void;
-  sumTo(x: Float32Array, xShape: readonly number[], out: Float32Array, outShape: readonly number[]): void;
-  reduce(op: ReduceOp, x: Float32Array, outer: number, n: number, inner: number, out: Float32Array, arg: Float32Array | null): void;
-  softmax(x: Float32Array, outer: number, n: number, inner: number, out: Float32Array, log: boolean): void;
-  softmaxGrad(y: Float32Array, gy: Float32Array, outer: number, n: number, inner: number, gx: Float32Array, log: boolean): void;
-  permute(x: Float32Array, shape: readonly number[], axes: readonly number[], out: Float32Array): void;
-  crossEntropy(
-    logits: Float32Array,
-    rows: number,
-    classes: number,
-    targets: Float32Array,
-    probs: boolean,
-    labelSmoothing: number,
-    ignoreIndex: number,
-    scale: number,
-    rowScale: Float32Array | null,
-    rowLoss: Float32Array | null,
-    dlogits: Float32Array | null,
-  ): number;
+  // Same signatures as the Backend methods they serve.
+  binary: Backend['binary'];
+  unary: Backend['unary'];
+  unaryGrad: Backend['unaryGrad'];
+  sumTo: Backend['sumTo'];
+  reduce: Backend['reduce'];
+  softmax: Backend['softmax'];
+  softmaxGrad: Backend['softmaxGrad'];
+  permute: Backend['permute'];
+  crossEntropy: Backend['crossEntropy'];
+  /** Adam with its hyper-parameters spread out as numbers (no object crossing into C++). */
   adamStep(
     p: Float32Array,
     g: Float32Array,
