@@ -44,5 +44,12 @@ describe.runIf(hasPrebuild)('the npm pack tarball, installed with --ignore-scrip
     const without = run();
     expect(without.info.backend).toBe('js');
     expect(without.stderr.match(/tensorgrad: native addon not available/g)).toHaveLength(1);
+
+    // The install hook on a machine with no compiler or CMake (an empty PATH): it must finish
+    // with exit code 0 and say the TypeScript backend will be used.
+    const pkg = join(dir, 'node_modules/tensorgrad');
+    const hook = spawnSync(process.execPath, ['scripts/install.mjs'], { cwd: pkg, env: { ...process.env, PATH: dir }, encoding: 'utf8' });
+    expect(hook.status, hook.stderr).toBe(0);
+    expect(hook.stderr + hook.stdout).toMatch(/could not build the native addon.*pure TypeScript backend will be used/);
   }, 180_000);
 });
