@@ -19,3 +19,5 @@ export { linear, linearRelu } from './ops/linear.js';
 export { reshape, flatten, transpose, permute, squeeze, unsqueeze } from './ops/shape.js';
 export { sum, mean, max, min, argmax, argmin } from './ops/reduce.js';
 export { indexSelect, slice, concat, stack } from './ops/indexing.js';
+export { dropout } from './ops/dropout.js';
+export * from './nn/index.js';

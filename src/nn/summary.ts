@@ -1,0 +1,60 @@
+import { noGrad } from '../autograd.js';
+import { zeros } from '../creation.js';
+import type { Tensor } from '../tensor.js';
+import { Sequential } from './layers.js';
+import { type Module, isParameter } from './module.js';
+
+export interface LayerSummary {
+  name: string;
+  type: string;
+  outputShape: number[] | null;
+  params: number;
+}
+
+/**
+ * A layer table like torchinfo's: every submodule with its output shape (from one forward pass
+ * on zeros of `inputShape`, under noGrad and with fusion off so each layer runs) and its own
+ * parameter count; then the totals. Returns the text and the rows.
+ */
+export function summary(model: Module, inputShape: readonly number[]): { text: string; layers: LayerSummary[]; totalParams: number } {
+  const rows: LayerSummary[] = [];
+  for (const [name, m] of model.namedModules()) {
+    const own = Object.values(m).filter(isParameter).reduce((s, p) => s + p.size, 0);
+    const row: LayerSummary = { name: name || '(model)', type: m.constructor.name, outputShape: null, params: own };
+    rows.push(row);
+    // An own property shadows the class's forward for this one pass; deleted afterwards.
+    const original = m.forward;
+    m.forward = (...xs: Tensor[]) => {
+      const y = original.apply(m, xs);
+      row.outputShape = [...y.shape];
+      return y;
+    };
+  }
+  const wasTraining = model.training;
+  const fuse = Sequential.fuse;
+  Sequential.fuse = false;
+  try {
+    model.eval();
+    noGrad(() => model.forward(zeros(inputShape)));
+  } finally {
+    Sequential.fuse = fuse;
+    model.train(wasTraining);
+    for (const [, m] of model.namedModules()) delete (m as { forward?: unknown }).forward;
+  }
+  const totalParams = model.parameters().reduce((s, p) => s + p.size, 0);
+  const trainable = model.parameters().filter((p) => p.requiresGrad).reduce((s, p) => s + p.size, 0);
+  const cells = rows.map((r) => [`${r.name} (${r.type})`, r.outputShape ? `[${r.outputShape.join(', ')}]` : '-', r.params.toLocaleString('en-US')]);
+  const header = ['Layer (type)', 'Output shape', 'Param #'];
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((v, i) => (i === 2 ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join('  ');
+  const rule = '-'.repeat(widths.reduce((a, b) => a + b + 2, -2));
+  const text = [
+    line(header),
+    rule,
+    ...cells.map(line),
+    rule,
+    `Total params: ${totalParams.toLocaleString('en-US')}`,
+    `Trainable params: ${trainable.toLocaleString('en-US')}`,
+  ].join('\n');
+  return { text, layers: rows, totalParams };
+}
