@@ -35,6 +35,19 @@ it("README's XOR example runs against the built package and learns XOR", () => {
   }
 });
 
+it("README's layers example runs and prints a summary", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tensorgrad-readme-'));
+  try {
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(root, join(dir, 'node_modules', 'tensorgrad'), 'dir');
+    writeFileSync(join(dir, 'layers.mjs'), readmeBlock('layers-example'));
+    const out = execFileSync(process.execPath, ['layers.mjs'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(out).toContain('Total params: 101,770');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 it('examples/xor.mjs reaches 100% accuracy', () => {
   const out = execFileSync(process.execPath, [join(root, 'examples/xor.mjs')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   expect(out).toContain('accuracy: 100%');
