@@ -21,3 +21,4 @@ export { sum, mean, max, min, argmax, argmin } from './ops/reduce.js';
 export { indexSelect, slice, concat, stack } from './ops/indexing.js';
 export { dropout } from './ops/dropout.js';
 export * from './nn/index.js';
+export * from './optim/index.js';

@@ -1,0 +1,74 @@
+import type { Tensor } from '../tensor.js';
+import { type ParamGroup, type ParamGroupInput, Optimizer, check, isNum } from './optimizer.js';
+
+export interface SGDOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+  maximize?: boolean;
+}
+
+export interface SGDGroup extends ParamGroup {
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  maximize: boolean;
+}
+
+/** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch.optim.SGD). */
+export class SGD extends Optimizer<SGDGroup> {
+  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDGroup>>, options: SGDOptions) {
+    if (options === undefined || options === null || options.lr === undefined) throw new Error('SGD: lr is required');
+    const defaults = {
+      lr: options.lr,
+      momentum: options.momentum ?? 0,
+      dampening: options.dampening ?? 0,
+      weightDecay: options.weightDecay ?? 0,
+      nesterov: options.nesterov ?? false,
+      maximize: options.maximize ?? false,
+    };
+    super('SGD', params, defaults, (g) => {
+      check(isNum(g.lr) && g.lr >= 0, 'SGD', 'learning rate', g.lr, '>= 0');
+      check(isNum(g.momentum) && g.momentum >= 0, 'SGD', 'momentum', g.momentum, '>= 0');
+      check(isNum(g.dampening), 'SGD', 'dampening', g.dampening, 'a number');
+      check(isNum(g.weightDecay) && g.weightDecay >= 0, 'SGD', 'weightDecay', g.weightDecay, '>= 0');
+      if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
+        throw new Error(`SGD: nesterov momentum requires a momentum > 0 and zero dampening (got momentum ${g.momentum}, dampening ${g.dampening})`);
+      }
+    });
+  }
+
+  protected update(group: SGDGroup): void {
+    const { lr, momentum, dampening, weightDecay: wd, nesterov, maximize } = group;
+    for (const p of group.params) {
+      if (p.grad === null) continue;
+      const x = p.data;
+      const g = p.grad.data;
+      const n = x.length;
+      const sign = maximize ? -1 : 1;
+      let buf: Float32Array | null = null;
+      let first = false;
+      if (momentum !== 0) {
+        const s = this.stateOf(p);
+        const b = s['momentumBuffer'];
+        if (b instanceof Float32Array) buf = b;
+        else {
+          buf = s['momentumBuffer'] = new Float32Array(n);
+          first = true;
+        }
+      }
+      for (let i = 0; i < n; i++) {
+        let d = Math.fround(sign * g[i]!);
+        if (wd !== 0) d = Math.fround(d + wd * x[i]!);
+        if (buf !== null) {
+          const bi = (buf[i] = first ? d : Math.fround(buf[i]! * momentum) + (1 - dampening) * d);
+          d = nesterov ? d + momentum * bi : bi;
+        }
+        x[i] = x[i]! - lr * d;
+      }
+    }
+  }
+}
