@@ -48,6 +48,23 @@ it("README's layers example runs and prints a summary", () => {
   }
 });
 
+it("README's training loop runs and learns the blobs", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tensorgrad-readme-'));
+  try {
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(root, join(dir, 'node_modules', 'tensorgrad'), 'dir');
+    writeFileSync(join(dir, 'train.mjs'), readmeBlock('training-example'));
+    const out = execFileSync(process.execPath, ['train.mjs'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const losses = [...out.matchAll(/loss (\d+\.\d+)/g)].map((m) => Number(m[1]));
+    expect(losses).toHaveLength(4);
+    expect(losses[3]!).toBeLessThan(losses[0]! / 2);
+    const acc = Number(/accuracy (\d+\.\d)%/.exec(out)![1]);
+    expect(acc).toBeGreaterThan(85);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 it('examples/xor.mjs reaches 100% accuracy', () => {
   const out = execFileSync(process.execPath, [join(root, 'examples/xor.mjs')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   expect(out).toContain('accuracy: 100%');
