@@ -17,52 +17,39 @@ function readmeBlock(marker: string): string {
   return m[1]!;
 }
 
-it("README's XOR example runs against the built package and learns XOR", () => {
+/** Runs a README block as an ES module in a scratch project where `tensorgrad` is this checkout. */
+function runBlock(marker: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'tensorgrad-readme-'));
   try {
     mkdirSync(join(dir, 'node_modules'));
     symlinkSync(root, join(dir, 'node_modules', 'tensorgrad'), 'dir');
-    writeFileSync(join(dir, 'xor.mjs'), readmeBlock('xor-example'));
-    const out = execFileSync(process.execPath, ['xor.mjs'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    const values = [...out.matchAll(/-?\d+\.\d+/g)].map((m) => Number(m[0]));
-    expect(values).toHaveLength(4);
-    expect(values.map((v) => (v > 0.5 ? 1 : 0))).toEqual([0, 1, 1, 0]);
-    // The README also shows the exact output; keep it in step with what the code prints.
-    const md = readFileSync(join(root, 'README.md'), 'utf8');
-    expect(md).toContain(out.trim());
+    writeFileSync(join(dir, 'example.mjs'), readmeBlock(marker));
+    return execFileSync(process.execPath, ['example.mjs'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+it("README's XOR example runs against the built package and learns XOR", () => {
+  const out = runBlock('xor-example');
+  const values = [...out.matchAll(/-?\d+\.\d+/g)].map((m) => Number(m[0]));
+  expect(values).toHaveLength(4);
+  expect(values.map((v) => (v > 0.5 ? 1 : 0))).toEqual([0, 1, 1, 0]);
+  // The README also shows the exact output; keep it in step with what the code prints.
+  expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain(out.trim());
 });
 
 it("README's layers example runs and prints a summary", () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tensorgrad-readme-'));
-  try {
-    mkdirSync(join(dir, 'node_modules'));
-    symlinkSync(root, join(dir, 'node_modules', 'tensorgrad'), 'dir');
-    writeFileSync(join(dir, 'layers.mjs'), readmeBlock('layers-example'));
-    const out = execFileSync(process.execPath, ['layers.mjs'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    expect(out).toContain('Total params: 101,770');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  expect(runBlock('layers-example')).toContain('Total params: 101,770');
 });
 
 it("README's training loop runs and learns the blobs", () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tensorgrad-readme-'));
-  try {
-    mkdirSync(join(dir, 'node_modules'));
-    symlinkSync(root, join(dir, 'node_modules', 'tensorgrad'), 'dir');
-    writeFileSync(join(dir, 'train.mjs'), readmeBlock('training-example'));
-    const out = execFileSync(process.execPath, ['train.mjs'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    const losses = [...out.matchAll(/loss (\d+\.\d+)/g)].map((m) => Number(m[1]));
-    expect(losses).toHaveLength(4);
-    expect(losses[3]!).toBeLessThan(losses[0]! / 2);
-    const acc = Number(/accuracy (\d+\.\d)%/.exec(out)![1]);
-    expect(acc).toBeGreaterThan(85);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const out = runBlock('training-example');
+  const losses = [...out.matchAll(/loss (\d+\.\d+)/g)].map((m) => Number(m[1]));
+  expect(losses).toHaveLength(4);
+  expect(losses[3]!).toBeLessThan(losses[0]! / 2);
+  const acc = Number(/accuracy (\d+\.\d)%/.exec(out)![1]);
+  expect(acc).toBeGreaterThan(85);
 });
 
 it('examples/xor.mjs reaches 100% accuracy', () => {
