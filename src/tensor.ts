@@ -125,7 +125,7 @@ export class Tensor {
           `backward: grad can be implicitly created only for scalar outputs; this tensor has shape ${shapeStr(this.shape)}, pass an upstream gradient`,
         );
       }
-      g = new Tensor(new Float32Array(this.shape.length === 0 ? 1 : this.size).fill(1), this.shape);
+      g = new Tensor(new Float32Array(this.size).fill(1), this.shape);
     } else {
       if (grad.shape.length !== this.shape.length || grad.shape.some((d, i) => d !== this.shape[i])) {
         throw new Error(`backward: gradient shape ${shapeStr(grad.shape)} does not match tensor shape ${shapeStr(this.shape)}`);

@@ -62,13 +62,11 @@ export abstract class LRScheduler {
 
   /** Everything but the optimizer, copied. */
   stateDict(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(this)) if (k !== 'optimizer') out[k] = cloneJson(v);
-    return out;
+    return schedulerState(this);
   }
 
   loadStateDict(sd: Record<string, unknown>): void {
-    for (const [k, v] of Object.entries(sd)) if (k !== 'optimizer') (this as Record<string, unknown>)[k] = cloneJson(v);
+    loadSchedulerState(this, sd);
   }
 
   protected currentLrs(): number[] {
@@ -291,13 +289,11 @@ export class ReduceLROnPlateau {
   }
 
   stateDict(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(this)) if (k !== 'optimizer') out[k] = cloneJson(v);
-    return out;
+    return schedulerState(this);
   }
 
   loadStateDict(sd: Record<string, unknown>): void {
-    for (const [k, v] of Object.entries(sd)) if (k !== 'optimizer') (this as unknown as Record<string, unknown>)[k] = cloneJson(v);
+    loadSchedulerState(this, sd);
   }
 }
 
@@ -441,4 +437,15 @@ export class OneCycleLR extends LRScheduler {
       return lr;
     });
   }
+}
+
+/** A scheduler's fields, copied, all but its optimizer (PyTorch's scheduler state_dict). */
+function schedulerState(scheduler: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(scheduler)) if (k !== 'optimizer') out[k] = cloneJson(v);
+  return out;
+}
+
+function loadSchedulerState(scheduler: object, sd: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(sd)) if (k !== 'optimizer') (scheduler as Record<string, unknown>)[k] = cloneJson(v);
 }
