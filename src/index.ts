@@ -22,3 +22,6 @@ export { indexSelect, slice, concat, stack } from './ops/indexing.js';
 export { dropout } from './ops/dropout.js';
 export * from './nn/index.js';
 export * from './optim/index.js';
+export * from './data/index.js';
+export * from './train/index.js';
+export * from './io/index.js';

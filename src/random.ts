@@ -85,6 +85,41 @@ export class Generator {
     return r * Math.cos(2 * Math.PI * u2);
   }
 
+  /**
+   * Gamma(shape, 1) by Marsaglia and Tsang's squeeze method (shape ≥ 1); for shape < 1 it draws
+   * Gamma(shape + 1) and multiplies by U^(1/shape), which keeps the method exact.
+   */
+  nextGamma(shape: number): number {
+    if (!(shape > 0) || !Number.isFinite(shape)) throw new Error(`nextGamma: shape must be a positive finite number, got ${shape}`);
+    if (shape < 1) {
+      const u = 1 - this.nextDouble(); // (0, 1]
+      return this.nextGamma(shape + 1) * Math.pow(u, 1 / shape);
+    }
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      let x: number;
+      let v: number;
+      do {
+        x = this.nextNormal();
+        v = 1 + c * x;
+      } while (v <= 0);
+      v = v * v * v;
+      const u = this.nextDouble();
+      if (u < 1 - 0.0331 * x * x * x * x) return d * v;
+      if (Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v;
+    }
+  }
+
+  /** Beta(a, b) as X / (X + Y) with X ~ Gamma(a), Y ~ Gamma(b). */
+  nextBeta(a: number, b: number): number {
+    const x = this.nextGamma(a);
+    const y = this.nextGamma(b);
+    // Both can underflow to 0 for tiny shapes; the distribution then sits at the ends, split evenly.
+    if (x + y === 0) return this.nextDouble() < a / (a + b) ? 1 : 0;
+    return x / (x + y);
+  }
+
   /** Uniform integer in [0, n), unbiased (rejection sampling), for n ≤ 2^32. */
   randint(n: number): number {
     if (!Number.isInteger(n) || n <= 0 || n > 4294967296) throw new Error(`randint: n must be an integer in [1, 2^32], got ${n}`);

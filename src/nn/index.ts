@@ -5,4 +5,6 @@ export * as init from './init.js';
 export { mseLoss, l1Loss, crossEntropy, nllLoss, bceWithLogits, bce } from './losses.js';
 export type { Reduction, ReductionOptions, CrossEntropyOptions, BceWithLogitsOptions } from './losses.js';
 export { summary } from './summary.js';
+export { mlp, activationNames } from './mlp.js';
+export type { MLPSpec, ActivationName } from './mlp.js';
 export type { LayerSummary } from './summary.js';

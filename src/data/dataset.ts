@@ -1,0 +1,171 @@
+import { defaultGenerator, type Generator } from '../random.js';
+import { shapeStr, sizeOf } from '../shape.js';
+import { Tensor } from '../tensor.js';
+
+/**
+ * A map-style dataset, as torch.utils.data.Dataset: `length` samples, each a tuple of tensors
+ * (e.g. `[image, label]`) returned by `get(i)`.
+ */
+export interface Dataset<T extends Tensor[] = Tensor[]> {
+  readonly length: number;
+  get(index: number): T;
+}
+
+/**
+ * Where a dataset's rows physically live: whole tensors plus (for a Subset) the row of each sample.
+ * The DataLoader uses it to copy rows straight out of the big tensors, or, when the order is
+ * sequential and no indirection exists, to hand out views without copying.
+ */
+export interface RowStorage {
+  readonly tensors: readonly Tensor[];
+  /** Sample i lives in row `rows[i]` of every tensor; null means sample i is row i. */
+  readonly rows: Int32Array | null;
+}
+
+/** A dataset that may expose its row storage (TensorDataset, and Subsets of one). */
+interface MaybeRows {
+  rowStorage?(): RowStorage | null;
+}
+
+/** The rows behind a dataset, or null when its samples are computed by get(). */
+export function rowStorageOf(d: Dataset): RowStorage | null {
+  const f = (d as MaybeRows).rowStorage;
+  return typeof f === 'function' ? f.call(d) : null;
+}
+
+/** One row of t as its own tensor of shape t.shape[1:] (a view: it shares t's buffer). */
+function rowView(t: Tensor, i: number): Tensor {
+  const inner = t.shape.slice(1);
+  const n = sizeOf(inner);
+  return new Tensor(t.data.subarray(i * n, (i + 1) * n), inner);
+}
+
+function checkIndex(op: string, i: number, length: number): void {
+  if (!Number.isInteger(i) || i < 0 || i >= length) {
+    throw new Error(`${op}: index ${i} is out of range for a dataset of ${length} samples`);
+  }
+}
+
+/**
+ * Samples are the rows (dim 0) of the given tensors, as torch.utils.data.TensorDataset:
+ * `new TensorDataset(x, y)` with x [N, ...] and y [N] gives samples `[x[i], y[i]]`.
+ */
+export class TensorDataset<T extends Tensor[] = [Tensor, Tensor]> implements Dataset<T> {
+  readonly tensors: T;
+
+  constructor(...tensors: T) {
+    if (tensors.length === 0) throw new Error('TensorDataset: needs at least one tensor');
+    tensors.forEach((t, k) => {
+      if (!(t instanceof Tensor)) throw new Error(`TensorDataset: argument ${k} is not a Tensor`);
+      if (t.ndim === 0) throw new Error(`TensorDataset: argument ${k} is 0-d; samples are rows along dim 0`);
+    });
+    const n = tensors[0]!.shape[0]!;
+    const bad = tensors.findIndex((t) => t.shape[0] !== n);
+    if (bad >= 0) {
+      throw new Error(
+        `TensorDataset: every tensor needs the same number of rows; argument 0 has shape ${shapeStr(tensors[0]!.shape)}, argument ${bad} has ${shapeStr(tensors[bad]!.shape)}`,
+      );
+    }
+    this.tensors = tensors;
+  }
+
+  get length(): number {
+    return this.tensors[0].shape[0]!;
+  }
+
+  get(index: number): T {
+    checkIndex('TensorDataset.get', index, this.length);
+    return this.tensors.map((t) => rowView(t, index)) as T;
+  }
+
+  rowStorage(): RowStorage {
+    return { tensors: this.tensors, rows: null };
+  }
+}
+
+/** The samples of `dataset` at `indices`, in that order (torch.utils.data.Subset). */
+export class Subset<T extends Tensor[] = Tensor[]> implements Dataset<T> {
+  readonly indices: Int32Array;
+
+  constructor(
+    readonly dataset: Dataset<T>,
+    indices: ArrayLike<number>,
+  ) {
+    const n = dataset.length;
+    this.indices = new Int32Array(indices.length);
+    for (let i = 0; i < indices.length; i++) {
+      const v = indices[i]!;
+      checkIndex('Subset', v, n);
+      this.indices[i] = v;
+    }
+  }
+
+  get length(): number {
+    return this.indices.length;
+  }
+
+  get(index: number): T {
+    checkIndex('Subset.get', index, this.length);
+    return this.dataset.get(this.indices[index]!);
+  }
+
+  /** The underlying rows, when the wrapped dataset stores rows (null otherwise). */
+  rowStorage(): RowStorage | null {
+    const base = rowStorageOf(this.dataset);
+    if (base === null) return null;
+    const rows = base.rows === null ? this.indices : this.indices.map((i) => base.rows![i]!);
+    return { tensors: base.tensors, rows };
+  }
+}
+
+/** A random permutation of 0..n-1 from the generator (Fisher–Yates). */
+export function randperm(n: number, generator: Generator = defaultGenerator): Int32Array {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`randperm: n must be a non-negative integer, got ${n}`);
+  const p = new Int32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = generator.randint(i + 1);
+    const t = p[i]!;
+    p[i] = p[j]!;
+    p[j] = t;
+  }
+  return p;
+}
+
+/**
+ * Splits a dataset into non-overlapping random subsets (torch.utils.data.random_split). `lengths`
+ * are sample counts summing to the dataset's length, or fractions summing to 1 (the remainder of
+ * rounding goes to the first subsets, one sample each, as PyTorch does).
+ */
+export function randomSplit<T extends Tensor[]>(
+  dataset: Dataset<T>,
+  lengths: readonly number[],
+  generator: Generator = defaultGenerator,
+): Subset<T>[] {
+  const n = dataset.length;
+  if (lengths.length === 0 || lengths.some((l) => !(l >= 0) || !Number.isFinite(l))) {
+    throw new Error(`randomSplit: lengths must be non-negative numbers, got [${lengths.join(', ')}]`);
+  }
+  let counts: number[];
+  const total = lengths.reduce((a, b) => a + b, 0);
+  if (lengths.every((l) => l <= 1) && Math.abs(total - 1) < 1e-9 && n !== 1) {
+    counts = lengths.map((f) => Math.floor(n * f));
+    let rest = n - counts.reduce((a, b) => a + b, 0);
+    for (let i = 0; rest > 0; i = (i + 1) % counts.length, rest--) counts[i]!++;
+  } else {
+    if (!lengths.every(Number.isInteger) || total !== n) {
+      throw new Error(
+        `randomSplit: lengths [${lengths.join(', ')}] must be integers summing to the dataset's ${n} samples, or fractions summing to 1`,
+      );
+    }
+    counts = lengths.slice();
+  }
+  const perm = randperm(n, generator);
+  const out: Subset<T>[] = [];
+  let at = 0;
+  for (const c of counts) {
+    out.push(new Subset(dataset, perm.subarray(at, at + c)));
+    at += c;
+  }
+  return out;
+}

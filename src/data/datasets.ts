@@ -1,0 +1,59 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../backend/root.js';
+import { TensorDataset } from './dataset.js';
+import { loadIdxFolder } from './idx.js';
+
+/** A classification dataset with a fixed train/test split, as the loaders below return it. */
+export interface ClassificationData {
+  name: string;
+  /** Inputs [N, features] in [0, 1] and class indices [N]. */
+  train: TensorDataset;
+  test: TensorDataset;
+  /** Class names in index order. */
+  classes: string[];
+  /** The shape of one input before flattening (e.g. [28, 28]). */
+  inputShape: number[];
+}
+
+/** Where the embedded digits live inside the package. */
+export function digitsDir(): string {
+  return join(packageRoot(), 'datasets', 'digits');
+}
+
+function fromFolder(name: string, dir: string, classes: string[]): ClassificationData {
+  const { train, test } = loadIdxFolder(dir);
+  return { name, train: new TensorDataset(train.x, train.y), test: new TensorDataset(test.x, test.y), classes, inputShape: [28, 28] };
+}
+
+/**
+ * The embedded handwritten digits: 10,000 real MNIST digits shipped inside the package (no
+ * download), split into a fixed 8,004-digit training set and 1,996-digit test set, pixels scaled
+ * to [0, 1] and flattened to 784 features.
+ */
+export function loadDigits(): ClassificationData {
+  return fromFolder('digits', digitsDir(), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+}
+
+/** Fashion-MNIST's class names, in label order. */
+export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+/** Where Debian's dataset-fashion-mnist package puts the files. */
+export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
+/**
+ * Fashion-MNIST (60,000 training and 10,000 test images of clothing, the official split) from a
+ * folder of its four IDX files: `options.dir`, else env TENSORGRAD_FASHION_MNIST_DIR, else where
+ * Debian's `dataset-fashion-mnist` package installs them. Nothing is downloaded.
+ */
+export function loadFashionMnist(options: { dir?: string } = {}): ClassificationData {
+  const dir = options.dir ?? (process.env['TENSORGRAD_FASHION_MNIST_DIR'] || DEBIAN_FASHION_MNIST_DIR);
+  if (!existsSync(dir)) {
+    throw new Error(
+      `loadFashionMnist: no Fashion-MNIST at ${dir}. Install it with \`sudo apt-get install dataset-fashion-mnist\` (Debian/Ubuntu), ` +
+        'or put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz ' +
+        'in a folder and pass { dir } (or set TENSORGRAD_FASHION_MNIST_DIR)',
+    );
+  }
+  return fromFolder('fashion-mnist', dir, FASHION_MNIST_CLASSES);
+}

@@ -1,0 +1,14 @@
+export { TensorDataset, Subset, randomSplit, randperm } from './dataset.js';
+export type { Dataset, RowStorage } from './dataset.js';
+export { DataLoader } from './loader.js';
+export type { DataLoaderOptions } from './loader.js';
+export { oneHot, StandardScaler, MinMaxScaler, scalerFromJSON } from './transforms.js';
+export type { ScalerState } from './transforms.js';
+export { mixup, MixUp } from './mixup.js';
+export type { MixUpOptions, MixedBatch } from './mixup.js';
+export { readIdx, loadIdxTensor, loadIdxPair, loadIdxFolder } from './idx.js';
+export type { IdxArray, IdxDtype } from './idx.js';
+export { loadCsv, parseCsv } from './csv.js';
+export type { CsvOptions, CsvData } from './csv.js';
+export { loadDigits, loadFashionMnist, FASHION_MNIST_CLASSES } from './datasets.js';
+export type { ClassificationData } from './datasets.js';

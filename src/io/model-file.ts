@@ -1,0 +1,180 @@
+/**
+ * A trained classifier as one safetensors file: the weights under PyTorch's names, and in the
+ * header's string metadata what is needed to use them again (the MLP's shape, class names, the
+ * input scaling fitted on the training data, the ensemble size). The CLI writes and reads these;
+ * a file written by PyTorch (weights only) still loads as an MLP inferred from its keys.
+ */
+import { scalerFromJSON, type MinMaxScaler, type ScalerState, type StandardScaler } from '../data/transforms.js';
+import { GELU, Identity, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh } from '../nn/layers.js';
+import { type ActivationName, activationNames, mlp, type MLPSpec } from '../nn/mlp.js';
+import type { Module } from '../nn/module.js';
+import { Ensemble } from '../train/ensemble.js';
+import type { Tensor } from '../tensor.js';
+import { deserialize, loadFile, type SafetensorsContents, save, type StateDict } from './safetensors.js';
+
+/** What a model file records besides the weights. */
+export interface ModelInfo {
+  /** The MLP's shape (for an ensemble, each member's). */
+  spec: MLPSpec;
+  /** Number of ensemble members (1 for a single model). */
+  members: number;
+  /** Class names in output order. */
+  classes: string[];
+  /** The input scaling fitted on the training data, if any. */
+  preprocess: ScalerState | null;
+  /** Free-form facts about the training run (dataset, label column, accuracy…). */
+  extra: Record<string, string>;
+}
+
+export interface LoadedModel extends ModelInfo {
+  /** The model, in eval mode: a Sequential, or an Ensemble of them. */
+  model: Module;
+  /** The recorded input scaling, ready to apply (null when none was recorded). */
+  scaler: StandardScaler | MinMaxScaler | null;
+  /** True when the file had no tensorgrad metadata and the MLP was inferred from its keys. */
+  inferred: boolean;
+}
+
+const KEY = {
+  spec: 'tensorgrad.model',
+  members: 'tensorgrad.members',
+  classes: 'tensorgrad.classes',
+  preprocess: 'tensorgrad.preprocess',
+} as const;
+
+/** Saves a model (a Sequential from mlp(), or an Ensemble of them) with its description, atomically. */
+export async function saveModel(path: string, model: Module, info: Omit<ModelInfo, 'members' | 'extra'> & { extra?: Record<string, string> }): Promise<void> {
+  const members = model instanceof Ensemble ? model.members.length : 1;
+  const metadata: Record<string, string> = {
+    format: 'pt',
+    [KEY.spec]: JSON.stringify(info.spec),
+    [KEY.members]: String(members),
+    [KEY.classes]: JSON.stringify(info.classes),
+  };
+  if (info.preprocess !== null) metadata[KEY.preprocess] = JSON.stringify(info.preprocess);
+  for (const [k, v] of Object.entries(info.extra ?? {})) metadata[`tensorgrad.extra.${k}`] = v;
+  await save(model, path, { metadata });
+}
+
+function parseJson(file: string, key: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${file}: metadata ${key} is not valid JSON`);
+  }
+}
+
+function checkSpec(file: string, v: unknown): MLPSpec {
+  const s = v as Partial<MLPSpec> | null;
+  const posInt = (n: unknown): boolean => Number.isInteger(n) && (n as number) > 0;
+  if (
+    s === null ||
+    typeof s !== 'object' ||
+    !posInt(s.inputs) ||
+    !posInt(s.outputs) ||
+    !Array.isArray(s.hidden) ||
+    !s.hidden.every(posInt) ||
+    (s.activation !== undefined && !activationNames.includes(s.activation))
+  ) {
+    throw new Error(`${file}: metadata ${KEY.spec} is not an MLP description ({ inputs, hidden, outputs, activation })`);
+  }
+  return { inputs: s.inputs!, hidden: s.hidden, outputs: s.outputs!, activation: s.activation ?? 'relu', dropout: Number(s.dropout ?? 0) || 0 };
+}
+
+const ACT: Record<ActivationName, () => Module> = {
+  relu: () => new ReLU(),
+  leakyRelu: () => new LeakyReLU(),
+  gelu: () => new GELU(),
+  tanh: () => new Tanh(),
+  sigmoid: () => new Sigmoid(),
+};
+
+/**
+ * An MLP rebuilt from weights alone, as torch.nn.Sequential(Linear, act, [Dropout,] Linear, …)
+ * names them: Linear layers at the indices that have `<i>.weight` [out, in] (and optionally
+ * `<i>.bias`), the activation right after each hidden Linear, Identity for any other index (a
+ * Dropout, which does nothing at inference).
+ */
+export function inferMlp(tensors: StateDict, activation: ActivationName = 'relu', file = 'model'): { model: Sequential; spec: MLPSpec } {
+  const layers = new Map<number, { w: Tensor; b: Tensor | undefined }>();
+  for (const [k, t] of Object.entries(tensors)) {
+    const m = /^(\d+)\.(weight|bias)$/.exec(k);
+    if (!m) throw new Error(`${file}: cannot infer an MLP: unexpected tensor '${k}' (expected keys like 0.weight, 0.bias, 2.weight, …)`);
+    const i = Number(m[1]);
+    const entry = layers.get(i) ?? { w: undefined as unknown as Tensor, b: undefined };
+    if (m[2] === 'weight') entry.w = t;
+    else entry.b = t;
+    layers.set(i, entry);
+  }
+  const idx = [...layers.keys()].sort((a, b) => a - b);
+  if (idx.length === 0) throw new Error(`${file}: no tensors`);
+  const modules: Module[] = [];
+  const hidden: number[] = [];
+  let inputs = 0;
+  let prevOut = -1;
+  idx.forEach((i, n) => {
+    const { w, b } = layers.get(i)!;
+    if (w === undefined) throw new Error(`${file}: ${i}.bias has no ${i}.weight`);
+    if (w.ndim !== 2) throw new Error(`${file}: ${i}.weight must be 2-D [out, in], got [${w.shape.join(', ')}]`);
+    const [out, inp] = w.shape as [number, number];
+    if (b !== undefined && (b.ndim !== 1 || b.shape[0] !== out)) throw new Error(`${file}: ${i}.bias must be [${out}], got [${b.shape.join(', ')}]`);
+    if (n === 0) inputs = inp;
+    else if (inp !== prevOut) throw new Error(`${file}: ${i}.weight takes ${inp} inputs but the previous layer gives ${prevOut}`);
+    if (n > 0) hidden.push(inp);
+    while (modules.length < i) modules.push(modules.length === idx[n - 1]! + 1 ? ACT[activation]() : new Identity());
+    const lin = new Linear(inp, out, { bias: b !== undefined });
+    const sd: StateDict = { weight: w };
+    if (b !== undefined) sd['bias'] = b;
+    lin.loadStateDict(sd);
+    modules.push(lin);
+    prevOut = out;
+  });
+  return { model: new Sequential(...modules), spec: { inputs, hidden, outputs: prevOut, activation } };
+}
+
+function fromContents(contents: SafetensorsContents, file: string, activation?: ActivationName): LoadedModel {
+  const md = contents.metadata;
+  const rawSpec = md[KEY.spec];
+  if (rawSpec === undefined) {
+    const { model, spec } = inferMlp(contents.tensors, activation ?? 'relu', file);
+    const classes = Array.from({ length: spec.outputs }, (_, i) => String(i));
+    return { model: model.eval(), spec, members: 1, classes, preprocess: null, scaler: null, extra: {}, inferred: true };
+  }
+  const spec = checkSpec(file, parseJson(file, KEY.spec, rawSpec));
+  const members = Number(md[KEY.members] ?? '1');
+  if (!Number.isInteger(members) || members < 1 || members > 1000) throw new Error(`${file}: metadata ${KEY.members} must be a positive integer`);
+  const classes = md[KEY.classes] === undefined ? Array.from({ length: spec.outputs }, (_, i) => String(i)) : parseJson(file, KEY.classes, md[KEY.classes]!);
+  if (!Array.isArray(classes) || classes.length !== spec.outputs || !classes.every((c) => typeof c === 'string')) {
+    throw new Error(`${file}: metadata ${KEY.classes} must list ${spec.outputs} class names`);
+  }
+  const preprocess = md[KEY.preprocess] === undefined ? null : (parseJson(file, KEY.preprocess, md[KEY.preprocess]!) as ScalerState);
+  let scaler: StandardScaler | MinMaxScaler | null = null;
+  if (preprocess !== null) {
+    try {
+      scaler = scalerFromJSON(preprocess);
+    } catch (e) {
+      throw new Error(`${file}: metadata ${KEY.preprocess}: ${(e as Error).message}`);
+    }
+    if (preprocess.shift.length !== spec.inputs) throw new Error(`${file}: the recorded scaling has ${preprocess.shift.length} features, the model takes ${spec.inputs}`);
+  }
+  const model: Module = members === 1 ? mlp(spec) : new Ensemble(Array.from({ length: members }, () => mlp(spec)));
+  try {
+    model.loadStateDict(contents.tensors);
+  } catch (e) {
+    throw new Error(`${file}: the weights do not fit the recorded model: ${(e as Error).message}`);
+  }
+  const extra: Record<string, string> = {};
+  for (const [k, v] of Object.entries(md)) if (k.startsWith('tensorgrad.extra.')) extra[k.slice('tensorgrad.extra.'.length)] = v;
+  return { model: model.eval(), spec, members, classes: classes as string[], preprocess, scaler, extra, inferred: false };
+}
+
+/** Loads a model file written by saveModel (or a PyTorch MLP's safetensors, inferred from its keys). */
+export async function loadModel(path: string, options: { activation?: ActivationName } = {}): Promise<LoadedModel> {
+  return fromContents(await loadFile(path), path, options.activation);
+}
+
+/** loadModel from bytes already in memory. */
+export function loadModelFromBuffer(bytes: Uint8Array, options: { activation?: ActivationName; name?: string } = {}): LoadedModel {
+  const name = options.name ?? 'model';
+  return fromContents(deserialize(bytes, { name }), name, options.activation);
+}

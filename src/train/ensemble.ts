@@ -1,0 +1,87 @@
+import { Module } from '../nn/module.js';
+import { manualSeed } from '../random.js';
+import type { Tensor } from '../tensor.js';
+import { evaluate, type EvaluateOptions, type EvaluateResult } from './evaluate.js';
+import { fit, type FitOptions, type History } from './fit.js';
+
+/**
+ * N models whose predictions are averaged as probabilities. As a Module its forward returns
+ * log of the mean of the members' softmax outputs, so crossEntropy/nllLoss, argmax and
+ * evaluate() all work on it unchanged (softmax of log-probabilities gives them back). Its state
+ * dict prefixes each member's keys with its index ("0.0.weight", "1.0.weight", …).
+ */
+export class Ensemble extends Module {
+  readonly members: Module[];
+
+  constructor(members: readonly Module[]) {
+    super();
+    if (members.length === 0) throw new Error('Ensemble: needs at least one member');
+    members.forEach((m, i) => {
+      if (!(m instanceof Module)) throw new Error(`Ensemble: member ${i} is not a Module`);
+    });
+    this.members = members.slice();
+  }
+
+  override *namedChildren(): Generator<[string, Module]> {
+    for (let i = 0; i < this.members.length; i++) yield [String(i), this.members[i]!];
+  }
+
+  /** log(mean_i softmax(member_i(x))): log-probabilities [batch, classes]. */
+  forward(x: Tensor): Tensor {
+    return this.predictProba(x).log();
+  }
+
+  /** The mean of the members' class probabilities [batch, classes]. */
+  predictProba(x: Tensor): Tensor {
+    let sum: Tensor | null = null;
+    for (const m of this.members) {
+      const p = m.forward(x).softmax(-1);
+      sum = sum === null ? p : sum.add(p);
+    }
+    return sum!.div(this.members.length);
+  }
+
+  /**
+   * Trains `count` members, member i after `manualSeed(seed + i)`, so each starts from different
+   * weights and sees a different shuffle. `create(i)` builds a fresh model; the fit options are
+   * shared (give the optimizer and scheduler as factories so each member gets its own).
+   */
+  static async train(
+    count: number,
+    create: (index: number) => Module,
+    options: FitOptions & { seed?: number; onMemberEnd?: (index: number, history: History) => void | Promise<void> },
+  ): Promise<{ ensemble: Ensemble; histories: History[] }> {
+    if (!Number.isInteger(count) || count < 1) throw new Error(`Ensemble.train: count must be a positive integer, got ${count}`);
+    if (options.optimizer !== undefined && typeof options.optimizer !== 'function') {
+      throw new Error('Ensemble.train: pass the optimizer as a factory ((model) => optimizer), so each member gets its own');
+    }
+    if (options.scheduler !== undefined && typeof options.scheduler !== 'function') {
+      throw new Error('Ensemble.train: pass the scheduler as a factory ((optimizer) => scheduler), so each member gets its own');
+    }
+    const seed = options.seed ?? 0;
+    const members: Module[] = [];
+    const histories: History[] = [];
+    for (let i = 0; i < count; i++) {
+      manualSeed(seed + i);
+      const model = create(i);
+      const h = await fit(model, options);
+      members.push(model);
+      histories.push(h);
+      await options.onMemberEnd?.(i, h);
+    }
+    return { ensemble: new Ensemble(members), histories };
+  }
+
+  /** The ensemble's loss and metrics next to each member's, on the same data. */
+  async evaluate(
+    data: Parameters<typeof evaluate>[1],
+    options: EvaluateOptions = {},
+  ): Promise<EvaluateResult & { members: EvaluateResult[] }> {
+    // Members are scored on their own logits; the ensemble on its log-probabilities.
+    const members: EvaluateResult[] = [];
+    for (const m of this.members) members.push(await evaluate(m, data, { ...options, confusionMatrix: false }));
+    const own = await evaluate(this, data, options);
+    return { ...own, members };
+  }
+}
+

@@ -1,0 +1,257 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { noGrad } from '../autograd.js';
+import type { Dataset } from '../data/dataset.js';
+import { DataLoader } from '../data/loader.js';
+import type { Module } from '../nn/module.js';
+import { Adam } from '../optim/adam.js';
+import { clipGradNorm } from '../optim/clip.js';
+import { OneCycleLR, ReduceLROnPlateau } from '../optim/lr_scheduler.js';
+import type { ParamGroup } from '../optim/optimizer.js';
+import type { Tensor } from '../tensor.js';
+import { evaluate, type LossLike, resolveLoss, resolveMetrics, toLoader, type MetricLike } from './evaluate.js';
+import type { EpochLog, HistoryLike } from './history.js';
+import { createProgress, type ProgressMode, type ProgressReporter } from './progress.js';
+
+/** Data for fit/evaluate: a DataLoader, or a dataset (batched with `batchSize`). */
+export type DataSource = DataLoader<[Tensor, Tensor]> | Dataset<[Tensor, Tensor]>;
+
+/** Anything with step(): every scheduler in tensorgrad's optim. */
+export interface SchedulerLike {
+  step(metric?: number): void;
+}
+
+/** What fit() needs of an optimizer (every optimizer in tensorgrad's optim, whatever its group type). */
+export interface OptimizerLike {
+  readonly paramGroups: ParamGroup[];
+  readonly defaults: object;
+  zeroGrad(): void;
+  step(): unknown;
+}
+
+/** Hooks called during fit(); each may be async (fit awaits it). */
+export interface Callback {
+  onTrainBegin?(info: { epochs: number; stepsPerEpoch: number }): void | Promise<void>;
+  onEpochBegin?(epoch: number): void | Promise<void>;
+  onBatchEnd?(info: { epoch: number; step: number; loss: number; samples: number }): void | Promise<void>;
+  /** `control.stop()` ends training after this epoch. */
+  onEpochEnd?(log: EpochLog, control: { stop(): void }): void | Promise<void>;
+  onTrainEnd?(history: History): void | Promise<void>;
+}
+
+export interface EarlyStoppingOptions {
+  /** The quantity watched: 'valLoss' (default with validation data), 'loss', or a metric ('valAccuracy', 'accuracy', …). */
+  monitor?: string;
+  /** Epochs without improvement before stopping. Default 5. */
+  patience?: number;
+  /** Smallest change that counts as an improvement. Default 0. */
+  minDelta?: number;
+  /** 'min' for losses, 'max' for accuracies; inferred from the monitor's name by default. */
+  mode?: 'min' | 'max';
+}
+
+export interface FitOptions {
+  /** Training data: a DataLoader, or a dataset that fit batches (shuffled) with batchSize. */
+  train: DataSource;
+  /** Validation data, evaluated after each epoch without building a graph. */
+  validation?: DataSource;
+  /** Default 1. */
+  epochs?: number;
+  /** Batch size when `train`/`validation` are datasets. Default 32. */
+  batchSize?: number;
+  /** An optimizer over the model's parameters, or a factory given the model. Default Adam(lr 1e-3). */
+  optimizer?: OptimizerLike | ((model: Module) => OptimizerLike);
+  /** A loss function (output, target) → scalar tensor, or a name. Default 'crossEntropy'. */
+  loss?: LossLike;
+  /** Metrics to report, by name ('accuracy', 'top5') or as objects. Default ['accuracy'] for classification losses. */
+  metrics?: MetricLike[];
+  /** An LR scheduler, or a factory given the optimizer and the steps per epoch. */
+  scheduler?: SchedulerLike | ((optimizer: OptimizerLike, stepsPerEpoch: number) => SchedulerLike);
+  /** When the scheduler steps: after every 'epoch' (default; OneCycleLR defaults to 'batch'). */
+  schedulerInterval?: 'epoch' | 'batch';
+  callbacks?: Callback | Callback[];
+  /** Stop when the monitored quantity stops improving (`true` for the defaults). */
+  earlyStopping?: boolean | EarlyStoppingOptions;
+  /** At the end, put back the weights of the best epoch by the monitored quantity. */
+  restoreBest?: boolean;
+  /** Applied to each training batch before the forward pass (e.g. `new MixUp(...)`). */
+  batchTransform?: { apply(batch: readonly [Tensor, Tensor]) : [Tensor, Tensor] } | ((batch: readonly [Tensor, Tensor]) => [Tensor, Tensor]);
+  /** Clip the gradients' global L2 norm to this before each step. */
+  clipGradNorm?: number;
+  /** Progress display. Default 'auto' (a bar on a TTY, one line per epoch otherwise). */
+  progress?: ProgressMode | ProgressReporter;
+  /** Where progress goes. Default process.stdout. */
+  progressStream?: NodeJS.WriteStream;
+  /** Aborting rejects fit() with the signal's reason after the current step. */
+  signal?: AbortSignal;
+  /** Throw when the training loss becomes NaN or infinite (default true): nothing good follows. */
+  stopOnNaN?: boolean;
+}
+
+/** What fit() returns: the per-epoch logs and how training ended. */
+export interface History extends HistoryLike {
+  epochs: EpochLog[];
+  /** The epoch (1-based) with the best monitored value, when early stopping or restoreBest tracked one. */
+  bestEpoch: number | null;
+  /** The quantity tracked for early stopping / restoreBest. */
+  monitor: string | null;
+  /** True when early stopping or a callback ended training before `epochs`. */
+  stoppedEarly: boolean;
+}
+
+function monitorValue(log: EpochLog, monitor: string): number {
+  if (monitor === 'loss') return log.loss;
+  if (monitor === 'valLoss') {
+    if (log.valLoss === undefined) throw new Error("fit: earlyStopping monitors 'valLoss' but there is no validation data");
+    return log.valLoss;
+  }
+  const val = /^val([A-Z].*)$/.exec(monitor);
+  const table = val ? log.valMetrics : log.metrics;
+  const key = val ? val[1]!.charAt(0).toLowerCase() + val[1]!.slice(1) : monitor;
+  const v = table[key];
+  if (v === undefined) {
+    const names = ['loss', ...Object.keys(log.metrics), ...(log.valLoss !== undefined ? ['valLoss'] : [])];
+    for (const k of Object.keys(log.valMetrics)) names.push(`val${k.charAt(0).toUpperCase()}${k.slice(1)}`);
+    throw new Error(`fit: cannot monitor '${monitor}'; available: ${names.join(', ')}`);
+  }
+  return v;
+}
+
+function resolveOptimizer(model: Module, o: FitOptions['optimizer']): OptimizerLike {
+  if (o === undefined) return new Adam(model.parameters());
+  if (typeof o === 'function') return o(model);
+  return o;
+}
+
+/**
+ * Trains `model` in place, epoch by epoch, and returns the history. Between steps it yields to
+ * the event loop, so a server in the same process keeps answering while it trains. Validation,
+ * metrics and early stopping follow Keras' fit(); the loop inside each step is PyTorch's
+ * (zeroGrad, forward, loss, backward, optional clipping, step).
+ */
+export async function fit(model: Module, options: FitOptions): Promise<History> {
+  if (options === null || typeof options !== 'object' || options.train === undefined) throw new Error('fit: options.train (a DataLoader or dataset) is required');
+  const epochs = options.epochs ?? 1;
+  if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`fit: epochs must be a non-negative integer, got ${epochs}`);
+  const batchSize = options.batchSize ?? 32;
+  const train = toLoader('fit: train', options.train, batchSize, true);
+  if (train.length === 0) throw new Error('fit: the training data yields no batches (empty dataset, or dropLast with fewer samples than batchSize)');
+  const validation = options.validation === undefined ? null : toLoader('fit: validation', options.validation, batchSize, false);
+  const lossName = options.loss === undefined ? 'crossEntropy' : typeof options.loss === 'string' ? options.loss : undefined;
+  const lossFn = resolveLoss(options.loss);
+  const metrics = resolveMetrics(options.metrics, lossName);
+  const optimizer = resolveOptimizer(model, options.optimizer);
+  const scheduler = typeof options.scheduler === 'function' ? options.scheduler(optimizer, train.length) : options.scheduler;
+  const perBatch = (options.schedulerInterval ?? (scheduler instanceof OneCycleLR ? 'batch' : 'epoch')) === 'batch';
+  const callbacks = options.callbacks === undefined ? [] : Array.isArray(options.callbacks) ? options.callbacks : [options.callbacks];
+  const transform = options.batchTransform === undefined ? null : typeof options.batchTransform === 'function' ? options.batchTransform : options.batchTransform.apply.bind(options.batchTransform);
+  const clip = options.clipGradNorm;
+  if (clip !== undefined && !(clip > 0)) throw new Error(`fit: clipGradNorm must be positive, got ${clip}`);
+  const stopOnNaN = options.stopOnNaN ?? true;
+  const signal = options.signal;
+
+  const es = options.earlyStopping === true ? {} : options.earlyStopping || null;
+  const tracking = es !== null || options.restoreBest === true;
+  const monitor = tracking ? (es?.monitor ?? (validation ? 'valLoss' : 'loss')) : null;
+  const mode = es?.mode ?? (monitor !== null && /loss/i.test(monitor) ? 'min' : 'max');
+  const patience = es?.patience ?? 5;
+  const minDelta = Math.abs(es?.minDelta ?? 0);
+  if (!Number.isInteger(patience) || patience < 0) throw new Error(`fit: earlyStopping.patience must be a non-negative integer, got ${patience}`);
+
+  const history: History = { epochs: [], bestEpoch: null, monitor, stoppedEarly: false };
+  const progress = createProgress(options.progress ?? 'auto', options.progressStream);
+  const params = model.parameters();
+  let best = mode === 'min' ? Infinity : -Infinity;
+  let bestWeights: Float32Array[] | null = null;
+  let bad = 0;
+  let stop = false;
+  const wasTraining = model.training;
+
+  const checkAbort = (): void => {
+    if (signal?.aborted) throw signal.reason ?? new Error('fit: aborted');
+  };
+
+  try {
+    checkAbort();
+    for (const cb of callbacks) await cb.onTrainBegin?.({ epochs, stepsPerEpoch: train.length });
+    for (let epoch = 1; epoch <= epochs && !stop; epoch++) {
+      for (const cb of callbacks) await cb.onEpochBegin?.(epoch);
+      model.train();
+      for (const m of metrics) m.reset();
+      const lr = optimizer.paramGroups[0]!.lr;
+      progress.epochBegin(epoch, epochs, train.samplesPerEpoch);
+      const t0 = performance.now();
+      let lossSum = 0;
+      let samples = 0;
+      let step = 0;
+      for (const batch of train) {
+        const [x, y] = transform ? transform(batch) : batch;
+        optimizer.zeroGrad();
+        const out = model.forward(x);
+        const loss = lossFn(out, y);
+        loss.backward();
+        if (clip !== undefined) clipGradNorm(params, clip);
+        optimizer.step();
+        if (perBatch) scheduler?.step();
+        const l = loss.item();
+        if (stopOnNaN && !Number.isFinite(l)) {
+          throw new Error(
+            `fit: the training loss became ${l} at epoch ${epoch}, step ${step + 1}; lower the learning rate, normalise the inputs or clip gradients (stopOnNaN: false to go on)`,
+          );
+        }
+        const n = x.shape[0]!;
+        lossSum += l * n;
+        samples += n;
+        step++;
+        noGrad(() => {
+          for (const m of metrics) m.update(out, y);
+        });
+        progress.step(samples, lossSum / samples, (samples * 1000) / (performance.now() - t0));
+        for (const cb of callbacks) await cb.onBatchEnd?.({ epoch, step, loss: l, samples: n });
+        // Let timers, I/O and HTTP handlers run between steps.
+        await yieldToEventLoop();
+        checkAbort();
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const log: EpochLog = {
+        epoch,
+        loss: lossSum / samples,
+        metrics: Object.fromEntries(metrics.map((m) => [m.name, m.compute()])),
+        valMetrics: {},
+        lr,
+        seconds,
+        samplesPerSecond: samples / seconds,
+      };
+      if (validation !== null) {
+        const r = await evaluate(model, validation, { loss: lossFn, metrics: options.metrics, lossName, signal });
+        log.valLoss = r.loss;
+        log.valMetrics = r.metrics;
+      }
+      if (!perBatch && scheduler !== undefined) {
+        if (scheduler instanceof ReduceLROnPlateau) scheduler.step(log.valLoss ?? log.loss);
+        else scheduler.step();
+      }
+      history.epochs.push(log);
+      progress.epochEnd(log, epochs);
+      if (monitor !== null) {
+        const v = monitorValue(log, monitor);
+        const improved = mode === 'min' ? v < best - minDelta : v > best + minDelta;
+        if (improved || history.bestEpoch === null) {
+          if (improved) best = v;
+          history.bestEpoch = epoch;
+          bad = 0;
+          if (options.restoreBest) bestWeights = params.map((p) => p.data.slice());
+        } else if (es !== null && ++bad > patience) {
+          stop = true;
+        }
+      }
+      for (const cb of callbacks) await cb.onEpochEnd?.(log, { stop: () => (stop = true) });
+      if (stop && epoch < epochs) history.stoppedEarly = true;
+    }
+    if (options.restoreBest && bestWeights !== null) params.forEach((p, i) => p.data.set(bestWeights![i]!));
+    for (const cb of callbacks) await cb.onTrainEnd?.(history);
+    return history;
+  } finally {
+    progress.end();
+    model.train(wasTraining);
+  }
+}

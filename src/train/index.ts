@@ -1,0 +1,12 @@
+export { fit } from './fit.js';
+export type { FitOptions, History, Callback, EarlyStoppingOptions, SchedulerLike, OptimizerLike, DataSource } from './fit.js';
+export { evaluate, predict } from './evaluate.js';
+export type { EvaluateOptions, EvaluateResult, PredictOptions, LossLike, LossName, MetricLike } from './evaluate.js';
+export { accuracy, topK, TopK, ConfusionMatrix, confusionMatrix } from './metrics.js';
+export type { Metric } from './metrics.js';
+export { Ensemble } from './ensemble.js';
+export { formatEpoch } from './progress.js';
+export type { ProgressMode, ProgressReporter } from './progress.js';
+export type { EpochLog, HistoryLike } from './history.js';
+export { historyChart, functionChart, writeSvg } from './plot.js';
+export type { ChartOptions, FunctionChartOptions, FunctionChartData } from './plot.js';

@@ -1,0 +1,513 @@
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { scaleLinear, type ScaleLinear } from 'd3-scale';
+import { line } from 'd3-shape';
+import type { EpochLog, HistoryLike } from './history.js';
+
+/** Options shared by every chart. Sizes are in CSS pixels; the SVG also carries a viewBox so it scales. */
+export interface ChartOptions {
+  /** Drawn centred above the panels and used as the document's `<title>`. */
+  title?: string;
+  width?: number;
+  height?: number;
+}
+
+/** Options of {@link functionChart}: the common ones plus the axis labels. */
+export interface FunctionChartOptions extends ChartOptions {
+  xLabel?: string;
+  yLabel?: string;
+}
+
+/** The data {@link functionChart} draws: everything indexed like `x`, except the optional training sample. */
+export interface FunctionChartData {
+  x: ArrayLike<number>;
+  target: ArrayLike<number>;
+  predictions: Record<string, ArrayLike<number>>;
+  trainPoints?: { x: ArrayLike<number>; y: ArrayLike<number> };
+}
+
+// Tableau 10: colours chosen to stay distinguishable for the common colour-vision deficiencies.
+const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#bcbd22', '#17becf', '#7f7f7f'];
+const TRAIN_COLOUR = PALETTE[0]!;
+const VAL_COLOUR = PALETTE[1]!;
+// In the metrics panel colour already means train vs validation, so metrics differ by dash pattern.
+const DASHES = [undefined, '7 4', '2 3', '9 3 2 3', '4 4'];
+const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif";
+const FONT_SIZE = 12;
+const LEGEND_ROW = 18;
+const TITLE_BAND = 30;
+const HEADING_BAND = 20;
+const X_AXIS_BAND = 42;
+const PAD = 12;
+// Beyond this many points per series the markers merge into a thick line, so only the line is drawn.
+const MAX_MARKERS = 100;
+// Names that are proportions; such a metric is drawn as a percentage when its values lie in [0, 1].
+const PROPORTION_NAME = /acc|precision|recall|f1|auc|iou|dice|jaccard/i;
+
+interface Point {
+  x: number;
+  y: number;
+}
+
+interface Series {
+  name: string;
+  colour: string;
+  dash?: string | undefined;
+  strokeWidth: number;
+  /** 'line' draws a path (and markers when `markers`); 'points' draws hollow circles only. */
+  kind: 'line' | 'points';
+  markers: boolean;
+  points: Point[];
+}
+
+interface PanelSpec {
+  id: string;
+  heading?: string | undefined;
+  xLabel: string;
+  yLabel: string;
+  series: Series[];
+  integerX: boolean;
+  percentY: boolean;
+  vline?: { x: number; label: string } | undefined;
+}
+
+interface LegendItem {
+  label: string;
+  colour: string;
+  dash?: string | undefined;
+  kind: 'line' | 'points' | 'vline';
+  marker: boolean;
+  dx: number;
+  row: number;
+}
+
+/**
+ * Loss (and each metric present, e.g. accuracy) per epoch, train vs validation: two panels side by
+ * side (loss | metrics), lines with point markers, legend, axis labels, the best epoch marked when
+ * given. Returns a standalone SVG document string.
+ *
+ * Validation values missing from an epoch (validation run every few epochs) are bridged by the
+ * line; NaN or infinite values (a diverged run) leave a gap. Without any metric the loss panel
+ * takes the whole width.
+ */
+export function historyChart(history: HistoryLike, options: ChartOptions = {}): string {
+  const fn = 'historyChart';
+  if (!history || !Array.isArray(history.epochs)) throw new Error(`${fn}: expected a history with an epochs array`);
+  if (history.epochs.length === 0) throw new Error(`${fn}: the history has no epochs, nothing to draw`);
+  const epochs = [...history.epochs];
+  epochs.forEach((e, i) => {
+    if (!Number.isFinite(e.epoch)) throw new Error(`${fn}: epochs[${i}].epoch is ${String(e.epoch)}, expected a finite number`);
+  });
+  epochs.sort((a, b) => a.epoch - b.epoch);
+  const { width, height } = size(fn, options, 960, 400);
+
+  const lossSeries: Series[] = [];
+  const pick = (get: (e: EpochLog) => number | undefined): Point[] =>
+    epochs.flatMap((e) => {
+      const v = get(e);
+      return v === undefined || v === null ? [] : [{ x: e.epoch, y: v }];
+    });
+  lossSeries.push(historySeries('train loss', TRAIN_COLOUR, undefined, pick((e) => e.loss)));
+  const valLoss = pick((e) => e.valLoss);
+  if (valLoss.length > 0) lossSeries.push(historySeries('validation loss', VAL_COLOUR, undefined, valLoss));
+
+  const metricNames: string[] = [];
+  for (const e of epochs) {
+    for (const k of [...Object.keys(e.metrics ?? {}), ...Object.keys(e.valMetrics ?? {})]) {
+      if (!metricNames.includes(k)) metricNames.push(k);
+    }
+  }
+  const metricSeries: Series[] = [];
+  metricNames.forEach((name, i) => {
+    const dash = DASHES[i % DASHES.length];
+    const train = pick((e) => e.metrics?.[name]);
+    const val = pick((e) => e.valMetrics?.[name]);
+    if (train.length > 0) metricSeries.push(historySeries(`train ${name}`, TRAIN_COLOUR, dash, train));
+    if (val.length > 0) metricSeries.push(historySeries(`validation ${name}`, VAL_COLOUR, dash, val));
+  });
+  const percentY =
+    metricNames.length > 0 &&
+    metricNames.every((n) => PROPORTION_NAME.test(n)) &&
+    metricSeries.every((s) => s.points.every((p) => !Number.isFinite(p.y) || (p.y >= 0 && p.y <= 1)));
+
+  const best = history.bestEpoch;
+  const first = epochs[0]!.epoch;
+  const last = epochs[epochs.length - 1]!.epoch;
+  const vline = typeof best === 'number' && best >= first && best <= last ? { x: best, label: `best epoch (${best})` } : undefined;
+
+  const panels: PanelSpec[] = [
+    { id: 'loss', heading: 'Loss', xLabel: 'epoch', yLabel: 'loss', series: lossSeries, integerX: true, percentY: false, vline },
+  ];
+  if (metricSeries.length > 0) {
+    const single = metricNames.length === 1 ? metricNames[0]! : undefined;
+    panels.push({
+      id: 'metrics',
+      heading: single === undefined ? 'Metrics' : headingFor(single),
+      xLabel: 'epoch',
+      yLabel: single ?? (percentY ? 'score' : 'value'),
+      series: metricSeries,
+      integerX: true,
+      percentY,
+      vline,
+    });
+  }
+  return document(width, height, options.title, panels);
+}
+
+/**
+ * A 1-D function fit: the target as a line (or points) and one or more predictions as lines over
+ * the same x, with a legend. The optional `trainPoints` (the sample the model saw) are drawn as
+ * hollow circles. Lines are drawn in order of x, so `x` need not be sorted.
+ */
+export function functionChart(data: FunctionChartData, options: FunctionChartOptions = {}): string {
+  const fn = 'functionChart';
+  if (!data || data.x === undefined || data.target === undefined) throw new Error(`${fn}: expected { x, target, predictions }`);
+  const n = data.x.length;
+  if (n === 0) throw new Error(`${fn}: x is empty, nothing to draw`);
+  if (data.target.length !== n) throw new Error(`${fn}: target has ${data.target.length} values, x has ${n}`);
+  const predictions = Object.entries(data.predictions ?? {});
+  for (const [name, ys] of predictions) {
+    if (!ys || ys.length !== n) throw new Error(`${fn}: prediction "${name}" has ${ys ? ys.length : 'no'} values, x has ${n}`);
+  }
+  const { width, height } = size(fn, options, 720, 420);
+
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => data.x[a]! - data.x[b]!);
+  const along = (ys: ArrayLike<number>): Point[] => order.map((i) => ({ x: data.x[i]!, y: ys[i]! }));
+  const series: Series[] = [
+    { name: 'target', colour: '#222222', strokeWidth: 2.5, kind: 'line', markers: false, points: along(data.target) },
+  ];
+  // The first palette colour stays for predictions; grey is kept for the training sample.
+  predictions.forEach(([name, ys], i) => {
+    series.push({ name, colour: PALETTE[i % (PALETTE.length - 1)]!, strokeWidth: 2, kind: 'line', markers: false, points: along(ys) });
+  });
+  if (data.trainPoints) {
+    const { x, y } = data.trainPoints;
+    if (x.length !== y.length) throw new Error(`${fn}: trainPoints.x has ${x.length} values, trainPoints.y has ${y.length}`);
+    const points = Array.from({ length: x.length }, (_, i) => ({ x: x[i]!, y: y[i]! }));
+    series.push({ name: 'train points', colour: PALETTE[PALETTE.length - 1]!, strokeWidth: 1.5, kind: 'points', markers: true, points });
+  }
+  const panel: PanelSpec = {
+    id: 'function',
+    xLabel: options.xLabel ?? 'x',
+    yLabel: options.yLabel ?? 'y',
+    series,
+    integerX: false,
+    percentY: false,
+  };
+  return document(width, height, options.title, [panel]);
+}
+
+/**
+ * Writes an SVG string to a file atomically (temp file + rename in the same folder), so a browser
+ * or file watcher never sees half a chart when it is rewritten every epoch.
+ */
+export function writeSvg(path: string, svg: string): void {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'w');
+    writeSync(fd, svg);
+    // Without the flush a crash right after the rename can leave an empty file under the final name.
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (err) {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // The write already failed; that error is the one worth reporting.
+      }
+    }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Nothing was created, or it is already gone.
+    }
+    throw new Error(`writeSvg: ${path}: ${(err as Error).message}`);
+  }
+}
+
+// Short names are acronyms (mae, auc, f1) more often than words.
+function headingFor(name: string): string {
+  return name.length <= 3 ? name.toUpperCase() : name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+function historySeries(name: string, colour: string, dash: string | undefined, points: Point[]): Series {
+  return { name, colour, dash, strokeWidth: 2, kind: 'line', markers: points.length <= MAX_MARKERS, points };
+}
+
+function size(fn: string, options: ChartOptions, defaultWidth: number, defaultHeight: number): { width: number; height: number } {
+  const width = options.width ?? defaultWidth;
+  const height = options.height ?? defaultHeight;
+  // Below these the margins, legend and tick labels leave no room for the plot itself.
+  if (typeof width !== 'number' || !Number.isFinite(width) || width < 240) {
+    throw new Error(`${fn}: width must be a finite number ≥ 240, got ${String(width)}`);
+  }
+  if (typeof height !== 'number' || !Number.isFinite(height) || height < 180) {
+    throw new Error(`${fn}: height must be a finite number ≥ 180, got ${String(height)}`);
+  }
+  return { width, height };
+}
+
+/** Renders the panels side by side under an optional title, as one standalone SVG document. */
+function document(width: number, height: number, title: string | undefined, panels: PanelSpec[]): string {
+  const out: string[] = [];
+  out.push('<?xml version="1.0" encoding="UTF-8"?>');
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${num(width)}" height="${num(height)}" viewBox="0 0 ${num(width)} ${num(height)}" ` +
+      `font-family="${esc(FONT)}" font-size="${FONT_SIZE}">`,
+  );
+  if (title) out.push(`<title>${esc(title)}</title>`);
+  out.push(`<rect x="0" y="0" width="${num(width)}" height="${num(height)}" fill="#ffffff"/>`);
+  let top = PAD;
+  if (title) {
+    out.push(`<text class="title" x="${num(width / 2)}" y="${num(top + 16)}" text-anchor="middle" font-size="16" font-weight="600" fill="#111111">${esc(title)}</text>`);
+    top += TITLE_BAND;
+  }
+  const panelWidth = (width - PAD) / panels.length;
+  // The same legend band height in every panel keeps their plot areas level.
+  const legends = panels.map((p) => layoutLegend(legendItems(p), panelWidth - PAD - LEGEND_INDENT));
+  const legendRows = Math.max(...legends.map((l) => l.rows));
+  panels.forEach((p, i) => {
+    renderPanel(out, p, legends[i]!.items, {
+      left: PAD + i * panelWidth,
+      top,
+      width: panelWidth - PAD,
+      height: height - top - 4,
+      legendRows,
+    });
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+function legendItems(p: PanelSpec): Omit<LegendItem, 'dx' | 'row'>[] {
+  const items: Omit<LegendItem, 'dx' | 'row'>[] = p.series.map((s) => ({
+    label: s.name,
+    colour: s.colour,
+    dash: s.dash,
+    kind: s.kind,
+    marker: s.markers,
+  }));
+  if (p.vline) items.push({ label: p.vline.label, colour: '#666666', dash: '4 3', kind: 'vline', marker: false });
+  return items;
+}
+
+const SWATCH = 24;
+// The legend lines up with the panel heading rather than the plot, so its width is known before the y ticks are.
+const LEGEND_INDENT = 4;
+
+/** Flows legend items into rows no wider than `available`, like words in a paragraph. */
+function layoutLegend(items: Omit<LegendItem, 'dx' | 'row'>[], available: number): { items: LegendItem[]; rows: number } {
+  const placed: LegendItem[] = [];
+  let row = 0;
+  let dx = 0;
+  for (const item of items) {
+    const w = SWATCH + 6 + textWidth(item.label, FONT_SIZE) + 18;
+    if (dx > 0 && dx + w > available) {
+      row += 1;
+      dx = 0;
+    }
+    placed.push({ ...item, dx, row });
+    dx += w;
+  }
+  return { items: placed, rows: items.length === 0 ? 0 : row + 1 };
+}
+
+interface Box {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+  legendRows: number;
+}
+
+function renderPanel(out: string[], p: PanelSpec, legend: LegendItem[], box: Box): void {
+  out.push(`<g class="panel" data-panel="${esc(p.id)}">`);
+  let top = box.top;
+  if (p.heading !== undefined) {
+    out.push(`<text class="heading" x="${num(box.left + 4)}" y="${num(top + 13)}" font-size="13" font-weight="600" fill="#222222">${esc(p.heading)}</text>`);
+    top += HEADING_BAND;
+  }
+  const legendTop = top;
+  top += box.legendRows * LEGEND_ROW + (box.legendRows > 0 ? 6 : 0);
+  const plotTop = top;
+  const plotBottom = box.top + box.height - X_AXIS_BAND;
+  const plotHeight = Math.max(20, plotBottom - plotTop);
+
+  const all = p.series.flatMap((s) => s.points);
+  const y = scaleLinear().domain(yDomain(all.map((q) => q.y), p.percentY)).range([plotTop + plotHeight, plotTop]);
+  const yCount = Math.max(2, Math.round(plotHeight / 45));
+  y.nice(yCount);
+  const yTicks = y.ticks(yCount);
+  const yFormat = p.percentY ? y.tickFormat(yCount, '%') : y.tickFormat(yCount);
+  const yLabels = yTicks.map((t) => yFormat(t));
+  const tickLabelWidth = Math.max(0, ...yLabels.map((s) => textWidth(s, 11)));
+  const plotLeft = box.left + 20 + tickLabelWidth + 8;
+  const plotRight = box.left + box.width;
+  const plotWidth = Math.max(20, plotRight - plotLeft);
+
+  // Markers sitting on the axis line are hard to see, so a marked series keeps a few pixels clear.
+  const inset = p.series.some((s) => s.markers) ? 8 : 0;
+  const x = scaleLinear().domain(xDomain(all.map((q) => q.x), p.integerX)).range([plotLeft + inset, plotLeft + plotWidth - inset]);
+  const xCount = Math.max(2, Math.round(plotWidth / 80));
+  let xTicks = x.ticks(xCount);
+  let xFormat = x.tickFormat(xCount);
+  if (p.integerX) {
+    xTicks = xTicks.filter(Number.isInteger);
+    if (xTicks.length === 0) xTicks = [Math.round((x.domain()[0]! + x.domain()[1]!) / 2)];
+    xFormat = (t) => String(t);
+  }
+
+  renderLegend(out, legend, box.left + LEGEND_INDENT, legendTop);
+  renderAxes(out, p, { x, y, xTicks, yTicks, xFormat, yLabels, plotLeft, plotTop, plotWidth, plotHeight, box });
+
+  if (p.vline) {
+    const vx = x(p.vline.x);
+    out.push(
+      `<line class="best" x1="${num(vx)}" y1="${num(plotTop)}" x2="${num(vx)}" y2="${num(plotTop + plotHeight)}" stroke="#666666" stroke-width="1.2" stroke-dasharray="4 3"/>`,
+    );
+  }
+  for (const s of p.series) renderSeries(out, s, x, y, plotWidth);
+  out.push('</g>');
+}
+
+interface AxisParts {
+  x: ScaleLinear<number, number>;
+  y: ScaleLinear<number, number>;
+  xTicks: number[];
+  yTicks: number[];
+  xFormat: (t: number) => string;
+  yLabels: string[];
+  plotLeft: number;
+  plotTop: number;
+  plotWidth: number;
+  plotHeight: number;
+  box: Box;
+}
+
+function renderAxes(out: string[], p: PanelSpec, a: AxisParts): void {
+  const bottom = a.plotTop + a.plotHeight;
+  const right = a.plotLeft + a.plotWidth;
+  out.push('<g class="grid" stroke="#e6e6e6" stroke-width="1">');
+  for (const t of a.yTicks) out.push(`<line x1="${num(a.plotLeft)}" y1="${num(a.y(t))}" x2="${num(right)}" y2="${num(a.y(t))}"/>`);
+  out.push('</g>');
+  out.push(`<g class="axis" stroke="#444444" stroke-width="1">`);
+  out.push(`<line x1="${num(a.plotLeft)}" y1="${num(bottom)}" x2="${num(right)}" y2="${num(bottom)}"/>`);
+  out.push(`<line x1="${num(a.plotLeft)}" y1="${num(a.plotTop)}" x2="${num(a.plotLeft)}" y2="${num(bottom)}"/>`);
+  for (const t of a.xTicks) out.push(`<line x1="${num(a.x(t))}" y1="${num(bottom)}" x2="${num(a.x(t))}" y2="${num(bottom + 5)}"/>`);
+  for (const t of a.yTicks) out.push(`<line x1="${num(a.plotLeft - 5)}" y1="${num(a.y(t))}" x2="${num(a.plotLeft)}" y2="${num(a.y(t))}"/>`);
+  out.push('</g>');
+  out.push('<g class="ticks" font-size="11" fill="#444444">');
+  for (const t of a.xTicks) {
+    out.push(`<text class="tick x" x="${num(a.x(t))}" y="${num(bottom + 17)}" text-anchor="middle">${esc(a.xFormat(t))}</text>`);
+  }
+  a.yTicks.forEach((t, i) => {
+    out.push(`<text class="tick y" x="${num(a.plotLeft - 8)}" y="${num(a.y(t) + 4)}" text-anchor="end">${esc(a.yLabels[i]!)}</text>`);
+  });
+  out.push('</g>');
+  out.push(`<text class="label x" x="${num(a.plotLeft + a.plotWidth / 2)}" y="${num(bottom + 35)}" text-anchor="middle" fill="#222222">${esc(p.xLabel)}</text>`);
+  const ly = a.plotTop + a.plotHeight / 2;
+  const lx = a.box.left + 10;
+  out.push(`<text class="label y" x="${num(lx)}" y="${num(ly)}" transform="rotate(-90 ${num(lx)} ${num(ly)})" text-anchor="middle" fill="#222222">${esc(p.yLabel)}</text>`);
+}
+
+function renderSeries(out: string[], s: Series, x: ScaleLinear<number, number>, y: ScaleLinear<number, number>, plotWidth: number): void {
+  const finite = s.points.filter((q) => Number.isFinite(q.x) && Number.isFinite(q.y));
+  const name = esc(s.name);
+  if (s.kind === 'line') {
+    // defined() breaks the line at NaN/±Infinity instead of drawing it to the edge of the plot.
+    const d = line<Point>()
+      .defined((q) => Number.isFinite(q.x) && Number.isFinite(q.y))
+      .x((q) => x(q.x))
+      .y((q) => y(q.y))
+      .digits(2)(s.points);
+    const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
+    out.push(
+      `<path class="series" data-series="${name}" d="${d ?? ''}" fill="none" stroke="${s.colour}" stroke-width="${s.strokeWidth}"${dash} stroke-linejoin="round" stroke-linecap="round"/>`,
+    );
+  }
+  if (s.markers && finite.length > 0) {
+    const r = s.kind === 'points' ? 3.5 : Math.max(2, Math.min(3.5, plotWidth / finite.length / 3));
+    const style = s.kind === 'points' ? `fill="#ffffff" fill-opacity="0.7" stroke="${s.colour}" stroke-width="1.5"` : `fill="${s.colour}" stroke="#ffffff" stroke-width="1"`;
+    out.push(`<g class="markers" data-series="${name}" ${style}>`);
+    for (const q of finite) out.push(`<circle cx="${num(x(q.x))}" cy="${num(y(q.y))}" r="${num(r)}"/>`);
+    out.push('</g>');
+  }
+}
+
+function renderLegend(out: string[], items: LegendItem[], left: number, top: number): void {
+  if (items.length === 0) return;
+  out.push('<g class="legend">');
+  for (const it of items) {
+    const x0 = left + it.dx;
+    const cy = top + it.row * LEGEND_ROW + LEGEND_ROW / 2;
+    const dash = it.dash ? ` stroke-dasharray="${it.dash}"` : '';
+    if (it.kind === 'line') {
+      out.push(`<line x1="${num(x0)}" y1="${num(cy)}" x2="${num(x0 + SWATCH)}" y2="${num(cy)}" stroke="${it.colour}" stroke-width="2"${dash}/>`);
+      if (it.marker) out.push(`<circle cx="${num(x0 + SWATCH / 2)}" cy="${num(cy)}" r="3" fill="${it.colour}" stroke="#ffffff" stroke-width="1"/>`);
+    } else if (it.kind === 'points') {
+      out.push(`<circle cx="${num(x0 + SWATCH / 2)}" cy="${num(cy)}" r="3.5" fill="#ffffff" stroke="${it.colour}" stroke-width="1.5"/>`);
+    } else {
+      out.push(`<line x1="${num(x0 + SWATCH / 2)}" y1="${num(cy - 7)}" x2="${num(x0 + SWATCH / 2)}" y2="${num(cy + 7)}" stroke="${it.colour}" stroke-width="1.2"${dash}/>`);
+    }
+    out.push(`<text x="${num(x0 + SWATCH + 6)}" y="${num(cy + 4)}" fill="#222222">${esc(it.label)}</text>`);
+  }
+  out.push('</g>');
+}
+
+/** The finite extent, widened when it is a single value so the scale does not collapse. */
+function yDomain(values: number[], percent: boolean): [number, number] {
+  const [lo, hi] = extent(values);
+  if (lo === undefined || hi === undefined) return [0, 1];
+  if (lo < hi) return [lo, hi];
+  const pad = lo === 0 ? 1 : Math.abs(lo) * 0.1;
+  if (percent) return [Math.max(0, lo - pad), Math.min(1, hi + pad)];
+  return [lo - pad, hi + pad];
+}
+
+function xDomain(values: number[], integer: boolean): [number, number] {
+  const [lo, hi] = extent(values);
+  if (lo === undefined || hi === undefined) return [0, 1];
+  if (lo < hi) return [lo, hi];
+  // Half a step either side keeps a lone epoch centred with its own integer tick.
+  const pad = integer ? 0.5 : lo === 0 ? 1 : Math.abs(lo) * 0.1;
+  return [lo - pad, hi + pad];
+}
+
+function extent(values: number[]): [number | undefined, number | undefined] {
+  let lo: number | undefined;
+  let hi: number | undefined;
+  for (const v of values) {
+    if (!Number.isFinite(v)) continue;
+    if (lo === undefined || v < lo) lo = v;
+    if (hi === undefined || v > hi) hi = v;
+  }
+  return [lo, hi];
+}
+
+/** Escapes text for XML content and attribute values, dropping characters XML 1.0 forbids outright. */
+function esc(s: string): string {
+  return String(s)
+    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
+}
+
+/** Coordinates to two decimals: sub-pixel precision beyond that only makes the file bigger. */
+function num(v: number): string {
+  const r = Math.round(v * 100) / 100;
+  return String(r === 0 ? 0 : r);
+}
+
+// An estimate (no font metrics without a DOM): an average sans-serif glyph is about 0.6 em wide;
+// a little more is assumed because DejaVu Sans, the usual Linux fallback, runs wide.
+function textWidth(s: string, fontSize: number): number {
+  return s.length * fontSize * 0.62;
+}

@@ -1,0 +1,105 @@
+import cliProgress from 'cli-progress';
+import type { EpochLog } from './history.js';
+
+/** Where fit() reports progress. 'auto': a live bar on a TTY, one line per epoch otherwise. */
+export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
+
+/** The hooks fit() calls; a custom reporter can implement them too. */
+export interface ProgressReporter {
+  epochBegin(epoch: number, epochs: number, samples: number): void;
+  /** After each step: samples done this epoch, running mean loss, samples per second so far. */
+  step(samplesDone: number, loss: number, samplesPerSecond: number): void;
+  epochEnd(log: EpochLog, epochs: number): void;
+  end(): void;
+}
+
+const pct = (v: number): string => `${(v * 100).toFixed(2)}%`;
+const fmt = (name: string, v: number): string => (/accuracy|^top\d+$/.test(name) ? pct(v) : v.toFixed(4));
+const rate = (v: number): string => Math.round(v).toLocaleString('en-US');
+
+/** The one-line summary of an epoch, as printed when not on a TTY. */
+export function formatEpoch(log: EpochLog, epochs: number): string {
+  const w = String(epochs).length;
+  const parts = [`epoch ${String(log.epoch).padStart(w)}/${epochs}`, `loss ${log.loss.toFixed(4)}`];
+  for (const [k, v] of Object.entries(log.metrics)) parts.push(`${k} ${fmt(k, v)}`);
+  if (log.valLoss !== undefined) parts.push(`val loss ${log.valLoss.toFixed(4)}`);
+  for (const [k, v] of Object.entries(log.valMetrics)) parts.push(`val ${k} ${fmt(k, v)}`);
+  parts.push(`lr ${log.lr.toPrecision(3)}`, `${rate(log.samplesPerSecond)} samples/s`, `${log.seconds.toFixed(1)}s`);
+  return parts.join('  ');
+}
+
+class LineReporter implements ProgressReporter {
+  constructor(private readonly out: NodeJS.WritableStream) {}
+  epochBegin(): void {}
+  step(): void {}
+  epochEnd(log: EpochLog, epochs: number): void {
+    this.out.write(`${formatEpoch(log, epochs)}\n`);
+  }
+  end(): void {}
+}
+
+/**
+ * A cli-progress bar for the running epoch (samples, loss, samples/s, ETA), replaced by the
+ * epoch's summary line when the epoch ends, so the terminal keeps one line per finished epoch.
+ */
+class BarReporter implements ProgressReporter {
+  private bar: cliProgress.SingleBar | null = null;
+
+  constructor(private readonly out: NodeJS.WriteStream) {}
+
+  epochBegin(epoch: number, epochs: number, samples: number): void {
+    const w = String(epochs).length;
+    this.bar = new cliProgress.SingleBar(
+      {
+        stream: this.out,
+        format: `epoch ${String(epoch).padStart(w)}/${epochs} {bar} {value}/{total} | loss {loss} | {rate} samples/s | ETA {eta_formatted}`,
+        barsize: 24,
+        clearOnComplete: true,
+        hideCursor: true,
+        fps: 8,
+        etaBuffer: 50,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    this.bar.start(samples, 0, { loss: '-', rate: '-' });
+  }
+
+  step(samplesDone: number, loss: number, samplesPerSecond: number): void {
+    this.bar?.update(samplesDone, { loss: loss.toFixed(4), rate: rate(samplesPerSecond) });
+  }
+
+  epochEnd(log: EpochLog, epochs: number): void {
+    this.bar?.stop();
+    this.bar = null;
+    this.out.write(`${formatEpoch(log, epochs)}\n`);
+  }
+
+  end(): void {
+    this.bar?.stop();
+    this.bar = null;
+  }
+}
+
+class Silent implements ProgressReporter {
+  epochBegin(): void {}
+  step(): void {}
+  epochEnd(): void {}
+  end(): void {}
+}
+
+/** The reporter for a mode, writing to `stream` (default stdout). */
+export function createProgress(mode: ProgressMode | ProgressReporter, stream: NodeJS.WriteStream = process.stdout): ProgressReporter {
+  if (typeof mode === 'object' && mode !== null) return mode;
+  switch (mode) {
+    case 'none':
+      return new Silent();
+    case 'lines':
+      return new LineReporter(stream);
+    case 'bar':
+      return new BarReporter(stream);
+    case 'auto':
+      return stream.isTTY ? new BarReporter(stream) : new LineReporter(stream);
+    default:
+      throw new Error(`fit: progress must be 'auto', 'bar', 'lines', 'none' or a reporter, got ${JSON.stringify(mode)}`);
+  }
+}
