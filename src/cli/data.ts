@@ -1,6 +1,6 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { TensorDataset, randomSplit } from '../data/dataset.js';
-import { loadCsv, type CsvData } from '../data/csv.js';
+import { loadCsv, parseCsv, type CsvData } from '../data/csv.js';
 import { loadDigits, loadFashionMnist } from '../data/datasets.js';
 import { loadIdxFolder, loadIdxTensor } from '../data/idx.js';
 import { Generator } from '../random.js';
@@ -17,6 +17,8 @@ export interface LabelledData {
   kind: 'image' | 'table';
   /** For CSV: the label column, so eval/predict can find or drop it. */
   labelColumn?: string;
+  /** For CSV: the feature columns' names, in the order of x's columns. */
+  features?: string[];
 }
 
 export interface TrainTestData {
@@ -34,17 +36,51 @@ function isCsv(path: string): boolean {
   return /\.(csv|tsv|txt)$/i.test(path);
 }
 
-function csvData(name: string, path: string, labelColumn: string | undefined): LabelledData {
+function delimiterFor(path: string): string {
+  return /\.tsv$/i.test(path) ? '\t' : ',';
+}
+
+/** The column names in a CSV file's header row. */
+function csvHeader(path: string): string[] {
+  const text = readFileSync(path, 'utf8');
+  const end = text.search(/\r?\n/);
+  return parseCsv(end < 0 ? text : text.slice(0, end), { name: path, delimiter: delimiterFor(path) }).featureNames;
+}
+
+function csvData(name: string, path: string, labelColumn: string | undefined, ignoreColumns: string[]): LabelledData {
   const col = labelColumn ?? 'label';
   let d: CsvData;
   try {
-    d = loadCsv(path, { labelColumn: /^\d+$/.test(col) ? Number(col) : col, delimiter: /\.tsv$/i.test(path) ? '\t' : ',' });
+    d = loadCsv(path, { labelColumn: /^\d+$/.test(col) ? Number(col) : col, ignoreColumns, delimiter: delimiterFor(path) });
   } catch (e) {
     const msg = (e as Error).message;
-    if (labelColumn === undefined && /label column/i.test(msg)) throw new Error(`${msg} (name it with --label-column)`);
+    if (labelColumn === undefined && /label ?column/i.test(msg)) throw new Error(`${msg} (name it with --label-column)`);
     throw e;
   }
-  return { name, x: d.x, y: d.y!, classes: d.classes, kind: 'table', labelColumn: typeof col === 'string' ? col : String(col) };
+  return { name, x: d.x, y: d.y!, classes: d.classes, kind: 'table', labelColumn: col, features: d.featureNames };
+}
+
+/**
+ * A CSV's feature columns arranged as the model's `features` (by header name): extra columns are
+ * dropped and a different column order is put right.
+ */
+function csvFeatures(path: string, features: readonly string[] | undefined, labelColumn: string | undefined): { ignore: string[]; order: (names: string[]) => number[] | null } {
+  if (features === undefined) return { ignore: labelColumn !== undefined && csvHeader(path).includes(labelColumn) ? [labelColumn] : [], order: () => null };
+  const header = csvHeader(path);
+  const missing = features.filter((f) => !header.includes(f));
+  if (missing.length > 0) throw new Error(`${path}: missing the model's input column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}`);
+  const ignore = header.filter((h) => !features.includes(h) && h !== labelColumn);
+  return {
+    ignore,
+    order: (names) => {
+      const perm = features.map((f) => names.indexOf(f));
+      return perm.every((p, i) => p === i) ? null : perm;
+    },
+  };
+}
+
+function reorderColumns(x: Tensor, perm: number[] | null): Tensor {
+  return perm === null ? x : x.T.indexSelect(perm).T;
 }
 
 /** Re-numbers `d`'s labels to the class order `classes` (matching by name); unknown names are errors. */
@@ -73,7 +109,10 @@ function split(d: LabelledData, testFraction: number, seed: number): TrainTestDa
  * The --data argument: 'digits' (embedded), 'fashion-mnist' (Debian's package), a folder of IDX
  * files in the MNIST layout, or a CSV file (with --test-data, or a seeded --test-split).
  */
-export function loadTrainTest(spec: string, opts: { labelColumn?: string; testData?: string; testSplit: number; seed: number }): TrainTestData {
+export function loadTrainTest(
+  spec: string,
+  opts: { labelColumn?: string | undefined; ignoreColumns?: string[]; testData?: string | undefined; testSplit: number; seed: number },
+): TrainTestData {
   if (spec === 'digits' || spec === 'fashion-mnist') {
     const d = spec === 'digits' ? loadDigits() : loadFashionMnist();
     const [xtr, ytr] = d.train.tensors;
@@ -93,41 +132,47 @@ export function loadTrainTest(spec: string, opts: { labelColumn?: string; testDa
     };
   }
   if (!isCsv(spec)) throw new UsageError(`--data: '${spec}' is a file but not .csv/.tsv; for IDX files pass their folder`);
-  const all = csvData(spec, spec, opts.labelColumn);
+  const all = csvData(spec, spec, opts.labelColumn, opts.ignoreColumns ?? []);
   if (opts.testData !== undefined) {
-    const test = csvData(opts.testData, opts.testData, opts.labelColumn);
-    if (test.x.shape[1] !== all.x.shape[1]) throw new Error(`--test-data has ${test.x.shape[1]} feature columns, --data has ${all.x.shape[1]}`);
+    const cols = csvFeatures(opts.testData, all.features, all.labelColumn);
+    const raw = csvData(opts.testData, opts.testData, all.labelColumn, cols.ignore);
+    const test = { ...raw, x: reorderColumns(raw.x, cols.order(raw.features!)), features: all.features };
     const classes = [...new Set([...all.classes, ...test.classes])];
     return { train: alignClasses(all, classes, spec), test: alignClasses(test, classes, opts.testData) };
   }
   return split(all, opts.testSplit, opts.seed);
 }
 
+/** What eval/predict know of the model's inputs. */
+export interface InputColumns {
+  classes: readonly string[];
+  labelColumn?: string | undefined;
+  /** CSV feature names recorded at training (null: take every column but the label). */
+  features?: string[] | undefined;
+}
+
 /** Labelled data for `eval`: the same names as --data, for a model with known classes (test split for built-ins and folders). */
-export function loadEvalData(spec: string, classes: readonly string[], labelColumn: string | undefined): LabelledData {
+export function loadEvalData(spec: string, model: InputColumns): LabelledData {
   if (spec === 'digits' || spec === 'fashion-mnist' || (existsSync(spec) && statSync(spec).isDirectory())) {
-    return alignClasses(loadTrainTest(spec, { testSplit: 0, seed: 0 }).test, classes, spec);
+    return alignClasses(loadTrainTest(spec, { testSplit: 0, seed: 0 }).test, model.classes, spec);
   }
   if (!existsSync(spec)) throw new UsageError(`--data: '${spec}' is not 'digits', 'fashion-mnist', a folder or a file that exists`);
   if (!isCsv(spec)) throw new UsageError(`--data: '${spec}' is a file but not .csv/.tsv; for IDX files pass their folder`);
-  return alignClasses(csvData(spec, spec, labelColumn), classes, spec);
+  const cols = csvFeatures(spec, model.features, model.labelColumn ?? 'label');
+  const d = csvData(spec, spec, model.labelColumn, cols.ignore);
+  return alignClasses({ ...d, x: reorderColumns(d.x, cols.order(d.features!)) }, model.classes, spec);
 }
 
-/** Inputs for `predict`: a CSV of features (a label column, if named and present, is dropped) or an IDX images file. */
-export function loadInputs(path: string, labelColumn: string | undefined): Tensor {
+/** Inputs for `predict`: a CSV of features (other columns, such as the label, are ignored) or an IDX images file. */
+export function loadInputs(path: string, model: InputColumns): Tensor {
   if (!existsSync(path)) throw new UsageError(`--input: no such file '${path}'`);
   if (!isCsv(path)) {
     const x = loadIdxTensor(path);
     return x.ndim === 1 ? x.reshape(1, x.size) : x.reshape(x.shape[0]!, -1);
   }
-  const delimiter = /\.tsv$/i.test(path) ? '\t' : ',';
-  try {
-    return loadCsv(path, { ignoreColumns: labelColumn !== undefined ? [labelColumn] : [], delimiter }).x;
-  } catch (e) {
-    // The label column is optional in predict's input: retry without dropping it.
-    if (labelColumn !== undefined && /column/i.test((e as Error).message) && /not found|no column|unknown/i.test((e as Error).message)) {
-      return loadCsv(path, { delimiter }).x;
-    }
-    throw e;
-  }
+  // No label is read here, so the label column (if the file has one) is ignored like any other extra column.
+  const cols = csvFeatures(path, model.features, undefined);
+  const ignore = model.features === undefined && model.labelColumn !== undefined && csvHeader(path).includes(model.labelColumn) ? [model.labelColumn] : cols.ignore;
+  const d = loadCsv(path, { ignoreColumns: ignore, delimiter: delimiterFor(path) });
+  return reorderColumns(d.x, cols.order(d.featureNames));
 }

@@ -6,7 +6,7 @@ import { activationNames, type ActivationName } from '../nn/mlp.js';
 import { Ensemble } from '../train/ensemble.js';
 import { evaluate, predict } from '../train/evaluate.js';
 import type { Tensor } from '../tensor.js';
-import { loadEvalData, loadInputs } from './data.js';
+import { type InputColumns, loadEvalData, loadInputs } from './data.js';
 import { choiceFlag, type FlagTable, helpText, parseFlags, UsageError } from './flags.js';
 
 const MODEL_FLAGS: FlagTable = {
@@ -33,6 +33,16 @@ export const PREDICT_HELP = helpText(
   PREDICT_FLAGS,
 );
 
+function inputColumns(m: LoadedModel, labelColumn: string | undefined): InputColumns {
+  let features: string[] | undefined;
+  if (m.extra['features'] !== undefined) {
+    const f: unknown = JSON.parse(m.extra['features']);
+    if (!Array.isArray(f) || !f.every((n) => typeof n === 'string')) throw new Error('the model file records malformed feature names');
+    features = f;
+  }
+  return { classes: m.classes, labelColumn: labelColumn ?? m.extra['labelColumn'], features };
+}
+
 async function open(f: Record<string, string | boolean | undefined>): Promise<LoadedModel> {
   const path = f['model'];
   if (typeof path !== 'string' || path === '') throw new UsageError('--model <file> is required');
@@ -56,8 +66,7 @@ export async function evalCommand(argv: string[], out: NodeJS.WriteStream): Prom
   const info = backendInfo();
   out.write(`tensorgrad: ${info.backend} backend, ${info.isa}, ${info.threads} thread${info.threads === 1 ? '' : 's'}\n`);
   if (m.inferred) out.write(`model: no tensorgrad metadata; inferred MLP ${[m.spec.inputs, ...m.spec.hidden, m.spec.outputs].join('-')} with ${m.spec.activation}\n`);
-  const labelColumn = (f['label-column'] as string | undefined) ?? m.extra['labelColumn'];
-  const data = loadEvalData(String(f['data']), m.classes, labelColumn);
+  const data = loadEvalData(String(f['data']), inputColumns(m, f['label-column'] as string | undefined));
   const set = new TensorDataset(prepare(m, data.x, String(f['data'])), data.y);
   const opts = { confusionMatrix: true, classNames: m.classes };
   if (m.model instanceof Ensemble) {
@@ -83,7 +92,7 @@ export async function predictCommand(argv: string[], out: NodeJS.WriteStream): P
   const input = f['input'];
   if (typeof input !== 'string' || input === '') throw new UsageError('--input <file> is required');
   const m = await open(f);
-  const x = prepare(m, loadInputs(input, m.extra['labelColumn']), input);
+  const x = prepare(m, loadInputs(input, inputColumns(m, undefined)), input);
   const probs = noGrad(() => predict(m.model, x).softmax(-1));
   const cls = noGrad(() => probs.argmax(1));
   const c = m.classes.length;

@@ -28,6 +28,7 @@ const NORMALIZE = ['auto', 'standard', 'minmax', 'none'] as const;
 export const TRAIN_FLAGS: FlagTable = {
   data: { type: 'string', default: 'digits', value: '<name|dir|file.csv>', help: "'digits' (embedded), 'fashion-mnist' (Debian's dataset-fashion-mnist), a folder of MNIST-layout IDX files, or a CSV file" },
   'label-column': { type: 'string', value: '<name|index>', help: "CSV: the column holding the class (default: 'label')" },
+  'ignore-columns': { type: 'string', value: '<a,b,…>', help: 'CSV: columns that are not features (e.g. an id)' },
   'test-data': { type: 'string', value: '<file.csv>', help: 'CSV: a separate test file (otherwise --test-split of --data is held out)' },
   'test-split': { type: 'string', default: '0.2', value: '<fraction>', help: 'CSV without --test-data: share of rows held out for testing' },
   'validation-split': { type: 'string', default: '0', value: '<fraction>', help: 'share of the training rows held out for validation after each epoch' },
@@ -121,7 +122,8 @@ export async function trainCommand(argv: string[], out: NodeJS.WriteStream): Pro
   out.write(`tensorgrad: ${info.backend} backend, ${info.isa}, ${info.threads} thread${info.threads === 1 ? '' : 's'}\n`);
 
   const labelColumn = f['label-column'] as string | undefined;
-  const data = loadTrainTest(String(f['data']), { labelColumn, testData: f['test-data'] as string | undefined, testSplit, seed });
+  const ignoreColumns = f['ignore-columns'] === undefined ? [] : String(f['ignore-columns']).split(',').map((c) => c.trim()).filter((c) => c !== '');
+  const data = loadTrainTest(String(f['data']), { labelColumn, ignoreColumns, testData: f['test-data'] as string | undefined, testSplit, seed });
   let train: LabelledData = data.train;
   if (limit !== undefined && limit < train.x.shape[0]!) train = { ...train, x: train.x.slice(0, limit), y: train.y.slice(0, limit) };
   const classes = data.train.classes;
@@ -207,6 +209,7 @@ export async function trainCommand(argv: string[], out: NodeJS.WriteStream): Pro
     mkdirSync(dirname(savePath), { recursive: true });
     const extra: Record<string, string> = { dataset: train.name, testAccuracy: String(result.metrics['accuracy']) };
     if (train.labelColumn !== undefined) extra['labelColumn'] = train.labelColumn;
+    if (train.features !== undefined) extra['features'] = JSON.stringify(train.features);
     await saveModel(savePath, model, { spec, classes, preprocess: scaler?.toJSON() ?? null, extra });
     out.write(`saved model to ${savePath}\n`);
   }

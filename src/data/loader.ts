@@ -1,4 +1,4 @@
-import { defaultGenerator, type Generator } from '../random.js';
+import { defaultGenerator, type Generator as RandomGenerator } from '../random.js';
 import { shapeStr, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { type Dataset, type RowStorage, randperm, rowStorageOf } from './dataset.js';
@@ -11,11 +11,12 @@ export interface DataLoaderOptions {
   /** Drop the last batch when it is smaller than batchSize. Default false. */
   dropLast?: boolean;
   /** Source of the shuffle order. Default: the library-wide generator (`manualSeed`). */
-  generator?: Generator;
+  generator?: RandomGenerator;
   /**
-   * Gather shuffled batches into buffers owned by the loader and reused for every batch (default
-   * true): no allocation per step. A batch's tensors are then valid until the next batch is drawn;
-   * set false to get fresh tensors for each batch (e.g. to keep batches in an array).
+   * Gather copied batches (shuffled, or from a Subset or a computed dataset) into buffers owned by
+   * the loader and reused for every batch: no allocation per step, but a batch's tensors are only
+   * valid until the next batch is drawn. Default: only when fit()/evaluate() drive the loader
+   * (they drop each batch before drawing the next); `true` always, `false` never.
    */
   reuseBuffers?: boolean;
 }
@@ -33,8 +34,8 @@ export class DataLoader<T extends Tensor[] = [Tensor, Tensor]> implements Iterab
   readonly batchSize: number;
   readonly shuffle: boolean;
   readonly dropLast: boolean;
-  readonly generator: Generator;
-  readonly reuseBuffers: boolean;
+  readonly generator: RandomGenerator;
+  readonly reuseBuffers: boolean | undefined;
   private buffers: Float32Array[] | null = null;
 
   constructor(
@@ -50,7 +51,7 @@ export class DataLoader<T extends Tensor[] = [Tensor, Tensor]> implements Iterab
     this.shuffle = options.shuffle ?? false;
     this.dropLast = options.dropLast ?? false;
     this.generator = options.generator ?? defaultGenerator;
-    this.reuseBuffers = options.reuseBuffers ?? true;
+    this.reuseBuffers = options.reuseBuffers;
   }
 
   /** Batches per epoch. */
@@ -64,19 +65,32 @@ export class DataLoader<T extends Tensor[] = [Tensor, Tensor]> implements Iterab
     return this.dropLast ? this.length * this.batchSize : this.dataset.length;
   }
 
-  *[Symbol.iterator](): Iterator<T> {
+  [Symbol.iterator](): Iterator<T> {
+    return this.epoch(this.reuseBuffers === true);
+  }
+
+  /**
+   * One epoch for a consumer that drops each batch before taking the next (the training loop):
+   * copied batches then reuse the loader's buffers, unless the loader was made with
+   * `reuseBuffers: false`.
+   */
+  transientBatches(): Iterator<T> & Iterable<T> {
+    return this.epoch(this.reuseBuffers !== false);
+  }
+
+  private *epoch(reuse: boolean): Generator<T, void, undefined> {
     const n = this.dataset.length;
     const order = this.shuffle ? randperm(n, this.generator) : null;
     const storage = rowStorageOf(this.dataset);
     for (let b = 0; b < this.length; b++) {
       const start = b * this.batchSize;
       const count = Math.min(this.batchSize, n - start);
-      if (storage !== null) yield this.fromRows(storage, order, start, count);
-      else yield this.collate(order, start, count);
+      if (storage !== null) yield this.fromRows(storage, order, start, count, reuse);
+      else yield this.collate(order, start, count, reuse);
     }
   }
 
-  private fromRows(storage: RowStorage, order: Int32Array | null, start: number, count: number): T {
+  private fromRows(storage: RowStorage, order: Int32Array | null, start: number, count: number, reuse: boolean): T {
     const { tensors, rows } = storage;
     if (order === null && rows === null) {
       // Sequential rows of whole tensors: a contiguous range, so a view suffices.
@@ -85,7 +99,7 @@ export class DataLoader<T extends Tensor[] = [Tensor, Tensor]> implements Iterab
         return new Tensor(t.data.subarray(start * row, (start + count) * row), [count, ...t.shape.slice(1)]);
       }) as T;
     }
-    const outs = this.outputs(tensors.map((t) => t.shape.slice(1)), count);
+    const outs = this.outputs(tensors.map((t) => t.shape.slice(1)), count, reuse);
     for (let k = 0; k < tensors.length; k++) {
       const src = tensors[k]!.data;
       const dst = outs[k]!.data;
@@ -100,12 +114,12 @@ export class DataLoader<T extends Tensor[] = [Tensor, Tensor]> implements Iterab
     return outs as T;
   }
 
-  private collate(order: Int32Array | null, start: number, count: number): T {
+  private collate(order: Int32Array | null, start: number, count: number, reuse: boolean): T {
     const first = this.dataset.get(order === null ? start : order[start]!);
     if (!Array.isArray(first) || first.some((t) => !(t instanceof Tensor))) {
       throw new Error('DataLoader: dataset.get() must return an array of Tensors');
     }
-    const outs = this.outputs(first.map((t) => t.shape), count);
+    const outs = this.outputs(first.map((t) => t.shape), count, reuse);
     for (let i = 0; i < count; i++) {
       const sample = i === 0 ? first : this.dataset.get(order === null ? start + i : order[start + i]!);
       for (let k = 0; k < outs.length; k++) {
@@ -123,8 +137,8 @@ export class DataLoader<T extends Tensor[] = [Tensor, Tensor]> implements Iterab
   }
 
   /** Output tensors [count, ...shape] for each part: views of the reused buffers, or fresh. */
-  private outputs(shapes: (readonly number[])[], count: number): Tensor[] {
-    if (!this.reuseBuffers) return shapes.map((s) => new Tensor(new Float32Array(count * sizeOf(s)), [count, ...s]));
+  private outputs(shapes: (readonly number[])[], count: number, reuse: boolean): Tensor[] {
+    if (!reuse) return shapes.map((s) => new Tensor(new Float32Array(count * sizeOf(s)), [count, ...s]));
     if (this.buffers === null || this.buffers.length !== shapes.length || this.buffers.some((b, k) => b.length !== this.batchSize * sizeOf(shapes[k]!))) {
       this.buffers = shapes.map((s) => new Float32Array(this.batchSize * sizeOf(s)));
     }

@@ -440,7 +440,7 @@ function parseHeader(header: Uint8Array, dataLength: number, fail: Fail): Layout
   let covered = 0;
   let prev: Entry | undefined;
   for (const e of sorted) {
-    if (false && prev !== undefined) {
+    if (e.begin < covered && prev !== undefined) {
       throw fail(
         `${tensorLabel(prev.name)} (bytes ${prev.begin}..${prev.end}) and ${tensorLabel(e.name)} (bytes ${e.begin}..${e.end}) overlap`,
       );

@@ -110,7 +110,7 @@ export async function evaluate(
   return inEval(model, async () => {
     let lossSum = 0;
     let samples = 0;
-    for (const [x, y] of loader) {
+    for (const [x, y] of loader.transientBatches()) {
       noGrad(() => {
         const out = model.forward(x);
         const n = x.shape[0]!;

@@ -183,7 +183,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
       let lossSum = 0;
       let samples = 0;
       let step = 0;
-      for (const batch of train) {
+      for (const batch of train.transientBatches()) {
         const [x, y] = transform ? transform(batch) : batch;
         optimizer.zeroGrad();
         const out = model.forward(x);
