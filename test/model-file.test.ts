@@ -33,7 +33,7 @@ describeBackends('model files', () => {
     const model = mlp(spec);
     const scaler = new StandardScaler().fit(randn([20, 4]).mul(3).add(1));
     const path = join(dir, 'mlp.safetensors');
-    await saveModel(path, model, { spec, classes: ['a', 'b', 'c'], preprocess: scaler.toJSON(), extra: { dataset: 'unit' } });
+    await saveModel(model, path, { spec, classes: ['a', 'b', 'c'], preprocess: scaler.toJSON(), extra: { dataset: 'unit' } });
     const m = await loadModel(path);
     expect(m.inferred).toBe(false);
     expect(m.spec).toEqual(spec);
@@ -52,7 +52,7 @@ describeBackends('model files', () => {
     const spec = { inputs: 3, hidden: [4], outputs: 2 };
     const ens = new Ensemble([mlp(spec), mlp(spec), mlp(spec)]);
     const path = join(dir, 'ens.safetensors');
-    await saveModel(path, ens, { spec, classes: ['no', 'yes'], preprocess: null });
+    await saveModel(ens, path, { spec, classes: ['no', 'yes'], preprocess: null });
     const m = await loadModel(path);
     expect(m.members).toBe(3);
     expect(m.model).toBeInstanceOf(Ensemble);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { backendInfo } from '../src/index.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -41,6 +42,16 @@ it("README's XOR example runs against the built package and learns XOR", () => {
 
 it("README's layers example runs and prints a summary", () => {
   expect(runBlock('layers-example')).toContain('Total params: 101,770');
+});
+
+it("README's fit example trains on the embedded digits and saves the model", () => {
+  const out = runBlock('fit-example');
+  const m = /^train loss (\d\.\d{3}), test accuracy (\d+\.\d)%\n$/.exec(out);
+  expect(m, out).not.toBeNull();
+  expect(Number(m![1])).toBeLessThan(0.3);
+  expect(Number(m![2])).toBeGreaterThan(93);
+  // The README shows what the native backend prints; keep it in step.
+  if (backendInfo().backend === 'native') expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain(out.trim());
 });
 
 it("README's training loop runs and learns the blobs", () => {

@@ -131,7 +131,7 @@ describe('round trips', () => {
     const bytes = st.serialize(dict, { metadata: META });
     const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
     expect(n % 8).toBe(0);
-    const text = bytes.subarray(8, 8 + n).toString('utf8');
+    const text = Buffer.from(bytes.subarray(8, 8 + n)).toString('utf8');
     const padding = text.slice(text.lastIndexOf('}') + 1);
     expect(padding).toMatch(/^ {0,7}$/);
     const header = JSON.parse(text) as Record<string, { data_offsets: [number, number]; dtype: string }>;

@@ -210,7 +210,7 @@ export async function trainCommand(argv: string[], out: NodeJS.WriteStream): Pro
     const extra: Record<string, string> = { dataset: train.name, testAccuracy: String(result.metrics['accuracy']) };
     if (train.labelColumn !== undefined) extra['labelColumn'] = train.labelColumn;
     if (train.features !== undefined) extra['features'] = JSON.stringify(train.features);
-    await saveModel(savePath, model, { spec, classes, preprocess: scaler?.toJSON() ?? null, extra });
+    await saveModel(model, savePath, { spec, classes, preprocess: scaler?.toJSON() ?? null, extra });
     out.write(`saved model to ${savePath}\n`);
   }
   const plotPath = f['plot'] as string | undefined;

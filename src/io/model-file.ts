@@ -43,7 +43,7 @@ const KEY = {
 } as const;
 
 /** Saves a model (a Sequential from mlp(), or an Ensemble of them) with its description, atomically. */
-export async function saveModel(path: string, model: Module, info: Omit<ModelInfo, 'members' | 'extra'> & { extra?: Record<string, string> }): Promise<void> {
+export async function saveModel(model: Module, path: string, info: Omit<ModelInfo, 'members' | 'extra'> & { extra?: Record<string, string> }): Promise<void> {
   const members = model instanceof Ensemble ? model.members.length : 1;
   const metadata: Record<string, string> = {
     format: 'pt',

@@ -729,8 +729,11 @@ function* pieces(p: Prepared): Generator<Uint8Array> {
   }
 }
 
-/** The safetensors bytes of a Module's state dict or a name → Tensor record (always F32). */
-export function serialize(obj: Saveable, options?: SaveOptions): Buffer {
+/**
+ * The safetensors bytes of a Module's state dict or a name → Tensor record (always F32). A Node
+ * Buffer at run time; typed as Uint8Array so the declarations need no Node types.
+ */
+export function serialize(obj: Saveable, options?: SaveOptions): Uint8Array {
   const p = prepare(obj, options, 'serialize');
   const out = Buffer.alloc(p.total);
   let pos = 0;

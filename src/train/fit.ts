@@ -10,7 +10,7 @@ import type { ParamGroup } from '../optim/optimizer.js';
 import type { Tensor } from '../tensor.js';
 import { evaluate, type LossLike, resolveLoss, resolveMetrics, toLoader, type MetricLike } from './evaluate.js';
 import type { EpochLog, HistoryLike } from './history.js';
-import { createProgress, type ProgressMode, type ProgressReporter } from './progress.js';
+import { createProgress, type ProgressMode, type ProgressReporter, type ProgressStream } from './progress.js';
 
 /** Data for fit/evaluate: a DataLoader, or a dataset (batched with `batchSize`). */
 export type DataSource = DataLoader<[Tensor, Tensor]> | Dataset<[Tensor, Tensor]>;
@@ -80,7 +80,7 @@ export interface FitOptions {
   /** Progress display. Default 'auto' (a bar on a TTY, one line per epoch otherwise). */
   progress?: ProgressMode | ProgressReporter;
   /** Where progress goes. Default process.stdout. */
-  progressStream?: NodeJS.WriteStream;
+  progressStream?: ProgressStream;
   /** Aborting rejects fit() with the signal's reason after the current step. */
   signal?: AbortSignal;
   /** Throw when the training loss becomes NaN or infinite (default true): nothing good follows. */

@@ -6,7 +6,7 @@ export { accuracy, topK, TopK, ConfusionMatrix, confusionMatrix } from './metric
 export type { Metric } from './metrics.js';
 export { Ensemble } from './ensemble.js';
 export { formatEpoch } from './progress.js';
-export type { ProgressMode, ProgressReporter } from './progress.js';
+export type { ProgressMode, ProgressReporter, ProgressStream } from './progress.js';
 export type { EpochLog, HistoryLike } from './history.js';
 export { historyChart, functionChart, writeSvg } from './plot.js';
 export type { ChartOptions, FunctionChartOptions, FunctionChartData } from './plot.js';

@@ -1,6 +1,15 @@
 import cliProgress from 'cli-progress';
 import type { EpochLog } from './history.js';
 
+/**
+ * Where progress is written: process.stdout or any stream with write(). A live bar needs a TTY
+ * (isTTY, plus cursorTo/clearLine as on Node's tty.WriteStream).
+ */
+export interface ProgressStream {
+  write(chunk: string): unknown;
+  readonly isTTY?: boolean;
+}
+
 /** Where fit() reports progress. 'auto': a live bar on a TTY, one line per epoch otherwise. */
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
 
@@ -29,7 +38,7 @@ export function formatEpoch(log: EpochLog, epochs: number): string {
 }
 
 class LineReporter implements ProgressReporter {
-  constructor(private readonly out: NodeJS.WritableStream) {}
+  constructor(private readonly out: ProgressStream) {}
   epochBegin(): void {}
   step(): void {}
   epochEnd(log: EpochLog, epochs: number): void {
@@ -45,13 +54,14 @@ class LineReporter implements ProgressReporter {
 class BarReporter implements ProgressReporter {
   private bar: cliProgress.SingleBar | null = null;
 
-  constructor(private readonly out: NodeJS.WriteStream) {}
+  constructor(private readonly out: ProgressStream) {}
 
   epochBegin(epoch: number, epochs: number, samples: number): void {
     const w = String(epochs).length;
     this.bar = new cliProgress.SingleBar(
       {
-        stream: this.out,
+        // cli-progress types its stream as Node's; it only uses cursor control when isTTY is set.
+        stream: this.out as unknown as NodeJS.WritableStream,
         format: `epoch ${String(epoch).padStart(w)}/${epochs} {bar} {value}/{total} | loss {loss} | {rate} samples/s | ETA {eta_formatted}`,
         barsize: 24,
         clearOnComplete: true,
@@ -88,7 +98,7 @@ class Silent implements ProgressReporter {
 }
 
 /** The reporter for a mode, writing to `stream` (default stdout). */
-export function createProgress(mode: ProgressMode | ProgressReporter, stream: NodeJS.WriteStream = process.stdout): ProgressReporter {
+export function createProgress(mode: ProgressMode | ProgressReporter, stream: ProgressStream = process.stdout): ProgressReporter {
   if (typeof mode === 'object' && mode !== null) return mode;
   switch (mode) {
     case 'none':
