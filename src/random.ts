@@ -35,11 +35,20 @@ export class Generator {
   seed(seed: number): void {
     if (!Number.isFinite(seed)) throw new Error(`manualSeed: seed must be a finite number, got ${seed}`);
     const n = Math.trunc(Math.abs(seed));
-    const st = { s: (n % 4294967296) ^ Math.floor(n / 4294967296) ^ (seed < 0 ? 0x5bd1e995 : 0) };
+    const lo = n % 4294967296;
+    const hi = Math.floor(n / 4294967296);
+    const st = { s: lo ^ (seed < 0 ? 0x5bd1e995 : 0) };
     this.s0 = splitmix32(st);
     this.s1 = splitmix32(st);
     this.s2 = splitmix32(st);
     this.s3 = splitmix32(st);
+    if (hi !== 0) {
+      // Seeds ≥ 2^32 put their high bits into the other half of the state, so 2^32 + k and k
+      // differ; seeds below 2^32 keep the streams they always had.
+      const h = { s: hi ^ 0x27d4eb2f };
+      this.s2 ^= splitmix32(h);
+      this.s3 ^= splitmix32(h);
+    }
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1; // the all-zero state is a fixed point
     this.spare = null;
   }

@@ -53,6 +53,8 @@ describe('tensorgrad CLI: flags', () => {
       expect(h.code).toBe(0);
       expect(h.out).toMatch(/--model <model.safetensors>/);
     }
+    const version = await run(['--version']);
+    expect(version.out).toBe(`${JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version}\n`);
     const top = await run(['--help']);
     expect(top.out).toMatch(/train .*\n\s+eval .*\n\s+predict/);
   });
@@ -64,6 +66,9 @@ describe('tensorgrad CLI: flags', () => {
       [['train', '--hidden', '12,x'], /^tensorgrad train: --hidden must be comma-separated positive integers, got '12,x'.*\n$/],
       [['train', '--optimizer', 'lbfgs'], /^tensorgrad train: --optimizer must be one of adamw, adam, sgd, rmsprop, got 'lbfgs'.*\n$/],
       [['train', '--lr', '0'], /^tensorgrad train: --lr must be a number in \[5e-324, 100\], got '0'.*\n$/],
+      [['train', '--epochs', '-1'], /^tensorgrad train: --epochs must be an integer in \[1, 100000\], got '-1'.*\n$/],
+      [['train', '--label-column', 'y'], /^tensorgrad train: --label-column applies to CSV data only, not --data digits.*\n$/],
+      [['train', '--save', '.'], /^tensorgrad train: --save \. is a folder; give a file name.*\n$/],
       [['train', '--early-stopping', '3'], /^tensorgrad train: --early-stopping needs a --validation-split.*\n$/],
       [['train', 'extra'], /^tensorgrad train: unexpected argument 'extra'.*\n$/],
       [['train', '--data', '/no/such/place'], /^tensorgrad train: --data: '\/no\/such\/place' is not 'digits', 'fashion-mnist', a folder or a file that exists.*\n$/],
@@ -98,6 +103,20 @@ describe('tensorgrad CLI: flags', () => {
     const r4 = await run(['eval', '--model', junk]);
     expect(r4.code).toBe(1);
     expect(r4.err.split('\n')).toHaveLength(2);
+    // A file without a header would silently lose its first row: refused.
+    const headerless = join(dir, 'headerless.csv');
+    writeFileSync(headerless, '1,2,0\n3,4,1\n');
+    const r5 = await run(['train', '--data', headerless, '--progress', 'none']);
+    expect(r5.code).toBe(1);
+    expect(r5.err).toMatch(/headerless\.csv: the first row holds numbers, not column names; add a header row/);
+    // Labels the training data never shows cannot be tested on.
+    const tr = join(dir, 'tr.csv');
+    const te = join(dir, 'te.csv');
+    writeFileSync(tr, 'a,label\n1,cat\n2,dog\n3,cat\n4,dog\n');
+    writeFileSync(te, 'a,label\n1,cat\n2,eel\n');
+    const r6 = await run(['train', '--data', tr, '--test-data', te, '--progress', 'none']);
+    expect(r6.code).toBe(1);
+    expect(r6.err).toMatch(/label 'eel' is not one of the model's classes \(cat, dog\)/);
   });
 });
 
@@ -138,6 +157,17 @@ describe('tensorgrad CLI: a real run', () => {
     // With 70%+ accuracy, most of five should match their labels.
     const truth = Array.from(d.test.tensors[1].data.subarray(0, 5), String);
     expect(lines.filter((l, i) => l === truth[i]).length).toBeGreaterThanOrEqual(3);
+    // The same rows with a label column (the Kaggle MNIST layout): eval reads it, predict skips it.
+    const labelled = join(dir, 'labelled.csv');
+    const lrows = [`label,${rows[0]}`];
+    for (let r = 0; r < 5; r++) lrows.push(`${truth[r]},${rows[r + 1]}`);
+    writeFileSync(labelled, `${lrows.join('\n')}\n`);
+    const pl = cli(['predict', '--model', model, '--input', labelled]);
+    expect(pl.stderr).toBe('');
+    expect(pl.stdout).toBe(p.stdout);
+    const el = cli(['eval', '--model', model, '--data', labelled]);
+    expect(el.stderr).toBe('');
+    expect(el.stdout).toMatch(new RegExp(`accuracy: ${((lines.filter((l, i) => l === truth[i]).length / 5) * 100).toFixed(2)}% \\(loss [\\d.]+, 5 samples\\)`));
     const pp = cli(['predict', '--model', model, '--input', input, '--probabilities']);
     const first = pp.stdout.trim().split('\n')[1]!.split(',');
     expect(first).toHaveLength(11);
@@ -171,5 +201,23 @@ describe('tensorgrad CLI: a real run', () => {
     const missing = cli(['predict', '--model', model, '--input', input]);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/missing the model's input column "x2"/);
+  });
+
+  it('writes class names that need quoting as valid CSV', () => {
+    const lines = ['x,label'];
+    for (let i = 0; i < 40; i++) lines.push(`${i % 2 ? 5 : -5},${i % 2 ? '"say ""hi"""' : '"a,b"'}`);
+    const csv = join(dir, 'quoted.csv');
+    writeFileSync(csv, `${lines.join('\n')}\n`);
+    const model = join(dir, 'quoted.safetensors');
+    const t = cli(['train', '--data', csv, '--hidden', '4', '--epochs', '30', '--lr', '0.05', '--batch-size', '8', '--save', model, '--progress', 'none']);
+    expect(t.stderr).toBe('');
+    const input = join(dir, 'q-in.csv');
+    writeFileSync(input, 'x\n5\n-5\n');
+    const p = cli(['predict', '--model', model, '--input', input, '--probabilities']);
+    expect(p.stderr).toBe('');
+    const out = p.stdout.split('\n');
+    expect(out[0]).toBe('class,"a,b","say ""hi"""');
+    expect(out[1]).toMatch(/^"say ""hi""",0\.\d{4},\d\.\d{4}$/);
+    expect(out[2]).toMatch(/^"a,b",\d\.\d{4},0\.\d{4}$/);
   });
 });

@@ -77,6 +77,12 @@ describe('parseCsv', () => {
     const big = parseCsv('a,y\n1,200000\n2,100000\n', { labelColumn: 'y' });
     expect(big.classes).toEqual(['100000', '200000']);
     expect(Array.from(big.y!.data)).toEqual([1, 0]);
+    // Sparse small integers are codes too: three classes, not 40,001.
+    const sparse = parseCsv('a,y\n1,10\n2,500\n3,40000\n4,10\n', { labelColumn: 'y' });
+    expect(sparse.classes).toEqual(['10', '500', '40000']);
+    expect(Array.from(sparse.y!.data)).toEqual([0, 1, 2, 0]);
+    // Dense enough (at least half of 0..max present): used as they are, as PyTorch would.
+    expect(parseCsv('a,y\n1,1\n2,2\n3,3\n', { labelColumn: 'y' }).classes).toEqual(['0', '1', '2', '3']);
   });
 
   it('treats a mix of numbers and words as text, trimming spaces and tabs', () => {

@@ -201,6 +201,23 @@ describeBackends('fit / evaluate / predict', () => {
     expect(await run()).toEqual(await run());
   });
 
+  it('refuses mistakes that would otherwise train nothing, silently', async () => {
+    // One output with the default cross-entropy: loss 0 whatever the weights.
+    const reg = new TensorDataset(tensor([[1], [2], [3]]), tensor([0, 0, 0]));
+    await expect(fit(new Linear(1, 1), { train: reg, ...quiet })).rejects.toThrow(/single output.*loss: 'mse'/);
+    await expect(evaluate(new Linear(1, 1), reg)).rejects.toThrow(/single output/);
+    const other = net();
+    await expect(fit(net(), { train: blobs(30, 1), optimizer: new Adam(other.parameters()), ...quiet })).rejects.toThrow(/optimizer holds none of the model's parameters/);
+  });
+
+  it('reports the best epoch by the default monitor even without early stopping', async () => {
+    const h = await fit(net(), { train: blobs(60, 1), validation: blobs(30, 2), epochs: 3, ...quiet });
+    expect(h.monitor).toBe('valLoss');
+    const v = h.epochs.map((e) => e.valLoss!);
+    expect(h.bestEpoch).toBe(v.indexOf(Math.min(...v)) + 1);
+    expect((await fit(net(), { train: [blobs(30, 1).tensors[0], blobs(30, 1).tensors[1]], epochs: 1, ...quiet })).monitor).toBe('loss');
+  });
+
   it('accepts metric objects and custom losses', async () => {
     let updates = 0;
     const count: Metric = { name: 'rows', reset: () => (updates = 0), update: (o) => (updates += o.shape[0]!), compute: () => updates };

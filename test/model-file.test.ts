@@ -95,10 +95,24 @@ describeBackends('model files', () => {
     const bytes = serialize(other, {
       metadata: { 'tensorgrad.model': JSON.stringify(spec), 'tensorgrad.members': '1', 'tensorgrad.classes': '["a","b"]' },
     });
-    expect(() => loadModelFromBuffer(bytes, { name: 'bad.safetensors' })).toThrow(/bad.safetensors: the weights do not fit the recorded model: .*size mismatch/);
+    expect(() => loadModelFromBuffer(bytes, { name: 'bad.safetensors' })).toThrow(/bad.safetensors: the weights do not fit the recorded model: 0.weight is \[5, 3\], expected \[4, 3\]/);
     const garbage = serialize(other, { metadata: { 'tensorgrad.model': '{not json' } });
     expect(() => loadModelFromBuffer(garbage, { name: 'g' })).toThrow(/metadata tensorgrad.model is not valid JSON/);
+    // Metadata and keys come from the file: they are checked against the tensors before anything is built.
+    const md = (spec2: object, members = '1') => ({ metadata: { 'tensorgrad.model': JSON.stringify(spec2), 'tensorgrad.members': members } });
+    const small = mlp(spec);
+    const t0 = performance.now();
+    expect(() => loadModelFromBuffer(serialize(small, md({ inputs: 3, hidden: [30000, 30000], outputs: 2 })))).toThrow(/4 tensors, but the MLP 3-30000-30000-2 has 6/);
+    expect(() => loadModelFromBuffer(serialize(small, md({ inputs: 100000, hidden: [100000], outputs: 2 })))).toThrow(/0.weight is \[4, 3\], expected \[100000, 100000\]/);
+    expect(() => loadModelFromBuffer(serialize(small, md(spec, '1000')))).toThrow(/4 tensors, but 1000 × MLP 3-4-2 has 4000/);
+    expect(() => loadModelFromBuffer(serialize(small, md(spec, '1e9')))).toThrow(/members must be an integer in \[1, 1000\]/);
+    expect(() => inferMlp({ '0.weight': tensor([[1]]), '4000000000.weight': tensor([[1]]) })).toThrow(/layer index 4000000000 follows 0 with a gap of 4000000000/);
+    expect(performance.now() - t0).toBeLessThan(5000);
     const wrongClasses = serialize(mlp(spec), { metadata: { 'tensorgrad.model': JSON.stringify(spec), 'tensorgrad.classes': '["only one"]' } });
     expect(() => loadModelFromBuffer(wrongClasses)).toThrow(/must list 2 class names/);
+    // saveModel refuses a description that does not match the model, instead of writing a file loadModel would refuse.
+    const path = join(dir, 'never.safetensors');
+    await expect(saveModel(small, path, { spec: { inputs: 3, hidden: [5], outputs: 2 }, classes: ['a', 'b'], preprocess: null })).rejects.toThrow(/saveModel: the weights do not fit/);
+    await expect(saveModel(small, path, { spec, classes: ['a', 'b', 'c'], preprocess: null })).rejects.toThrow(/classes must list 2 class names/);
   });
 });

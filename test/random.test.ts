@@ -57,6 +57,15 @@ describe('seeded randomness', () => {
     expect([g.nextNormal(), g.nextNormal(), g.nextUint32()]).toEqual(a);
   });
 
+  it('gives seeds that differ above 2^32 different streams', () => {
+    const first = (seed: number): number[] => {
+      const g = new Generator(seed);
+      return [g.nextUint32(), g.nextUint32(), g.nextUint32(), g.nextUint32()];
+    };
+    const streams = [0, 1, 2 ** 32, 2 ** 32 + 1, 2 ** 33, 2 ** 52 + 1].map((s) => first(s).join(','));
+    expect(new Set(streams).size).toBe(streams.length);
+  });
+
   it('rejects non-finite seeds', () => {
     expect(() => tg.manualSeed(Number.NaN)).toThrow(/finite/);
   });

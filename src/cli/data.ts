@@ -40,15 +40,25 @@ function delimiterFor(path: string): string {
   return /\.tsv$/i.test(path) ? '\t' : ',';
 }
 
-/** The column names in a CSV file's header row. */
+const NUMERIC = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+
+/**
+ * The column names in a CSV file's header row. A first row of numbers is data, not names: without
+ * this check a headerless file would silently lose its first row.
+ */
 function csvHeader(path: string): string[] {
   const text = readFileSync(path, 'utf8');
   const end = text.search(/\r?\n/);
-  return parseCsv(end < 0 ? text : text.slice(0, end), { name: path, delimiter: delimiterFor(path) }).featureNames;
+  const names = parseCsv(end < 0 ? text : text.slice(0, end), { name: path, delimiter: delimiterFor(path) }).featureNames;
+  if (names.length > 0 && names.every((n) => NUMERIC.test(n))) {
+    throw new Error(`${path}: the first row holds numbers, not column names; add a header row (e.g. x0,x1,…,label)`);
+  }
+  return names;
 }
 
 function csvData(name: string, path: string, labelColumn: string | undefined, ignoreColumns: string[]): LabelledData {
   const col = labelColumn ?? 'label';
+  csvHeader(path);
   let d: CsvData;
   try {
     d = loadCsv(path, { labelColumn: /^\d+$/.test(col) ? Number(col) : col, ignoreColumns, delimiter: delimiterFor(path) });
@@ -61,19 +71,33 @@ function csvData(name: string, path: string, labelColumn: string | undefined, ig
 }
 
 /**
- * A CSV's feature columns arranged as the model's `features` (by header name): extra columns are
- * dropped and a different column order is put right.
+ * Which CSV columns to skip so the rest are the model's inputs. A model trained on CSV records its
+ * feature names: columns are then matched by name (any order; extra columns skipped). Other models
+ * (images, PyTorch imports) take every column but the label, in file order. `labelColumn` is the
+ * column read as the label (eval), or undefined when no label is read (predict: a label column,
+ * if present, is then skipped like any extra column).
  */
-function csvFeatures(path: string, features: readonly string[] | undefined, labelColumn: string | undefined): { ignore: string[]; order: (names: string[]) => number[] | null } {
-  if (features === undefined) return { ignore: labelColumn !== undefined && csvHeader(path).includes(labelColumn) ? [labelColumn] : [], order: () => null };
+function csvFeatures(
+  path: string,
+  features: readonly string[] | undefined,
+  labelColumn: string | undefined,
+  modelLabel: string | undefined,
+): { ignore: string[]; order: (names: string[]) => number[] | null } {
   const header = csvHeader(path);
-  const missing = features.filter((f) => !header.includes(f));
-  if (missing.length > 0) throw new Error(`${path}: missing the model's input column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}`);
-  const ignore = header.filter((h) => !features.includes(h) && h !== labelColumn);
+  if (features === undefined) {
+    const skip = labelColumn === undefined && modelLabel !== undefined && header.includes(modelLabel) ? [modelLabel] : [];
+    return { ignore: skip, order: () => null };
+  }
+  const have = new Set(header);
+  const missing = features.filter((f) => !have.has(f));
+  if (missing.length > 0) throw new Error(`${path}: missing the model's input column${missing.length > 1 ? 's' : ''} ${missing.slice(0, 5).map((m) => `"${m}"`).join(', ')}${missing.length > 5 ? ', …' : ''}`);
+  const wanted = new Set(features);
+  const ignore = header.filter((h) => !wanted.has(h) && h !== labelColumn);
   return {
     ignore,
     order: (names) => {
-      const perm = features.map((f) => names.indexOf(f));
+      const at = new Map(names.map((n, i) => [n, i]));
+      const perm = features.map((f) => at.get(f)!);
       return perm.every((p, i) => p === i) ? null : perm;
     },
   };
@@ -134,11 +158,11 @@ export function loadTrainTest(
   if (!isCsv(spec)) throw new UsageError(`--data: '${spec}' is a file but not .csv/.tsv; for IDX files pass their folder`);
   const all = csvData(spec, spec, opts.labelColumn, opts.ignoreColumns ?? []);
   if (opts.testData !== undefined) {
-    const cols = csvFeatures(opts.testData, all.features, all.labelColumn);
+    const cols = csvFeatures(opts.testData, all.features, all.labelColumn, all.labelColumn);
     const raw = csvData(opts.testData, opts.testData, all.labelColumn, cols.ignore);
     const test = { ...raw, x: reorderColumns(raw.x, cols.order(raw.features!)), features: all.features };
-    const classes = [...new Set([...all.classes, ...test.classes])];
-    return { train: alignClasses(all, classes, spec), test: alignClasses(test, classes, opts.testData) };
+    // A class the training data never shows cannot be learned: refuse it rather than add an untrained output.
+    return { train: all, test: alignClasses(test, all.classes, `--test-data ${opts.testData} (classes of the training data)`) };
   }
   return split(all, opts.testSplit, opts.seed);
 }
@@ -151,16 +175,17 @@ export interface InputColumns {
   features?: string[] | undefined;
 }
 
-/** Labelled data for `eval`: the same names as --data, for a model with known classes (test split for built-ins and folders). */
+/** Labelled data for `eval`: the same names as --data (the test split of built-ins and folders); align its classes with alignClasses. */
 export function loadEvalData(spec: string, model: InputColumns): LabelledData {
   if (spec === 'digits' || spec === 'fashion-mnist' || (existsSync(spec) && statSync(spec).isDirectory())) {
-    return alignClasses(loadTrainTest(spec, { testSplit: 0, seed: 0 }).test, model.classes, spec);
+    return loadTrainTest(spec, { testSplit: 0, seed: 0 }).test;
   }
   if (!existsSync(spec)) throw new UsageError(`--data: '${spec}' is not 'digits', 'fashion-mnist', a folder or a file that exists`);
   if (!isCsv(spec)) throw new UsageError(`--data: '${spec}' is a file but not .csv/.tsv; for IDX files pass their folder`);
-  const cols = csvFeatures(spec, model.features, model.labelColumn ?? 'label');
-  const d = csvData(spec, spec, model.labelColumn, cols.ignore);
-  return alignClasses({ ...d, x: reorderColumns(d.x, cols.order(d.features!)) }, model.classes, spec);
+  const label = model.labelColumn ?? 'label';
+  const cols = csvFeatures(spec, model.features, label, label);
+  const d = csvData(spec, spec, label, cols.ignore);
+  return { ...d, x: reorderColumns(d.x, cols.order(d.features!)) };
 }
 
 /** Inputs for `predict`: a CSV of features (other columns, such as the label, are ignored) or an IDX images file. */
@@ -170,9 +195,7 @@ export function loadInputs(path: string, model: InputColumns): Tensor {
     const x = loadIdxTensor(path);
     return x.ndim === 1 ? x.reshape(1, x.size) : x.reshape(x.shape[0]!, -1);
   }
-  // No label is read here, so the label column (if the file has one) is ignored like any other extra column.
-  const cols = csvFeatures(path, model.features, undefined);
-  const ignore = model.features === undefined && model.labelColumn !== undefined && csvHeader(path).includes(model.labelColumn) ? [model.labelColumn] : cols.ignore;
-  const d = loadCsv(path, { ignoreColumns: ignore, delimiter: delimiterFor(path) });
+  const cols = csvFeatures(path, model.features, undefined, model.labelColumn ?? 'label');
+  const d = loadCsv(path, { ignoreColumns: cols.ignore, delimiter: delimiterFor(path) });
   return reorderColumns(d.x, cols.order(d.featureNames));
 }

@@ -6,7 +6,7 @@ import { activationNames, type ActivationName } from '../nn/mlp.js';
 import { Ensemble } from '../train/ensemble.js';
 import { evaluate, predict } from '../train/evaluate.js';
 import type { Tensor } from '../tensor.js';
-import { type InputColumns, loadEvalData, loadInputs } from './data.js';
+import { alignClasses, type InputColumns, loadEvalData, loadInputs } from './data.js';
 import { choiceFlag, type FlagTable, helpText, parseFlags, UsageError } from './flags.js';
 
 const MODEL_FLAGS: FlagTable = {
@@ -33,11 +33,18 @@ export const PREDICT_HELP = helpText(
   PREDICT_FLAGS,
 );
 
-function inputColumns(m: LoadedModel, labelColumn: string | undefined): InputColumns {
+function inputColumns(m: LoadedModel, file: string, labelColumn: string | undefined): InputColumns {
   let features: string[] | undefined;
   if (m.extra['features'] !== undefined) {
-    const f: unknown = JSON.parse(m.extra['features']);
-    if (!Array.isArray(f) || !f.every((n) => typeof n === 'string')) throw new Error('the model file records malformed feature names');
+    let f: unknown;
+    try {
+      f = JSON.parse(m.extra['features']);
+    } catch {
+      f = null;
+    }
+    if (!Array.isArray(f) || f.length !== m.spec.inputs || !f.every((n) => typeof n === 'string')) {
+      throw new Error(`${file}: metadata tensorgrad.extra.features must list the model's ${m.spec.inputs} input column names`);
+    }
     features = f;
   }
   return { classes: m.classes, labelColumn: labelColumn ?? m.extra['labelColumn'], features };
@@ -51,7 +58,10 @@ async function open(f: Record<string, string | boolean | undefined>): Promise<Lo
 }
 
 function prepare(m: LoadedModel, x: Tensor, what: string): Tensor {
-  if (x.shape[1] !== m.spec.inputs) throw new Error(`${what} has ${x.shape[1]} features per row, the model takes ${m.spec.inputs}`);
+  if (x.shape[1] !== m.spec.inputs) {
+    const hint = m.extra['features'] === undefined ? " (the model has no recorded column names: give exactly its input columns, plus an optional 'label' column)" : '';
+    throw new Error(`${what} has ${x.shape[1]} features per row, the model takes ${m.spec.inputs}${hint}`);
+  }
   return m.scaler ? m.scaler.transform(x) : x;
 }
 
@@ -66,8 +76,10 @@ export async function evalCommand(argv: string[], out: NodeJS.WriteStream): Prom
   const info = backendInfo();
   out.write(`tensorgrad: ${info.backend} backend, ${info.isa}, ${info.threads} thread${info.threads === 1 ? '' : 's'}\n`);
   if (m.inferred) out.write(`model: no tensorgrad metadata; inferred MLP ${[m.spec.inputs, ...m.spec.hidden, m.spec.outputs].join('-')} with ${m.spec.activation}\n`);
-  const data = loadEvalData(String(f['data']), inputColumns(m, f['label-column'] as string | undefined));
-  const set = new TensorDataset(prepare(m, data.x, String(f['data'])), data.y);
+  const raw = loadEvalData(String(f['data']), inputColumns(m, String(f['model']), f['label-column'] as string | undefined));
+  const x = prepare(m, raw.x, String(f['data']));
+  const data = alignClasses(raw, m.classes, String(f['data']));
+  const set = new TensorDataset(x, data.y);
   const opts = { confusionMatrix: true, classNames: m.classes };
   if (m.model instanceof Ensemble) {
     const r = await m.model.evaluate(set, opts);
@@ -82,6 +94,11 @@ export async function evalCommand(argv: string[], out: NodeJS.WriteStream): Prom
   return 0;
 }
 
+/** RFC 4180: quote a field holding a comma, quote or line break, doubling its quotes. */
+function csvField(s: string): string {
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
 /** `tensorgrad predict`: one line per input row. */
 export async function predictCommand(argv: string[], out: NodeJS.WriteStream): Promise<number> {
   const f = parseFlags(PREDICT_FLAGS, argv);
@@ -92,7 +109,7 @@ export async function predictCommand(argv: string[], out: NodeJS.WriteStream): P
   const input = f['input'];
   if (typeof input !== 'string' || input === '') throw new UsageError('--input <file> is required');
   const m = await open(f);
-  const x = prepare(m, loadInputs(input, inputColumns(m, undefined)), input);
+  const x = prepare(m, loadInputs(input, inputColumns(m, String(f['model']), undefined)), input);
   const probs = noGrad(() => predict(m.model, x).softmax(-1));
   const cls = noGrad(() => probs.argmax(1));
   const c = m.classes.length;
@@ -101,12 +118,12 @@ export async function predictCommand(argv: string[], out: NodeJS.WriteStream): P
     const name = m.classes[cls.data[i]!]!;
     if (f['probabilities']) {
       const p = Array.from(probs.data.subarray(i * c, (i + 1) * c), (v) => v.toFixed(4));
-      lines.push(`${name},${p.join(',')}`);
+      lines.push(`${csvField(name)},${p.join(',')}`);
     } else {
-      lines.push(name);
+      lines.push(csvField(name));
     }
   }
-  if (f['probabilities']) out.write(`class,${m.classes.map((n) => (/[",\n]/.test(n) ? JSON.stringify(n) : n)).join(',')}\n`);
+  if (f['probabilities']) out.write(`class,${m.classes.map(csvField).join(',')}\n`);
   out.write(`${lines.join('\n')}\n`);
   return 0;
 }

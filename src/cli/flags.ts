@@ -19,8 +19,22 @@ export function parseFlags(table: FlagTable, argv: string[]): Record<string, str
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const [name, f] of Object.entries(table)) options[name] = { type: f.type };
   options['help'] = { type: 'boolean' };
+  // parseArgs reads `--lr -1` as two options; a negative number after a value flag is its value
+  // (then our range check can say what is wrong with it).
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const name = a.startsWith('--') ? a.slice(2) : '';
+    if (table[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else {
+      args.push(a);
+    }
+  }
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const out: Record<string, string | boolean | undefined> = {};
     for (const [name, f] of Object.entries(table)) out[name] = (values as Record<string, string | boolean | undefined>)[name] ?? f.default;

@@ -2,6 +2,9 @@
  * `tensorgrad train | eval | predict`. Every failure ends as one line on stderr and a non-zero
  * exit: 2 for a command-line mistake, 1 for anything else (a missing file, malformed data).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../backend/root.js';
 import { evalCommand, predictCommand } from './eval.js';
 import { UsageError } from './flags.js';
 import { trainCommand } from './train.js';
@@ -13,7 +16,8 @@ commands:
   eval      accuracy and confusion matrix of a saved model
   predict   one prediction per input row
 
-Run 'tensorgrad <command> --help' for a command's options and their defaults.
+Run 'tensorgrad <command> --help' for a command's options and their defaults,
+'tensorgrad --version' for the version.
 `;
 
 const COMMANDS: Record<string, (argv: string[], out: NodeJS.WriteStream) => Promise<number>> = {
@@ -25,6 +29,11 @@ const COMMANDS: Record<string, (argv: string[], out: NodeJS.WriteStream) => Prom
 /** Runs the CLI on argv (without node and the script) and returns the exit code. */
 export async function main(argv: string[], out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-v') {
+    const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+    out.write(`${pkg.version}\n`);
+    return 0;
+  }
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     out.write(HELP);
     return command === undefined ? 2 : 0;

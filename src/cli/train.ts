@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { backendInfo, setNumThreads } from '../backend/index.js';
-import { type Dataset, TensorDataset, randomSplit } from '../data/dataset.js';
+import { TensorDataset, randomSplit } from '../data/dataset.js';
 import { DataLoader } from '../data/loader.js';
 import { MixUp } from '../data/mixup.js';
 import { MinMaxScaler, StandardScaler } from '../data/transforms.js';
@@ -49,8 +49,8 @@ export const TRAIN_FLAGS: FlagTable = {
   seed: { type: 'string', default: '0', value: '<n>', help: 'seed for initialisation, shuffling, dropout and MixUp' },
   threads: { type: 'string', value: '<n>', help: 'native kernel threads (default: all cores)' },
   limit: { type: 'string', value: '<n>', help: 'use only the first n training rows (quick runs)' },
-  save: { type: 'string', value: '<model.safetensors>', help: 'write the trained model (weights + description) here' },
-  plot: { type: 'string', value: '<curve.svg>', help: 'write the loss/accuracy curves here' },
+  save: { type: 'string', value: '<model.safetensors>', help: 'write the trained model (weights + description) here; missing folders are created' },
+  plot: { type: 'string', value: '<curve.svg>', help: 'write the loss/accuracy curves here; missing folders are created' },
   progress: { type: 'string', default: 'auto', value: '<auto|bar|lines|none>', help: "progress display ('auto': a bar on a terminal, a line per epoch otherwise)" },
 };
 
@@ -116,6 +116,16 @@ export async function trainCommand(argv: string[], out: NodeJS.WriteStream): Pro
   const progress = choiceFlag('progress', f['progress'], ['auto', 'bar', 'lines', 'none'] as const);
   const limit = f['limit'] === undefined ? undefined : numberFlag('limit', f['limit'], { min: 1, integer: true });
   if (patience > 0 && valSplit === 0) throw new UsageError('--early-stopping needs a --validation-split to watch');
+  const csvOnly = ['label-column', 'ignore-columns', 'test-data'].filter((k) => f[k] !== undefined);
+  const dataSpec = String(f['data']);
+  if (csvOnly.length > 0 && !/\.(csv|tsv|txt)$/i.test(dataSpec)) throw new UsageError(`--${csvOnly[0]} applies to CSV data only, not --data ${dataSpec}`);
+  for (const key of ['save', 'plot'] as const) {
+    const target = f[key] as string | undefined;
+    if (target === undefined) continue;
+    // Found out now, not after the training it would waste.
+    if (existsSync(target) && statSync(target).isDirectory()) throw new UsageError(`--${key} ${target} is a folder; give a file name`);
+    mkdirSync(dirname(target) || '.', { recursive: true });
+  }
   if (f['threads'] !== undefined) setNumThreads(numberFlag('threads', f['threads'], { min: 1, max: 1024, integer: true }));
 
   const info = backendInfo();
@@ -123,33 +133,38 @@ export async function trainCommand(argv: string[], out: NodeJS.WriteStream): Pro
 
   const labelColumn = f['label-column'] as string | undefined;
   const ignoreColumns = f['ignore-columns'] === undefined ? [] : String(f['ignore-columns']).split(',').map((c) => c.trim()).filter((c) => c !== '');
-  const data = loadTrainTest(String(f['data']), { labelColumn, ignoreColumns, testData: f['test-data'] as string | undefined, testSplit, seed });
+  const data = loadTrainTest(dataSpec, { labelColumn, ignoreColumns, testData: f['test-data'] as string | undefined, testSplit, seed });
   let train: LabelledData = data.train;
   if (limit !== undefined && limit < train.x.shape[0]!) train = { ...train, x: train.x.slice(0, limit), y: train.y.slice(0, limit) };
   const classes = data.train.classes;
   if (classes.length < 2) throw new Error(`the training data has ${classes.length} class; a classifier needs at least 2`);
 
-  // Scaling is fitted on the training rows only, then applied unchanged to validation and test rows.
-  const scaling = normalize === 'auto' ? (train.kind === 'table' ? 'standard' : 'none') : normalize;
-  const scaler = scaling === 'standard' ? new StandardScaler() : scaling === 'minmax' ? new MinMaxScaler() : null;
-  let xTrain = train.x;
-  let xTest = data.test.x;
-  if (scaler !== null) {
-    xTrain = scaler.fitTransform(xTrain);
-    xTest = scaler.transform(xTest);
-  }
-
-  const full = new TensorDataset(xTrain, train.y);
-  let trainSet: Dataset<[Tensor, Tensor]> = full;
-  let validation: Dataset<[Tensor, Tensor]> | undefined;
+  // Validation rows are split off first, so the scaling is fitted on the rows trained on, and
+  // applied unchanged to validation and test rows.
+  let xFit = train.x;
+  let yFit = train.y;
+  let xVal: Tensor | undefined;
+  let yVal: Tensor | undefined;
   if (valSplit > 0) {
-    const n = full.length;
+    const n = train.x.shape[0]!;
     const nVal = Math.round(n * valSplit);
     if (nVal < 1 || nVal >= n) throw new UsageError(`--validation-split ${valSplit} leaves no ${nVal < 1 ? 'validation' : 'training'} rows out of ${n}`);
-    [trainSet, validation] = randomSplit(full, [n - nVal, nVal], new Generator(seed + 1));
+    const [tr, va] = randomSplit(new TensorDataset(train.x, train.y), [n - nVal, nVal], new Generator(seed + 1));
+    [xFit, yFit] = [train.x.indexSelect(tr!.indices), train.y.indexSelect(tr!.indices)];
+    [xVal, yVal] = [train.x.indexSelect(va!.indices), train.y.indexSelect(va!.indices)];
   }
+  const scaling = normalize === 'auto' ? (train.kind === 'table' ? 'standard' : 'none') : normalize;
+  const scaler = scaling === 'standard' ? new StandardScaler() : scaling === 'minmax' ? new MinMaxScaler() : null;
+  let xTest = data.test.x;
+  if (scaler !== null) {
+    xFit = scaler.fitTransform(xFit);
+    if (xVal !== undefined) xVal = scaler.transform(xVal);
+    xTest = scaler.transform(xTest);
+  }
+  const trainSet = new TensorDataset(xFit, yFit);
+  const validation = xVal !== undefined && yVal !== undefined ? new TensorDataset(xVal, yVal) : undefined;
   const testSet = new TensorDataset(xTest, data.test.y);
-  const spec: MLPSpec = { inputs: xTrain.shape[1]!, hidden, outputs: classes.length, activation, dropout };
+  const spec: MLPSpec = { inputs: xFit.shape[1]!, hidden, outputs: classes.length, activation, dropout };
   const params = mlp(spec).parameters().reduce((s, p) => s + p.size, 0);
   out.write(
     `data: ${train.name}: ${trainSet.length} training rows${validation ? `, ${validation.length} validation` : ''}, ${testSet.length} test, ${spec.inputs} features, ${classes.length} classes\n` +
@@ -206,7 +221,6 @@ export async function trainCommand(argv: string[], out: NodeJS.WriteStream): Pro
 
   const savePath = f['save'] as string | undefined;
   if (savePath !== undefined) {
-    mkdirSync(dirname(savePath), { recursive: true });
     const extra: Record<string, string> = { dataset: train.name, testAccuracy: String(result.metrics['accuracy']) };
     if (train.labelColumn !== undefined) extra['labelColumn'] = train.labelColumn;
     if (train.features !== undefined) extra['features'] = JSON.stringify(train.features);
@@ -215,7 +229,6 @@ export async function trainCommand(argv: string[], out: NodeJS.WriteStream): Pro
   }
   const plotPath = f['plot'] as string | undefined;
   if (plotPath !== undefined) {
-    mkdirSync(dirname(plotPath), { recursive: true });
     const title = `${train.name}: MLP ${[spec.inputs, ...hidden, spec.outputs].join('-')}${members > 1 ? ` (member 1 of ${members})` : ''}`;
     writeSvg(plotPath, historyChart(histories[0]!, { title }));
     out.write(`saved training curves to ${plotPath}\n`);

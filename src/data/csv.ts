@@ -30,8 +30,8 @@ export interface CsvData {
   featureNames: string[];
   /**
    * Class names in index order, so `classes[y[i]]` names row i's class. Labels that are all
-   * integers in 0..65535 are the indices themselves and `classes` is '0', '1', … up to the largest
-   * (values absent from the file included). Other numeric labels map to the rank of their value
+   * integers in 0..65535, at least half of 0..max occurring, are the indices themselves and
+   * `classes` is '0', '1', … up to the largest (values absent from the file included). Other numeric labels map to the rank of their value
    * among the distinct values, and text labels to the rank of the string (UTF-16 code-unit
    * order). Empty when there is no label column.
    */
@@ -211,6 +211,9 @@ function classify(labels: string[]): { y: Float32Array; classes: string[] } {
     if (!Number.isInteger(v) || v < 0 || v > MAX_DIRECT_CLASS) direct = false;
     else if (v > max) max = v;
   }
+  // Sparse integers ({10, 500, 40000}) are codes, not indices: a classifier with 40,001 outputs
+  // for three classes would be nonsense. Direct use needs at least half of 0..max to occur.
+  if (numeric && direct && (max + 1) / 2 > new Set(values).size) direct = false;
   if (numeric && direct) {
     for (let i = 0; i < n; i++) y[i] = values[i]! + 0; // + 0 turns -0 into 0
     return { y, classes: Array.from({ length: max + 1 }, (_, k) => String(k)) };

@@ -45,6 +45,11 @@ const KEY = {
 /** Saves a model (a Sequential from mlp(), or an Ensemble of them) with its description, atomically. */
 export async function saveModel(model: Module, path: string, info: Omit<ModelInfo, 'members' | 'extra'> & { extra?: Record<string, string> }): Promise<void> {
   const members = model instanceof Ensemble ? model.members.length : 1;
+  const spec = checkSpec('saveModel: spec', JSON.parse(JSON.stringify(info.spec)));
+  checkAgainstSpec('saveModel', model.stateDict(), spec, members);
+  if (!Array.isArray(info.classes) || info.classes.length !== spec.outputs || !info.classes.every((c) => typeof c === 'string')) {
+    throw new Error(`saveModel: classes must list ${spec.outputs} class names (the model has ${spec.outputs} outputs)`);
+  }
   const metadata: Record<string, string> = {
     format: 'pt',
     [KEY.spec]: JSON.stringify(info.spec),
@@ -78,8 +83,48 @@ function checkSpec(file: string, v: unknown): MLPSpec {
   ) {
     throw new Error(`${file}: metadata ${KEY.spec} is not an MLP description ({ inputs, hidden, outputs, activation })`);
   }
-  return { inputs: s.inputs!, hidden: s.hidden, outputs: s.outputs!, activation: s.activation ?? 'relu', dropout: Number(s.dropout ?? 0) || 0 };
+  const dropout = s.dropout ?? 0;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new Error(`${file}: metadata ${KEY.spec}: dropout must be a number in [0, 1)`);
+  return { inputs: s.inputs!, hidden: s.hidden, outputs: s.outputs!, activation: s.activation ?? 'relu', dropout };
 }
+
+/** The parameter names and shapes mlp(spec) has (prefixed), computed without building it. */
+function mlpShapes(spec: MLPSpec, prefix: string): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  const dims = [spec.inputs, ...spec.hidden, spec.outputs];
+  const perHidden = (spec.dropout ?? 0) > 0 ? 3 : 2;
+  for (let l = 0; l + 1 < dims.length; l++) {
+    const at = `${prefix}${l * perHidden}`;
+    out.set(`${at}.weight`, [dims[l + 1]!, dims[l]!]);
+    out.set(`${at}.bias`, [dims[l + 1]!]);
+  }
+  return out;
+}
+
+/**
+ * Checks a state dict against the layers `members` copies of mlp(spec) would have — names and
+ * shapes — before anything is built, so a file's metadata can never make us allocate more than
+ * the file itself holds.
+ */
+function checkAgainstSpec(where: string, tensors: Record<string, { shape: readonly number[] }>, spec: MLPSpec, members: number): void {
+  const names = Object.keys(tensors);
+  const perMember = 2 * (spec.hidden.length + 1);
+  if (members * perMember !== names.length) {
+    throw new Error(`${where}: ${names.length} tensors, but ${members === 1 ? 'the' : `${members} ×`} MLP ${[spec.inputs, ...spec.hidden, spec.outputs].join('-')} has ${members * perMember}`);
+  }
+  const problems: string[] = [];
+  for (let m = 0; m < members; m++) {
+    for (const [k, shape] of mlpShapes(spec, members === 1 ? '' : `${m}.`)) {
+      const t = tensors[k];
+      if (t === undefined) problems.push(`missing ${k}`);
+      else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) problems.push(`${k} is [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+      if (problems.length >= 4) break;
+    }
+  }
+  if (problems.length > 0) throw new Error(`${where}: the weights do not fit the recorded model: ${problems.join('; ')}`);
+}
+
+const MAX_LAYER_GAP = 4;
 
 const ACT: Record<ActivationName, () => Module> = {
   relu: () => new ReLU(),
@@ -108,6 +153,12 @@ export function inferMlp(tensors: StateDict, activation: ActivationName = 'relu'
   }
   const idx = [...layers.keys()].sort((a, b) => a - b);
   if (idx.length === 0) throw new Error(`${file}: no tensors`);
+  // Between two Linear layers a Sequential holds an activation and perhaps a Dropout or a norm:
+  // larger gaps are not an MLP (and must not make us build millions of placeholder layers).
+  idx.forEach((i, n) => {
+    const gap = i - (n === 0 ? -1 : idx[n - 1]!);
+    if (gap > MAX_LAYER_GAP) throw new Error(`${file}: cannot infer an MLP: layer index ${i} follows ${n === 0 ? 'the start' : idx[n - 1]} with a gap of ${gap} (at most ${MAX_LAYER_GAP})`);
+  });
   const modules: Module[] = [];
   const hidden: number[] = [];
   let inputs = 0;
@@ -142,7 +193,8 @@ function fromContents(contents: SafetensorsContents, file: string, activation?: 
   }
   const spec = checkSpec(file, parseJson(file, KEY.spec, rawSpec));
   const members = Number(md[KEY.members] ?? '1');
-  if (!Number.isInteger(members) || members < 1 || members > 1000) throw new Error(`${file}: metadata ${KEY.members} must be a positive integer`);
+  if (!Number.isInteger(members) || members < 1 || members > 1000) throw new Error(`${file}: metadata ${KEY.members} must be an integer in [1, 1000]`);
+  checkAgainstSpec(file, contents.tensors, spec, members);
   const classes = md[KEY.classes] === undefined ? Array.from({ length: spec.outputs }, (_, i) => String(i)) : parseJson(file, KEY.classes, md[KEY.classes]!);
   if (!Array.isArray(classes) || classes.length !== spec.outputs || !classes.every((c) => typeof c === 'string')) {
     throw new Error(`${file}: metadata ${KEY.classes} must list ${spec.outputs} class names`);
@@ -158,11 +210,7 @@ function fromContents(contents: SafetensorsContents, file: string, activation?: 
     if (preprocess.shift.length !== spec.inputs) throw new Error(`${file}: the recorded scaling has ${preprocess.shift.length} features, the model takes ${spec.inputs}`);
   }
   const model: Module = members === 1 ? mlp(spec) : new Ensemble(Array.from({ length: members }, () => mlp(spec)));
-  try {
-    model.loadStateDict(contents.tensors);
-  } catch (e) {
-    throw new Error(`${file}: the weights do not fit the recorded model: ${(e as Error).message}`);
-  }
+  model.loadStateDict(contents.tensors);
   const extra: Record<string, string> = {};
   for (const [k, v] of Object.entries(md)) if (k.startsWith('tensorgrad.extra.')) extra[k.slice('tensorgrad.extra.'.length)] = v;
   return { model: model.eval(), spec, members, classes: classes as string[], preprocess, scaler, extra, inferred: false };

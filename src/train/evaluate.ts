@@ -24,11 +24,19 @@ const LOSSES: Record<LossName, (o: Tensor, t: Tensor) => Tensor> = {
 };
 
 export function resolveLoss(loss: LossLike | undefined): (o: Tensor, t: Tensor) => Tensor {
-  if (loss === undefined) return LOSSES.crossEntropy;
   if (typeof loss === 'function') return loss;
-  const f = LOSSES[loss];
-  if (f === undefined) throw new Error(`unknown loss '${String(loss)}'; use one of ${Object.keys(LOSSES).join(', ')} or a function`);
-  return f;
+  const name = loss ?? 'crossEntropy';
+  const f = LOSSES[name];
+  if (f === undefined) throw new Error(`unknown loss '${String(name)}'; use one of ${Object.keys(LOSSES).join(', ')} or a function`);
+  if (name !== 'crossEntropy' && name !== 'nll') return f;
+  return (o, t) => {
+    // Over one class the softmax is 1 and the loss 0 whatever the weights: a regression model
+    // that forgot `loss: 'mse'` would report a perfect, untrained run.
+    if (o.ndim === 2 && o.shape[1] === 1) {
+      throw new Error(`${name}: the model has a single output, so every prediction is that one class (loss 0); for regression pass loss: 'mse', for two classes use 2 outputs or 'bceWithLogits'`);
+    }
+    return f(o, t);
+  };
 }
 
 /** Fresh metric objects; classification losses get accuracy by default. */

@@ -12,8 +12,8 @@ import { evaluate, type LossLike, resolveLoss, resolveMetrics, toLoader, type Me
 import type { EpochLog, HistoryLike } from './history.js';
 import { createProgress, type ProgressMode, type ProgressReporter, type ProgressStream } from './progress.js';
 
-/** Data for fit/evaluate: a DataLoader, or a dataset (batched with `batchSize`). */
-export type DataSource = DataLoader<[Tensor, Tensor]> | Dataset<[Tensor, Tensor]>;
+/** Data for fit/evaluate: a DataLoader, a dataset (batched with `batchSize`), or an [x, y] pair of tensors. */
+export type DataSource = DataLoader<[Tensor, Tensor]> | Dataset<[Tensor, Tensor]> | readonly [Tensor, Tensor];
 
 /** Anything with step(): every scheduler in tensorgrad's optim. */
 export interface SchedulerLike {
@@ -90,10 +90,10 @@ export interface FitOptions {
 /** What fit() returns: the per-epoch logs and how training ended. */
 export interface History extends HistoryLike {
   epochs: EpochLog[];
-  /** The epoch (1-based) with the best monitored value, when early stopping or restoreBest tracked one. */
+  /** The epoch (1-based) with the best value of `monitor`. */
   bestEpoch: number | null;
-  /** The quantity tracked for early stopping / restoreBest. */
-  monitor: string | null;
+  /** The quantity watched for the best epoch, early stopping and restoreBest. */
+  monitor: string;
   /** True when early stopping or a callback ended training before `epochs`. */
   stoppedEarly: boolean;
 }
@@ -140,6 +140,10 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
   const lossFn = resolveLoss(options.loss);
   const metrics = resolveMetrics(options.metrics, lossName);
   const optimizer = resolveOptimizer(model, options.optimizer);
+  const own = new Set(model.parameters());
+  if (!optimizer.paramGroups.some((g) => g.params.some((p) => own.has(p)))) {
+    throw new Error("fit: the optimizer holds none of the model's parameters (was it built for another model?)");
+  }
   const scheduler = typeof options.scheduler === 'function' ? options.scheduler(optimizer, train.length) : options.scheduler;
   const perBatch = (options.schedulerInterval ?? (scheduler instanceof OneCycleLR ? 'batch' : 'epoch')) === 'batch';
   const callbacks = options.callbacks === undefined ? [] : Array.isArray(options.callbacks) ? options.callbacks : [options.callbacks];
@@ -150,9 +154,8 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
   const signal = options.signal;
 
   const es = options.earlyStopping === true ? {} : options.earlyStopping || null;
-  const tracking = es !== null || options.restoreBest === true;
-  const monitor = tracking ? (es?.monitor ?? (validation ? 'valLoss' : 'loss')) : null;
-  const mode = es?.mode ?? (monitor !== null && /loss/i.test(monitor) ? 'min' : 'max');
+  const monitor = es?.monitor ?? (validation ? 'valLoss' : 'loss');
+  const mode = es?.mode ?? (/loss/i.test(monitor) ? 'min' : 'max');
   const patience = es?.patience ?? 5;
   const minDelta = Math.abs(es?.minDelta ?? 0);
   if (!Number.isInteger(patience) || patience < 0) throw new Error(`fit: earlyStopping.patience must be a non-negative integer, got ${patience}`);
@@ -232,7 +235,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
       }
       history.epochs.push(log);
       progress.epochEnd(log, epochs);
-      if (monitor !== null) {
+      {
         const v = monitorValue(log, monitor);
         const improved = mode === 'min' ? v < best - minDelta : v > best + minDelta;
         if (improved || history.bestEpoch === null) {

@@ -1,5 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { writeFileAtomicSync } from '../io/atomic.js';
 import { scaleLinear, type ScaleLinear } from 'd3-scale';
 import { line } from 'd3-shape';
 import type { EpochLog, HistoryLike } from './history.js';
@@ -202,32 +201,7 @@ export function functionChart(data: FunctionChartData, options: FunctionChartOpt
  * or file watcher never sees half a chart when it is rewritten every epoch.
  */
 export function writeSvg(path: string, svg: string): void {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'w');
-    writeSync(fd, svg);
-    // Without the flush a crash right after the rename can leave an empty file under the final name.
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (err) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        // The write already failed; that error is the one worth reporting.
-      }
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // Nothing was created, or it is already gone.
-    }
-    throw new Error(`writeSvg: ${path}: ${(err as Error).message}`);
-  }
+  writeFileAtomicSync(path, [Buffer.from(svg, 'utf8')], 'writeSvg');
 }
 
 // Short names are acronyms (mae, auc, f1) more often than words.

@@ -65,7 +65,9 @@ class BarReporter implements ProgressReporter {
         format: `epoch ${String(epoch).padStart(w)}/${epochs} {bar} {value}/{total} | loss {loss} | {rate} samples/s | ETA {eta_formatted}`,
         barsize: 24,
         clearOnComplete: true,
-        hideCursor: true,
+        // No terminal modes (hidden cursor, wrap off): a Ctrl-C mid-epoch would leave them set.
+        hideCursor: false,
+        linewrap: true,
         fps: 8,
         etaBuffer: 50,
       },
