@@ -208,7 +208,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
         noGrad(() => {
           for (const m of metrics) m.update(out, y);
         });
-        progress.step(samples, lossSum / samples, (samples * 1000) / (performance.now() - t0));
+        progress.step(samples, lossSum / samples, (samples * 1000) / Math.max(performance.now() - t0, 1e-3));
         for (const cb of callbacks) await cb.onBatchEnd?.({ epoch, step, loss: l, samples: n });
         // Let timers, I/O and HTTP handlers run between steps.
         await yieldToEventLoop();
