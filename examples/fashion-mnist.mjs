@@ -1,5 +1,5 @@
-// Fashion-MNIST with Dropout, AdamW, MixUp and an ensemble: one MLP, then an ensemble of MLPs whose
-// averaged probabilities beat any one of them.
+// Fashion-MNIST with Dropout, AdamW, MixUp and an ensemble: N MLPs trained alike from different seeds,
+// each scored alone (member 1 is "the single MLP") and as an ensemble that averages their probabilities.
 //
 //   node examples/fashion-mnist.mjs [--members N] [--epochs E] [--seed S] [--out dir]
 //
@@ -16,26 +16,29 @@ import * as tg from 'tensorgrad';
 const BAR_SINGLE = 0.895;
 const BAR_ENSEMBLE = 0.905;
 
+// Chosen on the validation split: 1024-512 beat 512-256 by 0.2-0.4 points a model, and 40 epochs beat
+// 30. Dropout 0.5, MixUp α = 0.4, weight decay 0.2-0.5, GELU, a third hidden layer, shifted or flipped
+// images and input dropout did no better. Members of one recipe disagree on only ~3% of images, so
+// the ensemble adds a little over its members rather than a lot.
 const RECIPE = {
   hidden: [1024, 512],
   dropout: 0.3,
-  // AdamW's decoupled weight decay; the cosine schedule takes the rate from lr to 0 over the run.
+  // AdamW (decoupled weight decay); a cosine schedule takes the rate from lr to 0 over the run.
   lr: 2e-3,
   weightDecay: 0.01,
   batchSize: 256,
-  // λ ~ Beta(0.2, 0.2) mostly stays near 0 or 1: gentle mixing, which is what a small MLP can use.
   mixupAlpha: 0.2,
-  epochs: 30,
+  epochs: 40,
   members: 3,
 };
 
 const usage = 'usage: node examples/fashion-mnist.mjs [--members N] [--epochs E] [--seed S] [--out dir]';
 
-function positiveInt(name, text, fallback) {
+function intFlag(name, text, fallback, min) {
   if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < (name === 'seed' ? 0 : 1)) {
-    console.error(`fashion-mnist.mjs: --${name} must be a ${name === 'seed' ? 'non-negative' : 'positive'} integer, got '${text}'\n${usage}`);
+  const n = text.trim() === '' ? Number.NaN : Number(text);
+  if (!Number.isSafeInteger(n) || n < min) {
+    console.error(`fashion-mnist.mjs: --${name} must be an integer ≥ ${min}, got '${text}'\n${usage}`);
     process.exit(2);
   }
   return n;
@@ -60,9 +63,9 @@ if (args.help) {
   console.log(usage);
   process.exit(0);
 }
-const members = positiveInt('members', args.members, RECIPE.members);
-const epochs = positiveInt('epochs', args.epochs, RECIPE.epochs);
-const seed = positiveInt('seed', args.seed, 0);
+const members = intFlag('members', args.members, RECIPE.members, 1);
+const epochs = intFlag('epochs', args.epochs, RECIPE.epochs, 1);
+const seed = intFlag('seed', args.seed, 0, 0);
 const outDir = args.out ?? fileURLToPath(new URL('out/', import.meta.url));
 
 const started = performance.now();
@@ -92,8 +95,10 @@ console.log(
     `AdamW lr ${RECIPE.lr} (cosine to 0), weight decay ${RECIPE.weightDecay}, batch ${RECIPE.batchSize}, MixUp α=${RECIPE.mixupAlpha}, ${epochs} epochs, seed ${seed}`,
 );
 
-// Factories, so every model gets its own optimizer and schedule. MixUp draws from the library-wide
-// generator, which manualSeed (and Ensemble.train, per member) resets: one seed fixes everything.
+// Factories, so every model gets its own optimizer and schedule. Initialisation, shuffling, Dropout and
+// MixUp all draw from the library-wide generator, which Ensemble.train reseeds before each member: one
+// seed fixes everything.
+let trained = 0;
 const fitOptions = {
   train,
   epochs,
@@ -102,40 +107,36 @@ const fitOptions = {
   scheduler: (optimizer) => new tg.CosineAnnealingLR(optimizer, { tMax: epochs }),
   batchTransform: new tg.MixUp({ alpha: RECIPE.mixupAlpha, numClasses: spec.outputs }),
   progress: everyTenthEpoch(),
+  callbacks: { onTrainBegin: () => console.log(`\nmember ${++trained}/${members} (seed ${seed + trained - 1})`) },
 };
 
 const pct = (v) => `${(v * 100).toFixed(2)}%`;
 const minutes = (ms) => `${(ms / 60000).toFixed(1)} min`;
 
-// 1. One MLP.
-let t0 = performance.now();
-console.log('\nsingle MLP');
-tg.manualSeed(seed);
-const single = tg.mlp(spec);
-const history = await tg.fit(single, fitOptions);
-const singleResult = await tg.evaluate(single, test);
-const singleAcc = singleResult.metrics.accuracy;
-console.log(`single MLP test accuracy: ${pct(singleAcc)} (loss ${singleResult.loss.toFixed(4)}), trained in ${minutes(performance.now() - t0)}`);
+// Each member is an ordinary MLP trained on its own, so member 1 is "the single MLP": the ensemble is
+// compared with one of its own members, and no model is trained twice.
+const trainStart = performance.now();
+const { ensemble, histories } = await tg.Ensemble.train(members, () => tg.mlp(spec), { ...fitOptions, seed });
+const trainTime = performance.now() - trainStart;
 
-// 2. The ensemble. Its members' seeds follow the single model's, so it is not one of them.
-t0 = performance.now();
-console.log(`\nensemble of ${members}`);
-const { ensemble } = await tg.Ensemble.train(members, () => tg.mlp(spec), {
-  ...fitOptions,
-  seed: seed + 1,
-  onMemberEnd: (i) => console.log(`member ${i + 1}/${members} trained`),
-});
-const ensembleResult = await ensemble.evaluate(test);
-ensembleResult.members.forEach((m, i) => console.log(`member ${i + 1} test accuracy: ${pct(m.metrics.accuracy)}`));
-const ensembleAcc = ensembleResult.metrics.accuracy;
-console.log(`ensemble of ${members} test accuracy: ${pct(ensembleAcc)} (loss ${ensembleResult.loss.toFixed(4)}), trained in ${minutes(performance.now() - t0)}`);
+// The test set, once.
+const result = await ensemble.evaluate(test);
+const accs = result.members.map((m) => m.metrics.accuracy);
+const singleAcc = accs[0];
+const ensembleAcc = result.metrics.accuracy;
+console.log(`\nsingle MLP (member 1) test accuracy: ${pct(singleAcc)} (loss ${result.members[0].loss.toFixed(4)})`);
+accs.forEach((a, i) => console.log(`member ${i + 1} test accuracy: ${pct(a)}`));
+console.log(`ensemble of ${members} test accuracy: ${pct(ensembleAcc)} (loss ${result.loss.toFixed(4)})`);
+console.log(`training took ${minutes(trainTime)} (${minutes(trainTime / members)} per member)`);
 
-// 3. The training curves and the ensemble, with what is needed to use it again (tensorgrad predict).
+// The training curves, and the ensemble with what is needed to use it again (the scaler, the classes).
 mkdirSync(outDir, { recursive: true });
 const chartPath = join(outDir, 'fashion-mnist-history.svg');
-tg.writeSvg(chartPath, tg.historyChart(history, { title: `Fashion-MNIST: MLP ${[784, ...spec.hidden, spec.outputs].join('-')}, one model` }));
+tg.writeSvg(chartPath, tg.historyChart(histories[0], { title: `Fashion-MNIST: MLP ${[784, ...spec.hidden, spec.outputs].join('-')}, member 1 (accuracy against the MixUp targets)` }));
 const modelPath = join(outDir, 'fashion-mnist-ensemble.safetensors');
-await tg.saveModel(modelPath, ensemble, {
+// A one-member ensemble is saved as its member: saveModel expects an Ensemble's weights only when
+// there are two or more members (same predictions either way).
+await tg.saveModel(members === 1 ? ensemble.members[0] : ensemble, modelPath, {
   spec,
   classes: data.classes,
   preprocess: scaler.toJSON(),
@@ -145,7 +146,15 @@ console.log(`\nwrote ${chartPath} and ${modelPath}`);
 
 const met = (acc, bar) => `${pct(acc)} ${acc >= bar ? '≥' : '<'} ${pct(bar)} ${acc >= bar ? 'met' : 'MISSED'}`;
 console.log(`total time ${minutes(performance.now() - started)} (${info.backend}, ${info.isa}, ${info.threads} threads)`);
-console.log(`verdict: single MLP ${met(singleAcc, BAR_SINGLE)}; ensemble of ${members} ${met(ensembleAcc, BAR_ENSEMBLE)}`);
+const weakest = Math.min(...accs);
+console.log(
+  `verdict: single MLP ${met(singleAcc, BAR_SINGLE)} (weakest member ${pct(weakest)}); ensemble of ${members} ${met(ensembleAcc, BAR_ENSEMBLE)}`,
+);
+// The bars are set for the default recipe; a shorter or smaller run only reports against them.
+if (singleAcc < BAR_SINGLE || ensembleAcc < BAR_ENSEMBLE) {
+  if (epochs === RECIPE.epochs && members === RECIPE.members) process.exitCode = 1;
+  else console.log(`(the bars are for the default ${RECIPE.epochs} epochs and ${RECIPE.members} members)`);
+}
 
 // Progress every tenth epoch (and the last), so a run of several models stays readable.
 function everyTenthEpoch() {

@@ -58,6 +58,12 @@ describeBackends('model files', () => {
     expect(m.model).toBeInstanceOf(Ensemble);
     const x = randn([5, 3]);
     expect(Array.from(noGrad(() => (m.model as Ensemble).predictProba(x)).data)).toEqual(Array.from(noGrad(() => ens.predictProba(x)).data));
+    // A one-member ensemble saves as its member.
+    const one = join(dir, 'one.safetensors');
+    await saveModel(new Ensemble([ens.members[0]!]), one, { spec, classes: ['no', 'yes'], preprocess: null });
+    const m1 = await loadModel(one);
+    expect(m1.members).toBe(1);
+    expect(Array.from(predict(m1.model, x).data)).toEqual(Array.from(predict(ens.members[0]!, x).data));
   });
 
   it('infers an MLP from PyTorch-style weights with no metadata', () => {

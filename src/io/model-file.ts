@@ -44,6 +44,8 @@ const KEY = {
 
 /** Saves a model (a Sequential from mlp(), or an Ensemble of them) with its description, atomically. */
 export async function saveModel(model: Module, path: string, info: Omit<ModelInfo, 'members' | 'extra'> & { extra?: Record<string, string> }): Promise<void> {
+  // A one-member ensemble is that member (its keys lose the "0." prefix; loadModel gives back an MLP).
+  if (model instanceof Ensemble && model.members.length === 1) model = model.members[0]!;
   const members = model instanceof Ensemble ? model.members.length : 1;
   const spec = checkSpec('saveModel: spec', JSON.parse(JSON.stringify(info.spec)));
   checkAgainstSpec('saveModel', model.stateDict(), spec, members);
