@@ -79,8 +79,15 @@ for (let r = 0; r < rounds; r++) {
   rows['fresh']!.push(drawMs(() => loader));
   rows['views']!.push(drawMs(() => sequential));
   rows['step']!.push(stepMs(20));
-  rows['bare']!.push(bareEpoch());
-  rows['fit']!.push(await fitEpoch());
+  // Alternate which goes first: whatever runs second in a round inherits the first's warm (or
+  // tired) machine, which otherwise shows up as a difference between them.
+  if (r % 2 === 0) {
+    rows['bare']!.push(bareEpoch());
+    rows['fit']!.push(await fitEpoch());
+  } else {
+    rows['fit']!.push(await fitEpoch());
+    rows['bare']!.push(bareEpoch());
+  }
 }
 const step = median(rows['step']!);
 const line = (name: string, ms: number): string => `| ${name} | ${(ms * 1000).toFixed(0)} µs | ${((ms / step) * 100).toFixed(2)}% |`;
@@ -92,5 +99,11 @@ console.log(line('sequential batch (views, no copy)', median(rows['views']!)));
 console.log(`| training step (forward, backward, Adam) | ${(step * 1000).toFixed(0)} µs | 100% |`);
 const bare = median(rows['bare']!);
 const viaFit = median(rows['fit']!);
-console.log(`\nepoch throughput: bare loop ${Math.round(bare).toLocaleString('en-US')} samples/s, fit() ${Math.round(viaFit).toLocaleString('en-US')} samples/s (fit/bare ${(viaFit / bare).toFixed(3)})`);
+// The machine's speed drifts between rounds; the ratio is the median of the per-round ratios.
+const ratio = median(rows['fit']!.map((f, i) => f / rows['bare']![i]!));
+const spread = rows['fit']!.map((f, i) => f / rows['bare']![i]!);
+console.log(
+  `\nepoch throughput (median of ${rounds} rounds): bare loop ${Math.round(bare).toLocaleString('en-US')} samples/s, fit() ${Math.round(viaFit).toLocaleString('en-US')} samples/s; ` +
+    `fit/bare per round: median ${ratio.toFixed(3)}, range ${Math.min(...spread).toFixed(3)}–${Math.max(...spread).toFixed(3)}`,
+);
 console.log(`load average after: ${loadavg()[0]!.toFixed(2)}`);
