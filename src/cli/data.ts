@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { TensorDataset, randomSplit } from '../data/dataset.js';
 import { loadCsv, parseCsv, type CsvData } from '../data/csv.js';
 import { loadDigits, loadFashionMnist } from '../data/datasets.js';
@@ -40,6 +40,24 @@ function delimiterFor(path: string): string {
   return /\.tsv$/i.test(path) ? '\t' : ',';
 }
 
+/** A file's first line (without its line break), read in chunks: the file itself may be large. */
+function firstLine(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    const buf = Buffer.alloc(65536);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      const end = buf.subarray(0, n).indexOf(0x0a);
+      chunks.push(Buffer.from(buf.subarray(0, end < 0 ? n : end)));
+      if (end >= 0 || n === 0) break;
+    }
+    return Buffer.concat(chunks).toString('utf8').replace(/\r$/, '');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 const NUMERIC = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
 
 /**
@@ -47,9 +65,8 @@ const NUMERIC = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
  * this check a headerless file would silently lose its first row.
  */
 function csvHeader(path: string): string[] {
-  const text = readFileSync(path, 'utf8');
-  const end = text.search(/\r?\n/);
-  const names = parseCsv(end < 0 ? text : text.slice(0, end), { name: path, delimiter: delimiterFor(path) }).featureNames;
+  const text = firstLine(path);
+  const names = parseCsv(text, { name: path, delimiter: delimiterFor(path) }).featureNames;
   if (names.length > 0 && names.every((n) => NUMERIC.test(n))) {
     throw new Error(`${path}: the first row holds numbers, not column names; add a header row (e.g. x0,x1,…,label)`);
   }
@@ -120,13 +137,14 @@ export function alignClasses(d: LabelledData, classes: readonly string[], what: 
   return { ...d, y: new Tensor(y, [y.length]), classes: classes.slice() };
 }
 
-function split(d: LabelledData, testFraction: number, seed: number): TrainTestData {
+/** Holds out a seeded random `fraction` of the rows (for --test-split and --validation-split): [rest, held out]. */
+export function holdOut(d: LabelledData, fraction: number, seed: number, flag: string, heldName: string): [LabelledData, LabelledData] {
   const n = d.x.shape[0]!;
-  const nTest = Math.round(n * testFraction);
-  if (nTest < 1 || nTest >= n) throw new UsageError(`--test-split ${testFraction} leaves no ${nTest < 1 ? 'test' : 'training'} rows out of ${n}`);
-  const [tr, te] = randomSplit(new TensorDataset(d.x, d.y), [n - nTest, nTest], new Generator(seed));
-  const take = (s: typeof tr): LabelledData => ({ ...d, x: d.x.indexSelect(s!.indices), y: d.y.indexSelect(s!.indices) });
-  return { train: take(tr), test: take(te) };
+  const nHeld = Math.round(n * fraction);
+  if (nHeld < 1 || nHeld >= n) throw new UsageError(`--${flag} ${fraction} leaves no ${nHeld < 1 ? heldName : 'training'} rows out of ${n}`);
+  const [rest, held] = randomSplit(new TensorDataset(d.x, d.y), [n - nHeld, nHeld], new Generator(seed));
+  const take = (s: typeof rest): LabelledData => ({ ...d, x: d.x.indexSelect(s!.indices), y: d.y.indexSelect(s!.indices) });
+  return [take(rest), take(held)];
 }
 
 /**
@@ -164,7 +182,8 @@ export function loadTrainTest(
     // A class the training data never shows cannot be learned: refuse it rather than add an untrained output.
     return { train: all, test: alignClasses(test, all.classes, `--test-data ${opts.testData} (classes of the training data)`) };
   }
-  return split(all, opts.testSplit, opts.seed);
+  const [train, test] = holdOut(all, opts.testSplit, opts.seed, 'test-split', 'test');
+  return { train, test };
 }
 
 /** What eval/predict know of the model's inputs. */

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { backendInfo, setNumThreads } from '../backend/index.js';
-import { TensorDataset, randomSplit } from '../data/dataset.js';
+import { TensorDataset } from '../data/dataset.js';
 import { DataLoader } from '../data/loader.js';
 import { MixUp } from '../data/mixup.js';
 import { MinMaxScaler, StandardScaler } from '../data/transforms.js';
@@ -17,8 +17,7 @@ import { Ensemble } from '../train/ensemble.js';
 import { evaluate } from '../train/evaluate.js';
 import { fit, type FitOptions, type History, type OptimizerLike, type SchedulerLike } from '../train/fit.js';
 import { historyChart, writeSvg } from '../train/plot.js';
-import type { Tensor } from '../tensor.js';
-import { loadTrainTest, type LabelledData } from './data.js';
+import { holdOut, loadTrainTest, type LabelledData } from './data.js';
 import { choiceFlag, type FlagTable, helpText, numberFlag, parseFlags, UsageError } from './flags.js';
 
 const OPTIMIZERS = ['adamw', 'adam', 'sgd', 'rmsprop'] as const;
@@ -141,18 +140,11 @@ export async function trainCommand(argv: string[], out: NodeJS.WriteStream): Pro
 
   // Validation rows are split off first, so the scaling is fitted on the rows trained on, and
   // applied unchanged to validation and test rows.
-  let xFit = train.x;
-  let yFit = train.y;
-  let xVal: Tensor | undefined;
-  let yVal: Tensor | undefined;
-  if (valSplit > 0) {
-    const n = train.x.shape[0]!;
-    const nVal = Math.round(n * valSplit);
-    if (nVal < 1 || nVal >= n) throw new UsageError(`--validation-split ${valSplit} leaves no ${nVal < 1 ? 'validation' : 'training'} rows out of ${n}`);
-    const [tr, va] = randomSplit(new TensorDataset(train.x, train.y), [n - nVal, nVal], new Generator(seed + 1));
-    [xFit, yFit] = [train.x.indexSelect(tr!.indices), train.y.indexSelect(tr!.indices)];
-    [xVal, yVal] = [train.x.indexSelect(va!.indices), train.y.indexSelect(va!.indices)];
-  }
+  const [fitRows, valRows] = valSplit > 0 ? holdOut(train, valSplit, seed + 1, 'validation-split', 'validation') : [train, undefined];
+  let xFit = fitRows.x;
+  const yFit = fitRows.y;
+  let xVal = valRows?.x;
+  const yVal = valRows?.y;
   const scaling = normalize === 'auto' ? (train.kind === 'table' ? 'standard' : 'none') : normalize;
   const scaler = scaling === 'standard' ? new StandardScaler() : scaling === 'minmax' ? new MinMaxScaler() : null;
   let xTest = data.test.x;

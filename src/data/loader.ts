@@ -103,7 +103,7 @@ export class DataLoader<T extends Tensor[] = [Tensor, Tensor]> implements Iterab
     for (let k = 0; k < tensors.length; k++) {
       const src = tensors[k]!.data;
       const dst = outs[k]!.data;
-      const row = dst.length / Math.max(count, 1);
+      const row = sizeOf(tensors[k]!.shape.slice(1));
       for (let i = 0; i < count; i++) {
         const s = order === null ? start + i : order[start + i]!;
         const r = rows === null ? s : rows[s]!;

@@ -29,10 +29,10 @@ export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
-/** An fs error re-thrown as one message naming the caller and the target, keeping `code`. */
-function wrapError(who: string, target: string, err: unknown): Error {
+/** An fs error re-thrown as one message naming the caller, the file and the action, keeping `code`. */
+export function fsError(who: string, target: string, action: 'read' | 'write', err: unknown): Error {
   const inner = err instanceof Error ? err.message : String(err);
-  const out = new Error(`${who}: ${target}: cannot write: ${inner}`, { cause: err });
+  const out = new Error(`${who}: ${target}: cannot ${action}: ${inner}`, { cause: err });
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string') (out as Error & { code: string }).code = code;
   return out;
@@ -126,7 +126,7 @@ export function writeFileAtomicSync(target: string, chunks: Iterable<Uint8Array>
     } catch {
       // never created, or already renamed
     }
-    throw wrapError(who, target, err);
+    throw fsError(who, target, 'write', err);
   }
   syncDirSync(dirname(real));
 }
@@ -163,7 +163,7 @@ export async function writeFileAtomic(target: string, chunks: Iterable<Uint8Arra
     } catch {
       // never created, or already renamed
     }
-    throw wrapError(who, target, err);
+    throw fsError(who, target, 'write', err);
   }
   await syncDir(dirname(real));
 }

@@ -5,8 +5,8 @@
  * a file written by PyTorch (weights only) still loads as an MLP inferred from its keys.
  */
 import { scalerFromJSON, type MinMaxScaler, type ScalerState, type StandardScaler } from '../data/transforms.js';
-import { GELU, Identity, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh } from '../nn/layers.js';
-import { type ActivationName, activationNames, mlp, type MLPSpec } from '../nn/mlp.js';
+import { Identity, Linear, Sequential } from '../nn/layers.js';
+import { type ActivationName, activationLayer, activationNames, mlp, mlpParameterShapes, type MLPSpec } from '../nn/mlp.js';
 import type { Module } from '../nn/module.js';
 import { Ensemble } from '../train/ensemble.js';
 import type { Tensor } from '../tensor.js';
@@ -47,7 +47,7 @@ export async function saveModel(model: Module, path: string, info: Omit<ModelInf
   // A one-member ensemble is that member (its keys lose the "0." prefix; loadModel gives back an MLP).
   if (model instanceof Ensemble && model.members.length === 1) model = model.members[0]!;
   const members = model instanceof Ensemble ? model.members.length : 1;
-  const spec = checkSpec('saveModel: spec', JSON.parse(JSON.stringify(info.spec)));
+  const spec = checkSpec('saveModel: spec', info.spec);
   checkAgainstSpec('saveModel', model.stateDict(), spec, members);
   if (!Array.isArray(info.classes) || info.classes.length !== spec.outputs || !info.classes.every((c) => typeof c === 'string')) {
     throw new Error(`saveModel: classes must list ${spec.outputs} class names (the model has ${spec.outputs} outputs)`);
@@ -90,19 +90,6 @@ function checkSpec(file: string, v: unknown): MLPSpec {
   return { inputs: s.inputs!, hidden: s.hidden, outputs: s.outputs!, activation: s.activation ?? 'relu', dropout };
 }
 
-/** The parameter names and shapes mlp(spec) has (prefixed), computed without building it. */
-function mlpShapes(spec: MLPSpec, prefix: string): Map<string, number[]> {
-  const out = new Map<string, number[]>();
-  const dims = [spec.inputs, ...spec.hidden, spec.outputs];
-  const perHidden = (spec.dropout ?? 0) > 0 ? 3 : 2;
-  for (let l = 0; l + 1 < dims.length; l++) {
-    const at = `${prefix}${l * perHidden}`;
-    out.set(`${at}.weight`, [dims[l + 1]!, dims[l]!]);
-    out.set(`${at}.bias`, [dims[l + 1]!]);
-  }
-  return out;
-}
-
 /**
  * Checks a state dict against the layers `members` copies of mlp(spec) would have — names and
  * shapes — before anything is built, so a file's metadata can never make us allocate more than
@@ -115,8 +102,8 @@ function checkAgainstSpec(where: string, tensors: Record<string, { shape: readon
     throw new Error(`${where}: ${names.length} tensors, but ${members === 1 ? 'the' : `${members} ×`} MLP ${[spec.inputs, ...spec.hidden, spec.outputs].join('-')} has ${members * perMember}`);
   }
   const problems: string[] = [];
-  for (let m = 0; m < members; m++) {
-    for (const [k, shape] of mlpShapes(spec, members === 1 ? '' : `${m}.`)) {
+  for (let m = 0; m < members && problems.length < 4; m++) {
+    for (const [k, shape] of mlpParameterShapes(spec, members === 1 ? '' : `${m}.`)) {
       const t = tensors[k];
       if (t === undefined) problems.push(`missing ${k}`);
       else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) problems.push(`${k} is [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
@@ -127,14 +114,6 @@ function checkAgainstSpec(where: string, tensors: Record<string, { shape: readon
 }
 
 const MAX_LAYER_GAP = 4;
-
-const ACT: Record<ActivationName, () => Module> = {
-  relu: () => new ReLU(),
-  leakyRelu: () => new LeakyReLU(),
-  gelu: () => new GELU(),
-  tanh: () => new Tanh(),
-  sigmoid: () => new Sigmoid(),
-};
 
 /**
  * An MLP rebuilt from weights alone, as torch.nn.Sequential(Linear, act, [Dropout,] Linear, …)
@@ -174,7 +153,7 @@ export function inferMlp(tensors: StateDict, activation: ActivationName = 'relu'
     if (n === 0) inputs = inp;
     else if (inp !== prevOut) throw new Error(`${file}: ${i}.weight takes ${inp} inputs but the previous layer gives ${prevOut}`);
     if (n > 0) hidden.push(inp);
-    while (modules.length < i) modules.push(modules.length === idx[n - 1]! + 1 ? ACT[activation]() : new Identity());
+    while (modules.length < i) modules.push(modules.length === idx[n - 1]! + 1 ? activationLayer(activation) : new Identity());
     const lin = new Linear(inp, out, { bias: b !== undefined });
     const sd: StateDict = { weight: w };
     if (b !== undefined) sd['bias'] = b;

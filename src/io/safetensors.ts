@@ -10,7 +10,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Tensor } from '../tensor.js';
-import { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
+import { fsError, writeFileAtomic, writeFileAtomicSync } from './atomic.js';
 import { view } from './safetensors-dtypes.js';
 import {
   allocRaw,
@@ -71,14 +71,6 @@ export function deserialize(bytes: Uint8Array, options?: { name?: string }): Saf
   });
 }
 
-function readError(who: string, path: string, err: unknown): Error {
-  const inner = err instanceof Error ? err.message : String(err);
-  const out = new Error(`${who}: ${path}: cannot read: ${inner}`, { cause: err });
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') (out as Error & { code: string }).code = code;
-  return out;
-}
-
 function readExactSync(fd: number, position: number, into: Uint8Array, fail: Fail): void {
   let done = 0;
   while (done < into.length) {
@@ -112,7 +104,7 @@ function loadContentsSync(path: string, who: string): SafetensorsContents {
   try {
     fd = openSync(path, 'r');
   } catch (err) {
-    throw readError(who, path, err);
+    throw fsError(who, path, 'read', err);
   }
   try {
     const stat = fstatSync(fd);
@@ -131,7 +123,7 @@ function loadContentsSync(path: string, who: string): SafetensorsContents {
     });
   } catch (err) {
     if (err instanceof FormatError) throw err;
-    throw readError(who, path, err);
+    throw fsError(who, path, 'read', err);
   } finally {
     try {
       closeSync(fd);
@@ -148,7 +140,7 @@ async function loadContents(path: string, who: string): Promise<SafetensorsConte
   try {
     fh = await open(path, 'r');
   } catch (err) {
-    throw readError(who, path, err);
+    throw fsError(who, path, 'read', err);
   }
   try {
     const stat = await fh.stat();
@@ -169,7 +161,7 @@ async function loadContents(path: string, who: string): Promise<SafetensorsConte
     return { tensors, metadata: layout.metadata };
   } catch (err) {
     if (err instanceof FormatError) throw err;
-    throw readError(who, path, err);
+    throw fsError(who, path, 'read', err);
   } finally {
     try {
       await fh.close();

@@ -39,9 +39,13 @@ export function resolveLoss(loss: LossLike | undefined): (o: Tensor, t: Tensor) 
   };
 }
 
-/** Fresh metric objects; classification losses get accuracy by default. */
-export function resolveMetrics(metrics: MetricLike[] | undefined, lossName: string | undefined): Metric[] {
-  const list = metrics ?? (lossName === 'crossEntropy' || lossName === 'nll' ? ['accuracy'] : []);
+/** The metrics reported when none are named: accuracy for the classification losses (the default loss is one). */
+export function defaultMetrics(loss: LossLike | undefined): MetricLike[] {
+  return loss === undefined || loss === 'crossEntropy' || loss === 'nll' ? ['accuracy'] : [];
+}
+
+/** Metric objects for names (fresh ones), or the objects themselves. */
+export function resolveMetrics(list: readonly MetricLike[]): Metric[] {
   return list.map((m) => {
     if (typeof m === 'string') return metricByName(m);
     if (m !== null && typeof m === 'object' && typeof m.update === 'function' && typeof m.compute === 'function') return m;
@@ -78,8 +82,6 @@ export interface EvaluateOptions {
   confusionMatrix?: boolean;
   /** Class names for the confusion matrix. */
   classNames?: readonly string[];
-  /** @internal the loss's name when a function is passed (for default metrics). */
-  lossName?: string | undefined;
   /** Aborting rejects with the signal's reason between batches. */
   signal?: AbortSignal | undefined;
 }
@@ -110,9 +112,8 @@ export async function evaluate(
   options: EvaluateOptions = {},
 ): Promise<EvaluateResult> {
   const loader = toLoader('evaluate: data', data, options.batchSize ?? 256, false);
-  const lossName = typeof options.loss === 'string' ? options.loss : options.loss === undefined ? 'crossEntropy' : options.lossName;
   const lossFn = resolveLoss(options.loss);
-  const metrics = resolveMetrics(options.metrics, lossName);
+  const metrics = resolveMetrics(options.metrics ?? defaultMetrics(options.loss));
   for (const m of metrics) m.reset();
   let cm: ConfusionMatrix | undefined;
   return inEval(model, async () => {

@@ -8,7 +8,7 @@ import { clipGradNorm } from '../optim/clip.js';
 import { OneCycleLR, ReduceLROnPlateau } from '../optim/lr_scheduler.js';
 import type { ParamGroup } from '../optim/optimizer.js';
 import type { Tensor } from '../tensor.js';
-import { evaluate, type LossLike, resolveLoss, resolveMetrics, toLoader, type MetricLike } from './evaluate.js';
+import { defaultMetrics, evaluate, type LossLike, resolveLoss, resolveMetrics, toLoader, type MetricLike } from './evaluate.js';
 import type { EpochLog, HistoryLike } from './history.js';
 import { createProgress, type ProgressMode, type ProgressReporter, type ProgressStream } from './progress.js';
 
@@ -136,9 +136,9 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
   const train = toLoader('fit: train', options.train, batchSize, true);
   if (train.length === 0) throw new Error('fit: the training data yields no batches (empty dataset, or dropLast with fewer samples than batchSize)');
   const validation = options.validation === undefined ? null : toLoader('fit: validation', options.validation, batchSize, false);
-  const lossName = options.loss === undefined ? 'crossEntropy' : typeof options.loss === 'string' ? options.loss : undefined;
   const lossFn = resolveLoss(options.loss);
-  const metrics = resolveMetrics(options.metrics, lossName);
+  const metricList = options.metrics ?? defaultMetrics(options.loss);
+  const metrics = resolveMetrics(metricList);
   const optimizer = resolveOptimizer(model, options.optimizer);
   const own = new Set(model.parameters());
   if (!optimizer.paramGroups.some((g) => g.params.some((p) => own.has(p)))) {
@@ -225,7 +225,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
         samplesPerSecond: samples / seconds,
       };
       if (validation !== null) {
-        const r = await evaluate(model, validation, { loss: lossFn, metrics: options.metrics, lossName, signal });
+        const r = await evaluate(model, validation, { loss: options.loss, metrics: metricList, signal });
         log.valLoss = r.loss;
         log.valMetrics = r.metrics;
       }
