@@ -34,17 +34,23 @@ struct F32 {
   int64_t length;
 };
 
-// A Float32Array argument (or null when `nullable`). A detached buffer has length 0 and is
-// rejected by the length checks that follow.
+// A Float32Array argument (or null when `nullable`), over an ArrayBuffer or a SharedArrayBuffer.
+// A detached buffer reads as length 0 and is rejected by the length checks that follow.
+// napi_get_typedarray_info is called directly: node-addon-api's TypedArray::ArrayBuffer() refuses
+// a SharedArrayBuffer ("Invalid argument").
 F32 f32(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, bool nullable = false) {
   Napi::Value v = info[i];
   if (nullable && (v.IsNull() || v.IsUndefined())) return {nullptr, -1};
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (!v.IsTypedArray() ||
+      napi_get_typedarray_info(info.Env(), v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_float32_array) {
     fail(info.Env(), fn, std::string(name) + " must be a Float32Array");
   }
-  auto a = v.As<Napi::Float32Array>();
-  if (a.ArrayBuffer().ByteLength() == 0 && a.ElementLength() != 0) fail(info.Env(), fn, std::string(name) + " is detached");
-  return {a.ElementLength() == 0 ? nullptr : a.Data(), static_cast<int64_t>(a.ElementLength())};
+  if (length != 0 && data == nullptr) fail(info.Env(), fn, std::string(name) + " has no data");
+  return {length == 0 ? nullptr : static_cast<float*>(data), static_cast<int64_t>(length)};
 }
 
 int64_t dim(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
