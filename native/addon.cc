@@ -15,6 +15,7 @@
 
 #include "cpu.h"
 #include "kernels/elementwise.h"
+#include "kernels/fingerprint.h"
 #include "kernels/fused.h"
 #include "kernels/gemm.h"
 #include "kernels/reduce.h"
@@ -96,14 +97,16 @@ void need_args(const Napi::CallbackInfo& info, size_t n, const char* fn) {
 }
 
 
-constexpr size_t kMaxRank = 16;
+constexpr size_t kMaxRank = 64;  // PyTorch's limit; src/shape.ts MAX_DIMS refuses more first
 
-// A shape argument: an array of non-negative integer dims.
-std::vector<int64_t> shape_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+// A shape argument: an array of non-negative integer dims (whose product must fit, unless `sized`
+// is false: permute's axes are indices, and 20 of them multiply past any size limit).
+std::vector<int64_t> shape_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name,
+                               bool sized = true) {
   Napi::Value v = info[i];
   if (!v.IsArray()) fail(info.Env(), fn, std::string(name) + " must be an array of dims");
   auto arr = v.As<Napi::Array>();
-  if (arr.Length() > kMaxRank) fail(info.Env(), fn, std::string(name) + " has more than 16 dims");
+  if (arr.Length() > kMaxRank) fail(info.Env(), fn, std::string(name) + " has more than 64 dims");
   std::vector<int64_t> out(arr.Length());
   int64_t total = 1;
   for (uint32_t j = 0; j < arr.Length(); j++) {
@@ -113,6 +116,7 @@ std::vector<int64_t> shape_arg(const Napi::CallbackInfo& info, size_t i, const c
       fail(info.Env(), fn, std::string(name) + " must hold non-negative integer dims");
     }
     out[j] = static_cast<int64_t>(x);
+    if (!sized) continue;
     if (out[j] != 0 && total > kMaxDim / out[j]) fail(info.Env(), fn, std::string(name) + " is too large");
     total *= out[j];
   }
@@ -150,6 +154,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("permute", &Addon::Permute),
                              InstanceMethod("crossEntropy", &Addon::CrossEntropy),
                              InstanceMethod("adamStep", &Addon::AdamStep),
+                             InstanceMethod("fingerprint", &Addon::Fingerprint),
                          });
     (void)env;
   }
@@ -345,7 +350,7 @@ class Addon : public Napi::Addon<Addon> {
     need_args(info, 4, fn);
     F32 x = f32(info, 0, fn, "x");
     auto shape = shape_arg(info, 1, fn, "shape");
-    auto axes = shape_arg(info, 2, fn, "axes");
+    auto axes = shape_arg(info, 2, fn, "axes", false);
     F32 out = f32(info, 3, fn, "out");
     if (axes.size() != shape.size()) fail(env, fn, "axes must have one entry per dim");
     std::vector<bool> seen(shape.size(), false);
@@ -440,6 +445,14 @@ class Addon : public Napi::Addon<Addon> {
         if (overlaps(all[i], all[j])) fail(env, fn, "p, g, m, v and vmax must not overlap");
     tg::adam_step(p.data, g.data, m.data, v.data, hp.amsgrad ? vmax.data : nullptr, p.length, hp);
     return env.Undefined();
+  }
+
+  // fingerprint(x) -> uint32: see kernels/fingerprint.h.
+  Napi::Value Fingerprint(const Napi::CallbackInfo& info) {
+    const char* fn = "fingerprint";
+    need_args(info, 1, fn);
+    F32 x = f32(info, 0, fn, "x");
+    return Napi::Number::New(info.Env(), static_cast<double>(tg::fingerprint(x.data, x.length)));
   }
 };
 

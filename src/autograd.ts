@@ -1,12 +1,25 @@
+import { getBackend } from './backend/index.js';
+import { shapeStr, valueStr } from './shape.js';
 import type { Tensor } from './tensor.js';
 
+/** A tensor a backward closure reads, as it was when the op ran. */
+export interface SavedTensor {
+  readonly tensor: Tensor;
+  /** Its storage's version counter then. */
+  readonly version: number;
+  /** Its fingerprint then, when user code could already write its array; -1 otherwise. */
+  readonly fingerprint: number;
+}
+
 /**
- * One recorded op: the tensors it read and how to turn the gradient of its output into gradients
- * of those inputs (null for an input that needs none). Backward closures run under noGrad.
+ * One recorded op: the tensors it read, the ones its backward reads (`saved`), and how to turn
+ * the gradient of its output into gradients of those inputs (null for an input that needs none).
+ * Backward closures run under noGrad.
  */
 export interface GradNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
+  readonly saved: readonly SavedTensor[];
   readonly backward: (grad: Tensor) => readonly (Tensor | null)[];
 }
 
@@ -21,6 +34,7 @@ export function isGradEnabled(): boolean {
  * fn would leave recording off for unrelated code running while it awaits.
  */
 export function noGrad<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new Error(`noGrad: fn must be a function, got ${valueStr(fn)}`);
   const prev = gradEnabled;
   gradEnabled = false;
   try {
@@ -34,18 +48,87 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
-/** Makes `out` the result of a differentiable op if grad mode is on and any input needs grad. */
+/**
+ * Makes `out` the result of a differentiable op if grad mode is on and any input needs grad.
+ * `saved` lists every tensor the backward closure reads (inputs, the output, targets...):
+ * backward() refuses to run if one was written in place since. List only what the closure
+ * really reads (add reads none of its operands), so nothing else is checked or fingerprinted.
+ */
 export function record(
   out: Tensor,
   op: string,
   inputs: readonly Tensor[],
+  saved: readonly Tensor[],
   backward: (grad: Tensor) => readonly (Tensor | null)[],
 ): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.gradFn = { op, inputs, backward };
+    const entries: SavedTensor[] = [];
+    for (let i = 0; i < saved.length; i++) {
+      const t = saved[i]!;
+      if (saved.indexOf(t) === i) entries.push(save(t));
+    }
+    out.gradFn = { op, inputs, saved: entries, backward };
   }
   return out;
+}
+
+/**
+ * The version alone when user code has never held the array (every write to it then goes
+ * through the library, which bumps the version); a fingerprint too when it has. A storage saved
+ * unfingerprinted is flagged, so that exposing it later (the `data` getter) fingerprints it first.
+ */
+function save(t: Tensor): SavedTensor {
+  const st = t._storage;
+  if (!st.exposed) {
+    st.savedUnexposed = true;
+    return { tensor: t, version: st.version, fingerprint: -1 };
+  }
+  return { tensor: t, version: st.version, fingerprint: getBackend().fingerprint(t._data) };
+}
+
+/** How an error names a saved tensor: its role in the op whose backward needs it. */
+function role(owner: Tensor, node: GradNode, t: Tensor): string {
+  const k = node.inputs.indexOf(t);
+  const what = t === owner ? `the output of ${node.op}` : k >= 0 ? `input ${k} of ${node.op}` : `a tensor that ${node.op}'s backward reads`;
+  return `${what} (shape ${shapeStr(t.shape)})`;
+}
+
+const HINT = 'Modify tensors a graph needs only after backward(), or give the op a clone().';
+
+/**
+ * Throws if a tensor that `owner`'s grad function will read changed since the op ran. `full`
+ * also checks detached buffers and fingerprints; during the walk only versions can move (the
+ * library's own writes, e.g. accumulating into a .grad a later node reads).
+ */
+function checkSaved(owner: Tensor, node: GradNode, full: boolean): void {
+  for (const s of node.saved) {
+    const t = s.tensor;
+    const st = t._storage;
+    if (full) {
+      try {
+        t._read('backward');
+      } catch (e) {
+        throw new Error(`${(e as Error).message}: ${role(owner, node, t)} is needed for gradient computation`);
+      }
+    }
+    if (st.version !== s.version) {
+      throw new Error(
+        `backward: one of the tensors needed for gradient computation has been modified by an in-place operation: ${role(owner, node, t)} is at version ${st.version}; expected version ${s.version}. ${HINT}`,
+      );
+    }
+    if (!full) continue;
+    let changed = false;
+    if (s.fingerprint >= 0) changed = getBackend().fingerprint(t._data) !== s.fingerprint;
+    // Saved before user code saw the array, which then happened at this same version (else the
+    // version check above fired): compare with the fingerprint the `data` getter took then.
+    else if (st.exposed && st.fpVersion === s.version) changed = getBackend().fingerprint(st.base) !== st.fp;
+    if (changed) {
+      throw new Error(
+        `backward: one of the tensors needed for gradient computation has been modified: ${role(owner, node, t)} was written through .data after ${node.op} ran (its version, ${s.version}, did not change). ${HINT}`,
+      );
+    }
+  }
 }
 
 /** Tensors reachable from root that need grad, inputs before the ops that read them. Iterative, so
@@ -80,6 +163,9 @@ function topoOrder(root: Tensor): Tensor[] {
  */
 export function runBackward(root: Tensor, grad: Tensor, add: (a: Tensor, b: Tensor) => Tensor): void {
   const order = topoOrder(root);
+  // Every saved tensor is checked before any gradient is accumulated, so a refused backward
+  // leaves every .grad as it was.
+  for (const t of order) if (t.gradFn !== null) checkSaved(t, t.gradFn, true);
   const grads = new Map<Tensor, Tensor>([[root, grad]]);
   noGrad(() => {
     for (let i = order.length - 1; i >= 0; i--) {
@@ -87,8 +173,9 @@ export function runBackward(root: Tensor, grad: Tensor, add: (a: Tensor, b: Tens
       const g = grads.get(t);
       if (g === undefined) continue;
       grads.delete(t);
-      if (t.gradFn === null || t.retainsGrad) t.accumulateGrad(g);
+      if (t.gradFn === null || t.retainsGrad) t._accumulateGrad(g);
       if (t.gradFn === null) continue;
+      checkSaved(t, t.gradFn, false);
       const inGrads = t.gradFn.backward(g);
       const inputs = t.gradFn.inputs;
       for (let j = 0; j < inputs.length; j++) {

@@ -1,6 +1,7 @@
+import { requireTensor } from './ops/args.js';
 import { defaultGenerator } from './random.js';
-import { type Shape, checkShape, shapeStr, sizeOf } from './shape.js';
-import { type NestedArray, Tensor } from './tensor.js';
+import { type Shape, allocFloat32, checkShape, shapeStr, sizeOf, valueStr } from './shape.js';
+import { type NestedArray, Tensor, detachedError, isDetachedArray, ownedTensor } from './tensor.js';
 
 export interface TensorOptions {
   /** Make the new tensor a leaf that collects gradients. Default false. */
@@ -28,6 +29,18 @@ function typeName(v: unknown): string {
   return typeof v;
 }
 
+/** requiresGrad from an options argument, checked: `{ requiresGrad: 'yes' }` is a mistake, not true. */
+function gradOption(op: string, options: TensorOptions | undefined): boolean {
+  if (options === undefined) return false;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new Error(`${op}: options must be an object, got ${valueStr(options)}`);
+  }
+  const r = options.requiresGrad;
+  if (r === undefined) return false;
+  if (typeof r !== 'boolean') throw new Error(`${op}: options.requiresGrad must be a boolean, got ${valueStr(r)}`);
+  return r;
+}
+
 /** Infers the shape of nested arrays and checks they are rectangular and numeric. */
 function flattenNested(data: NestedArray): { values: Float32Array; shape: number[] } {
   const shape: number[] = [];
@@ -36,12 +49,14 @@ function flattenNested(data: NestedArray): { values: Float32Array; shape: number
     shape.push(probe.length);
     probe = probe[0];
   }
-  const values = new Float32Array(sizeOf(shape));
+  checkShape('tensor', shape);
+  const values = allocFloat32('tensor', sizeOf(shape));
   let k = 0;
   const walk = (node: unknown, dim: number, path: number[]): void => {
     if (dim === shape.length) {
       if (typeof node !== 'number') {
-        throw new Error(`tensor: expected a number at [${path.join(', ')}], got ${typeName(node)} (${JSON.stringify(node) ?? String(node)})`);
+        // valueStr, not JSON.stringify: that throws on a BigInt.
+        throw new Error(`tensor: values must be numbers, got ${valueStr(node)} at [${path.join(', ')}]`);
       }
       values[k++] = node;
       return;
@@ -65,73 +80,91 @@ function flattenNested(data: NestedArray): { values: Float32Array; shape: number
 export function tensor(data: NestedArray | ArrayLike<number>, shape?: Shape | TensorOptions, options?: TensorOptions): Tensor {
   let opts = options;
   let shp: Shape | undefined;
-  if (shape !== undefined && !Array.isArray(shape)) opts = shape as TensorOptions;
-  else shp = shape as Shape | undefined;
-  const requiresGrad = opts?.requiresGrad ?? false;
+  if (shape !== undefined && !Array.isArray(shape)) {
+    if (shape === null || typeof shape !== 'object') throw new Error(`tensor: shape must be an array of dims or an options object, got ${valueStr(shape)}`);
+    opts = shape as TensorOptions;
+  } else shp = shape as Shape | undefined;
+  const requiresGrad = gradOption('tensor', opts);
   let values: Float32Array;
   let inferred: number[];
   if (isNumericArray(data)) {
+    if (isDetachedArray(data)) throw detachedError('tensor');
     values = Float32Array.from(data);
     inferred = [values.length];
   } else if (typeof data === 'number' || Array.isArray(data)) {
     ({ values, shape: inferred } = flattenNested(data as NestedArray));
   } else {
-    throw new Error(`tensor: expected nested arrays of numbers, a number or a typed array, got ${typeName(data)}`);
+    throw new Error(`tensor: expected nested arrays of numbers, a number or a typed array, got ${valueStr(data)}`);
   }
   if (shp !== undefined) {
     checkShape('tensor', shp);
     if (sizeOf(shp) !== values.length) {
       throw new Error(`tensor: data has ${values.length} elements but shape ${shapeStr(shp)} needs ${sizeOf(shp)}`);
     }
-    return new Tensor(values, shp, requiresGrad);
+    return ownedTensor(values, shp, requiresGrad);
   }
-  return new Tensor(values, inferred, requiresGrad);
+  return ownedTensor(values, inferred, requiresGrad);
 }
 
 function shapeArg(op: string, shape: Shape | number): Shape {
   const s = typeof shape === 'number' ? [shape] : shape;
-  if (!Array.isArray(s)) throw new Error(`${op}: shape must be an array of dims or a number`);
+  if (!Array.isArray(s)) throw new Error(`${op}: shape must be an array of dims or a number, got ${valueStr(shape)}`);
   checkShape(op, s);
   return s;
 }
 
 export function full(shape: Shape | number, value: number, options?: TensorOptions): Tensor {
   const s = shapeArg('full', shape);
-  if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${typeName(value)}`);
-  return new Tensor(new Float32Array(sizeOf(s)).fill(value), s, options?.requiresGrad ?? false);
+  if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${valueStr(value)}`);
+  const requiresGrad = gradOption('full', options);
+  return ownedTensor(allocFloat32('full', sizeOf(s)).fill(value), s, requiresGrad);
 }
 
 export function zeros(shape: Shape | number, options?: TensorOptions): Tensor {
   const s = shapeArg('zeros', shape);
-  return new Tensor(new Float32Array(sizeOf(s)), s, options?.requiresGrad ?? false);
+  const requiresGrad = gradOption('zeros', options);
+  return ownedTensor(allocFloat32('zeros', sizeOf(s)), s, requiresGrad);
 }
 
 export function ones(shape: Shape | number, options?: TensorOptions): Tensor {
-  return full(shapeArg('ones', shape), 1, options);
+  const s = shapeArg('ones', shape);
+  const requiresGrad = gradOption('ones', options);
+  return ownedTensor(allocFloat32('ones', sizeOf(s)).fill(1), s, requiresGrad);
+}
+
+function likeArg(op: string, x: Tensor): Shape {
+  // The shape is all that is read, but a detached or counterfeit input is a mistake to report.
+  return requireTensor(op, 'input', x).shape;
 }
 
 export function zerosLike(x: Tensor, options?: TensorOptions): Tensor {
-  return zeros(x.shape, options);
+  const s = likeArg('zerosLike', x);
+  const requiresGrad = gradOption('zerosLike', options);
+  return ownedTensor(allocFloat32('zerosLike', sizeOf(s)), s, requiresGrad);
 }
 
 export function onesLike(x: Tensor, options?: TensorOptions): Tensor {
-  return ones(x.shape, options);
+  const s = likeArg('onesLike', x);
+  const requiresGrad = gradOption('onesLike', options);
+  return ownedTensor(allocFloat32('onesLike', sizeOf(s)).fill(1), s, requiresGrad);
 }
 
 /** Uniform on [0, 1), from the seeded generator. */
 export function rand(shape: Shape | number, options?: TensorOptions): Tensor {
   const s = shapeArg('rand', shape);
-  const data = new Float32Array(sizeOf(s));
+  const requiresGrad = gradOption('rand', options);
+  const data = allocFloat32('rand', sizeOf(s));
   for (let i = 0; i < data.length; i++) data[i] = defaultGenerator.nextFloat();
-  return new Tensor(data, s, options?.requiresGrad ?? false);
+  return ownedTensor(data, s, requiresGrad);
 }
 
 /** Standard normal, from the seeded generator. */
 export function randn(shape: Shape | number, options?: TensorOptions): Tensor {
   const s = shapeArg('randn', shape);
-  const data = new Float32Array(sizeOf(s));
+  const requiresGrad = gradOption('randn', options);
+  const data = allocFloat32('randn', sizeOf(s));
   for (let i = 0; i < data.length; i++) data[i] = defaultGenerator.nextNormal();
-  return new Tensor(data, s, options?.requiresGrad ?? false);
+  return ownedTensor(data, s, requiresGrad);
 }
 
 /**
@@ -145,18 +178,25 @@ export function arange(start: number, end?: number, step = 1, options?: TensorOp
     hi = lo;
     lo = 0;
   }
-  if (![lo, hi, step].every(Number.isFinite)) throw new Error(`arange: start, end and step must be finite numbers`);
+  for (const [name, v] of [['start', lo], ['end', hi], ['step', step]] as const) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`arange: ${name} must be a finite number, got ${valueStr(v)}`);
+  }
   if (step === 0) throw new Error('arange: step must be non-zero');
+  // PyTorch refuses a step pointing away from end rather than returning an empty tensor.
+  if ((hi - lo) * step < 0) throw new Error(`arange: step ${step} points away from end: no values from ${lo} to ${hi}`);
+  const requiresGrad = gradOption('arange', options);
   const n = Math.max(0, Math.ceil((hi - lo) / step));
-  const data = new Float32Array(n);
+  checkShape('arange', [n]);
+  const data = allocFloat32('arange', n);
   for (let i = 0; i < n; i++) data[i] = lo + i * step;
-  return new Tensor(data, [n], options?.requiresGrad ?? false);
+  return ownedTensor(data, [n], requiresGrad);
 }
 
 /** Identity matrix n×m (m defaults to n). */
 export function eye(n: number, m = n, options?: TensorOptions): Tensor {
   checkShape('eye', [n, m]);
-  const data = new Float32Array(n * m);
+  const requiresGrad = gradOption('eye', options);
+  const data = allocFloat32('eye', n * m);
   for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
-  return new Tensor(data, [n, m], options?.requiresGrad ?? false);
+  return ownedTensor(data, [n, m], requiresGrad);
 }

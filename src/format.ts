@@ -17,11 +17,17 @@ function chooseFormat(values: number[]): (v: number) => string {
     const big = finite.some((v) => Math.abs(v) >= 1e8);
     return (v) => special(v) ?? (big ? sci(v) : `${v}.`);
   }
-  const nonzero = finite.filter((v) => v !== 0).map(Math.abs);
-  const lo = Math.min(...nonzero);
-  const hi = Math.max(...nonzero);
+  // Loops, not Math.min(...values): spreading a few hundred thousand values overflows the stack.
+  let lo = Infinity;
+  let hi = 0;
+  for (const v of finite) {
+    const a = Math.abs(v);
+    if (a === 0) continue;
+    if (a < lo) lo = a;
+    if (a > hi) hi = a;
+  }
   // PyTorch's rule: scientific notation when magnitudes span > 1000x or leave [1e-4, 1e8).
-  const useSci = nonzero.length > 0 && (hi / lo > 1000 || hi >= 1e8 || lo < 1e-4);
+  const useSci = hi > 0 && (hi / lo > 1000 || hi >= 1e8 || lo < 1e-4);
   return (v) => special(v) ?? (useSci ? sci(v) : v.toFixed(4));
 }
 
@@ -34,6 +40,14 @@ function sci(v: number): string {
 
 /** Prints like PyTorch: tensor([[ 0.1000, -2.0000], ...]) with requiresGrad / gradFn noted. */
 export function formatTensor(t: Tensor): string {
+  const data = t._read('toString');
+  const notes: string[] = [];
+  if (t.gradFn) notes.push(`gradFn=<${t.gradFn.op}>`);
+  else if (t.requiresGrad) notes.push('requiresGrad=true');
+  const prefix = 'tensor(';
+  const close = `${notes.map((n) => ', ' + n).join('')})`;
+  // Nothing to walk: an empty tensor's other dims can be huge ([2^40, 0, 3]).
+  if (t.size === 0) return `${prefix}[]${t.ndim > 1 ? `, size=[${t.shape.join(', ')}]` : ''}${close}`;
   const summarize = t.size > THRESHOLD;
   const strides: number[] = [];
   let s = 1;
@@ -44,26 +58,21 @@ export function formatTensor(t: Tensor): string {
   const shown: number[] = [];
   const collect = (dim: number, off: number): void => {
     if (dim === t.ndim) {
-      shown.push(t.data[off]!);
+      shown.push(data[off]!);
       return;
     }
     for (const i of shownIndices(t.shape[dim]!, summarize)) if (i !== null) collect(dim + 1, off + i * strides[dim]!);
   };
   collect(0, 0);
   const fmt = chooseFormat(shown);
-  const width = Math.max(0, ...shown.map((v) => fmt(v).length));
-  const prefix = 'tensor(';
+  let width = 0;
+  for (const v of shown) width = Math.max(width, fmt(v).length);
   const render = (dim: number, off: number): string => {
-    if (dim === t.ndim) return fmt(t.data[off]!).padStart(width);
+    if (dim === t.ndim) return fmt(data[off]!).padStart(width);
     const parts = shownIndices(t.shape[dim]!, summarize).map((i) => (i === null ? '...' : render(dim + 1, off + i * strides[dim]!)));
     if (dim === t.ndim - 1) return `[${parts.join(', ')}]`;
     const indent = ' '.repeat(prefix.length + dim + 1);
     return `[${parts.join(',' + '\n'.repeat(t.ndim - dim - 1) + indent)}]`;
   };
-  let body = t.size === 0 ? `[]` : render(0, 0);
-  if (t.size === 0 && t.ndim > 1) body += `, size=[${t.shape.join(', ')}]`;
-  const notes: string[] = [];
-  if (t.gradFn) notes.push(`gradFn=<${t.gradFn.op}>`);
-  else if (t.requiresGrad) notes.push('requiresGrad=true');
-  return `${prefix}${body}${notes.map((n) => ', ' + n).join('')})`;
+  return `${prefix}${render(0, 0)}${close}`;
 }

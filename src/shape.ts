@@ -2,6 +2,12 @@
 
 export type Shape = readonly number[];
 
+/** The most dims a tensor may have (PyTorch's limit too); both backends accept up to this. */
+export const MAX_DIMS = 64;
+
+/** The most elements a tensor may hold: the longest Float32Array V8 allocates. */
+export const MAX_ELEMENTS = 2 ** 32 - 1;
+
 export function shapeStr(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
@@ -12,12 +18,55 @@ export function sizeOf(shape: Shape): number {
   return n;
 }
 
-/** Throws unless every dim is a non-negative integer. */
+/**
+ * A junk argument as an error message shows it: the type and value of a primitive ("string '0'",
+ * "bigint 1n", "NaN"), the class name of an object. Never throws (BigInt and cyclic values included).
+ */
+export function valueStr(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  switch (typeof v) {
+    case 'number': return String(v);
+    case 'string': return `string '${v.length > 40 ? v.slice(0, 40) + '…' : v}'`;
+    case 'bigint': return `bigint ${String(v)}n`;
+    case 'boolean': return `boolean ${String(v)}`;
+    case 'symbol': return 'a symbol';
+    case 'function': return 'a function';
+  }
+  if (Array.isArray(v)) return 'an array';
+  return (v as object).constructor?.name ?? 'an object';
+}
+
+/**
+ * Throws unless `shape` is an array of at most MAX_DIMS non-negative integer dims whose product
+ * fits a Float32Array, so an oversized shape fails here with the op's name rather than in V8.
+ */
 export function checkShape(op: string, shape: Shape): void {
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) {
-      throw new Error(`${op}: invalid shape ${shapeStr(shape)}: dims must be non-negative integers`);
+  if (!Array.isArray(shape)) throw new Error(`${op}: shape must be an array of dims, got ${valueStr(shape)}`);
+  if (shape.length > MAX_DIMS) {
+    throw new Error(`${op}: shape has ${shape.length} dims, more than the ${MAX_DIMS} a tensor may have`);
+  }
+  shape.forEach((d, i) => {
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+      throw new Error(`${op}: invalid shape: dims must be non-negative integers, got ${valueStr(d)} at position ${i}`);
     }
+  });
+  const n = sizeOf(shape);
+  if (n > MAX_ELEMENTS) {
+    throw new Error(`${op}: shape ${shapeStr(shape)} has ${n} elements, more than the ${MAX_ELEMENTS} a Float32Array can hold`);
+  }
+}
+
+/**
+ * A zero-filled Float32Array of n elements (n within MAX_ELEMENTS, as checkShape ensures) for
+ * `op`. When the machine can't provide the memory, V8 throws a RangeError naming nobody; this
+ * names the op and the size instead.
+ */
+export function allocFloat32(op: string, n: number): Float32Array {
+  try {
+    return new Float32Array(n);
+  } catch (e) {
+    throw new Error(`${op}: cannot allocate ${n} float32 elements (${((n * 4) / 2 ** 30).toFixed(1)} GiB): ${(e as Error).message}`);
   }
 }
 
@@ -36,11 +85,12 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
   return out;
 }
 
-/** A dim index in [-ndim, ndim) turned into [0, ndim). */
-export function normDim(op: string, dim: number, ndim: number): number {
+/** A dim index in [-ndim, ndim) turned into [0, ndim). `what` names the argument in errors. */
+export function normDim(op: string, dim: number, ndim: number, what = 'dim'): number {
+  if (typeof dim !== 'number' || !Number.isInteger(dim)) throw new Error(`${op}: ${what} must be an integer, got ${valueStr(dim)}`);
   const d = dim < 0 ? dim + ndim : dim;
-  if (!Number.isInteger(dim) || d < 0 || d >= ndim) {
-    throw new Error(`${op}: dim ${dim} is out of range for a tensor with ${ndim} dims`);
+  if (d < 0 || d >= ndim) {
+    throw new Error(`${op}: ${what} ${dim} is out of range for a tensor with ${ndim} dims`);
   }
   return d;
 }

@@ -1,4 +1,4 @@
-import { type GradNode, runBackward } from './autograd.js';
+import { type GradNode, isGradEnabled, runBackward } from './autograd.js';
 import { getBackend } from './backend/index.js';
 import { formatTensor } from './format.js';
 import * as act from './ops/activation.js';
@@ -8,7 +8,7 @@ import { matmul } from './ops/matmul.js';
 import * as red from './ops/reduce.js';
 import * as shp from './ops/shape.js';
 import * as sm from './ops/softmax.js';
-import { type Shape, checkShape, shapeStr, sizeOf } from './shape.js';
+import { type Shape, MAX_ELEMENTS, broadcastShapes, checkShape, shapeStr, sizeOf, valueStr } from './shape.js';
 
 /** Nested number arrays, as accepted by `tensor()` and returned by `toArray()`. */
 export type NestedArray = number | NestedArray[];
@@ -20,38 +20,210 @@ export type TensorLike = Tensor | number;
 export type IndexLike = Tensor | Int32Array | readonly number[];
 
 /**
+ * What the views of one buffer share (like PyTorch's version counter, which views share too).
+ * Library code that writes a tensor in place bumps `version`; backward() refuses a saved tensor
+ * whose version moved. User code can also write through `.data` without telling anyone, so a
+ * storage whose array user code holds is `exposed`, and saving such a tensor for backward also
+ * takes a fingerprint of its values. Tensors user code never saw (op outputs, parameters, loader
+ * batches) are checked by version alone: the fingerprint is only paid where a silent write is
+ * possible.
+ */
+export class Storage {
+  version = 0;
+  /** A tensor of this storage was saved for backward while unexposed, so without a fingerprint. */
+  savedUnexposed = false;
+  /** Fingerprint of `base` taken when it was exposed after such a save, and the version then. */
+  fp = 0;
+  fpVersion = -1;
+  constructor(
+    /** The whole array the views cut from (what `.data.buffer` lets user code reach). */
+    readonly base: Float32Array,
+    /** User code may hold the array: it came from outside, or `.data` handed it out. */
+    public exposed: boolean,
+  ) {}
+}
+
+/** The error every use of a tensor whose buffer was transferred or shrunk throws. */
+export function detachedError(op: string): Error {
+  return new Error(`${op}: tensor data was detached (transferred or resized)`);
+}
+
+/**
+ * Whether a typed array's buffer was detached (transferred with postMessage/structuredClone).
+ * Node 20 lacks ArrayBuffer.prototype.detached; there a detached buffer is told from an empty one
+ * by the view constructor refusing it.
+ */
+export function isDetachedArray(a: ArrayBufferView): boolean {
+  if (a.byteLength !== 0) return false;
+  const b = a.buffer as ArrayBufferLike & { detached?: boolean };
+  if (typeof b.detached === 'boolean') return b.detached;
+  try {
+    new Uint8Array(b);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** What an error calls an object that passes `instanceof Tensor` without being made by its constructor. */
+const COUNTERFEIT = 'not a valid Tensor (an object posing as one, not made by the Tensor constructor)';
+
+/**
+ * Why t can't be used as a tensor (null when it can): not a Tensor, an object posing as one
+ * (Object.create(Tensor.prototype)), or a Tensor whose buffer was transferred away or shrunk.
+ * O(1): it compares lengths, never reads the values.
+ */
+export function tensorProblem(t: unknown): string | null {
+  if (!(t instanceof Tensor)) return `expected a Tensor, got ${valueStr(t)}`;
+  const shape: unknown = t.shape;
+  const data: unknown = Tensor._rawOf(t); // not t.data: reading that marks the array as seen by user code
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) return 'not a valid Tensor: its shape is not a list of dims';
+  if (!(data instanceof Float32Array)) return COUNTERFEIT;
+  const n = sizeOf(shape as number[]);
+  if (data.length === n && !(n === 0 && isDetachedArray(data))) return null;
+  if (data.length === 0) return 'tensor data was detached (transferred or resized)';
+  return `not a valid Tensor: its data has ${data.length} elements but its shape ${shapeStr(shape as number[])} needs ${n}`;
+}
+
+// Set by ownedTensor/_view just before they call the constructor, and consumed by it, so the
+// public constructor keeps its plain signature.
+let nextOwned = false;
+let nextStorage: Storage | null = null;
+
+/**
+ * A tensor over an array the library has just allocated and holds no other reference to. Unlike
+ * `new Tensor`, whose caller keeps the array (so it counts as exposed to user code), nothing can
+ * write it behind the version counter's back, so saving it for backward costs no fingerprint.
+ */
+export function ownedTensor(data: Float32Array, shape: Shape, requiresGrad = false): Tensor {
+  nextOwned = true;
+  return new Tensor(data, shape, requiresGrad);
+}
+
+/**
  * A float32 tensor: a row-major, contiguous Float32Array with a shape, and the autograd state.
  * Tensors are ordinary garbage-collected objects: nothing needs disposing.
  */
 export class Tensor {
-  /** The values, row-major. Reshaped views share it; writing to it is visible through them. */
-  readonly data: Float32Array;
+  readonly #raw: Float32Array;
+  #grad: Tensor | null = null;
+  /** @internal The version counter and exposure state, shared with every view of this buffer. */
+  readonly _storage: Storage;
   readonly shape: Shape;
-  /** Whether gradients flow to this tensor. Set on leaves by the user; propagated by ops. */
-  requiresGrad: boolean;
-  /** Accumulated gradient (same shape), filled by backward() on leaves and retainGrad() tensors. */
-  grad: Tensor | null = null;
+  /** Number of elements (the product of the shape). */
+  readonly size: number;
+  #requiresGrad: boolean;
   /** The op that produced this tensor, null for leaves (and for anything made under noGrad). */
   gradFn: GradNode | null = null;
   /** Set by retainGrad(): keep .grad on a non-leaf tensor too. */
   retainsGrad = false;
 
+  /**
+   * Wraps `data` (not copied) as a tensor of `shape`. The caller keeps the array, so the tensor
+   * counts as exposed: see `data`.
+   */
   constructor(data: Float32Array, shape: Shape, requiresGrad = false) {
+    const owned = nextOwned;
+    const shared = nextStorage;
+    nextOwned = false;
+    nextStorage = null;
+    if (!(data instanceof Float32Array)) throw new Error(`Tensor: data must be a Float32Array, got ${valueStr(data)}`);
+    if (!owned && isDetachedArray(data)) throw detachedError('Tensor');
     checkShape('Tensor', shape);
-    if (data.length !== sizeOf(shape)) {
-      throw new Error(`Tensor: data has ${data.length} elements but shape ${shapeStr(shape)} needs ${sizeOf(shape)}`);
+    if (typeof requiresGrad !== 'boolean') throw new Error(`Tensor: requiresGrad must be a boolean, got ${valueStr(requiresGrad)}`);
+    const size = sizeOf(shape);
+    if (data.length !== size) {
+      throw new Error(`Tensor: data has ${data.length} elements but shape ${shapeStr(shape)} needs ${size}`);
     }
-    this.data = data;
+    this.#raw = data;
     this.shape = Object.freeze(shape.slice());
-    this.requiresGrad = requiresGrad;
+    this.size = size;
+    this.#requiresGrad = requiresGrad;
+    this._storage = shared ?? new Storage(data, !owned);
+  }
+
+  /**
+   * The values, row-major (not a copy: reshaped views share them, and writes are visible through
+   * every view). Handing the array out marks the storage as exposed: from then on, saving this
+   * tensor for backward fingerprints it, so a write through the array between the forward pass
+   * and backward() is caught there ("was modified") instead of giving wrong gradients. Reads that
+   * need no such care: `toArray()`, `item()`, `clone()`.
+   */
+  get data(): Float32Array {
+    const raw = this.#raw;
+    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw detachedError('data');
+    const st = this._storage;
+    if (!st.exposed) {
+      // A graph may already have saved this storage without a fingerprint: take it now, before
+      // the caller can write, so backward() can compare against it.
+      if (st.savedUnexposed) {
+        st.fp = getBackend().fingerprint(st.base);
+        st.fpVersion = st.version;
+      }
+      st.exposed = true;
+    }
+    return raw;
+  }
+
+  /** @internal The values for library code: no exposure; throws if the buffer was detached. */
+  get _data(): Float32Array {
+    const raw = this.#raw;
+    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw detachedError('Tensor');
+    return raw;
+  }
+
+  /**
+   * @internal `_data`, with `op` named in the error when the buffer was detached. O(1): a
+   * detached buffer reads as length 0, so only an empty tensor needs the buffer itself checked.
+   */
+  _read(op: string): Float32Array {
+    const raw = this.#raw;
+    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw detachedError(op);
+    return raw;
+  }
+
+  /** @internal The values for an in-place write by library code: bumps the version counter. */
+  _write(op: string): Float32Array {
+    const raw = this.#raw;
+    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw detachedError(op);
+    this._storage.version++;
+    return raw;
+  }
+
+  /**
+   * @internal t's values when t is a genuine Tensor (not an object posing as one), without
+   * exposing them; undefined otherwise. O(1): for validation code that must not throw.
+   */
+  static _rawOf(t: unknown): Float32Array | undefined {
+    return typeof t === 'object' && t !== null && #raw in t ? (t as Tensor).#raw : undefined;
+  }
+
+  /** @internal A tensor over `data` (this tensor's array or a part of it) sharing this storage. */
+  _view(data: Float32Array, shape: Shape): Tensor {
+    nextStorage = this._storage;
+    return new Tensor(data, shape);
   }
 
   get ndim(): number {
     return this.shape.length;
   }
 
-  get size(): number {
-    return this.data.length;
+  /** Whether gradients flow to this tensor. Set on leaves by the user; propagated by ops. */
+  get requiresGrad(): boolean {
+    return this.#requiresGrad;
+  }
+
+  /** A boolean; only a leaf can stop requiring grad (as PyTorch: use detach() for the rest). */
+  set requiresGrad(value: boolean) {
+    this.#setRequiresGrad('requiresGrad', value);
+  }
+
+  #setRequiresGrad(op: string, value: unknown): void {
+    if (typeof value !== 'boolean') throw new Error(`${op}: value must be a boolean, got ${valueStr(value)}`);
+    if (!value && this.gradFn !== null) {
+      throw new Error(`${op}: only leaf tensors can stop requiring grad (this one is the output of ${this.gradFn.op}); use detach()`);
+    }
+    this.#requiresGrad = value;
   }
 
   /** True unless this tensor was produced by a recorded op. */
@@ -59,16 +231,69 @@ export class Tensor {
     return this.gradFn === null;
   }
 
+  /**
+   * How many in-place writes this tensor's storage has seen (optimizer steps, loadStateDict,
+   * fill_/zero_/copy_, markModified()); views share it. PyTorch's `_version`.
+   */
+  get version(): number {
+    return this._storage.version;
+  }
+
+  /**
+   * Declares that you wrote this tensor's values in place (through `.data`), as PyTorch's
+   * `torch.autograd.graph.increment_version`: graphs that saved it then refuse to back-propagate
+   * with a version error. Writes through `.data` are caught without it (by fingerprint), but
+   * calling it costs O(1) and makes the error name the version.
+   */
+  markModified(): this {
+    this._write('markModified');
+    return this;
+  }
+
+  /** Accumulated gradient (same shape), filled by backward() on leaves and retainGrad() tensors. */
+  get grad(): Tensor | null {
+    return this.#grad;
+  }
+
+  /** Assign null to clear it, or a tensor of this tensor's shape (it is used, not copied). */
+  set grad(g: Tensor | null) {
+    if (g === null) {
+      this.#grad = null;
+      return;
+    }
+    if (!(g instanceof Tensor)) throw new Error(`grad: expected a Tensor or null, got ${valueStr(g)}`);
+    const bad = tensorProblem(g);
+    if (bad !== null) throw new Error(`grad: ${bad}`);
+    if (g === this) throw new Error("grad: a tensor can't be assigned as its own gradient");
+    if (g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i])) {
+      throw new Error(`grad: assigned gradient has shape ${shapeStr(g.shape)}, but the tensor has shape ${shapeStr(this.shape)}`);
+    }
+    this.#grad = g;
+  }
+
   /** The single value of a one-element tensor. */
   item(): number {
+    const d = this._read('item');
     if (this.size !== 1) throw new Error(`item: tensor of shape ${shapeStr(this.shape)} has ${this.size} elements, expected 1`);
-    return this.data[0]!;
+    return d[0]!;
   }
 
   /** The values as nested arrays (a number for a 0-d tensor). */
   toArray(): NestedArray {
+    const data = this._read('toArray');
+    // An empty tensor can still ask for many arrays ([2^40, 0, 3]: 2^40 empty rows); refuse what
+    // no JS heap holds instead of failing inside V8.
+    let arrays = 0;
+    let rows = 1;
+    for (let d = 0; d < this.ndim && rows > 0; d++) {
+      arrays += rows;
+      rows *= this.shape[d]!;
+    }
+    if (arrays > MAX_ELEMENTS) {
+      throw new Error(`toArray: a tensor of shape ${shapeStr(this.shape)} would need ${arrays} nested arrays, more than the ${MAX_ELEMENTS} supported`);
+    }
     const build = (dim: number, offset: number): NestedArray => {
-      if (dim === this.shape.length) return this.data[offset]!;
+      if (dim === this.shape.length) return data[offset]!;
       const n = this.shape[dim]!;
       const stride = sizeOf(this.shape.slice(dim + 1));
       const out: NestedArray[] = new Array<NestedArray>(n);
@@ -82,22 +307,64 @@ export class Tensor {
     return formatTensor(this);
   }
 
-  /** Same data, cut from the graph: no gradient flows through the result. */
+  /** Same data, cut from the graph: no gradient flows through the result. Shares the version counter. */
   detach(): Tensor {
-    return new Tensor(this.data, this.shape, false);
+    return this._view(this._read('detach'), this.shape);
   }
 
   /** A copy with its own buffer (not recorded). */
   clone(): Tensor {
-    return new Tensor(this.data.slice(), this.shape, false);
+    return ownedTensor(this._read('clone').slice(), this.shape);
+  }
+
+  /** Refuses the in-place write PyTorch refuses: one that autograd would have to see. */
+  #checkInPlace(op: string): void {
+    if (!isGradEnabled()) return;
+    if (this.gradFn !== null) {
+      throw new Error(`${op}: can't modify the output of a recorded op (${this.gradFn.op}) in place; clone() it, or run under noGrad()`);
+    }
+    if (this.requiresGrad) {
+      throw new Error(`${op}: a leaf tensor that requires grad can't be modified in place outside noGrad()`);
+    }
+  }
+
+  /** Sets every element to value, in place (bumps the version). */
+  fill_(value: number): this {
+    if (typeof value !== 'number') throw new Error(`fill_: value must be a number, got ${valueStr(value)}`);
+    this.#checkInPlace('fill_');
+    this._write('fill_').fill(value);
+    return this;
+  }
+
+  /** Sets every element to 0, in place (bumps the version). */
+  zero_(): this {
+    this.#checkInPlace('zero_');
+    this._write('zero_').fill(0);
+    return this;
+  }
+
+  /** Copies src's values into this tensor, in place (src broadcasts to this shape; bumps the version). */
+  copy_(src: Tensor): this {
+    if (!(src instanceof Tensor)) throw new Error(`copy_: src must be a Tensor, got ${valueStr(src)}`);
+    if (Tensor._rawOf(src) === undefined) throw new Error(`copy_: src is ${COUNTERFEIT}`);
+    this.#checkInPlace('copy_');
+    if (src.requiresGrad && isGradEnabled()) {
+      throw new Error('copy_: src requires grad and copy_ is not differentiable; pass src.detach() or run under noGrad()');
+    }
+    const to = broadcastShapes('copy_', src.shape, this.shape);
+    if (to.length !== this.ndim || to.some((d, i) => d !== this.shape[i])) {
+      throw new Error(`copy_: src of shape ${shapeStr(src.shape)} does not broadcast to ${shapeStr(this.shape)}`);
+    }
+    const s = src._read('copy_');
+    const d = this._write('copy_');
+    if (src.size === this.size) d.set(s);
+    else if (this.size > 0) getBackend().binary('add', s.slice(), src.shape, ZERO, [], d, this.shape);
+    return this;
   }
 
   /** Sets requiresGrad in place and returns this (for chaining, like PyTorch's requires_grad_). */
   requiresGrad_(value = true): this {
-    if (!value && this.gradFn !== null) {
-      throw new Error('requiresGrad_(false): only leaf tensors can stop requiring grad; use detach()');
-    }
-    this.requiresGrad = value;
+    this.#setRequiresGrad('requiresGrad_', value);
     return this;
   }
 
@@ -110,9 +377,15 @@ export class Tensor {
 
   /**
    * Back-propagates from this tensor. Without an argument the tensor must hold one element
-   * (a loss); otherwise `grad` is the upstream gradient, of this tensor's shape.
+   * (a loss); otherwise `grad` is the upstream gradient, a Tensor of this tensor's shape.
+   * Throws, before any gradient is accumulated, if a tensor the backward pass needs was
+   * modified in place since the forward pass (or its buffer was detached).
    */
   backward(grad?: Tensor): void {
+    if (grad !== undefined) {
+      if (!(grad instanceof Tensor)) throw new Error(`backward: gradient must be a Tensor, got ${valueStr(grad)}`);
+      if (Tensor._rawOf(grad) === undefined) throw new Error(`backward: gradient is ${COUNTERFEIT}`);
+    }
     if (!this.requiresGrad) {
       throw new Error(
         'backward: this tensor does not require grad and has no grad function (were its inputs created with requiresGrad: true, outside noGrad?)',
@@ -125,26 +398,42 @@ export class Tensor {
           `backward: grad can be implicitly created only for scalar outputs; this tensor has shape ${shapeStr(this.shape)}, pass an upstream gradient`,
         );
       }
-      g = new Tensor(new Float32Array(this.size).fill(1), this.shape);
+      g = ownedTensor(new Float32Array(this.size).fill(1), this.shape);
     } else {
       if (grad.shape.length !== this.shape.length || grad.shape.some((d, i) => d !== this.shape[i])) {
         throw new Error(`backward: gradient shape ${shapeStr(grad.shape)} does not match tensor shape ${shapeStr(this.shape)}`);
       }
+      grad._read('backward');
       g = grad;
     }
     runBackward(this, g, (a, b) => ew.add(a, b));
   }
 
-  /** Adds g into .grad (copying the first time, since g may be shared by other tensors). */
+  /**
+   * Adds g, a Tensor of this tensor's shape, into `.grad` as backward() does for leaves: a copy of
+   * g the first time (g may be shared), an in-place add after that (which bumps .grad's version).
+   */
   accumulateGrad(g: Tensor): void {
-    if (g.size !== this.size) {
-      throw new Error(`backward: gradient of shape ${shapeStr(g.shape)} reached a tensor of shape ${shapeStr(this.shape)}`);
+    const bad = tensorProblem(g);
+    if (bad !== null) throw new Error(`accumulateGrad: invalid gradient: ${bad}`);
+    if (g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i])) {
+      throw new Error(`accumulateGrad: gradient has shape ${shapeStr(g.shape)}, but the tensor has shape ${shapeStr(this.shape)}`);
     }
-    if (this.grad === null) {
-      this.grad = new Tensor(g.data.slice(), this.shape);
-    } else {
-      const d = this.grad.data;
-      getBackend().binary('add', d, this.shape, g.data, this.shape, d, this.shape);
+    this._accumulateGrad(g, 'accumulateGrad');
+  }
+
+  /** @internal accumulateGrad for backward() (`op`), whose gradients are the library's own tensors. */
+  _accumulateGrad(g: Tensor, op = 'backward'): void {
+    if (g.size !== this.size) {
+      throw new Error(`${op}: gradient of shape ${shapeStr(g.shape)} reached a tensor of shape ${shapeStr(this.shape)}`);
+    }
+    const mine = this.#grad;
+    if (mine === null) {
+      this.#grad = ownedTensor(g._read(op).slice(), this.shape);
+    } else if (this.size > 0) {
+      // An in-place write like any other: a graph that saved this .grad must see it.
+      const d = mine._write(op);
+      getBackend().binary('add', d, this.shape, g._read(op), this.shape, d, this.shape);
     }
   }
 
@@ -183,8 +472,14 @@ export class Tensor {
   min(dim?: number | null, keepdim = false): Tensor { return red.min(this, dim, keepdim); }
   argmax(dim?: number | null, keepdim = false): Tensor { return red.argmax(this, dim, keepdim); }
   argmin(dim?: number | null, keepdim = false): Tensor { return red.argmin(this, dim, keepdim); }
+  /** Exact indices of the largest values (any length; argmax's float32 holds integers only up to 2^24). */
+  argmaxIndices(dim?: number | null): Float64Array { return red.argmaxIndices(this, dim); }
+  /** Exact indices of the smallest values; see argmaxIndices. */
+  argminIndices(dim?: number | null): Float64Array { return red.argminIndices(this, dim); }
 
   indexSelect(indices: IndexLike): Tensor { return idx.indexSelect(this, indices); }
-  /** Rows start..end (end exclusive, negative counts from the end) along dim 0; shares no data. */
+  /** Rows start..end (end exclusive, negative counts from the end) along dim 0: a view sharing the buffer. */
   slice(start: number, end?: number): Tensor { return idx.slice(this, start, end); }
 }
+
+const ZERO = new Float32Array(1);

@@ -175,8 +175,8 @@ void unary_scalar(UnaryOp op, const float* x, float* out, int64_t n, double p0, 
       }
       return;
     }
-    case UnaryOp::Relu:
-      for (int64_t i = 0; i < n; i++) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    case UnaryOp::Relu:  // NaN and -0 pass through, as PyTorch's max(x, 0) and unary.ts
+      for (int64_t i = 0; i < n; i++) out[i] = x[i] < 0.0f ? 0.0f : x[i];
       return;
     case UnaryOp::LeakyRelu: {
       // v·(v > 0 ? 1 : slope) in double: the values of unary.ts (v·1 is exact), branch-free
@@ -228,10 +228,10 @@ void unary_grad_scalar(UnaryOp op, const float* x, const float* y, const float* 
       }
       return;
     }
-    case UnaryOp::Relu:
+    case UnaryOp::Relu:  // passed through at NaN, as PyTorch's threshold_backward
       for (int64_t i = 0; i < n; i++) {
         const float g = gy[i];
-        gx[i] = x[i] > 0.0f ? g : 0.0f;
+        gx[i] = x[i] <= 0.0f ? 0.0f : g;
       }
       return;
     case UnaryOp::LeakyRelu: {

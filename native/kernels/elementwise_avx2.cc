@@ -127,9 +127,9 @@ void unary(UnaryOp op, const float* x, float* out, int64_t n, double p0, double 
       });
     }
     case UnaryOp::Relu:
-      // max_ps returns its second operand when either is NaN: relu(NaN) = 0 and relu(-0) = +0,
-      // as `v > 0 ? v : 0` in unary.ts.
-      return map8(x, out, n, [](__m256 v) { return _mm256_max_ps(v, _mm256_setzero_ps()); });
+      // max_ps returns its second operand when either is NaN or both are zeros: relu(NaN) = NaN
+      // and relu(-0) = -0, as `v < 0 ? 0 : v` in unary.ts and PyTorch.
+      return map8(x, out, n, [](__m256 v) { return _mm256_max_ps(_mm256_setzero_ps(), v); });
     case UnaryOp::LeakyRelu: {
       // v > 0 ? v : (float)(v·slope), the product in double as in unary.ts.
       const __m256d s = _mm256_set1_pd(p0);
@@ -212,11 +212,12 @@ bool unary_grad(UnaryOp op, const float* x, const float* y, const float* gy, flo
       return true;
     }
     case UnaryOp::Relu:
+      // Not (x <= 0), unordered: the gradient passes at NaN, as PyTorch's threshold_backward.
       for (; i + 8 <= n; i += 8) {
-        const __m256 pos = _mm256_cmp_ps(_mm256_loadu_ps(x + i), _mm256_setzero_ps(), _CMP_GT_OQ);
-        _mm256_storeu_ps(gx + i, _mm256_and_ps(pos, _mm256_loadu_ps(gy + i)));
+        const __m256 pass = _mm256_cmp_ps(_mm256_loadu_ps(x + i), _mm256_setzero_ps(), _CMP_NLE_UQ);
+        _mm256_storeu_ps(gx + i, _mm256_and_ps(pass, _mm256_loadu_ps(gy + i)));
       }
-      for (; i < n; i++) gx[i] = x[i] > 0.0f ? gy[i] : 0.0f;
+      for (; i < n; i++) gx[i] = x[i] <= 0.0f ? 0.0f : gy[i];
       return true;
     case UnaryOp::LeakyRelu: {
       const __m256d s = _mm256_set1_pd(p0);

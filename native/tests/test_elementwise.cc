@@ -259,7 +259,7 @@ double unary_ref(tg::UnaryOp op, double v, double p0, double p1) {
     case tg::UnaryOp::Log: return std::log(v);
     case tg::UnaryOp::Pow: return p0 == 2 ? v * v : std::pow(v, p0);
     case tg::UnaryOp::Clamp: return v < p0 ? p0 : v > p1 ? p1 : v;
-    case tg::UnaryOp::Relu: return v > 0 ? v : 0;
+    case tg::UnaryOp::Relu: return v < 0 ? 0 : v;
     case tg::UnaryOp::LeakyRelu: return v > 0 ? v : v * p0;
     case tg::UnaryOp::Sigmoid: return sigmoid_d(v);
     case tg::UnaryOp::Tanh: return std::tanh(v);
@@ -346,8 +346,8 @@ void test_unary() {
     const float x[] = {NAN, -0.0f, -INFINITY, INFINITY, -1.0f};
     float o[5];
     tg::unary(tg::UnaryOp::Relu, x, o, 5, 0, 0);
-    CHECK(o[0] == 0.0f && !std::signbit(o[1]) && o[1] == 0.0f && o[2] == 0.0f && o[3] == INFINITY && o[4] == 0.0f,
-          "relu specials (NaN -> 0 as unary.ts)");
+    CHECK(std::isnan(o[0]) && std::signbit(o[1]) && o[1] == 0.0f && o[2] == 0.0f && o[3] == INFINITY && o[4] == 0.0f,
+          "relu specials (NaN -> NaN, -0 -> -0, as PyTorch and unary.ts)");
     tg::unary(tg::UnaryOp::LeakyRelu, x, o, 5, 0.01, 0);
     CHECK(std::isnan(o[0]) && o[2] == -INFINITY && o[3] == INFINITY && o[4] == -0.01f, "leakyRelu specials");
     tg::unary(tg::UnaryOp::Clamp, x, o, 5, -0.5, 0.5);
@@ -386,7 +386,7 @@ double unary_grad_ref(tg::UnaryOp op, double x, double y, double gy, double p0, 
     case tg::UnaryOp::Log: return gy / x;
     case tg::UnaryOp::Pow: return gy * p0 * std::pow(x, p0 - 1);
     case tg::UnaryOp::Clamp: return x >= p0 && x <= p1 ? gy : 0;
-    case tg::UnaryOp::Relu: return x > 0 ? gy : 0;
+    case tg::UnaryOp::Relu: return x <= 0 ? 0 : gy;
     case tg::UnaryOp::LeakyRelu: return x > 0 ? gy : gy * p0;
     case tg::UnaryOp::Sigmoid: return gy * y * (1 - y);
     case tg::UnaryOp::Tanh: return gy * (1 - y * y);

@@ -168,4 +168,11 @@ export interface Backend {
 
   /** out = x permuted by axes (out's shape is shape[axes[i]]). */
   permute(x: Float32Array, shape: readonly number[], axes: readonly number[], out: Float32Array): void;
+
+  /**
+   * Σ bits[i]·(2i+1) mod 2^32 over the float32 bit patterns of x, as an unsigned integer; equal on
+   * both backends. Any single-element change alters it: autograd uses it to notice writes to a
+   * saved tensor's data that bypassed the version counter.
+   */
+  fingerprint(x: Float32Array): number;
 }

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { AdamHyper, Backend } from './backend.js';
+import { fingerprint as jsFingerprint } from './js/fingerprint.js';
 import { packageRoot } from './root.js';
 
 /** The functions the addon (native/addon.cc) exports. Every one validates its arguments. */
@@ -31,6 +32,8 @@ export interface NativeAddon {
   softmaxGrad: Backend['softmaxGrad'];
   permute: Backend['permute'];
   crossEntropy: Backend['crossEntropy'];
+  /** Absent from binaries built before it existed; the TypeScript kernel stands in then. */
+  fingerprint?: Backend['fingerprint'];
   /** Adam with its hyper-parameters spread out as numbers (no object crossing into C++). */
   adamStep(
     p: Float32Array,
@@ -93,5 +96,6 @@ export function nativeBackend(a: NativeAddon): Backend {
     crossEntropy: (...args) => a.crossEntropy(...args),
     adamStep: (p, g, m, v, vmax, hp: AdamHyper) =>
       a.adamStep(p, g, m, v, vmax, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.decoupled, hp.amsgrad, hp.step),
+    fingerprint: typeof a.fingerprint === 'function' ? (x) => a.fingerprint!(x) : jsFingerprint,
   };
 }

@@ -2,6 +2,8 @@ import { record } from '../autograd.js';
 import { getBackend } from '../backend/index.js';
 import { defaultGenerator } from '../random.js';
 import type { Tensor } from '../tensor.js';
+import { requireBoolean, requireTensor } from './args.js';
+import { valueStr } from '../shape.js';
 import { empty } from './util.js';
 
 /**
@@ -10,17 +12,19 @@ import { empty } from './util.js';
  * The mask comes from the seeded library generator.
  */
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
-  if (!(p >= 0 && p <= 1)) throw new Error(`dropout: p must be in [0, 1], got ${p}`);
+  requireTensor('dropout', 'input', x);
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`dropout: p must be a number in [0, 1], got ${valueStr(p)}`);
+  requireBoolean('dropout', 'training', training);
   if (!training || p === 0) return x;
-  const mask = empty(x.shape);
+  const mask = empty(x.shape, 'dropout');
   const keep = 1 - p;
   const scale = keep === 0 ? 0 : 1 / keep;
-  for (let i = 0; i < mask.size; i++) mask.data[i] = defaultGenerator.nextFloat() < keep ? scale : 0;
-  const y = empty(x.shape);
-  getBackend().binary('mul', x.data, x.shape, mask.data, mask.shape, y.data, y.shape);
-  return record(y, 'dropout', [x], (g) => {
-    const gx = empty(x.shape);
-    getBackend().binary('mul', g.data, g.shape, mask.data, mask.shape, gx.data, gx.shape);
+  for (let i = 0; i < mask.size; i++) mask._data[i] = defaultGenerator.nextFloat() < keep ? scale : 0;
+  const y = empty(x.shape, 'dropout');
+  if (y.size > 0) getBackend().binary('mul', x._data, x.shape, mask._data, mask.shape, y._data, y.shape);
+  return record(y, 'dropout', [x], [], (g) => {
+    const gx = empty(x.shape, 'dropout');
+    if (gx.size > 0) getBackend().binary('mul', g._data, g.shape, mask._data, mask.shape, gx._data, gx.shape);
     return [gx];
   });
 }

@@ -1,21 +1,21 @@
 import { record } from '../autograd.js';
 import type { BinaryOp, UnaryOp } from '../backend/backend.js';
 import { getBackend } from '../backend/index.js';
-import { broadcastShapes } from '../shape.js';
+import { broadcastShapes, valueStr } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
 import { asTensor, empty, unbroadcast } from './util.js';
 
 function binary(op: BinaryOp, x: Tensor, y: Tensor): Tensor {
   const shape = broadcastShapes(op, x.shape, y.shape);
-  const out = empty(shape);
-  getBackend().binary(op, x.data, x.shape, y.data, y.shape, out.data, shape);
+  const out = empty(shape, op);
+  if (out.size > 0) getBackend().binary(op, x._data, x.shape, y._data, y.shape, out._data, shape);
   return out;
 }
 
 export function add(a: TensorLike, b: TensorLike): Tensor {
   const x = asTensor('add', a);
   const y = asTensor('add', b);
-  return record(binary('add', x, y), 'add', [x, y], (g) => [
+  return record(binary('add', x, y), 'add', [x, y], [], (g) => [
     x.requiresGrad ? unbroadcast(g, x.shape) : null,
     y.requiresGrad ? unbroadcast(g, y.shape) : null,
   ]);
@@ -24,7 +24,7 @@ export function add(a: TensorLike, b: TensorLike): Tensor {
 export function sub(a: TensorLike, b: TensorLike): Tensor {
   const x = asTensor('sub', a);
   const y = asTensor('sub', b);
-  return record(binary('sub', x, y), 'sub', [x, y], (g) => [
+  return record(binary('sub', x, y), 'sub', [x, y], [], (g) => [
     x.requiresGrad ? unbroadcast(g, x.shape) : null,
     y.requiresGrad ? unbroadcast(neg(g), y.shape) : null,
   ]);
@@ -33,7 +33,7 @@ export function sub(a: TensorLike, b: TensorLike): Tensor {
 export function mul(a: TensorLike, b: TensorLike): Tensor {
   const x = asTensor('mul', a);
   const y = asTensor('mul', b);
-  return record(binary('mul', x, y), 'mul', [x, y], (g) => [
+  return record(binary('mul', x, y), 'mul', [x, y], x.requiresGrad ? (y.requiresGrad ? [x, y] : [y]) : [x], (g) => [
     x.requiresGrad ? unbroadcast(binary('mul', g, y), x.shape) : null,
     y.requiresGrad ? unbroadcast(binary('mul', g, x), y.shape) : null,
   ]);
@@ -43,7 +43,7 @@ export function div(a: TensorLike, b: TensorLike): Tensor {
   const x = asTensor('div', a);
   const y = asTensor('div', b);
   const out = binary('div', x, y);
-  return record(out, 'div', [x, y], (g) => {
+  return record(out, 'div', [x, y], y.requiresGrad ? [y, out] : [y], (g) => {
     const gy = binary('div', g, y);
     // d(x/y)/dy = -(x/y)/y, reusing the forward result.
     return [
@@ -53,14 +53,27 @@ export function div(a: TensorLike, b: TensorLike): Tensor {
   });
 }
 
+/**
+ * What each map's derivative reads (both backends' unaryGrad kernels): its output for sqrt, exp,
+ * sigmoid and tanh, nothing for neg, its input otherwise. Backward checks exactly these for
+ * in-place changes. A new map must be listed here if its kernel reads the output.
+ */
+function unaryReads(op: UnaryOp, x: Tensor, y: Tensor): Tensor[] {
+  switch (op) {
+    case 'neg': return [];
+    case 'sqrt': case 'exp': case 'sigmoid': case 'tanh': return [y];
+    default: return [x];
+  }
+}
+
 /** An elementwise map and its derivative, both computed by the backend. */
-export function unaryOp(op: UnaryOp, a: TensorLike, p0 = 0, p1 = 0): Tensor {
-  const x = asTensor(op, a);
-  const y = empty(x.shape);
-  getBackend().unary(op, x.data, y.data, p0, p1);
-  return record(y, op, [x], (g) => {
-    const gx = empty(x.shape);
-    getBackend().unaryGrad(op, x.data, y.data, g.data, gx.data, p0, p1);
+export function unaryOp(op: UnaryOp, a: TensorLike, p0 = 0, p1 = 0, name: string = op): Tensor {
+  const x = asTensor(name, a);
+  const y = empty(x.shape, name);
+  if (y.size > 0) getBackend().unary(op, x._data, y._data, p0, p1);
+  return record(y, op, [x], unaryReads(op, x, y), (g) => {
+    const gx = empty(x.shape, name);
+    if (gx.size > 0) getBackend().unaryGrad(op, x._data, y._data, g._data, gx._data, p0, p1);
     return [gx];
   });
 }
@@ -71,19 +84,30 @@ export const exp = (x: TensorLike): Tensor => unaryOp('exp', x);
 export const log = (x: TensorLike): Tensor => unaryOp('log', x);
 export const abs = (x: TensorLike): Tensor => unaryOp('abs', x);
 
-/** x ** exponent for a scalar exponent. */
+/**
+ * x ** exponent for a finite scalar exponent. (An infinite or NaN exponent is refused: JS's
+ * Math.pow and C's pow disagree there, e.g. 1 ** Infinity, so the backends would.)
+ */
 export function pow(x: TensorLike, exponent: number): Tensor {
-  if (typeof exponent !== 'number') throw new Error(`pow: exponent must be a number, got ${typeof exponent}`);
+  if (typeof exponent !== 'number' || !Number.isFinite(exponent)) {
+    throw new Error(`pow: exponent must be a finite number, got ${valueStr(exponent)}`);
+  }
   return unaryOp('pow', x, exponent);
 }
 
-/** Limits values to [min, max]; either bound may be omitted (null/undefined). */
+/**
+ * Limits values to [min, max]; either bound may be omitted (null/undefined); ±Infinity is allowed,
+ * NaN is not. NaN elements stay NaN, as in PyTorch.
+ */
 export function clamp(x: TensorLike, min?: number | null, max?: number | null): Tensor {
-  if ((min === undefined || min === null) && (max === undefined || max === null)) {
-    throw new Error('clamp: at least one of min and max must be given');
-  }
-  const lo = min ?? -Infinity;
-  const hi = max ?? Infinity;
-  if (lo > hi) throw new Error(`clamp: min (${lo}) is greater than max (${hi})`);
-  return unaryOp('clamp', x, lo, hi);
+  const bound = (name: string, v: unknown): number | null => {
+    if (v === undefined || v === null) return null;
+    if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`clamp: ${name} must be a number, null or undefined, got ${valueStr(v)}`);
+    return v;
+  };
+  const lo = bound('min', min);
+  const hi = bound('max', max);
+  if (lo === null && hi === null) throw new Error('clamp: at least one of min and max must be given');
+  if (lo !== null && hi !== null && lo > hi) throw new Error(`clamp: min (${lo}) is greater than max (${hi})`);
+  return unaryOp('clamp', x, lo ?? -Infinity, hi ?? Infinity);
 }

@@ -1,6 +1,7 @@
 import { record } from '../autograd.js';
 import { normDim, shapeStr, sizeOf, splitAt } from '../shape.js';
 import { type IndexLike, Tensor } from '../tensor.js';
+import { requireInteger, requireTensor } from './args.js';
 import { describe, empty } from './util.js';
 import { unsqueeze } from './shape.js';
 
@@ -8,8 +9,9 @@ import { unsqueeze } from './shape.js';
 function toIndices(op: string, indices: IndexLike, rows: number): Int32Array {
   let src: ArrayLike<number>;
   if (indices instanceof Tensor) {
+    requireTensor(op, 'indices', indices);
     if (indices.ndim > 1) throw new Error(`${op}: indices must be 1-D, got shape ${shapeStr(indices.shape)}`);
-    src = indices.data;
+    src = indices._read(op);
   } else if (indices instanceof Int32Array || Array.isArray(indices)) {
     src = indices;
   } else {
@@ -18,7 +20,10 @@ function toIndices(op: string, indices: IndexLike, rows: number): Int32Array {
   const out = new Int32Array(src.length);
   for (let i = 0; i < src.length; i++) {
     const v = src[i]!;
-    if (!Number.isInteger(v) || v < 0 || v >= rows) {
+    if (typeof v !== 'number' || !Number.isInteger(v)) {
+      throw new Error(`${op}: indices must be integers, got ${describe(v)} at position ${i}`);
+    }
+    if (v < 0 || v >= rows) {
       throw new Error(`${op}: index ${v} at position ${i} is out of range for dim 0 of size ${rows}`);
     }
     out[i] = v;
@@ -31,17 +36,19 @@ function toIndices(op: string, indices: IndexLike, rows: number): Int32Array {
  * out[i] = x[indices[i]]. The backward adds each row's gradient back into the row it came from.
  */
 export function indexSelect(x: Tensor, indices: IndexLike): Tensor {
+  requireTensor('indexSelect', 'input', x);
   if (x.ndim === 0) throw new Error('indexSelect: cannot index a 0-d tensor');
   const idx = toIndices('indexSelect', indices, x.shape[0]!);
   const row = sizeOf(x.shape.slice(1));
-  const out = empty([idx.length, ...x.shape.slice(1)]);
-  for (let i = 0; i < idx.length; i++) out.data.set(x.data.subarray(idx[i]! * row, (idx[i]! + 1) * row), i * row);
-  return record(out, 'indexSelect', [x], (g) => {
-    const gx = empty(x.shape);
-    for (let i = 0; i < idx.length; i++) {
+  const out = empty([idx.length, ...x.shape.slice(1)], 'indexSelect');
+  // row = 0: nothing to copy (and idx.length copies of nothing could still be many).
+  for (let i = 0; i < (row > 0 ? idx.length : 0); i++) out._data.set(x._data.subarray(idx[i]! * row, (idx[i]! + 1) * row), i * row);
+  return record(out, 'indexSelect', [x], [], (g) => {
+    const gx = empty(x.shape, 'indexSelect');
+    for (let i = 0; i < (row > 0 ? idx.length : 0); i++) {
       const dst = idx[i]! * row;
       const srcOff = i * row;
-      for (let j = 0; j < row; j++) gx.data[dst + j] += g.data[srcOff + j]!;
+      for (let j = 0; j < row; j++) gx._data[dst + j] += g._data[srcOff + j]!;
     }
     return [gx];
   });
@@ -52,19 +59,19 @@ export function indexSelect(x: Tensor, indices: IndexLike): Tensor {
  * clipped, as in Python slicing) along dim 0. The result is a view: it shares x's buffer.
  */
 export function slice(x: Tensor, start: number, end?: number): Tensor {
+  requireTensor('slice', 'input', x);
   if (x.ndim === 0) throw new Error('slice: cannot slice a 0-d tensor');
-  if (!Number.isInteger(start) || (end !== undefined && !Number.isInteger(end))) {
-    throw new Error(`slice: start and end must be integers, got ${start} and ${end}`);
-  }
+  requireInteger('slice', 'start', start);
+  if (end !== undefined) requireInteger('slice', 'end', end);
   const rows = x.shape[0]!;
   const clip = (v: number): number => Math.min(rows, Math.max(0, v < 0 ? v + rows : v));
   const s = clip(start);
   const e = Math.max(s, end === undefined ? rows : clip(end));
   const row = sizeOf(x.shape.slice(1));
-  const out = new Tensor(x.data.subarray(s * row, e * row), [e - s, ...x.shape.slice(1)]);
-  return record(out, 'slice', [x], (g) => {
-    const gx = empty(x.shape);
-    gx.data.set(g.data, s * row);
+  const out = x._view(x._data.subarray(s * row, e * row), [e - s, ...x.shape.slice(1)]);
+  return record(out, 'slice', [x], [], (g) => {
+    const gx = empty(x.shape, 'slice');
+    gx._data.set(g._data, s * row);
     return [gx];
   });
 }
@@ -77,7 +84,7 @@ function isList(x: readonly Tensor[]): boolean {
 export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
   if (!isList(tensors) || tensors.length === 0) throw new Error('concat: expected a non-empty array of tensors');
   tensors.forEach((t, i) => {
-    if (!(t instanceof Tensor)) throw new Error(`concat: element ${i} is ${describe(t)}, not a Tensor`);
+    requireTensor('concat', `element ${i}`, t);
   });
   const first = tensors[0]!;
   if (first.ndim === 0) throw new Error('concat: cannot concatenate 0-d tensors; use stack');
@@ -90,22 +97,26 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
   const [outer, , inner] = splitAt(first.shape, d);
   const widths = tensors.map((t) => t.shape[d]! * inner);
   const total = widths.reduce((a, b) => a + b, 0);
-  const out = empty(first.shape.map((s, i) => (i === d ? total / inner : s)));
+  const out = empty(
+    first.shape.map((s, i) => (i === d ? tensors.reduce((n, t) => n + t.shape[d]!, 0) : s)),
+    'concat',
+  );
   let offset = 0;
   tensors.forEach((t, k) => {
     const w = widths[k]!;
-    for (let o = 0; o < outer; o++) out.data.set(t.data.subarray(o * w, (o + 1) * w), o * total + offset);
+    // w = 0: nothing to copy, however large outer is (a [2^50, 0] input).
+    for (let o = 0; o < (w > 0 ? outer : 0); o++) out._data.set(t._data.subarray(o * w, (o + 1) * w), o * total + offset);
     offset += w;
   });
-  return record(out, 'concat', tensors, (g) => {
+  return record(out, 'concat', tensors, [], (g) => {
     let off = 0;
     return tensors.map((t, k) => {
       const w = widths[k]!;
       const start = off;
       off += w;
       if (!t.requiresGrad) return null;
-      const gt = empty(t.shape);
-      for (let o = 0; o < outer; o++) gt.data.set(g.data.subarray(o * total + start, o * total + start + w), o * w);
+      const gt = empty(t.shape, 'concat');
+      for (let o = 0; o < (w > 0 ? outer : 0); o++) gt._data.set(g._data.subarray(o * total + start, o * total + start + w), o * w);
       return gt;
     });
   });
@@ -115,8 +126,8 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   if (!isList(tensors) || tensors.length === 0) throw new Error('stack: expected a non-empty array of tensors');
   const first = tensors[0]!;
-  for (const t of tensors) {
-    if (!(t instanceof Tensor)) throw new Error(`stack: expected Tensors, got ${describe(t)}`);
+  for (const [i, t] of tensors.entries()) {
+    requireTensor('stack', `element ${i}`, t);
     if (t.ndim !== first.ndim || t.shape.some((s, i) => s !== first.shape[i])) {
       throw new Error(`stack: shapes ${shapeStr(first.shape)} and ${shapeStr(t.shape)} differ; stack needs equal shapes`);
     }

@@ -2,9 +2,13 @@ import { record } from '../autograd.js';
 import { getBackend } from '../backend/index.js';
 import { shapeStr, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { requireTensor } from './args.js';
 import { empty } from './util.js';
 
 function check(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | undefined): void {
+  requireTensor(op, 'input', x);
+  requireTensor(op, 'weight', weight);
+  if (bias !== null && bias !== undefined) requireTensor(op, 'bias', bias);
   const k = x.shape[x.ndim - 1];
   if (x.ndim < 1 || weight.ndim !== 2 || weight.shape[1] !== k) {
     throw new Error(`${op}: input ${shapeStr(x.shape)} and weight ${shapeStr(weight.shape)} are incompatible (weight must be [out, ${k ?? 'in'}])`);
@@ -12,6 +16,15 @@ function check(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | unde
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
     throw new Error(`${op}: bias ${shapeStr(bias.shape)} does not match weight ${shapeStr(weight.shape)} (expected [${weight.shape[0]}])`);
   }
+}
+
+/** What linear's backward reads: W for dx, x for dW (never the bias), y for the fused ReLU. */
+function linearReads(x: Tensor, weight: Tensor, y: Tensor | null): Tensor[] {
+  const out: Tensor[] = [];
+  if (x.requiresGrad) out.push(weight);
+  if (weight.requiresGrad) out.push(x);
+  if (y !== null) out.push(y);
+  return out;
 }
 
 /**
@@ -23,31 +36,33 @@ function linearOp(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | u
   check(op, x, weight, bias);
   const [outF, inF] = weight.shape as [number, number];
   const rows = sizeOf(x.shape.slice(0, -1));
-  const y = empty([...x.shape.slice(0, -1), outF]);
-  getBackend().linear(rows, outF, inF, x.data, weight.data, bias ? bias.data : null, relu, y.data);
+  const y = empty([...x.shape.slice(0, -1), outF], op);
+  if (y.size > 0) getBackend().linear(rows, outF, inF, x._data, weight._data, bias ? bias._data : null, relu, y._data);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(y, op, inputs, (g) => {
+  return record(y, op, inputs, linearReads(x, weight, relu ? y : null), (g) => {
     const be = getBackend();
     let gy = g;
+    if (y.size === 0) return bias ? [empty(x.shape, op), empty(weight.shape, op), empty(bias.shape, op)] : [empty(x.shape, op), empty(weight.shape, op)];
     if (relu) {
-      // ReLU's derivative from its output: y > 0 exactly where the pre-activation was > 0.
-      gy = empty(y.shape);
-      be.unaryGrad('relu', y.data, y.data, g.data, gy.data, 0, 0);
+      // ReLU's derivative from its output: y ≤ 0 exactly where the pre-activation was ≤ 0, and
+      // y is NaN exactly where it was NaN (where PyTorch passes the gradient).
+      gy = empty(y.shape, op);
+      be.unaryGrad('relu', y._data, y._data, g._data, gy._data, 0, 0);
     }
     let gx: Tensor | null = null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
     if (x.requiresGrad) {
-      gx = empty(x.shape);
-      be.gemm(false, false, rows, inF, outF, 1, gy.data, weight.data, 0, gx.data);
+      gx = empty(x.shape, op);
+      be.gemm(false, false, rows, inF, outF, 1, gy._data, weight._data, 0, gx._data);
     }
     if (weight.requiresGrad) {
-      gw = empty(weight.shape);
-      be.gemm(true, false, outF, inF, rows, 1, gy.data, x.data, 0, gw.data);
+      gw = empty(weight.shape, op);
+      be.gemm(true, false, outF, inF, rows, 1, gy._data, x._data, 0, gw._data);
     }
     if (bias && bias.requiresGrad) {
-      gb = empty(bias.shape);
-      be.reduce('sum', gy.data, 1, rows, outF, gb.data, null);
+      gb = empty(bias.shape, op);
+      be.reduce('sum', gy._data, 1, rows, outF, gb._data, null);
     }
     return bias ? [gx, gw, gb] : [gx, gw];
   });

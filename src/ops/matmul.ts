@@ -1,9 +1,10 @@
 import { record } from '../autograd.js';
 import { getBackend } from '../backend/index.js';
 import { shapeStr, sizeOf } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { reshape } from './shape.js';
-import { describe, empty } from './util.js';
+import { requireTensor } from './args.js';
+import { empty } from './util.js';
 
 function incompatible(a: Tensor, b: Tensor, why: string): Error {
   return new Error(`matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} are incompatible (${why})`);
@@ -19,9 +20,8 @@ function incompatible(a: Tensor, b: Tensor, why: string): Error {
  * materialising a transpose.
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  if (!(a instanceof Tensor) || !(b instanceof Tensor)) {
-    throw new Error(`matmul: expected two Tensors, got ${describe(a)} and ${describe(b)}`);
-  }
+  requireTensor('matmul', 'input', a);
+  requireTensor('matmul', 'other', b);
   if (a.ndim === 0 || b.ndim === 0) throw incompatible(a, b, 'both operands need at least one dim');
   if (a.ndim === 1 && b.ndim === 1) {
     if (a.shape[0] !== b.shape[0]) throw incompatible(a, b, `${a.shape[0]} != ${b.shape[0]}`);
@@ -46,19 +46,20 @@ function matmulFolded(a: Tensor, b: Tensor): Tensor {
   const n = b.shape[1]!;
   if (b.shape[0] !== k) throw incompatible(a, b, `inner dims ${k} != ${b.shape[0]}`);
   const rows = sizeOf(a.shape.slice(0, -1));
-  const out = empty([...a.shape.slice(0, -1), n]);
-  getBackend().gemm(false, false, rows, n, k, 1, a.data, b.data, 0, out.data);
-  return record(out, 'matmul', [a, b], (g) => {
+  const out = empty([...a.shape.slice(0, -1), n], 'matmul');
+  if (out.size > 0) getBackend().gemm(false, false, rows, n, k, 1, a._data, b._data, 0, out._data);
+  return record(out, 'matmul', [a, b], a.requiresGrad ? (b.requiresGrad ? [a, b] : [b]) : [a], (g) => {
     const be = getBackend();
     let ga: Tensor | null = null;
     let gb: Tensor | null = null;
+    // An empty product contributes nothing: zeros, without backend calls on dims like 2^50.
     if (a.requiresGrad) {
-      ga = empty(a.shape);
-      be.gemm(false, true, rows, k, n, 1, g.data, b.data, 0, ga.data);
+      ga = empty(a.shape, 'matmul');
+      if (ga.size > 0) be.gemm(false, true, rows, k, n, 1, g._data, b._data, 0, ga._data);
     }
     if (b.requiresGrad) {
-      gb = empty(b.shape);
-      be.gemm(true, false, k, n, rows, 1, a.data, g.data, 0, gb.data);
+      gb = empty(b.shape, 'matmul');
+      if (gb.size > 0) be.gemm(true, false, k, n, rows, 1, a._data, g._data, 0, gb._data);
     }
     return [ga, gb];
   });
@@ -69,21 +70,23 @@ function matmulBatched(a: Tensor, b: Tensor): Tensor {
   const [bb, kb, n] = b.shape as [number, number, number];
   if (batch !== bb) throw incompatible(a, b, `batch sizes ${batch} != ${bb}`);
   if (k !== kb) throw incompatible(a, b, `inner dims ${k} != ${kb}`);
-  const out = empty([batch, m, n]);
+  const out = empty([batch, m, n], 'matmul');
   const be = getBackend();
-  for (let i = 0; i < batch; i++) {
-    be.gemm(false, false, m, n, k, 1, a.data.subarray(i * m * k, (i + 1) * m * k), b.data.subarray(i * k * n, (i + 1) * k * n), 0, out.data.subarray(i * m * n, (i + 1) * m * n));
+  for (let i = 0; i < (out.size > 0 ? batch : 0); i++) {
+    be.gemm(false, false, m, n, k, 1, a._data.subarray(i * m * k, (i + 1) * m * k), b._data.subarray(i * k * n, (i + 1) * k * n), 0, out._data.subarray(i * m * n, (i + 1) * m * n));
   }
-  return record(out, 'matmul', [a, b], (g) => {
+  return record(out, 'matmul', [a, b], a.requiresGrad ? (b.requiresGrad ? [a, b] : [b]) : [a], (g) => {
     const be = getBackend();
-    const ga = a.requiresGrad ? empty(a.shape) : null;
-    const gb = b.requiresGrad ? empty(b.shape) : null;
-    for (let i = 0; i < batch; i++) {
-      const gi = g.data.subarray(i * m * n, (i + 1) * m * n);
-      const ai = a.data.subarray(i * m * k, (i + 1) * m * k);
-      const bi = b.data.subarray(i * k * n, (i + 1) * k * n);
-      if (ga) be.gemm(false, true, m, k, n, 1, gi, bi, 0, ga.data.subarray(i * m * k, (i + 1) * m * k));
-      if (gb) be.gemm(true, false, k, n, m, 1, ai, gi, 0, gb.data.subarray(i * k * n, (i + 1) * k * n));
+    const ga = a.requiresGrad ? empty(a.shape, 'matmul') : null;
+    const gb = b.requiresGrad ? empty(b.shape, 'matmul') : null;
+    // Zero batches, or empty matrices (then the gradients are all zeros): nothing to do.
+    const work = (ga !== null && ga.size > 0) || (gb !== null && gb.size > 0);
+    for (let i = 0; i < (work ? batch : 0); i++) {
+      const gi = g._data.subarray(i * m * n, (i + 1) * m * n);
+      const ai = a._data.subarray(i * m * k, (i + 1) * m * k);
+      const bi = b._data.subarray(i * k * n, (i + 1) * k * n);
+      if (ga) be.gemm(false, true, m, k, n, 1, gi, bi, 0, ga._data.subarray(i * m * k, (i + 1) * m * k));
+      if (gb) be.gemm(true, false, k, n, m, 1, ai, gi, 0, gb._data.subarray(i * k * n, (i + 1) * k * n));
     }
     return [ga, gb];
   });

@@ -1,11 +1,16 @@
 import { record } from '../autograd.js';
-import type { ReduceOp } from '../backend/backend.js';
 import { getBackend } from '../backend/index.js';
 import { type Shape, normDim, shapeStr, splitAt } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { requireBoolean, requireTensor } from './args.js';
 import { empty, expand } from './util.js';
 
+/** float32 holds every integer up to 2^24 exactly: the longest dim whose indices a float tensor can return. */
+export const EXACT_INDEX_LIMIT = 2 ** 24;
+
 interface Plan {
+  /** The reduced dim, or -1 when reducing over everything. */
+  dim: number;
   outer: number;
   n: number;
   inner: number;
@@ -17,65 +22,117 @@ interface Plan {
 
 /** dim null/undefined reduces everything (to a 0-d tensor, or all-ones dims with keepdim). */
 function plan(op: string, x: Tensor, dim: number | null | undefined, keepdim: boolean): Plan {
+  requireTensor(op, 'input', x);
+  requireBoolean(op, 'keepdim', keepdim);
   if (dim === null || dim === undefined) {
     const kept = x.shape.map(() => 1);
-    return { outer: 1, n: x.size, inner: 1, shape: keepdim ? kept : [], kept };
+    return { dim: -1, outer: 1, n: x.size, inner: 1, shape: keepdim ? kept : [], kept };
   }
   if (x.ndim === 0) {
-    if (dim !== 0 && dim !== -1) throw new Error(`${op}: dim ${dim} is out of range for a 0-d tensor`);
-    return { outer: 1, n: 1, inner: 1, shape: [], kept: [] };
+    // A 0-d tensor reduces along dim 0 or -1 (PyTorch treats it as one element).
+    normDim(op, dim, 1);
+    return { dim: 0, outer: 1, n: 1, inner: 1, shape: [], kept: [] };
   }
   const d = normDim(op, dim, x.ndim);
   const [outer, n, inner] = splitAt(x.shape, d);
   const kept = x.shape.map((s, i) => (i === d ? 1 : s));
-  return { outer, n, inner, shape: keepdim ? kept : x.shape.filter((_, i) => i !== d), kept };
+  return { dim: d, outer, n, inner, shape: keepdim ? kept : x.shape.filter((_, i) => i !== d), kept };
+}
+
+/** Max/min and argmax/argmin need something to pick from (PyTorch refuses the same inputs). */
+function checkPickable(op: string, x: Tensor, p: Plan): void {
+  if (p.dim < 0 && x.size === 0) {
+    throw new Error(`${op}: cannot reduce an empty tensor of shape ${shapeStr(x.shape)} over all dims; give a dim`);
+  }
+  // Nothing to pick from in a row, unless there are no rows ([0, 3].max(1) is an empty result).
+  if (p.n === 0 && p.outer * p.inner > 0) throw new Error(`${op}: cannot reduce over a zero-size dim ${p.dim}`);
+}
+
+/**
+ * Max/min values into `vals` and the exact index of each along the reduced dim. The backends
+ * return indices as float32, exact below 2^24; a longer dim is reduced in chunks of 2^24 and the
+ * chunks combined here (first index on ties; the first NaN wins, as in PyTorch).
+ */
+function argReduce(op: 'max' | 'min', x: Tensor, p: Plan, vals: Float32Array): Float64Array {
+  const be = getBackend();
+  const idx = new Float64Array(vals.length);
+  if (vals.length === 0) return idx;
+  if (p.n <= EXACT_INDEX_LIMIT) {
+    const arg = new Float32Array(vals.length);
+    be.reduce(op, x._data, p.outer, p.n, p.inner, vals, arg);
+    idx.set(arg);
+    return idx;
+  }
+  const cv = new Float32Array(p.inner);
+  const ca = new Float32Array(p.inner);
+  const isMax = op === 'max';
+  for (let o = 0; o < p.outer; o++) {
+    for (let start = 0; start < p.n; start += EXACT_INDEX_LIMIT) {
+      const len = Math.min(EXACT_INDEX_LIMIT, p.n - start);
+      const from = (o * p.n + start) * p.inner;
+      be.reduce(op, x._data.subarray(from, from + len * p.inner), 1, len, p.inner, cv, ca);
+      for (let j = 0; j < p.inner; j++) {
+        const r = o * p.inner + j;
+        const v = cv[j]!;
+        const cur = vals[r]!;
+        if (start === 0 || (cur === cur && (v !== v || (isMax ? v > cur : v < cur)))) {
+          vals[r] = v;
+          idx[r] = start + ca[j]!;
+        }
+      }
+    }
+  }
+  return idx;
 }
 
 /** Sum over all elements or along dim. */
 export function sum(x: Tensor, dim?: number | null, keepdim = false): Tensor {
   const p = plan('sum', x, dim, keepdim);
-  const out = empty(p.shape);
-  getBackend().reduce('sum', x.data, p.outer, p.n, p.inner, out.data, null);
-  return record(out, 'sum', [x], (g) => [expand(g, p.kept, x.shape)]);
+  const out = empty(p.shape, 'sum');
+  if (out.size > 0) getBackend().reduce('sum', x._data, p.outer, p.n, p.inner, out._data, null);
+  return record(out, 'sum', [x], [], (g) => [expand(g, p.kept, x.shape)]);
 }
 
 /** Mean over all elements or along dim (NaN for an empty reduction, as in PyTorch). */
 export function mean(x: Tensor, dim?: number | null, keepdim = false): Tensor {
   const p = plan('mean', x, dim, keepdim);
-  const out = empty(p.shape);
+  const out = empty(p.shape, 'mean');
   const be = getBackend();
-  be.reduce('sum', x.data, p.outer, p.n, p.inner, out.data, null);
   const scale = new Float32Array([1 / p.n]);
-  be.binary('mul', out.data, p.shape, scale, [], out.data, p.shape);
-  return record(out, 'mean', [x], (g) => {
+  if (out.size > 0) {
+    be.reduce('sum', x._data, p.outer, p.n, p.inner, out._data, null);
+    be.binary('mul', out._data, p.shape, scale, [], out._data, p.shape);
+  }
+  return record(out, 'mean', [x], [], (g) => {
     const gx = expand(g, p.kept, x.shape);
-    be.binary('mul', gx.data, x.shape, scale, [], gx.data, x.shape);
+    if (gx.size > 0) be.binary('mul', gx._data, x.shape, scale, [], gx._data, x.shape);
     return [gx];
   });
 }
 
 function extreme(op: 'max' | 'min', x: Tensor, dim: number | null | undefined, keepdim: boolean): Tensor {
-  if (x.size === 0) throw new Error(`${op}: cannot reduce an empty tensor of shape ${shapeStr(x.shape)}`);
   const p = plan(op, x, dim, keepdim);
-  const out = empty(p.shape);
-  const arg = new Float32Array(out.size);
-  getBackend().reduce(op as ReduceOp, x.data, p.outer, p.n, p.inner, out.data, arg);
-  const all = dim === null || dim === undefined;
-  return record(out, op, [x], (g) => {
-    const gx = empty(x.shape);
+  checkPickable(op, x, p);
+  const out = empty(p.shape, op);
+  const arg = argReduce(op, x, p, out._data);
+  const all = p.dim < 0;
+  return record(out, op, [x], all ? [x, out] : [], (g) => {
+    const gx = empty(x.shape, op);
     if (all) {
-      // Over the whole tensor PyTorch splits the gradient evenly among tied extremes.
-      const v = out.data[0]!;
+      // Over the whole tensor PyTorch splits the gradient evenly among tied extremes (among the
+      // NaNs when the result is NaN).
+      const v = out._data[0]!;
+      const hit = v === v ? (u: number) => u === v : (u: number) => u !== u;
       let ties = 0;
-      for (let i = 0; i < x.size; i++) if (x.data[i] === v) ties++;
-      const share = g.data[0]! / ties;
-      for (let i = 0; i < x.size; i++) if (x.data[i] === v) gx.data[i] = share;
-    } else {
+      for (let i = 0; i < x.size; i++) if (hit(x._data[i]!)) ties++;
+      const share = g._data[0]! / ties;
+      for (let i = 0; i < x.size; i++) if (hit(x._data[i]!)) gx._data[i] = share;
+    } else if (out.size > 0) {
       // Along a dim, the gradient goes to the element whose index was returned.
       for (let o = 0; o < p.outer; o++) {
         for (let j = 0; j < p.inner; j++) {
           const r = o * p.inner + j;
-          gx.data[(o * p.n + arg[r]!) * p.inner + j] = g.data[r]!;
+          gx._data[(o * p.n + arg[r]!) * p.inner + j] = g._data[r]!;
         }
       }
     }
@@ -94,16 +151,23 @@ export function min(x: Tensor, dim?: number | null, keepdim = false): Tensor {
 }
 
 function argExtreme(op: 'argmax' | 'argmin', x: Tensor, dim: number | null | undefined, keepdim: boolean): Tensor {
-  if (x.size === 0) throw new Error(`${op}: cannot reduce an empty tensor of shape ${shapeStr(x.shape)}`);
   const p = plan(op, x, dim, keepdim);
-  const vals = new Float32Array(Math.max(1, p.outer * p.inner));
-  const idx = empty(p.shape);
-  getBackend().reduce(op === 'argmax' ? 'max' : 'min', x.data, p.outer, p.n, p.inner, vals, idx.data);
+  checkPickable(op, x, p);
+  const idx = empty(p.shape, op);
+  if (idx.size === 0) return idx;
+  if (p.n > EXACT_INDEX_LIMIT) {
+    throw new Error(
+      `${op}: the reduced ${p.dim < 0 ? 'tensor' : `dim ${p.dim}`} has ${p.n} elements, more than the 2^24 whose indices a float32 tensor holds exactly; use ${op}Indices(), which returns exact integers`,
+    );
+  }
+  const vals = new Float32Array(idx.size);
+  getBackend().reduce(op === 'argmax' ? 'max' : 'min', x._data, p.outer, p.n, p.inner, vals, idx._data);
   return idx;
 }
 
 /** Index of the largest value (flat index when dim is omitted), as a float tensor of integers;
- * the first one on ties. Not differentiable. */
+ * the first one on ties, the first NaN if there is one (PyTorch). Not differentiable. Throws when
+ * the reduced dim is longer than 2^24 (float32 cannot hold those indices): use argmaxIndices. */
 export function argmax(x: Tensor, dim?: number | null, keepdim = false): Tensor {
   return argExtreme('argmax', x, dim, keepdim);
 }
@@ -111,5 +175,25 @@ export function argmax(x: Tensor, dim?: number | null, keepdim = false): Tensor 
 /** Index of the smallest value; see argmax. */
 export function argmin(x: Tensor, dim?: number | null, keepdim = false): Tensor {
   return argExtreme('argmin', x, dim, keepdim);
+}
+
+function argIndices(op: 'argmaxIndices' | 'argminIndices', x: Tensor, dim: number | null | undefined): Float64Array {
+  const p = plan(op, x, dim, false);
+  checkPickable(op, x, p);
+  const vals = new Float32Array(p.outer * p.inner);
+  return argReduce(op === 'argmaxIndices' ? 'max' : 'min', x, p, vals);
+}
+
+/**
+ * argmax as exact integers, for any length: a Float64Array laid out as argmax(x, dim)'s result
+ * (one index per row of the other dims; one flat index when dim is omitted).
+ */
+export function argmaxIndices(x: Tensor, dim?: number | null): Float64Array {
+  return argIndices('argmaxIndices', x, dim);
+}
+
+/** argmin as exact integers; see argmaxIndices. */
+export function argminIndices(x: Tensor, dim?: number | null): Float64Array {
+  return argIndices('argminIndices', x, dim);
 }
 

@@ -2,9 +2,11 @@ import { record } from '../autograd.js';
 import { getBackend } from '../backend/index.js';
 import { type Shape, checkShape, normDim, shapeStr, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { empty } from './util.js';
+import { requireTensor } from './args.js';
+import { describe, empty } from './util.js';
 
 function resolveShape(x: Tensor, shape: readonly number[]): number[] {
+  if (!Array.isArray(shape)) throw new Error(`reshape: shape must be an array of dims, got ${describe(shape)}`);
   const out = shape.slice();
   const free = out.indexOf(-1);
   if (free !== out.lastIndexOf(-1)) throw new Error(`reshape: only one dim can be -1, got ${shapeStr(shape)}`);
@@ -24,28 +26,33 @@ function resolveShape(x: Tensor, shape: readonly number[]): number[] {
 
 /** Same data, new shape (one dim may be -1). The result shares the buffer: no copy. */
 export function reshape(x: Tensor, ...shape: number[] | [readonly number[]]): Tensor {
+  requireTensor('reshape', 'input', x);
   const dims: readonly number[] = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
   const s = resolveShape(x, dims);
-  return record(new Tensor(x.data, s), 'reshape', [x], (g) => [new Tensor(g.data, x.shape)]);
+  return record(x._view(x._data, s), 'reshape', [x], [], (g) => [g._view(g._data, x.shape)]);
 }
 
 /** Merges dims startDim..endDim into one. */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
+  requireTensor('flatten', 'input', x);
+  // A 0-d tensor flattens as if it had one dim (PyTorch).
+  const s = normDim('flatten', startDim, Math.max(1, x.ndim), 'startDim');
+  const e = normDim('flatten', endDim, Math.max(1, x.ndim), 'endDim');
   if (x.ndim === 0) return reshape(x, [1]);
-  const s = normDim('flatten', startDim, x.ndim);
-  const e = normDim('flatten', endDim, x.ndim);
   if (s > e) throw new Error(`flatten: startDim ${startDim} comes after endDim ${endDim}`);
   return reshape(x, [...x.shape.slice(0, s), sizeOf(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)]);
 }
 
 /** Inserts a size-1 dim at `dim`. */
 export function unsqueeze(x: Tensor, dim: number): Tensor {
+  requireTensor('unsqueeze', 'input', x);
   const d = normDim('unsqueeze', dim, x.ndim + 1);
   return reshape(x, [...x.shape.slice(0, d), 1, ...x.shape.slice(d)]);
 }
 
 /** Removes size-1 dims: all of them, or only `dim` (a no-op if that dim is not 1). */
 export function squeeze(x: Tensor, dim?: number): Tensor {
+  requireTensor('squeeze', 'input', x);
   if (dim === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
   const d = normDim('squeeze', dim, x.ndim);
   return x.shape[d] === 1 ? reshape(x, [...x.shape.slice(0, d), ...x.shape.slice(d + 1)]) : x;
@@ -53,27 +60,30 @@ export function squeeze(x: Tensor, dim?: number): Tensor {
 
 /** Reorders dims: result dim i is input dim axes[i]. Copies into a new contiguous buffer. */
 export function permute(x: Tensor, axes: readonly number[]): Tensor {
+  requireTensor('permute', 'input', x);
+  if (!Array.isArray(axes)) throw new Error(`permute: axes must be an array of dims, got ${describe(axes)}`);
   if (axes.length !== x.ndim) {
     throw new Error(`permute: tensor of shape ${shapeStr(x.shape)} needs ${x.ndim} axes, got ${shapeStr(axes)}`);
   }
-  const ax = axes.map((a) => normDim('permute', a, x.ndim));
+  const ax = axes.map((a) => normDim('permute', a, x.ndim, 'axis'));
   if (new Set(ax).size !== ax.length) throw new Error(`permute: repeated axis in ${shapeStr(axes)}`);
   const outShape: Shape = ax.map((a) => x.shape[a]!);
-  const out = empty(outShape);
-  getBackend().permute(x.data, x.shape, ax, out.data);
+  const out = empty(outShape, 'permute');
+  if (out.size > 0) getBackend().permute(x._data, x.shape, ax, out._data);
   const inverse = new Array<number>(ax.length);
   ax.forEach((a, i) => (inverse[a] = i));
-  return record(out, 'permute', [x], (g) => {
-    const gx = empty(x.shape);
-    getBackend().permute(g.data, outShape, inverse, gx.data);
+  return record(out, 'permute', [x], [], (g) => {
+    const gx = empty(x.shape, 'permute');
+    if (gx.size > 0) getBackend().permute(g._data, outShape, inverse, gx._data);
     return [gx];
   });
 }
 
 /** Swaps two dims. */
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
-  const d0 = normDim('transpose', dim0, x.ndim);
-  const d1 = normDim('transpose', dim1, x.ndim);
+  requireTensor('transpose', 'input', x);
+  const d0 = normDim('transpose', dim0, x.ndim, 'dim0');
+  const d1 = normDim('transpose', dim1, x.ndim, 'dim1');
   if (d0 === d1) return x;
   const axes = x.shape.map((_, i) => i);
   axes[d0] = d1;
@@ -83,6 +93,7 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
 
 /** Transpose of a matrix (a 0-d or 1-d tensor is returned as is, as in PyTorch). */
 export function t(x: Tensor): Tensor {
+  requireTensor('T', 'input', x);
   if (x.ndim > 2) throw new Error(`T: expects a tensor with at most 2 dims, got shape ${shapeStr(x.shape)}; use transpose(dim0, dim1)`);
   return x.ndim < 2 ? x : transpose(x, 0, 1);
 }

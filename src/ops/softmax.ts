@@ -2,17 +2,21 @@ import { record } from '../autograd.js';
 import { getBackend } from '../backend/index.js';
 import { normDim, splitAt } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { requireTensor } from './args.js';
 import { empty } from './util.js';
 
 function softmaxOp(name: string, x: Tensor, dim: number, log: boolean): Tensor {
+  requireTensor(name, 'input', x);
   if (x.ndim === 0) throw new Error(`${name}: expected a tensor with at least one dim, got a 0-d tensor`);
   const d = normDim(name, dim, x.ndim);
   const [outer, n, inner] = splitAt(x.shape, d);
-  const y = empty(x.shape);
-  getBackend().softmax(x.data, outer, n, inner, y.data, log);
-  return record(y, name, [x], (g) => {
-    const gx = empty(x.shape);
-    getBackend().softmaxGrad(y.data, g.data, outer, n, inner, gx.data, log);
+  const y = empty(x.shape, name);
+  // An empty tensor returns at once: no backend call, which could loop over (or refuse) an outer
+  // size like 2^50 in [2^50, 0].
+  if (y.size > 0) getBackend().softmax(x._data, outer, n, inner, y._data, log);
+  return record(y, name, [x], [y], (g) => {
+    const gx = empty(x.shape, name);
+    if (gx.size > 0) getBackend().softmaxGrad(y._data, g._data, outer, n, inner, gx._data, log);
     return [gx];
   });
 }

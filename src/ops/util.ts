@@ -1,23 +1,25 @@
 import { getBackend } from '../backend/index.js';
-import { type Shape, sizeOf } from '../shape.js';
-import { Tensor, type TensorLike } from '../tensor.js';
+import { type Shape, allocFloat32, checkShape, sizeOf, valueStr } from '../shape.js';
+import { Tensor, type TensorLike, ownedTensor } from '../tensor.js';
+import { requireTensor } from './args.js';
 
 /** Numbers become 0-d tensors so every op can treat its operands alike. */
 export function asTensor(op: string, x: TensorLike): Tensor {
-  if (x instanceof Tensor) return x;
-  if (typeof x === 'number') return new Tensor(new Float32Array([x]), []);
+  if (x instanceof Tensor) return requireTensor(op, 'input', x);
+  if (typeof x === 'number') return ownedTensor(new Float32Array([x]), []);
   throw new Error(`${op}: expected a Tensor or a number, got ${describe(x)}`);
 }
 
-export function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (Array.isArray(x)) return 'an array';
-  if (typeof x === 'object') return (x as object).constructor?.name ?? 'an object';
-  return typeof x;
-}
+export const describe = valueStr;
 
-export function empty(shape: Shape): Tensor {
-  return new Tensor(new Float32Array(sizeOf(shape)), shape);
+/**
+ * A zero-filled tensor for library code (layers, ops, losses). `op` is the public function the
+ * user called: a shape that can't be allocated (more elements than a Float32Array holds, which
+ * [2^50, 0] reduced with keepdim asks for) is refused in its name, not in V8's or this helper's.
+ */
+export function empty(shape: Shape, op: string): Tensor {
+  checkShape(op, shape);
+  return ownedTensor(allocFloat32(op, sizeOf(shape)), shape);
 }
 
 function sameShape(a: Shape, b: Shape): boolean {
@@ -28,15 +30,18 @@ function sameShape(a: Shape, b: Shape): boolean {
 export function unbroadcast(g: Tensor, shape: Shape): Tensor {
   if (sameShape(g.shape, shape)) return g;
   const padded = new Array<number>(g.ndim - shape.length).fill(1).concat(shape);
-  const out = empty(shape);
-  getBackend().sumTo(g.data, g.shape, out.data, padded);
+  const out = empty(shape, 'backward');
+  // Nothing to sum: zeros (and no backend call with dims it may not accept, such as [2^50, 0]).
+  if (g.size === 0) return out;
+  getBackend().sumTo(g._data, g.shape, out._data, padded);
   return out;
 }
 
 /** g (of `from`, a shape with size-1 dims) repeated along those dims to `to`. */
 export function expand(g: Tensor, from: Shape, to: Shape): Tensor {
-  const out = empty(to);
-  getBackend().binary('add', g.data, from, ZERO, [], out.data, to);
+  const out = empty(to, 'backward');
+  if (out.size === 0) return out;
+  getBackend().binary('add', g._data, from, ZERO, [], out._data, to);
   return out;
 }
 const ZERO = new Float32Array(1);

@@ -1,6 +1,7 @@
 import type { Backend } from '../backend.js';
 import { binary, sumTo } from './broadcast.js';
 import { adamStep, crossEntropy } from './fused.js';
+import { fingerprint } from './fingerprint.js';
 import { gemm } from './gemm.js';
 import { linear } from './linear.js';
 import { permute } from './permute.js';
@@ -25,4 +26,5 @@ export const jsBackend: Backend = {
   permute,
   crossEntropy,
   adamStep,
+  fingerprint,
 };

@@ -11,6 +11,7 @@ export function linear(
   relu: boolean,
   c: Float32Array,
 ): void {
+  if (m === 0 || n === 0) return;
   gemm(false, true, m, n, k, 1, a, b, 0, c);
   if (bias === null && !relu) return;
   for (let i = 0; i < m; i++) {
@@ -18,7 +19,8 @@ export function linear(
     for (let j = 0; j < n; j++) {
       let v = c[row + j]!;
       if (bias !== null) v += bias[j]!;
-      c[row + j] = relu && !(v > 0) ? 0 : v;
+      // NaN (and -0) pass through the ReLU, as in the native epilogue and PyTorch.
+      c[row + j] = relu && v < 0 ? 0 : v;
     }
   }
 }

@@ -9,6 +9,8 @@ export function reduce(
   out: Float32Array,
   arg: Float32Array | null,
 ): void {
+  // An empty output has nothing to compute, however large `outer` is (a [2^50, 3, 0] tensor).
+  if (outer === 0 || inner === 0) return;
   if (op === 'sum') {
     if (inner === 1) {
       for (let o = 0; o < outer; o++) {

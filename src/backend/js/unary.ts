@@ -10,9 +10,21 @@ const GELU_C = 0.044715;
  * everywhere: at float32's own precision, which is all a float32 result can hold.
  */
 export function erf(x: number): number {
+  const r = erfcAbs(x);
+  return x >= 0 ? 1 - r : r - 1;
+}
+
+/** erfc(x) from the same fit, with the same relative error: no cancellation where erf(x) → ±1. */
+function erfc(x: number): number {
+  const r = erfcAbs(x);
+  return x >= 0 ? r : 2 - r;
+}
+
+/** erfc(|x|) (Numerical Recipes' erfcc). */
+function erfcAbs(x: number): number {
   const z = Math.abs(x);
   const t = 1 / (1 + 0.5 * z);
-  const r =
+  return (
     t *
     Math.exp(
       -z * z -
@@ -26,8 +38,8 @@ export function erf(x: number): number {
                     t *
                       (-0.18628806 +
                         t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return x >= 0 ? 1 - r : r - 1;
+    )
+  );
 }
 
 function sigmoid(x: number): number {
@@ -35,6 +47,39 @@ function sigmoid(x: number): number {
   if (x >= 0) return 1 / (1 + Math.exp(-x));
   const e = Math.exp(x);
   return e / (1 + e);
+}
+
+/**
+ * x·Φ(x) with Φ(x) = erfc(−x/√2)/2: on the negative tail Φ is tiny and 1 + erf(x/√2) would lose
+ * it to cancellation (gelu(−6) ≈ −5.9e-9, not 0). At ±Infinity the limits (−0 and Infinity, as
+ * the native kernels give), not −Infinity·0 = NaN.
+ */
+function geluErf(v: number): number {
+  if (v === -Infinity) return -0;
+  return 0.5 * v * erfc(-v * INV_SQRT_2);
+}
+
+/** d/dx geluErf = Φ(x) + x·φ(x); at ±Infinity its limits 1 and 0. */
+function geluErfGrad(v: number): number {
+  if (v === Infinity || v === -Infinity) return v > 0 ? 1 : 0;
+  return 0.5 * erfc(-v * INV_SQRT_2) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v);
+}
+
+/**
+ * 0.5·x·(1 + tanh(u)) written as x·σ(2u): the same value without the cancellation of 1 + tanh(u)
+ * for x below about −3, where tanh(u) → −1 (the native kernels use this form too).
+ */
+function geluTanh(v: number): number {
+  if (v === Infinity || v === -Infinity) return v > 0 ? v : -0;
+  return v * sigmoid(2 * SQRT_2_OVER_PI * (v + GELU_C * v * v * v));
+}
+
+/** d/dx of geluTanh: 0.5(1 + t) + 0.5x(1 − t²)c(1 + 3Gx²) with 0.5(1 + t) = σ(2u), 1 − t² = 4σ(2u)σ(−2u). */
+function geluTanhGrad(v: number): number {
+  if (v === Infinity || v === -Infinity) return v > 0 ? 1 : 0;
+  const u2 = 2 * SQRT_2_OVER_PI * (v + GELU_C * v * v * v);
+  const s = sigmoid(u2);
+  return s + 2 * v * s * sigmoid(-u2) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * v * v);
 }
 
 // Each op gets its own loop: a per-element closure or switch would dominate the cost.
@@ -57,9 +102,10 @@ export function unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: numbe
       }
       return;
     case 'relu':
+      // PyTorch: NaN stays NaN (and -0 stays -0, as max(x, 0) returns x there).
       for (let i = 0; i < n; i++) {
         const v = x[i]!;
-        out[i] = v > 0 ? v : 0;
+        out[i] = v < 0 ? 0 : v;
       }
       return;
     case 'leakyRelu':
@@ -71,16 +117,10 @@ export function unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: numbe
     case 'sigmoid': for (let i = 0; i < n; i++) out[i] = sigmoid(x[i]!); return;
     case 'tanh': for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]!); return;
     case 'geluTanh':
-      for (let i = 0; i < n; i++) {
-        const v = x[i]!;
-        out[i] = 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + GELU_C * v * v * v)));
-      }
+      for (let i = 0; i < n; i++) out[i] = geluTanh(x[i]!);
       return;
     case 'geluErf':
-      for (let i = 0; i < n; i++) {
-        const v = x[i]!;
-        out[i] = 0.5 * v * (1 + erf(v * INV_SQRT_2));
-      }
+      for (let i = 0; i < n; i++) out[i] = geluErf(x[i]!);
       return;
   }
 }
@@ -116,7 +156,8 @@ export function unaryGrad(
         gx[i] = v >= p0 && v <= p1 ? gy[i]! : 0;
       }
       return;
-    case 'relu': for (let i = 0; i < n; i++) gx[i] = x[i]! > 0 ? gy[i]! : 0; return;
+    // Passed through at NaN, as PyTorch's threshold_backward (x <= 0 is false there).
+    case 'relu': for (let i = 0; i < n; i++) gx[i] = x[i]! <= 0 ? 0 : gy[i]!; return;
     case 'leakyRelu': for (let i = 0; i < n; i++) gx[i] = x[i]! > 0 ? gy[i]! : gy[i]! * p0; return;
     case 'sigmoid':
       for (let i = 0; i < n; i++) {
@@ -131,19 +172,10 @@ export function unaryGrad(
       }
       return;
     case 'geluTanh':
-      for (let i = 0; i < n; i++) {
-        const v = x[i]!;
-        const t = Math.tanh(SQRT_2_OVER_PI * (v + GELU_C * v * v * v));
-        const d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * v * v);
-        gx[i] = gy[i]! * d;
-      }
+      for (let i = 0; i < n; i++) gx[i] = gy[i]! * geluTanhGrad(x[i]!);
       return;
     case 'geluErf':
-      for (let i = 0; i < n; i++) {
-        const v = x[i]!;
-        const d = 0.5 * (1 + erf(v * INV_SQRT_2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v);
-        gx[i] = gy[i]! * d;
-      }
+      for (let i = 0; i < n; i++) gx[i] = gy[i]! * geluErfGrad(x[i]!);
       return;
   }
   void p1;

@@ -1,0 +1,50 @@
+/**
+ * Argument checks shared by the ops, losses and layers. They run before any backend call, so
+ * both backends see only valid arguments and junk fails the same way on each, with a message
+ * naming the function, the argument and what was expected.
+ */
+import { valueStr } from '../shape.js';
+import { Tensor } from '../tensor.js';
+
+export function requireTensor(op: string, name: string, x: unknown): Tensor {
+  if (!(x instanceof Tensor)) throw new Error(`${op}: ${name} must be a Tensor, got ${valueStr(x)}`);
+  // Object.create(Tensor.prototype) passes instanceof but has none of a tensor's state.
+  if (Tensor._rawOf(x) === undefined) throw new Error(`${op}: ${name} is not a valid Tensor (an object posing as one, not made by the Tensor constructor)`);
+  x._read(op); // O(1): refuses a tensor whose buffer was transferred or resized
+  return x;
+}
+
+export function requireNumber(op: string, name: string, v: unknown): number {
+  if (typeof v !== 'number') throw new Error(`${op}: ${name} must be a number, got ${valueStr(v)}`);
+  return v;
+}
+
+export function requireFinite(op: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${op}: ${name} must be a finite number, got ${valueStr(v)}`);
+  return v;
+}
+
+export function requireInteger(op: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new Error(`${op}: ${name} must be an integer, got ${valueStr(v)}`);
+  return v;
+}
+
+export function requireBoolean(op: string, name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new Error(`${op}: ${name} must be a boolean, got ${valueStr(v)}`);
+  return v;
+}
+
+/** An options argument: undefined (→ {}) or a plain object. */
+export function requireOptions<T extends object>(op: string, v: T | undefined): Partial<T> {
+  if (v === undefined) return {};
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${op}: options must be an object, got ${valueStr(v)}`);
+  return v;
+}
+
+/** A string argument restricted to `allowed`. */
+export function requireOneOf<T extends string>(op: string, name: string, v: unknown, allowed: readonly T[]): T {
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+    throw new Error(`${op}: ${name} must be ${allowed.map((a) => `'${a}'`).join(', ').replace(/, ([^,]*)$/, ' or $1')}, got ${valueStr(v)}`);
+  }
+  return v as T;
+}
