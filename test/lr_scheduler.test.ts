@@ -1,6 +1,6 @@
 // LR schedulers against PyTorch's lr sequences (test/fixtures/schedulers.json, written by
 // scripts/fixtures/make_fixtures.py; no PyTorch needed here).
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tensor } from '../src/creation.js';
 import {
   Adam,
@@ -13,6 +13,7 @@ import {
   SGD,
   StepLR,
 } from '../src/optim/index.js';
+import type { Tensor } from '../src/tensor.js';
 import { describeBackends } from './helpers/backends.js';
 import { fixture } from './helpers/fixtures.js';
 
@@ -102,6 +103,8 @@ describeBackends('lr schedulers vs PyTorch', () => {
       for (let e = 10; e < f.epochs; e++) {
         for (const s of [a, b]) (c.metrics ? s.step(c.metrics[e]!) : s.step());
         expect(optB.paramGroups[0]!.lr).toBe(optA.paramGroups[0]!.lr);
+        expect(optB.paramGroups[0]!.momentum).toBe(optA.paramGroups[0]!.momentum);
+        expect(b.getLastLr()).toEqual(a.getLastLr());
       }
     });
   }
@@ -132,9 +135,107 @@ it('validates scheduler arguments', () => {
   expect(() => new StepLR(opt(), { stepSize: 0 })).toThrow('StepLR: invalid stepSize 0, must be a positive integer');
   expect(() => new LinearLR(opt(), { startFactor: 0 })).toThrow('LinearLR: invalid startFactor 0, must be in (0, 1]');
   expect(() => new LinearLR(opt(), { endFactor: 1.5 })).toThrow('LinearLR: invalid endFactor 1.5');
-  expect(() => new ReduceLROnPlateau(opt(), { factor: 1 })).toThrow('ReduceLROnPlateau: invalid factor 1, must be < 1.0');
+  expect(() => new ReduceLROnPlateau(opt(), { factor: 1 })).toThrow('ReduceLROnPlateau: invalid factor 1, must be in [0, 1)');
   expect(() => new OneCycleLR(opt(), { maxLr: 0.1 })).toThrow(/either totalSteps or both epochs and stepsPerEpoch/);
   expect(() => new OneCycleLR(opt(), { maxLr: 0.1, totalSteps: 10, pctStart: 2 })).toThrow('OneCycleLR: invalid pctStart 2');
   expect(() => new CosineAnnealingLR(opt(), { tMax: 0 })).toThrow('CosineAnnealingLR: invalid tMax 0');
   expect(() => new StepLR(opt(), { stepSize: 2, lastEpoch: 3 })).toThrow(/initialLr' is not specified in paramGroups\[0\]/);
+});
+
+describe('scheduler state dicts are checked as the constructor checks its options, all or nothing', () => {
+  const opt = () => new SGD([tensor([0], { requiresGrad: true })], { lr: 0.1, momentum: 0.9 });
+  const cases: [string, () => AnySched, Record<string, unknown>, string | RegExp][] = [
+    ['StepLR', () => new StepLR(opt(), { stepSize: 3 }), { stepSize: 0 }, 'StepLR.loadStateDict: invalid stepSize 0, must be a positive integer'],
+    ['StepLR', () => new StepLR(opt(), { stepSize: 3 }), { gamma: NaN }, 'StepLR.loadStateDict: invalid gamma NaN, must be a finite number >= 0'],
+    ['StepLR', () => new StepLR(opt(), { stepSize: 3 }), { lastEpoch: -5 }, 'StepLR.loadStateDict: invalid lastEpoch -5, must be an integer >= -1'],
+    ['StepLR', () => new StepLR(opt(), { stepSize: 3 }), { baseLrs: [0.1, 0.2] }, /invalid baseLrs an array, must be an array of 1 values \(one per parameter group\)/],
+    ['StepLR', () => new StepLR(opt(), { stepSize: 3 }), { baseLrs: ['0.1'] }, "StepLR.loadStateDict: invalid baseLrs[0] string '0.1', must be a finite number >= 0"],
+    ['StepLR', () => new StepLR(opt(), { stepSize: 3 }), { stepCount: 1.5 }, 'invalid stepCount 1.5, must be a non-negative integer'],
+    ['StepLR', () => new StepLR(opt(), { stepSize: 3 }), { step_size: 2 }, "StepLR.loadStateDict: unknown key 'step_size' (a StepLR state holds baseLrs, lastEpoch, stepCount, lastLr, stepSize, gamma)"],
+    ['StepLR', () => new StepLR(opt(), { stepSize: 3 }), { optimizer: {} }, "unknown key 'optimizer'"],
+    ['MultiStepLR', () => new MultiStepLR(opt(), { milestones: [2, 4] }), { milestones: [2, 4] }, 'invalid milestones an array, must be an object mapping integer epochs to positive counts'],
+    ['MultiStepLR', () => new MultiStepLR(opt(), { milestones: [2, 4] }), { milestones: { 2: 0 } }, 'must be an object mapping integer epochs to positive counts'],
+    ['CosineAnnealingLR', () => new CosineAnnealingLR(opt(), { tMax: 5 }), { etaMin: -1 }, 'CosineAnnealingLR.loadStateDict: invalid etaMin -1, must be a finite number >= 0'],
+    ['LinearLR', () => new LinearLR(opt()), { startFactor: 0 }, 'LinearLR.loadStateDict: invalid startFactor 0, must be in (0, 1]'],
+    ['LinearLR', () => new LinearLR(opt()), { totalIters: 2.5 }, 'LinearLR.loadStateDict: invalid totalIters 2.5, must be a positive integer'],
+    ['ExponentialLR', () => new ExponentialLR(opt(), { gamma: 0.9 }), { gamma: '0.5' }, "ExponentialLR.loadStateDict: invalid gamma string '0.5'"],
+    ['ReduceLROnPlateau', () => new ReduceLROnPlateau(opt()) as AnySched, { mode: 'avg' }, "ReduceLROnPlateau.loadStateDict: invalid mode string 'avg', must be 'min' or 'max'"],
+    ['ReduceLROnPlateau', () => new ReduceLROnPlateau(opt()) as AnySched, { factor: 1.5 }, 'invalid factor 1.5, must be in [0, 1)'],
+    ['ReduceLROnPlateau', () => new ReduceLROnPlateau(opt()) as AnySched, { best: NaN }, 'invalid best NaN'],
+    ['ReduceLROnPlateau', () => new ReduceLROnPlateau(opt()) as AnySched, { numBadEpochs: -1 }, 'invalid numBadEpochs -1, must be a non-negative integer'],
+    ['ReduceLROnPlateau', () => new ReduceLROnPlateau(opt()) as AnySched, { minLrs: 0 }, 'invalid minLrs 0, must be an array of 1 values'],
+    ['OneCycleLR', () => new OneCycleLR(opt(), { maxLr: 1, totalSteps: 10 }), { phases: [{ endStep: 3 }] }, /invalid phases an array, must be 2 or 3 phases/],
+    ['OneCycleLR', () => new OneCycleLR(opt(), { maxLr: 1, totalSteps: 10 }), { useBeta1: true }, 'OneCycleLR.loadStateDict: invalid useBeta1 boolean true, must be false for this optimizer'],
+    ['OneCycleLR', () => new OneCycleLR(opt(), { maxLr: 1, totalSteps: 10 }), { annealStrategy: 'cosine' }, "invalid annealStrategy string 'cosine', must be 'cos' or 'linear'"],
+  ];
+  for (const [name, make, spoil, message] of cases) {
+    it(`${name} refuses ${JSON.stringify(spoil)} and changes nothing`, () => {
+      const s = make();
+      s.step(1);
+      const before = s.stateDict();
+      // A valid change next to the bad one must not be applied either.
+      expect(() => s.loadStateDict({ ...before, lastEpoch: 7, ...spoil })).toThrow(message);
+      expect(s.stateDict()).toEqual(before);
+    });
+  }
+
+  it('refuses a state dict that is not an object', () => {
+    const s = new StepLR(opt(), { stepSize: 2 });
+    expect(() => s.loadStateDict(null as unknown as Record<string, unknown>)).toThrow('StepLR.loadStateDict: expected an object (from stateDict()), got null');
+    expect(() => new ReduceLROnPlateau(opt()).loadStateDict([] as unknown as Record<string, unknown>)).toThrow(
+      'ReduceLROnPlateau.loadStateDict: expected an object (from stateDict()), got an array',
+    );
+  });
+
+  it("a partial dict updates only the fields it names (as PyTorch's dict update)", () => {
+    const s = new StepLR(opt(), { stepSize: 2 });
+    s.loadStateDict({ lastEpoch: 5 });
+    expect(s.lastEpoch).toBe(5);
+    expect(s.stepSize).toBe(2);
+  });
+});
+
+describe('scheduler constructors check every option before touching the optimizer', () => {
+  const opt = () => new SGD([tensor([0], { requiresGrad: true })], { lr: 0.1, momentum: 0.9 });
+  it('a refused option leaves the groups without initialLr and with their lr', () => {
+    const attempts: [(o: SGD) => unknown, string][] = [
+      [(o) => new StepLR(o, { stepSize: 0 }), 'StepLR: invalid stepSize 0, must be a positive integer'],
+      [(o) => new StepLR(o, { stepSize: 2, gamma: -1 }), 'StepLR: invalid gamma -1, must be a finite number >= 0'],
+      [(o) => new CosineAnnealingLR(o, { tMax: 4, etaMin: NaN }), 'CosineAnnealingLR: invalid etaMin NaN'],
+      [(o) => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, divFactor: 0 }), 'OneCycleLR: invalid divFactor 0, must be a finite number > 0'],
+      [(o) => new OneCycleLR(o, { maxLr: [1, 2], totalSteps: 10 }), 'OneCycleLR: invalid maxLr an array, must be an array of 1 values (one per parameter group)'],
+      [(o) => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, maxMomentum: Infinity }), 'OneCycleLR: invalid maxMomentum[0] Infinity'],
+      [(o) => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, threePhase: 'yes' as unknown as boolean }), "OneCycleLR: invalid threePhase string 'yes', must be a boolean"],
+    ];
+    for (const [make, message] of attempts) {
+      const o = opt();
+      expect(() => make(o)).toThrow(message);
+      expect(o.paramGroups[0]!.initialLr).toBeUndefined();
+      expect(o.paramGroups[0]!.maxLr).toBeUndefined();
+      expect(o.paramGroups[0]!.lr).toBe(0.1);
+      expect(o.paramGroups[0]!.momentum).toBe(0.9);
+    }
+  });
+
+  it('options and optimizer: objects, with known keys only', () => {
+    expect(() => new StepLR(opt(), { step_size: 2 } as unknown as { stepSize: number })).toThrow(
+      "StepLR: unknown option 'step_size' (expected stepSize, gamma, lastEpoch)",
+    );
+    expect(() => new ExponentialLR(opt(), undefined as unknown as { gamma: number })).toThrow('ExponentialLR: options must be an object, got undefined');
+    expect(() => new ReduceLROnPlateau(opt(), { patience: 2.5 })).toThrow('ReduceLROnPlateau: invalid patience 2.5, must be a non-negative integer');
+    expect(() => new ReduceLROnPlateau(opt(), { min_lr: 0.1 } as object)).toThrow("ReduceLROnPlateau: unknown option 'min_lr'");
+    expect(() => new CosineAnnealingLR(null as unknown as SGD, { tMax: 2 })).toThrow(
+      'CosineAnnealingLR: optimizer must be an optimizer (with paramGroups and defaults), got null',
+    );
+    expect(() => new MultiStepLR(opt(), { milestones: [1, '2' as unknown as number] })).toThrow("MultiStepLR: invalid milestone string '2', must be an integer");
+  });
+
+  it('ReduceLROnPlateau.step takes a number or a one-element Tensor', () => {
+    const s = new ReduceLROnPlateau(opt());
+    expect(() => s.step('1' as unknown as number)).toThrow("ReduceLROnPlateau.step: metric must be a number or a one-element Tensor, got string '1'");
+    expect(() => s.step(tensor([1, 2]))).toThrow('ReduceLROnPlateau.step: metric must be a number or a one-element Tensor, got a Tensor of 2 elements');
+    expect(s.lastEpoch).toBe(0);
+    s.step(tensor([0.5]) as Tensor);
+    expect(s.best).toBe(0.5);
+  });
 });

@@ -1,10 +1,10 @@
 // Optimizers against PyTorch trajectories (test/fixtures/optimizers.json, written by
 // scripts/fixtures/make_fixtures.py; no PyTorch needed here), on every backend.
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { NestedArray } from '../src/index.js';
-import { tensor } from '../src/creation.js';
-import type { Tensor } from '../src/tensor.js';
-import { Adam, AdamW, type Optimizer, RMSprop, SGD, clipGradNorm, clipGradValue } from '../src/optim/index.js';
+import { ones, tensor } from '../src/creation.js';
+import { Tensor } from '../src/tensor.js';
+import { Adam, AdamW, Optimizer, type OptimizerStateDict, type ParamGroup, RMSprop, SGD, clipGradNorm, clipGradValue } from '../src/optim/index.js';
 import { describeBackends } from './helpers/backends.js';
 import { expectClose, fixture } from './helpers/fixtures.js';
 
@@ -139,7 +139,7 @@ it('loadStateDict rejects a mismatched state dict', () => {
   const sd = opt.stateDict();
   expect(() => new SGD([{ params: [w] }, { params: [b] }], { lr: 0.1 }).loadStateDict(sd)).toThrow(/1 parameter groups, the optimizer has 2/);
   expect(() => new SGD([w], { lr: 0.1 }).loadStateDict(sd)).toThrow(/parameter group 0 has 2 parameters in the state dict, 1 in the optimizer/);
-  expect(() => new SGD([b, w], { lr: 0.1 }).loadStateDict(sd)).toThrow(/state 'momentumBuffer' of parameter 0 has 12 elements, the parameter has 3/);
+  expect(() => new SGD([b, w], { lr: 0.1 }).loadStateDict(sd)).toThrow(/state of parameter 0: 'momentumBuffer' must be a Float32Array or Tensor of 3 elements \(the parameter's size\), got a Float32Array of 12 elements/);
 });
 
 it('zeroGrad sets grads to null by default, or fills them with zeros', () => {
@@ -153,6 +153,7 @@ it('zeroGrad sets grads to null by default, or fills them with zeros', () => {
   opt.zeroGrad();
   expect(w.grad).toBeNull();
   expect(b.grad).toBeNull();
+  expect(() => opt.zeroGrad('no' as unknown as boolean)).toThrow("SGD.zeroGrad: setToNone must be a boolean, got string 'no'");
 });
 
 it('validates hyper-parameters with clear errors', () => {
@@ -186,16 +187,27 @@ it('group values override the defaults', () => {
   expect(new AdamW([a]).paramGroups[0]!.weightDecay).toBe(0.01);
 });
 
-it('step(closure) runs the closure and returns its loss', () => {
+it('step(closure) runs the closure first, updates with its gradients and returns its loss', () => {
+  // The gradients the closure will produce, computed on an identical problem.
+  const ref = problem();
+  ref.lossStep();
+  const expected = (t: Tensor, g: Tensor) => Array.from(t.data, (v, i) => Math.fround(v - 0.1 * g.data[i]!));
+  const wExpected = expected(ref.w, ref.w.grad!);
+  const bExpected = expected(ref.b, ref.b.grad!);
   const { w, b, lossStep } = problem();
   const opt = new SGD([w, b], { lr: 0.1 });
+  let calls = 0;
   const loss = opt.step(() => {
+    calls++;
     opt.zeroGrad();
     lossStep();
     return 42;
   });
   expect(loss).toBe(42);
-  expect(Array.from(w.data)).not.toEqual(f.w0);
+  expect(calls).toBe(1);
+  expect(wExpected.some((v, i) => v !== ref.w.data[i])).toBe(true);
+  expect(Array.from(w.data)).toEqual(wExpected);
+  expect(Array.from(b.data)).toEqual(bExpected);
 });
 
 describeBackends('gradient clipping', () => {
@@ -211,7 +223,7 @@ describeBackends('gradient clipping', () => {
   it('clipGradNorm (L2): total 13, scaled by 5 / (13 + 1e-6)', () => {
     const { a, b, c } = setup();
     const total = clipGradNorm([a, b, c], 5);
-    expect(total).toBeCloseTo(13, 5);
+    expect(total).toBe(13);
     const k = 5 / (13 + 1e-6);
     expect(Array.from(a.grad!.data)).toEqual([Math.fround(3 * k), Math.fround(-4 * k)]);
     expect(b.grad!.data[1]).toBe(Math.fround(12 * k));
@@ -220,25 +232,31 @@ describeBackends('gradient clipping', () => {
 
   it('clipGradNorm leaves gradients below maxNorm alone', () => {
     const { a, b } = setup();
-    expect(clipGradNorm([a, b], 100)).toBeCloseTo(13, 5);
+    expect(clipGradNorm([a, b], 100)).toBe(13);
     expect(Array.from(a.grad!.data)).toEqual([3, -4]);
+    expect(Array.from(b.grad!.data)).toEqual([0, 12, 0]);
   });
 
   it('clipGradNorm with Infinity and 1 norms', () => {
     let { a, b } = setup();
     expect(clipGradNorm([a, b], 6, Infinity)).toBe(12);
-    expect(a.grad!.data[1]).toBeCloseTo((-4 * 6) / (12 + 1e-6), 6);
+    const k = 6 / (12 + 1e-6);
+    expect(Array.from(a.grad!.data)).toEqual([Math.fround(3 * k), Math.fround(-4 * k)]);
+    expect(b.grad!.data[1]).toBe(Math.fround(12 * k));
     ({ a, b } = setup());
     expect(clipGradNorm([a, b], 19, 1)).toBe(19);
     expect(Array.from(a.grad!.data)).toEqual([Math.fround((3 * 19) / (19 + 1e-6)), Math.fround((-4 * 19) / (19 + 1e-6))]);
     ({ a, b } = setup());
-    expect(clipGradNorm([a, b], 100, 3)).toBeCloseTo(Math.cbrt(27 + 64 + 1728), 4);
+    const cubic = Math.cbrt(27 + 64 + 1728);
+    expect(Math.abs(clipGradNorm([a, b], 100, 3) - cubic)).toBeLessThanOrEqual(2e-7 * cubic);
+    expect(Array.from(a.grad!.data)).toEqual([3, -4]);
   });
 
   it('clipGradNorm: no gradients gives 0; a single tensor works; nonfinite can throw', () => {
     expect(clipGradNorm([tensor([1], { requiresGrad: true })], 1)).toBe(0);
     const { a } = setup();
-    expect(clipGradNorm(a, 1)).toBeCloseTo(5, 5);
+    expect(clipGradNorm(a, 1)).toBe(5);
+    expect(Array.from(a.grad!.data)).toEqual([Math.fround(3 * (1 / (5 + 1e-6))), Math.fround(-4 * (1 / (5 + 1e-6)))]);
     a.grad = tensor([Infinity, 1]);
     expect(() => clipGradNorm(a, 1, 2, { errorIfNonfinite: true })).toThrow(/non-finite/);
   });
@@ -249,4 +267,344 @@ describeBackends('gradient clipping', () => {
     expect(Array.from(a.grad!.data)).toEqual([3, -3.5]);
     expect(Array.from(b.grad!.data)).toEqual([0, 3.5, 0]);
   });
+
+  it('both check every gradient against its parameter before changing any', () => {
+    for (const clip of [(ps: Tensor[]) => clipGradNorm(ps, 1), (ps: Tensor[]) => clipGradValue(ps, 1)]) {
+      const spoils: [(c: Tensor) => void, RegExp][] = [
+        [(c) => forceGrad(c, ones([2])), /the gradient of parameter 2 has shape \[2\], but the parameter has shape \[1\]/],
+        [(c) => forceGrad(c, [7]), /the gradient of parameter 2 must be a Tensor or null, got an array/],
+        [(c) => forceGrad(c, fakeTensor([1], 0)), /the gradient of parameter 2: not a valid Tensor \(an object posing as one/],
+        [(c) => {
+          c.grad = tensor([7]);
+          transfer(c.grad);
+        }, /the gradient of parameter 2: tensor data was detached \(transferred or resized\)/],
+      ];
+      for (const [spoil, message] of spoils) {
+        const { a, b, c } = setup();
+        spoil(c);
+        expect(() => clip([a, b, c])).toThrow(message);
+        expect(Array.from(a.grad!.data)).toEqual([3, -4]);
+        expect(Array.from(b.grad!.data)).toEqual([0, 12, 0]);
+      }
+    }
+  });
+
+  it('arguments: params, maxNorm, clipValue and options are checked', () => {
+    const { a } = setup();
+    expect(() => clipGradNorm(a, -1)).toThrow('clipGradNorm: maxNorm must be a number >= 0 (Infinity: no clipping), got -1');
+    expect(() => clipGradNorm(a, NaN)).toThrow('clipGradNorm: maxNorm must be a number >= 0');
+    expect(() => clipGradNorm(a, 1, 0)).toThrow('clipGradNorm: normType must be a positive number or Infinity, got 0');
+    expect(() => clipGradNorm(a, 1, 2, { errorIfNonfinite: 'yes' } as unknown as { errorIfNonfinite: boolean })).toThrow(
+      "clipGradNorm: options.errorIfNonfinite must be a boolean, got string 'yes'",
+    );
+    expect(() => clipGradNorm(null as unknown as Tensor, 1)).toThrow('clipGradNorm: params must be a Tensor or an iterable of Tensors, got null');
+    expect(() => clipGradValue([a, 'b'] as unknown as Tensor[], 1)).toThrow("clipGradValue: params must be Tensors, got string 'b' at index 1");
+    expect(() => clipGradValue(a, -1)).toThrow('clipGradValue: clipValue must be a number >= 0, got -1');
+    expect(Array.from(a.grad!.data)).toEqual([3, -4]);
+    expect(clipGradNorm(a, Infinity)).toBe(5);
+    expect(Array.from(a.grad!.data)).toEqual([3, -4]);
+  });
+});
+
+// ---- hardening: nothing an optimizer is given can silently corrupt the parameters ----
+
+/** Sets p.grad without going through any check a `grad` setter may make (as a forged or stale gradient would). */
+function forceGrad(p: Tensor, g: unknown): void {
+  Object.defineProperty(p, 'grad', { value: g, writable: true, configurable: true, enumerable: true });
+}
+
+/** An object that passes `instanceof Tensor`, with a shape and data shorter than it, but not made by the constructor. */
+function fakeTensor(shape: number[], length: number): Tensor {
+  return Object.create(Tensor.prototype, {
+    shape: { value: shape },
+    data: { value: new Float32Array(length).fill(1) },
+    grad: { value: null, writable: true },
+  }) as Tensor;
+}
+
+function transfer(t: Tensor): void {
+  structuredClone(t.data.buffer, { transfer: [t.data.buffer as ArrayBuffer] });
+}
+
+type AnyOptimizer = Optimizer<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const configs: [string, (ps: unknown) => AnyOptimizer][] = [
+  ['SGD', (ps) => new SGD(ps as Tensor[], { lr: 0.1 })],
+  ['SGD', (ps) => new SGD(ps as Tensor[], { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 })],
+  ['Adam', (ps) => new Adam(ps as Tensor[], { lr: 0.1 })],
+  ['Adam', (ps) => new Adam(ps as Tensor[], { lr: 0.1, amsgrad: true, maximize: true, weightDecay: 0.1 })],
+  ['AdamW', (ps) => new AdamW(ps as Tensor[], { lr: 0.1 })],
+  ['RMSprop', (ps) => new RMSprop(ps as Tensor[], { lr: 0.1 })],
+  ['RMSprop', (ps) => new RMSprop(ps as Tensor[], { lr: 0.1, momentum: 0.5, centered: true })],
+];
+
+describeBackends('optimizers check every gradient before updating any parameter', () => {
+  const setup = () => {
+    const a = tensor([1, 2, 3], { requiresGrad: true });
+    const b = tensor([1, 2, 3, 4], { requiresGrad: true });
+    a.grad = tensor([0.5, -0.5, 1]);
+    return { a, b };
+  };
+
+  configs.forEach(([name, make], ci) => {
+    it(`${name} #${ci}: a gradient of the wrong shape (the issue's ones([2]) for a 4-element parameter) throws and changes nothing`, () => {
+      const { a, b } = setup();
+      forceGrad(b, ones([2]));
+      const opt = make([a, b]);
+      expect(() => opt.step()).toThrow(
+        `${name}.step: the gradient of parameter 1 of group 0 has shape [2], but the parameter has shape [4]`,
+      );
+      expect(Array.from(a.data)).toEqual([1, 2, 3]);
+      expect(Array.from(b.data)).toEqual([1, 2, 3, 4]);
+      expect(opt.state.size).toBe(0);
+      expect(opt.stepCount).toBe(0);
+      // Same element count, other shape: PyTorch refuses it too.
+      const c = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+      forceGrad(c, ones([4]));
+      expect(() => make([c]).step()).toThrow(/has shape \[4\], but the parameter has shape \[2, 2\]/);
+      // Once the gradient is right, the step goes through.
+      forceGrad(b, ones([4]));
+      opt.step();
+      expect(Array.from(b.data).every((v, i) => v !== i + 1 && Number.isFinite(v))).toBe(true);
+    });
+
+    it(`${name} #${ci}: a non-Tensor, forged, or transferred gradient (or parameter) throws and changes nothing`, () => {
+      const cases: [(a: Tensor, b: Tensor) => void, RegExp][] = [
+        [(_a, b) => forceGrad(b, [1, 1, 1, 1]), /gradient of parameter 1 of group 0 must be a Tensor or null, got an array/],
+        [(_a, b) => forceGrad(b, fakeTensor([4], 2)), /gradient of parameter 1 of group 0: not a valid Tensor \(an object posing as one/],
+        [(_a, b) => {
+          b.grad = ones([4]);
+          transfer(b.grad);
+        }, /gradient of parameter 1 of group 0: tensor data was detached \(transferred or resized\)/],
+        [(_a, b) => {
+          const keep = b.data.slice();
+          b.grad = ones([4]);
+          transfer(b);
+          void keep;
+        }, /parameter 1 of group 0: tensor data was detached/],
+      ];
+      for (const [spoil, message] of cases) {
+        const { a, b } = setup();
+        spoil(a, b);
+        const opt = make([a, b]);
+        expect(() => opt.step()).toThrow(message);
+        expect(Array.from(a.data)).toEqual([1, 2, 3]);
+        expect(opt.state.size).toBe(0);
+      }
+    });
+  });
+
+  it("the issue's reproduction: p.grad = ones([2]) for a 4-element p, then step(), never yields NaN weights", () => {
+    for (const [, make] of configs) {
+      const p = tensor([1, 2, 3, 4], { requiresGrad: true });
+      const opt = make([p]);
+      // The grad setter may refuse it already; if it does not, step() must.
+      expect(() => {
+        p.grad = ones([2]);
+        opt.step();
+      }).toThrow(/shape \[2\].*shape \[4\]/);
+      expect(Array.from(p.data)).toEqual([1, 2, 3, 4]);
+    }
+  });
+
+  it('the error names the group: a bad gradient in group 1 leaves group 0 untouched', () => {
+    const { a, b } = setup();
+    forceGrad(b, ones([3]));
+    const opt = new Adam([{ params: [a] }, { params: [b], lr: 0.5 }], { lr: 0.1 });
+    expect(() => opt.step()).toThrow('Adam.step: the gradient of parameter 0 of group 1 has shape [3], but the parameter has shape [4]');
+    expect(Array.from(a.data)).toEqual([1, 2, 3]);
+  });
+
+  it('hyper-parameters changed on a group after construction are checked at step()', () => {
+    const { a } = setup();
+    const adam = new Adam([a], { lr: 0.1 });
+    adam.paramGroups[0]!.betas = [5, -1];
+    expect(() => adam.step()).toThrow('Adam.step: invalid beta1 5, must be in [0, 1)');
+    const sgd = new SGD([a], { lr: 0.1 });
+    sgd.paramGroups[0]!.lr = NaN;
+    expect(() => sgd.step()).toThrow('SGD.step: invalid learning rate NaN, must be a finite number >= 0');
+    const rms = new RMSprop([{ params: [a] }, { params: [tensor([1], { requiresGrad: true })] }]);
+    (rms.paramGroups[1] as { centered: unknown }).centered = 'yes';
+    expect(() => rms.step()).toThrow("RMSprop.step: parameter group 1: invalid centered string 'yes', must be a boolean");
+    expect(Array.from(a.data)).toEqual([1, 2, 3]);
+  });
+
+  it('Adam steps a gradient that shares its parameter\'s buffer the same way on every backend', () => {
+    const p = tensor([1, -2, 3], { requiresGrad: true });
+    const q = tensor([1, -2, 3], { requiresGrad: true });
+    p.grad = new Tensor(p.data, p.shape);
+    for (const make of [(x: Tensor) => new Adam([x], { lr: 0.1 }), (x: Tensor) => new AdamW([x], { lr: 0.1, amsgrad: true })]) {
+      q.grad = new Tensor(q.data.slice(), q.shape);
+      make(p).step();
+      make(q).step();
+      expect(Array.from(p.data)).toEqual(Array.from(q.data));
+    }
+    expect(Array.from(p.data)).not.toEqual([1, -2, 3]);
+  });
+});
+
+describe('hyper-parameters: one check per optimizer, for the constructor, addParamGroup and loadStateDict', () => {
+  const bad: [string, (ps: Tensor[], o: object) => AnyOptimizer, object, RegExp][] = [
+    ['SGD', (ps, o) => new SGD(ps, { lr: 0.1, ...o }), { lr: Infinity }, /invalid learning rate Infinity, must be a finite number >= 0/],
+    ['SGD', (ps, o) => new SGD(ps, { lr: 0.1, ...o }), { momentum: -1 }, /invalid momentum -1, must be >= 0/],
+    ['SGD', (ps, o) => new SGD(ps, { lr: 0.1, ...o }), { dampening: '0' }, /invalid dampening string '0', must be a finite number/],
+    ['SGD', (ps, o) => new SGD(ps, { lr: 0.1, ...o }), { nesterov: 1 }, /invalid nesterov 1, must be a boolean/],
+    ['SGD', (ps, o) => new SGD(ps, { lr: 0.1, ...o }), { maximize: 'false' }, /invalid maximize string 'false', must be a boolean/],
+    ['Adam', (ps, o) => new Adam(ps, o), { betas: [5, -1] }, /invalid beta1 5, must be in \[0, 1\)/],
+    ['Adam', (ps, o) => new Adam(ps, o), { betas: [0.9, -1] }, /invalid beta2 -1, must be in \[0, 1\)/],
+    ['Adam', (ps, o) => new Adam(ps, o), { betas: [0.9] }, /betas must be a pair \[beta1, beta2\], got an array/],
+    ['Adam', (ps, o) => new Adam(ps, o), { eps: NaN }, /invalid epsilon value NaN, must be a finite number >= 0/],
+    ['Adam', (ps, o) => new Adam(ps, o), { amsgrad: 1 }, /invalid amsgrad 1, must be a boolean/],
+    ['AdamW', (ps, o) => new AdamW(ps, o), { weightDecay: -0.1 }, /invalid weightDecay -0.1, must be >= 0/],
+    ['AdamW', (ps, o) => new AdamW(ps, o), { lr: '0.1' }, /invalid learning rate string '0.1', must be a finite number >= 0/],
+    ['RMSprop', (ps, o) => new RMSprop(ps, o), { alpha: -1 }, /invalid alpha value -1, must be >= 0/],
+    ['RMSprop', (ps, o) => new RMSprop(ps, o), { eps: -1 }, /invalid epsilon value -1, must be >= 0/],
+    ['RMSprop', (ps, o) => new RMSprop(ps, o), { centered: 0 }, /invalid centered 0, must be a boolean/],
+  ];
+  for (const [name, make, values, message] of bad) {
+    it(`${name} ${JSON.stringify(values)}`, () => {
+      const p = tensor([1, 2], { requiresGrad: true });
+      expect(() => make([p], values)).toThrow(message);
+      const opt = make([p], {});
+      expect(() => opt.addParamGroup({ params: [tensor([1], { requiresGrad: true })], ...values })).toThrow(message);
+      expect(opt.paramGroups.length).toBe(1);
+      p.grad = tensor([1, 1]);
+      opt.step();
+      const before = opt.stateDict();
+      const sd = opt.stateDict();
+      Object.assign(sd.paramGroups[0]!, values);
+      expect(() => opt.loadStateDict(sd)).toThrow(new RegExp(`^${name}\\.loadStateDict: parameter group 0: ${message.source}`));
+      expect(opt.stateDict()).toEqual(before);
+    });
+  }
+
+  it('options: an object with known keys only (snake_case is not silently ignored)', () => {
+    const p = tensor([1, 2], { requiresGrad: true });
+    expect(() => new Adam([p], { weight_decay: 0.1 } as object)).toThrow(
+      "Adam: unknown option 'weight_decay' (expected lr, betas, eps, weightDecay, amsgrad, maximize)",
+    );
+    expect(() => new SGD([p], { lr: 0.1, nesterov: true, momentum: 0.9, dampening: 0, foo: 1 } as object as { lr: number })).toThrow("SGD: unknown option 'foo'");
+    expect(() => new RMSprop([p], null as unknown as object)).toThrow('RMSprop: options must be an object, got null');
+    expect(() => new Adam(null as unknown as Tensor[])).toThrow('Adam: params must be an iterable of Tensors or of parameter groups, got null');
+    expect(() => new SGD([p, 'w'] as unknown as Tensor[], { lr: 1 })).toThrow("SGD: parameters must be Tensors, got string 'w' at index 1");
+    expect(() => new SGD([{ params: 3 }] as unknown as Tensor[], { lr: 1 })).toThrow("SGD: a parameter group's params must be a Tensor or an iterable of Tensors, got 3");
+    // A group value given as undefined takes the default, as an absent one does.
+    expect(new Adam([{ params: [p], lr: undefined }], { lr: 0.5 }).paramGroups[0]!.lr).toBe(0.5);
+  });
+});
+
+describeBackends('Optimizer.loadStateDict validates the whole dict before changing anything', () => {
+  /** An Adam (amsgrad) over w [2, 2] and b [3] stepped twice, and its state dict. */
+  const trained = () => {
+    const w = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+    const b = tensor([1, 2, 3], { requiresGrad: true });
+    const opt = new Adam([{ params: [w] }, { params: [b], lr: 0.01 }], { lr: 0.1, amsgrad: true });
+    for (let i = 0; i < 2; i++) {
+      w.grad = tensor([[0.1, -0.2], [0.3, -0.4]]);
+      b.grad = tensor([1, -1, 0.5]);
+      opt.step();
+    }
+    return { w, b, opt, sd: opt.stateDict() };
+  };
+  const fresh = () => {
+    const t = trained();
+    const w = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+    const b = tensor([1, 2, 3], { requiresGrad: true });
+    const opt = new Adam([{ params: [w] }, { params: [b], lr: 0.01 }], { lr: 0.1, amsgrad: true });
+    return { ...t, opt2: opt, w2: w, b2: b };
+  };
+  type Spoil = (sd: OptimizerStateDict) => void;
+  const cases: [string, Spoil, RegExp][] = [
+    ['betas [5, -1] (the issue)', (sd) => (sd.paramGroups[1]!['betas'] = [5, -1]), /Adam\.loadStateDict: parameter group 1: invalid beta1 5, must be in \[0, 1\)/],
+    ['expAvg as a plain array (the issue)', (sd) => (sd.state[1]!['expAvg'] = [0, 0, 0] as unknown as Float32Array),
+      /state of parameter 1: 'expAvg' must be a Float32Array or Tensor of 3 elements \(the parameter's size\), got an array/],
+    ['a negative step (the issue)', (sd) => (sd.state[0]!['step'] = -3), /state of parameter 0: 'step' must be a non-negative integer, got -3/],
+    ['a fractional step', (sd) => (sd.state[0]!['step'] = 1.5), /'step' must be a non-negative integer, got 1\.5/],
+    ['a string step', (sd) => (sd.state[0]!['step'] = '2' as unknown as number), /'step' must be a non-negative integer, got string '2'/],
+    ['a buffer of the wrong size', (sd) => (sd.state[0]!['expAvgSq'] = new Float32Array(3)), /'expAvgSq' must be a Float32Array or Tensor of 4 elements \(the parameter's size\), got a Float32Array of 3 elements/],
+    ['a forged Tensor buffer', (sd) => (sd.state[0]!['expAvg'] = fakeTensor([4], 1) as unknown as Float32Array), /'expAvg' must be .* got not a valid Tensor \(an object posing as one/],
+    ['a transferred buffer', (sd) => transfer(new Tensor(sd.state[1]!['expAvg'] as Float32Array, [3])), /'expAvg' must be .* got a Float32Array of 0 elements/],
+    ['an unknown state key', (sd) => (sd.state[0]!['exp_avg'] = new Float32Array(4)), /state of parameter 0: unknown key 'exp_avg' \(Adam keeps step, expAvg, expAvgSq, maxExpAvgSq\)/],
+    ['a state missing a required key', (sd) => delete sd.state[0]!['expAvgSq'], /state of parameter 0: 'expAvgSq' is missing \(a non-empty Adam state holds step, expAvg, expAvgSq\)/],
+    ['an unknown group key', (sd) => (sd.paramGroups[0]!['weight_decay'] = 0.1), /parameter group 0 has unknown key 'weight_decay'/],
+    ['a state that is not an object', (sd) => (sd.state[1] = 5 as unknown as Record<string, number>), /state of parameter 1: expected an object, got 5/],
+    ['state for an unlisted parameter', (sd) => (sd.state[7] = {}), /state for parameter 7, which no group lists/],
+    ['an id listed twice', (sd) => (sd.paramGroups[1]!.params = [0]), /parameter id 0 is listed more than once/],
+    ['a non-integer id', (sd) => (sd.paramGroups[1]!.params = [0.5]), /parameter group 1 lists 0\.5 as a parameter id/],
+    ['an unknown top-level key', (sd) => ((sd as unknown as Record<string, unknown>)['param_groups'] = []), /unknown key 'param_groups'/],
+  ];
+  for (const [what, spoil, message] of cases) {
+    it(`refuses ${what}, leaving groups and state as they were`, () => {
+      const { sd, opt2, w2 } = fresh();
+      // Valid changes elsewhere in the dict must not be applied either.
+      const mine = opt2.stateDict();
+      sd.paramGroups[0]!['lr'] = 0.3;
+      spoil(sd);
+      expect(() => opt2.loadStateDict(sd)).toThrow(message);
+      expect(opt2.stateDict()).toEqual(mine);
+      expect(opt2.paramGroups[0]!.lr).toBe(0.1);
+      w2.grad = tensor([[1, 1], [1, 1]]);
+      opt2.step();
+      expect(opt2.state.get(w2)!['step']).toBe(1);
+    });
+  }
+
+  it('refuses null and non-objects with a clear error', () => {
+    const { opt } = trained();
+    expect(() => opt.loadStateDict(null as unknown as OptimizerStateDict)).toThrow('Adam.loadStateDict: expected an object with state and paramGroups, got null');
+    expect(() => opt.loadStateDict({ state: [], paramGroups: [] } as unknown as OptimizerStateDict)).toThrow(/state must be an object/);
+  });
+
+  it('accepts buffers given as Tensors (copied) and then continues exactly as the original', () => {
+    const { w, b, opt, sd, opt2, w2, b2 } = fresh();
+    for (const s of Object.values(sd.state)) {
+      for (const [k, v] of Object.entries(s)) if (v instanceof Float32Array) (s as Record<string, unknown>)[k] = new Tensor(v, [v.length]);
+    }
+    w2.data.set(w.data);
+    b2.data.set(b.data);
+    opt2.loadStateDict(sd);
+    const m = (sd.state[0]!['expAvg'] as unknown as Tensor).data;
+    for (const [o, ww, bb] of [[opt, w, b], [opt2, w2, b2]] as const) {
+      ww.grad = tensor([[0.5, 0.5], [-0.5, 0.25]]);
+      bb.grad = tensor([0.1, 0.2, 0.3]);
+      o.step();
+    }
+    expect(Array.from(w2.data)).toEqual(Array.from(w.data));
+    expect(Array.from(b2.data)).toEqual(Array.from(b.data));
+    expect(opt2.state.get(w2)!['expAvg']).not.toBe(m);
+  });
+
+  it('an empty state is a parameter never stepped (RMSprop, SGD too)', () => {
+    const p = tensor([1, 2], { requiresGrad: true });
+    const rms = new RMSprop([p], { momentum: 0.9 });
+    rms.loadStateDict({ state: { 0: {} }, paramGroups: [{ ...rms.stateDict().paramGroups[0]!, params: [0] }] });
+    expect(() => rms.loadStateDict({ state: { 0: { squareAvg: new Float32Array(2) } }, paramGroups: rms.stateDict().paramGroups })).toThrow(
+      "RMSprop.loadStateDict: state of parameter 0: 'step' is missing (a non-empty RMSprop state holds step, squareAvg)",
+    );
+    const sgd = new SGD([p], { lr: 0.1, momentum: 0.9 });
+    expect(() => sgd.loadStateDict({ state: { 0: { step: 1 } }, paramGroups: sgd.stateDict().paramGroups })).toThrow(
+      "SGD.loadStateDict: state of parameter 0: unknown key 'step' (SGD keeps momentumBuffer)",
+    );
+  });
+});
+
+it('an optimizer written outside the library (no StateSpec) still loads only buffers of the right size and finite numbers', () => {
+  class Halving extends Optimizer<ParamGroup> {
+    constructor(params: Tensor[]) {
+      super('Halving', params, { lr: 0.5 }, (g, where) => {
+        if (!(typeof g.lr === 'number' && g.lr >= 0)) throw new Error(`${where}: invalid learning rate ${String(g.lr)}`);
+      });
+    }
+    protected update(): void {}
+  }
+  const p = tensor([1, 2], { requiresGrad: true });
+  const opt = new Halving([p]);
+  const groups = opt.stateDict().paramGroups;
+  opt.loadStateDict({ state: { 0: { count: 3, trace: new Float32Array(2) } }, paramGroups: groups });
+  expect(opt.state.get(p)).toEqual({ count: 3, trace: new Float32Array(2) });
+  expect(() => opt.loadStateDict({ state: { 0: { trace: [0, 0] as unknown as Float32Array } }, paramGroups: groups })).toThrow(
+    "Halving.loadStateDict: state of parameter 0: 'trace' must be a Float32Array or Tensor of 2 elements (the parameter's size), got an array",
+  );
+  expect(() => opt.loadStateDict({ state: { 0: { count: NaN } }, paramGroups: groups })).toThrow("'count' must be a finite number or a buffer, got NaN");
+  expect(() => opt.loadStateDict({ state: {}, paramGroups: [{ ...groups[0]!, lr: -1 }] })).toThrow('Halving.loadStateDict: parameter group 0: invalid learning rate -1');
+  expect(opt.state.get(p)).toEqual({ count: 3, trace: new Float32Array(2) });
 });

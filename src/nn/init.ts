@@ -1,15 +1,36 @@
 /**
  * Weight initialisation, in place, with PyTorch's formulas (torch/nn/init.py), drawing from the
  * seeded library generator. Names end in "_" as PyTorch's do: they overwrite their argument.
+ *
+ * Every public function checks its own arguments and names itself in its errors, also when the
+ * work is delegated (xavierUniform_ → uniform_): the user called xavierUniform_, not uniform_.
  */
 import { defaultGenerator } from '../random.js';
-import { shapeStr } from '../shape.js';
-import type { Tensor } from '../tensor.js';
+import { shapeStr, valueStr } from '../shape.js';
+import { type Tensor, tensorProblem } from '../tensor.js';
 
 export type Nonlinearity = 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'selu';
 
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** t, checked to be a Tensor whose data is intact (writing into a transferred buffer would do nothing). */
+function target(fn: string, t: unknown): Tensor {
+  const bad = tensorProblem(t);
+  if (bad !== null) throw new Error(`${fn}: tensor: ${bad}`);
+  return t as Tensor;
+}
+
+function finite(fn: string, what: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${fn}: ${what} must be a finite number, got ${valueStr(v)}`);
+  return v;
+}
+
 /** The recommended gain for a nonlinearity (leaky_relu takes its negative slope as param, default 0.01). */
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
+  return gainOf('calculateGain', nonlinearity, param);
+}
+
+function gainOf(fn: string, nonlinearity: unknown, param: unknown): number {
   switch (nonlinearity) {
     case 'linear':
     case 'conv1d':
@@ -22,53 +43,101 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
     case 'relu':
       return Math.SQRT2;
     case 'leaky_relu': {
-      const slope = param ?? 0.01;
+      const slope = param === undefined ? 0.01 : finite(fn, 'negative slope (param)', param);
       return Math.sqrt(2 / (1 + slope * slope));
     }
     case 'selu':
       return 3 / 4;
     default:
-      throw new Error(`calculateGain: unknown nonlinearity '${String(nonlinearity)}'`);
+      throw new Error(`${fn}: unknown nonlinearity ${valueStr(nonlinearity)} (expected linear, conv1d, conv2d, conv3d, sigmoid, tanh, relu, leaky_relu or selu)`);
   }
 }
 
 /** fan_in and fan_out of a weight [out, in, ...receptive field]. */
 export function calculateFans(t: Tensor): { fanIn: number; fanOut: number } {
-  if (t.ndim < 2) throw new Error(`init: fan in and fan out need a tensor with at least 2 dims, got ${shapeStr(t.shape)}`);
+  return fans('calculateFans', t);
+}
+
+function fans(fn: string, t: Tensor): { fanIn: number; fanOut: number } {
+  target(fn, t);
+  if (t.ndim < 2) throw new Error(`${fn}: fan in and fan out need a tensor with at least 2 dims, got ${shapeStr(t.shape)}`);
   let receptive = 1;
   for (let i = 2; i < t.ndim; i++) receptive *= t.shape[i]!;
   return { fanIn: t.shape[1]! * receptive, fanOut: t.shape[0]! * receptive };
 }
 
 export function uniform_(t: Tensor, a = 0, b = 1): Tensor {
-  for (let i = 0; i < t.size; i++) t.data[i] = a + (b - a) * defaultGenerator.nextFloat();
+  target('uniform_', t);
+  return fillUniform('uniform_', t, a, b);
+}
+
+function fillUniform(fn: string, t: Tensor, a: unknown, b: unknown): Tensor {
+  finite(fn, 'a', a);
+  finite(fn, 'b', b);
+  const lo = a as number;
+  const hi = b as number;
+  if (lo > hi) throw new Error(`${fn}: expected a <= b, got a ${lo} > b ${hi}`);
+  // As PyTorch: a wider range has no float32 width, and its draws would be ±Infinity or NaN.
+  if (hi - lo > FLOAT32_MAX) throw new Error(`${fn}: b - a must be at most ${FLOAT32_MAX} (the float32 maximum), got a ${lo}, b ${hi}`);
+  const d = t._write(fn);
+  for (let i = 0; i < t.size; i++) d[i] = lo + (hi - lo) * defaultGenerator.nextFloat();
   return t;
 }
 
 export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
-  for (let i = 0; i < t.size; i++) t.data[i] = mean + std * defaultGenerator.nextNormal();
+  target('normal_', t);
+  return fillNormal('normal_', t, mean, std);
+}
+
+function fillNormal(fn: string, t: Tensor, mean: unknown, std: unknown): Tensor {
+  const m = finite(fn, 'mean', mean);
+  const s = finite(fn, 'std', std);
+  if (s < 0) throw new Error(`${fn}: std must be >= 0, got ${s}`);
+  const d = t._write(fn);
+  for (let i = 0; i < t.size; i++) d[i] = m + s * defaultGenerator.nextNormal();
   return t;
 }
 
 export function constant_(t: Tensor, value: number): Tensor {
-  t.data.fill(value);
+  return fillConstant('constant_', t, value);
+}
+
+function fillConstant(fn: string, t: Tensor, value: unknown): Tensor {
+  target(fn, t);
+  // Any number, NaN and ±Infinity included, as torch.nn.init.constant_ allows.
+  if (typeof value !== 'number') throw new Error(`${fn}: value must be a number, got ${valueStr(value)}`);
+  t._write(fn).fill(value);
   return t;
 }
 
-export const zeros_ = (t: Tensor): Tensor => constant_(t, 0);
-export const ones_ = (t: Tensor): Tensor => constant_(t, 1);
+export const zeros_ = (t: Tensor): Tensor => fillConstant('zeros_', t, 0);
+export const ones_ = (t: Tensor): Tensor => fillConstant('ones_', t, 1);
+
+function checkGain(fn: string, gain: unknown): number {
+  const g = finite(fn, 'gain', gain);
+  if (g < 0) throw new Error(`${fn}: gain must be >= 0, got ${g}`);
+  return g;
+}
 
 /** U(−a, a) with a = gain·√(6 / (fanIn + fanOut)) (Glorot & Bengio 2010). */
 export function xavierUniform_(t: Tensor, gain = 1): Tensor {
-  const { fanIn, fanOut } = calculateFans(t);
-  const a = gain * Math.sqrt(6 / (fanIn + fanOut));
-  return uniform_(t, -a, a);
+  const fn = 'xavierUniform_';
+  target(fn, t);
+  const g = checkGain(fn, gain);
+  if (t.size === 0) return t; // PyTorch: initializing a zero-element tensor is a no-op (its fans may be 0).
+  const { fanIn, fanOut } = fans(fn, t);
+  const a = g * Math.sqrt(6 / (fanIn + fanOut));
+  return fillUniform(fn, t, -a, a);
 }
 
 /** N(0, std²) with std = gain·√(2 / (fanIn + fanOut)). */
 export function xavierNormal_(t: Tensor, gain = 1): Tensor {
-  const { fanIn, fanOut } = calculateFans(t);
-  return normal_(t, 0, gain * Math.sqrt(2 / (fanIn + fanOut)));
+  const fn = 'xavierNormal_';
+  target(fn, t);
+  const g = checkGain(fn, gain);
+  if (t.size === 0) return t; // PyTorch: initializing a zero-element tensor is a no-op (its fans may be 0).
+  const { fanIn, fanOut } = fans(fn, t);
+  return fillNormal(fn, t, 0, g * Math.sqrt(2 / (fanIn + fanOut)));
 }
 
 export interface KaimingOptions {
@@ -78,19 +147,30 @@ export interface KaimingOptions {
   nonlinearity?: Nonlinearity;
 }
 
-function kaimingStd(t: Tensor, o: KaimingOptions): number {
-  const { fanIn, fanOut } = calculateFans(t);
-  const fan = (o.mode ?? 'fanIn') === 'fanIn' ? fanIn : fanOut;
-  return calculateGain(o.nonlinearity ?? 'leaky_relu', o.a ?? 0) / Math.sqrt(fan);
+function kaimingStd(fn: string, t: Tensor, o: KaimingOptions): number {
+  target(fn, t);
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new Error(`${fn}: options must be an object, got ${valueStr(o)}`);
+  for (const k of Object.keys(o)) {
+    if (k !== 'a' && k !== 'mode' && k !== 'nonlinearity') throw new Error(`${fn}: unknown option '${k}' (expected a, mode, nonlinearity)`);
+  }
+  const mode: unknown = o.mode ?? 'fanIn';
+  // PyTorch's 'fan_in' spelled here would otherwise silently mean fanOut.
+  if (mode !== 'fanIn' && mode !== 'fanOut') throw new Error(`${fn}: mode must be 'fanIn' or 'fanOut', got ${valueStr(mode)}`);
+  const a = o.a === undefined ? 0 : finite(fn, 'a', o.a);
+  const gain = gainOf(fn, o.nonlinearity ?? 'leaky_relu', a);
+  // A zero-element tensor (PyTorch: a no-op) may have a zero fan; its std is never used.
+  if (t.size === 0) return 0;
+  const { fanIn, fanOut } = fans(fn, t);
+  return gain / Math.sqrt(mode === 'fanIn' ? fanIn : fanOut);
 }
 
 /** U(−b, b) with b = gain·√(3 / fan) (He et al. 2015). PyTorch's defaults: a 0, fanIn, leaky_relu. */
 export function kaimingUniform_(t: Tensor, options: KaimingOptions = {}): Tensor {
-  const bound = Math.sqrt(3) * kaimingStd(t, options);
-  return uniform_(t, -bound, bound);
+  const bound = Math.sqrt(3) * kaimingStd('kaimingUniform_', t, options);
+  return fillUniform('kaimingUniform_', t, -bound, bound);
 }
 
 /** N(0, std²) with std = gain / √fan. */
 export function kaimingNormal_(t: Tensor, options: KaimingOptions = {}): Tensor {
-  return normal_(t, 0, kaimingStd(t, options));
+  return fillNormal('kaimingNormal_', t, 0, kaimingStd('kaimingNormal_', t, options));
 }

@@ -3,6 +3,8 @@ import { dropout } from '../ops/dropout.js';
 import { flatten } from '../ops/shape.js';
 import { zeros } from '../creation.js';
 import type { Tensor } from '../tensor.js';
+import { requireBoolean, requireFinite, requireInteger, requireOneOf, requireOptions } from '../ops/args.js';
+import { MAX_ELEMENTS, valueStr } from '../shape.js';
 import { kaimingUniform_, uniform_ } from './init.js';
 import { Module, parameter } from './module.js';
 
@@ -24,9 +26,17 @@ export class Linear extends Module {
     options: LinearOptions = {},
   ) {
     super();
-    if (!Number.isInteger(inFeatures) || inFeatures < 0 || !Number.isInteger(outFeatures) || outFeatures < 0) {
-      throw new Error(`Linear: inFeatures and outFeatures must be non-negative integers, got ${inFeatures} and ${outFeatures}`);
+    for (const [name, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`Linear: ${name} must be a non-negative integer, got ${valueStr(v)}`);
     }
+    // Checked here so the error names Linear, not the zeros() that would allocate the weight.
+    if (outFeatures * inFeatures > MAX_ELEMENTS || outFeatures > MAX_ELEMENTS) {
+      throw new Error(
+        `Linear: a weight [outFeatures, inFeatures] = [${outFeatures}, ${inFeatures}] has ${outFeatures * inFeatures} elements, more than the ${MAX_ELEMENTS} a tensor can hold`,
+      );
+    }
+    const opts = requireOptions('Linear', options);
+    if (opts.bias !== undefined) requireBoolean('Linear', 'options.bias', opts.bias);
     this.weight = parameter(kaimingUniform_(zeros([outFeatures, inFeatures]), { a: Math.sqrt(5) }));
     const bound = inFeatures > 0 ? 1 / Math.sqrt(inFeatures) : 0;
     this.bias = options.bias === false ? null : parameter(uniform_(zeros([outFeatures]), -bound, bound));
@@ -53,7 +63,7 @@ export class Sequential extends Module {
   constructor(...layers: Module[]) {
     super();
     layers.forEach((m, i) => {
-      if (!(m instanceof Module)) throw new Error(`Sequential: argument ${i} is not a Module`);
+      if (!(m instanceof Module)) throw new Error(`Sequential: argument ${i} must be a Module, got ${valueStr(m)}`);
     });
     this.layers = layers;
   }
@@ -67,6 +77,8 @@ export class Sequential extends Module {
   }
 
   at(i: number): Module {
+    // Array.prototype.at would read 'x' or 1.5 as an index (0, 1) and return a layer.
+    requireInteger('Sequential.at', 'index', i);
     const m = this.layers.at(i);
     if (!m) throw new Error(`Sequential: index ${i} is out of range for ${this.layers.length} layers`);
     return m;
@@ -103,6 +115,8 @@ export class Flatten extends Module {
     readonly endDim = -1,
   ) {
     super();
+    requireInteger('Flatten', 'startDim', startDim);
+    requireInteger('Flatten', 'endDim', endDim);
   }
   forward(x: Tensor): Tensor {
     return flatten(x, this.startDim, this.endDim);
@@ -121,6 +135,7 @@ export class ReLU extends Module {
 export class LeakyReLU extends Module {
   constructor(readonly negativeSlope = 0.01) {
     super();
+    requireFinite('LeakyReLU', 'negativeSlope', negativeSlope);
   }
   forward(x: Tensor): Tensor {
     return x.leakyRelu(this.negativeSlope);
@@ -145,6 +160,7 @@ export class Tanh extends Module {
 export class GELU extends Module {
   constructor(readonly approximate: 'none' | 'tanh' = 'none') {
     super();
+    requireOneOf('GELU', 'approximate', approximate, ['none', 'tanh']);
   }
   forward(x: Tensor): Tensor {
     return x.gelu(this.approximate);
@@ -157,6 +173,7 @@ export class GELU extends Module {
 export class Softmax extends Module {
   constructor(readonly dim = -1) {
     super();
+    requireInteger('Softmax', 'dim', dim);
   }
   forward(x: Tensor): Tensor {
     return x.softmax(this.dim);
@@ -169,6 +186,7 @@ export class Softmax extends Module {
 export class LogSoftmax extends Module {
   constructor(readonly dim = -1) {
     super();
+    requireInteger('LogSoftmax', 'dim', dim);
   }
   forward(x: Tensor): Tensor {
     return x.logSoftmax(this.dim);
@@ -182,7 +200,7 @@ export class LogSoftmax extends Module {
 export class Dropout extends Module {
   constructor(readonly p = 0.5) {
     super();
-    if (!(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be in [0, 1], got ${p}`);
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be a number in [0, 1], got ${valueStr(p)}`);
   }
   forward(x: Tensor): Tensor {
     return dropout(x, this.p, this.training);

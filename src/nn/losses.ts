@@ -4,11 +4,20 @@
  */
 import { record } from '../autograd.js';
 import { getBackend } from '../backend/index.js';
-import { shapeStr } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import { shapeStr, valueStr } from '../shape.js';
+import { Tensor, ownedTensor } from '../tensor.js';
 import { empty } from '../ops/util.js';
+import { requireFinite, requireInteger, requireOneOf, requireOptions, requireTensor } from '../ops/args.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
+
+const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];
+
+/** The options object and its reduction, checked before any work is done. */
+function reductionOf(op: string, options: ReductionOptions | undefined): Reduction {
+  const o = requireOptions(op, options);
+  return o.reduction === undefined ? 'mean' : requireOneOf(op, 'reduction', o.reduction, REDUCTIONS);
+}
 
 function reduce(loss: Tensor, reduction: Reduction, op: string): Tensor {
   if (reduction === 'mean') return loss.mean();
@@ -18,7 +27,8 @@ function reduce(loss: Tensor, reduction: Reduction, op: string): Tensor {
 }
 
 function sameShape(op: string, input: Tensor, target: Tensor): void {
-  if (!(target instanceof Tensor)) throw new Error(`${op}: target must be a Tensor`);
+  requireTensor(op, 'input', input);
+  requireTensor(op, 'target', target);
   if (input.shape.length !== target.shape.length || input.shape.some((d, i) => d !== target.shape[i])) {
     throw new Error(`${op}: input ${shapeStr(input.shape)} and target ${shapeStr(target.shape)} must have the same shape`);
   }
@@ -31,13 +41,24 @@ export interface ReductionOptions {
 /** Mean squared error (x − y)². */
 export function mseLoss(input: Tensor, target: Tensor, options: ReductionOptions = {}): Tensor {
   sameShape('mseLoss', input, target);
-  return reduce(input.sub(target).pow(2), options.reduction ?? 'mean', 'mseLoss');
+  return reduce(input.sub(target).pow(2), reductionOf('mseLoss', options), 'mseLoss');
 }
 
 /** Mean absolute error |x − y| (gradient 0 where x = y, as PyTorch). */
 export function l1Loss(input: Tensor, target: Tensor, options: ReductionOptions = {}): Tensor {
   sameShape('l1Loss', input, target);
-  return reduce(input.sub(target).abs(), options.reduction ?? 'mean', 'l1Loss');
+  return reduce(input.sub(target).abs(), reductionOf('l1Loss', options), 'l1Loss');
+}
+
+/**
+ * ignoreIndex, default -100 (PyTorch's). Bounded by 1e15, what the native kernel takes, so that a
+ * huge one is refused on both backends alike (targets are float32: no class index comes close).
+ */
+function ignoreIndexOf(op: string, v: unknown): number {
+  if (v === undefined) return -100;
+  requireInteger(op, 'ignoreIndex', v);
+  if (Math.abs(v as number) > 1e15) throw new Error(`${op}: ignoreIndex must be an integer in [-1e15, 1e15], got ${valueStr(v)}`);
+  return v as number;
 }
 
 export interface CrossEntropyOptions extends ReductionOptions {
@@ -53,13 +74,15 @@ export interface CrossEntropyOptions extends ReductionOptions {
  * softmax + cross-entropy kernel that also produces the gradient.
  */
 export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
-  const reduction = options.reduction ?? 'mean';
-  const ignoreIndex = options.ignoreIndex ?? -100;
-  const eps = options.labelSmoothing ?? 0;
+  const reduction = reductionOf('crossEntropy', options);
+  const ignoreIndex = ignoreIndexOf('crossEntropy', options.ignoreIndex);
+  const eps = options.labelSmoothing === undefined ? 0 : requireFinite('crossEntropy', 'labelSmoothing', options.labelSmoothing);
+  requireTensor('crossEntropy', 'logits', logits);
+  requireTensor('crossEntropy', 'target', target);
   if (logits.ndim !== 2) throw new Error(`crossEntropy: logits must be [batch, classes], got ${shapeStr(logits.shape)}`);
   if (!(eps >= 0 && eps <= 1)) throw new Error(`crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
   const [rows, classes] = logits.shape as [number, number];
-  if (!(target instanceof Tensor)) throw new Error('crossEntropy: target must be a Tensor');
+  if (classes === 0) throw new Error(`crossEntropy: logits ${shapeStr(logits.shape)} have no classes`);
   const probs = target.ndim === 2;
   if (probs ? target.shape[0] !== rows || target.shape[1] !== classes : target.ndim !== 1 || target.shape[0] !== rows) {
     throw new Error(
@@ -68,7 +91,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
   }
   if (!probs) {
     for (let r = 0; r < rows; r++) {
-      const t = target.data[r]!;
+      const t = target._data[r]!;
       if (t !== ignoreIndex && !(Number.isInteger(t) && t >= 0 && t < classes)) {
         throw new Error(`crossEntropy: target ${t} at row ${r} is not a class index in [0, ${classes})`);
       }
@@ -76,23 +99,23 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
   }
   // Rows that count towards a mean: all of them, less ignored rows for index targets.
   let count = rows;
-  if (!probs) for (let r = 0; r < rows; r++) if (target.data[r] === ignoreIndex) count--;
-  const rowLoss = empty([rows]);
-  const dlogits = logits.requiresGrad ? empty(logits.shape) : null;
-  const total = getBackend().crossEntropy(logits.data, rows, classes, target.data, probs, eps, ignoreIndex, 1, null, rowLoss.data, dlogits?.data ?? null);
+  if (!probs) for (let r = 0; r < rows; r++) if (target._data[r] === ignoreIndex) count--;
+  const rowLoss = empty([rows], 'crossEntropy');
+  const dlogits = logits.requiresGrad ? empty(logits.shape, 'crossEntropy') : null;
+  const total = getBackend().crossEntropy(logits._data, rows, classes, target._data, probs, eps, ignoreIndex, 1, null, rowLoss._data, dlogits?._data ?? null);
   let out: Tensor;
   if (reduction === 'none') out = rowLoss;
-  else if (reduction === 'sum') out = new Tensor(new Float32Array([total]), []);
-  else if (reduction === 'mean') out = new Tensor(new Float32Array([total / count]), []);
+  else if (reduction === 'sum') out = ownedTensor(new Float32Array([total]), []);
+  else if (reduction === 'mean') out = ownedTensor(new Float32Array([total / count]), []);
   else throw new Error(`crossEntropy: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
   if (!dlogits) return out;
-  return record(out, 'crossEntropy', [logits], (g) => {
-    const gx = empty(logits.shape);
+  return record(out, 'crossEntropy', [logits], [], (g) => {
+    const gx = empty(logits.shape, 'crossEntropy');
     if (reduction === 'none') {
-      getBackend().binary('mul', dlogits.data, dlogits.shape, g.data, [rows, 1], gx.data, gx.shape);
+      getBackend().binary('mul', dlogits._data, dlogits.shape, g._data, [rows, 1], gx._data, gx.shape);
     } else {
-      const k = new Float32Array([reduction === 'mean' ? g.data[0]! / count : g.data[0]!]);
-      getBackend().binary('mul', dlogits.data, dlogits.shape, k, [], gx.data, gx.shape);
+      const k = new Float32Array([reduction === 'mean' ? g._data[0]! / count : g._data[0]!]);
+      getBackend().binary('mul', dlogits._data, dlogits.shape, k, [], gx._data, gx.shape);
     }
     return [gx];
   });
@@ -100,35 +123,37 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
 
 /** Negative log-likelihood of log-probabilities [N, C] at class indices [N]: −logp[n, target[n]]. */
 export function nllLoss(logProbs: Tensor, target: Tensor, options: Omit<CrossEntropyOptions, 'labelSmoothing'> = {}): Tensor {
-  const reduction = options.reduction ?? 'mean';
-  const ignoreIndex = options.ignoreIndex ?? -100;
+  const reduction = reductionOf('nllLoss', options);
+  const ignoreIndex = ignoreIndexOf('nllLoss', options.ignoreIndex);
+  requireTensor('nllLoss', 'input', logProbs);
   if (logProbs.ndim !== 2) throw new Error(`nllLoss: input must be [batch, classes], got ${shapeStr(logProbs.shape)}`);
   const [rows, classes] = logProbs.shape as [number, number];
-  if (!(target instanceof Tensor) || target.ndim !== 1 || target.shape[0] !== rows) {
-    throw new Error(`nllLoss: target must be class indices [${rows}], got ${target instanceof Tensor ? shapeStr(target.shape) : typeof target}`);
+  requireTensor('nllLoss', 'target', target);
+  if (target.ndim !== 1 || target.shape[0] !== rows) {
+    throw new Error(`nllLoss: target must be class indices [${rows}], got ${shapeStr(target.shape)}`);
   }
-  const loss = empty([rows]);
+  const loss = empty([rows], 'nllLoss');
   let count = 0;
   for (let r = 0; r < rows; r++) {
-    const t = target.data[r]!;
+    const t = target._data[r]!;
     if (t === ignoreIndex) continue;
     if (!(Number.isInteger(t) && t >= 0 && t < classes)) throw new Error(`nllLoss: target ${t} at row ${r} is not a class index in [0, ${classes})`);
-    loss.data[r] = -logProbs.data[r * classes + t]!;
+    loss._data[r] = -logProbs._data[r * classes + t]!;
     count++;
   }
   let out: Tensor;
   if (reduction === 'none') out = loss;
   else if (reduction === 'sum' || reduction === 'mean') {
     let s = 0;
-    for (let r = 0; r < rows; r++) s += loss.data[r]!;
-    out = new Tensor(new Float32Array([reduction === 'mean' ? s / count : s]), []);
+    for (let r = 0; r < rows; r++) s += loss._data[r]!;
+    out = ownedTensor(new Float32Array([reduction === 'mean' ? s / count : s]), []);
   } else throw new Error(`nllLoss: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
-  return record(out, 'nllLoss', [logProbs], (g) => {
-    const gx = empty(logProbs.shape);
+  return record(out, 'nllLoss', [logProbs], [target], (g) => {
+    const gx = empty(logProbs.shape, 'nllLoss');
     for (let r = 0; r < rows; r++) {
-      const t = target.data[r]!;
+      const t = target._data[r]!;
       if (t === ignoreIndex) continue;
-      gx.data[r * classes + t] = -(reduction === 'none' ? g.data[r]! : reduction === 'mean' ? g.data[0]! / count : g.data[0]!);
+      gx._data[r * classes + t] = -(reduction === 'none' ? g._data[r]! : reduction === 'mean' ? g._data[0]! / count : g._data[0]!);
     }
     return [gx];
   });
@@ -144,55 +169,66 @@ export interface BceWithLogitsOptions extends ReductionOptions {
  * (1 − y)·x + l·(log(1 + e^(−|x|)) + max(−x, 0)) with l = 1 + (posWeight − 1)·y.
  */
 export function bceWithLogits(input: Tensor, target: Tensor, options: BceWithLogitsOptions = {}): Tensor {
+  const reduction = reductionOf('bceWithLogits', options);
   sameShape('bceWithLogits', input, target);
-  const pw = options.posWeight;
+  const pw = options.posWeight === undefined ? undefined : requireTensor('bceWithLogits', 'posWeight', options.posWeight);
   const last = input.shape[input.ndim - 1] ?? 1;
   if (pw && pw.size !== 1 && pw.size !== last) {
     throw new Error(`bceWithLogits: posWeight ${shapeStr(pw.shape)} must have 1 or ${last} elements`);
   }
   const n = input.size;
-  const loss = empty(input.shape);
-  const weightAt = (i: number) => (pw ? pw.data[pw.size === 1 ? 0 : i % last]! : 1);
+  const loss = empty(input.shape, 'bceWithLogits');
+  const weightAt = (i: number) => (pw ? pw._data[pw.size === 1 ? 0 : i % last]! : 1);
   for (let i = 0; i < n; i++) {
-    const x = input.data[i]!;
-    const y = target.data[i]!;
+    const x = input._data[i]!;
+    const y = target._data[i]!;
     const l = 1 + (weightAt(i) - 1) * y;
-    loss.data[i] = (1 - y) * x + l * (Math.log1p(Math.exp(-Math.abs(x))) + Math.max(-x, 0));
+    loss._data[i] = (1 - y) * x + l * (Math.log1p(Math.exp(-Math.abs(x))) + Math.max(-x, 0));
   }
-  const elementwise = record(loss, 'bceWithLogits', [input, target], (g) => {
-    const gx = empty(input.shape);
+  const elementwise = record(loss, 'bceWithLogits', [input, target], pw ? [input, target, pw] : [input, target], (g) => {
+    const gx = input.requiresGrad ? empty(input.shape, 'bceWithLogits') : null;
+    const gy = target.requiresGrad ? empty(target.shape, 'bceWithLogits') : null;
     for (let i = 0; i < n; i++) {
-      const x = input.data[i]!;
-      const y = target.data[i]!;
-      const l = 1 + (weightAt(i) - 1) * y;
-      const s = x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
-      // d/dx = (1 − y) − l·(1 − σ(x))
-      gx.data[i] = g.data[i]! * ((1 - y) - l * (1 - s));
+      const x = input._data[i]!;
+      const y = target._data[i]!;
+      const w = weightAt(i);
+      if (gx) {
+        const l = 1 + (w - 1) * y;
+        const s = x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+        // d/dx = (1 − y) − l·(1 − σ(x))
+        gx._data[i] = g._data[i]! * ((1 - y) - l * (1 - s));
+      }
+      // d/dy = −x + (posWeight − 1)·softplus(−x), PyTorch's log σ(−x) − posWeight·log σ(x).
+      if (gy) gy._data[i] = g._data[i]! * (-x + (w - 1) * (Math.log1p(Math.exp(-Math.abs(x))) + Math.max(-x, 0)));
     }
-    return [gx, null];
+    return [gx, gy];
   });
-  return reduce(elementwise, options.reduction ?? 'mean', 'bceWithLogits');
+  return reduce(elementwise, reduction, 'bceWithLogits');
 }
 
 /** Binary cross-entropy on probabilities; logs are clamped at −100 as in PyTorch. */
 export function bce(input: Tensor, target: Tensor, options: ReductionOptions = {}): Tensor {
+  const reduction = reductionOf('bce', options);
   sameShape('bce', input, target);
   const n = input.size;
-  const loss = empty(input.shape);
+  const loss = empty(input.shape, 'bce');
   for (let i = 0; i < n; i++) {
-    const p = input.data[i]!;
+    const p = input._data[i]!;
     if (!(p >= 0 && p <= 1)) throw new Error(`bce: input values must be probabilities in [0, 1], got ${p} at ${i}`);
-    const y = target.data[i]!;
-    loss.data[i] = -(y * Math.max(Math.log(p), -100) + (1 - y) * Math.max(Math.log(1 - p), -100));
+    const y = target._data[i]!;
+    loss._data[i] = -(y * Math.max(Math.log(p), -100) + (1 - y) * Math.max(Math.log(1 - p), -100));
   }
-  const elementwise = record(loss, 'bce', [input, target], (g) => {
-    const gx = empty(input.shape);
+  const elementwise = record(loss, 'bce', [input, target], [input, target], (g) => {
+    const gx = input.requiresGrad ? empty(input.shape, 'bce') : null;
+    const gy = target.requiresGrad ? empty(target.shape, 'bce') : null;
     for (let i = 0; i < n; i++) {
-      const p = input.data[i]!;
-      const y = target.data[i]!;
-      gx.data[i] = (g.data[i]! * (p - y)) / Math.max((1 - p) * p, 1e-12);
+      const p = input._data[i]!;
+      const y = target._data[i]!;
+      if (gx) gx._data[i] = (g._data[i]! * (p - y)) / Math.max((1 - p) * p, 1e-12);
+      // d/dy = log(1 − p) − log(p), i.e. −logit(p) as PyTorch (unclamped: ±Infinity at p = 1 or 0).
+      if (gy) gy._data[i] = g._data[i]! * (Math.log1p(-p) - Math.log(p));
     }
-    return [gx, null];
+    return [gx, gy];
   });
-  return reduce(elementwise, options.reduction ?? 'mean', 'bce');
+  return reduce(elementwise, reduction, 'bce');
 }

@@ -1,3 +1,4 @@
+import { MAX_ELEMENTS, valueStr } from '../shape.js';
 import { Dropout, GELU, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh } from './layers.js';
 import type { Module } from './module.js';
 
@@ -27,11 +28,43 @@ const ACTIVATIONS: Record<ActivationName, () => Module> = {
 /** The names mlp() accepts for `activation`. */
 export const activationNames = Object.keys(ACTIVATIONS) as ActivationName[];
 
-/** A fresh activation layer by name. */
+/** A fresh activation layer by name (callers have checked the name). */
 export function activationLayer(name: ActivationName): Module {
-  const make = ACTIVATIONS[name];
-  if (make === undefined) throw new Error(`activation must be one of ${activationNames.join(', ')}, got '${String(name)}'`);
+  const make = Object.hasOwn(ACTIVATIONS, name) ? ACTIVATIONS[name] : undefined;
+  if (make === undefined) throw new Error(`activationLayer: activation must be one of ${activationNames.join(', ')}, got ${valueStr(name)}`);
   return make();
+}
+
+const SPEC_KEYS = ['inputs', 'hidden', 'outputs', 'activation', 'dropout'];
+
+/** Throws `mlp: …` unless spec is a buildable MLPSpec; every size is checked before anything is allocated. */
+function checkMlpSpec(spec: unknown): void {
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
+    throw new Error(`mlp: spec must be an object { inputs, hidden, outputs, activation?, dropout? }, got ${valueStr(spec)}`);
+  }
+  for (const k of Object.keys(spec)) {
+    if (!SPEC_KEYS.includes(k)) throw new Error(`mlp: unknown spec key '${k}' (expected ${SPEC_KEYS.join(', ')})`);
+  }
+  const s = spec as Record<string, unknown>;
+  const width = (what: string, v: unknown): number => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new Error(`mlp: ${what} must be a positive integer, got ${valueStr(v)}`);
+    return v;
+  };
+  const inputs = width('inputs', s['inputs']);
+  const hidden: unknown = s['hidden'];
+  if (!Array.isArray(hidden)) throw new Error(`mlp: hidden must be an array of layer widths (e.g. [64, 32]; [] for none), got ${valueStr(hidden)}`);
+  const dims = [inputs, ...hidden.map((h: unknown, i) => width(`hidden[${i}]`, h)), width('outputs', s['outputs'])];
+  for (let l = 0; l + 1 < dims.length; l++) {
+    if (dims[l]! * dims[l + 1]! > MAX_ELEMENTS) {
+      throw new Error(`mlp: layer ${l} would have a [${dims[l + 1]}, ${dims[l]}] weight, more than the ${MAX_ELEMENTS} elements a tensor may hold`);
+    }
+  }
+  const act = s['activation'];
+  if (act !== undefined && (typeof act !== 'string' || !Object.hasOwn(ACTIVATIONS, act))) {
+    throw new Error(`mlp: activation must be one of ${activationNames.map((a) => `'${a}'`).join(', ')}, got ${valueStr(act)}`);
+  }
+  const p = s['dropout'];
+  if (p !== undefined && (typeof p !== 'number' || !(p >= 0 && p < 1))) throw new Error(`mlp: dropout must be a number in [0, 1), got ${valueStr(p)}`);
 }
 
 /** Layers per hidden width: Linear, activation, and Dropout when there is dropout. */
@@ -60,15 +93,11 @@ export function mlpParameterShapes(spec: MLPSpec, prefix = ''): Map<string, numb
  * are PyTorch's.
  */
 export function mlp(spec: MLPSpec): Sequential {
+  checkMlpSpec(spec);
   const { inputs, hidden, outputs } = spec;
   const activation = spec.activation ?? 'relu';
   const p = spec.dropout ?? 0;
   const dims = [inputs, ...hidden, outputs];
-  if (!dims.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new Error(`mlp: inputs, hidden widths and outputs must be positive integers, got ${inputs}, [${hidden.join(', ')}], ${outputs}`);
-  }
-  if (ACTIVATIONS[activation] === undefined) throw new Error(`mlp: activation must be one of ${activationNames.join(', ')}, got '${String(activation)}'`);
-  if (!(p >= 0 && p < 1)) throw new Error(`mlp: dropout must be in [0, 1), got ${p}`);
   const layers: Module[] = [];
   for (let i = 0; i < hidden.length; i++) {
     layers.push(new Linear(dims[i]!, dims[i + 1]!), activationLayer(activation));

@@ -1,6 +1,6 @@
 import { noGrad } from '../autograd.js';
-import { shapeStr } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import { shapeStr, valueStr } from '../shape.js';
+import { Tensor, tensorProblem } from '../tensor.js';
 
 /** Tensors registered as parameters (by `parameter()`), so modules can find them among their fields. */
 const PARAMETERS = new WeakSet<Tensor>();
@@ -85,32 +85,49 @@ export abstract class Module {
 
   /**
    * Copies values from a state dict into the parameters, in place. Strict (the default) demands
-   * exactly the same keys; shapes must always match. Errors list every missing, unexpected and
-   * mis-shaped key. Returns the missing and unexpected keys (empty when strict).
+   * exactly the same keys; shapes must always match. Every value is checked before any is copied
+   * (a real Tensor with intact data, of its parameter's shape), so a bad dict changes nothing.
+   * Errors list every missing, unexpected, invalid and mis-shaped key. Returns the missing and
+   * unexpected keys (empty when strict).
    */
   loadStateDict(state: Record<string, Tensor>, strict = true): { missingKeys: string[]; unexpectedKeys: string[] } {
+    if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Tensor) {
+      throw new Error(`loadStateDict: expected an object mapping names to Tensors, got ${valueStr(state)}`);
+    }
+    if (typeof strict !== 'boolean') throw new Error(`loadStateDict: strict must be a boolean, got ${valueStr(strict)}`);
     const own = new Map(this.namedParameters());
-    const missing = [...own.keys()].filter((k) => !(k in state));
+    // Own keys only: a parameter named like an Object.prototype member ("constructor") is not "present".
+    const has = (k: string): boolean => Object.prototype.hasOwnProperty.call(state, k);
+    const missing = [...own.keys()].filter((k) => !has(k));
     const unexpected = Object.keys(state).filter((k) => !own.has(k));
+    const invalid: string[] = [];
     const misShaped: string[] = [];
     for (const [k, p] of own) {
-      const v = state[k];
-      if (v === undefined) continue;
-      if (!(v instanceof Tensor)) misShaped.push(`${k}: not a Tensor`);
-      else if (v.shape.length !== p.shape.length || v.shape.some((d, i) => d !== p.shape[i])) {
-        misShaped.push(`${k}: expected ${shapeStr(p.shape)}, got ${shapeStr(v.shape)}`);
+      if (!has(k)) continue;
+      const v: unknown = state[k];
+      const bad = tensorProblem(v);
+      if (bad !== null) invalid.push(`${k}: ${bad}`);
+      else if ((v as Tensor).shape.length !== p.shape.length || (v as Tensor).shape.some((d, i) => d !== p.shape[i])) {
+        misShaped.push(`${k}: expected ${shapeStr(p.shape)}, got ${shapeStr((v as Tensor).shape)}`);
       }
     }
     const problems: string[] = [];
     if (strict && missing.length) problems.push(`missing keys: ${missing.join(', ')}`);
     if (strict && unexpected.length) problems.push(`unexpected keys: ${unexpected.join(', ')}`);
+    if (invalid.length) problems.push(`invalid values: ${invalid.join('; ')}`);
     if (misShaped.length) problems.push(`size mismatch: ${misShaped.join('; ')}`);
     if (problems.length) throw new Error(`loadStateDict: ${problems.join('. ')}`);
+    // A source that views some parameter's buffer (e.g. { a: b.detach(), b: a.detach() }) is
+    // copied first, so writing one parameter cannot change what another one loads.
+    const targets = new Set<ArrayBufferLike>([...own.values()].map((p) => p._data.buffer));
+    const sources = new Map<Tensor, Float32Array>();
+    for (const [k, p] of own) {
+      if (!has(k)) continue;
+      const src = state[k]!._data;
+      sources.set(p, src === p._data || !targets.has(src.buffer) ? src : src.slice());
+    }
     noGrad(() => {
-      for (const [k, p] of own) {
-        const v = state[k];
-        if (v !== undefined) p.data.set(v.data);
-      }
+      for (const [p, src] of sources) if (src !== p._data) p._write('loadStateDict').set(src);
     });
     return { missingKeys: missing, unexpectedKeys: unexpected };
   }

@@ -1,8 +1,9 @@
 import { noGrad } from '../autograd.js';
 import { zeros } from '../creation.js';
+import { checkShape, shapeStr, valueStr } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { Sequential } from './layers.js';
-import { type Module, isParameter } from './module.js';
+import { Module, isParameter } from './module.js';
 
 export interface LayerSummary {
   name: string;
@@ -17,6 +18,9 @@ export interface LayerSummary {
  * parameter count; then the totals. Returns the text and the rows.
  */
 export function summary(model: Module, inputShape: readonly number[]): { text: string; layers: LayerSummary[]; totalParams: number } {
+  if (!((model as unknown) instanceof Module)) throw new Error(`summary: model must be a Module, got ${valueStr(model)}`);
+  if (!Array.isArray(inputShape)) throw new Error(`summary: inputShape must be an array of dims (e.g. [1, 784]), got ${valueStr(inputShape)}`);
+  checkShape('summary: inputShape', inputShape);
   const rows: LayerSummary[] = [];
   for (const [name, m] of model.namedModules()) {
     const own = Object.values(m).filter(isParameter).reduce((s, p) => s + p.size, 0);
@@ -36,6 +40,9 @@ export function summary(model: Module, inputShape: readonly number[]): { text: s
   try {
     model.eval();
     noGrad(() => model.forward(zeros(inputShape)));
+  } catch (e) {
+    // The layer's own message says what failed; the prefix says it was summary's trial pass.
+    throw new Error(`summary: the forward pass on zeros(${shapeStr(inputShape)}) failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   } finally {
     Sequential.fuse = fuse;
     model.train(wasTraining);

@@ -1,6 +1,16 @@
 import { getBackend } from '../backend/index.js';
 import type { Tensor } from '../tensor.js';
-import { type ParamGroup, type ParamGroupInput, type ParamState, Optimizer, check, isNum } from './optimizer.js';
+import { valueStr } from '../shape.js';
+import {
+  type ParamGroup,
+  type ParamGroupInput,
+  type ParamState,
+  Optimizer,
+  checkBoolean,
+  checkNonNegative,
+  checkNumber,
+  checkOptions,
+} from './optimizer.js';
 
 export interface AdamOptions {
   lr?: number;
@@ -19,16 +29,21 @@ export interface AdamGroup extends ParamGroup {
   maximize: boolean;
 }
 
-function validator(name: string): (g: AdamGroup) => void {
-  return (g) => {
-    check(isNum(g.lr) && g.lr >= 0, name, 'learning rate', g.lr, '>= 0');
-    check(isNum(g.eps) && g.eps >= 0, name, 'epsilon value', g.eps, '>= 0');
-    if (!Array.isArray(g.betas) || g.betas.length !== 2) throw new Error(`${name}: betas must be a pair [beta1, beta2], got ${String(g.betas)}`);
-    check(isNum(g.betas[0]) && g.betas[0] >= 0 && g.betas[0] < 1, name, 'beta1', g.betas[0], 'in [0, 1)');
-    check(isNum(g.betas[1]) && g.betas[1] >= 0 && g.betas[1] < 1, name, 'beta2', g.betas[1], 'in [0, 1)');
-    check(isNum(g.weightDecay) && g.weightDecay >= 0, name, 'weightDecay', g.weightDecay, '>= 0');
-  };
+const OPTIONS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize'] as const;
+
+/** PyTorch's checks on Adam's and AdamW's hyper-parameters (with finiteness and types added). */
+function validateAdam(g: AdamGroup, where: string): void {
+  checkNonNegative(where, 'learning rate', g.lr);
+  checkNonNegative(where, 'epsilon value', g.eps);
+  if (!Array.isArray(g.betas) || g.betas.length !== 2) throw new Error(`${where}: betas must be a pair [beta1, beta2], got ${valueStr(g.betas)}`);
+  checkNumber(where, 'beta1', g.betas[0], 'in [0, 1)', (x) => x >= 0 && x < 1);
+  checkNumber(where, 'beta2', g.betas[1], 'in [0, 1)', (x) => x >= 0 && x < 1);
+  checkNonNegative(where, 'weightDecay', g.weightDecay);
+  checkBoolean(where, 'amsgrad', g.amsgrad);
+  checkBoolean(where, 'maximize', g.maximize);
 }
+
+const ADAM_STATE = { buffers: ['expAvg', 'expAvgSq', 'maxExpAvgSq'], counters: ['step'], required: ['step', 'expAvg', 'expAvgSq'] };
 
 /** Shared body of Adam and AdamW: one backend adamStep call per parameter (the native fused kernel). */
 abstract class AdamBase extends Optimizer<AdamGroup> {
@@ -50,14 +65,18 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
       if (amsgrad && !(s['maxExpAvgSq'] instanceof Float32Array)) s['maxExpAvgSq'] = new Float32Array(n);
       const step = (s['step'] as number) + 1;
       s['step'] = step;
-      let g = p.grad.data;
+      let g = p.grad._data;
       if (maximize) {
         const neg = new Float32Array(n);
         for (let i = 0; i < n; i++) neg[i] = -g[i]!;
         g = neg;
+      } else if (g.buffer === p._data.buffer) {
+        // The native kernel refuses overlapping p and g (it writes p while reading g); a copy
+        // makes a gradient that views its own parameter (p.grad = p.detach()) work on both backends.
+        g = g.slice();
       }
       backend.adamStep(
-        p.data,
+        p._write(this.name), // bumps the version: graphs that saved p refuse to backward
         g,
         s['expAvg'] as Float32Array,
         s['expAvgSq'] as Float32Array,
@@ -68,10 +87,12 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
   }
 }
 
-function adamDefaults(o: AdamOptions, wd: number): Omit<AdamGroup, 'params'> {
+function adamDefaults(name: string, o: AdamOptions, wd: number): Omit<AdamGroup, 'params'> {
+  checkOptions(name, o, OPTIONS);
   return {
     lr: o.lr ?? 1e-3,
-    betas: o.betas ? [o.betas[0], o.betas[1]] : [0.9, 0.999],
+    // Copied, so the caller's array is not the group's; anything but an array is left for validateAdam to refuse.
+    betas: Array.isArray(o.betas) ? ([...o.betas] as [number, number]) : (o.betas ?? [0.9, 0.999]),
     eps: o.eps ?? 1e-8,
     weightDecay: o.weightDecay ?? wd,
     amsgrad: o.amsgrad ?? false,
@@ -83,7 +104,7 @@ function adamDefaults(o: AdamOptions, wd: number): Omit<AdamGroup, 'params'> {
 export class Adam extends AdamBase {
   protected readonly decoupled = false;
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamGroup>>, options: AdamOptions = {}) {
-    super('Adam', params, adamDefaults(options, 0), validator('Adam'));
+    super('Adam', params, adamDefaults('Adam', options, 0), validateAdam, ADAM_STATE);
   }
 }
 
@@ -91,6 +112,6 @@ export class Adam extends AdamBase {
 export class AdamW extends AdamBase {
   protected readonly decoupled = true;
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamGroup>>, options: AdamOptions = {}) {
-    super('AdamW', params, adamDefaults(options, 1e-2), validator('AdamW'));
+    super('AdamW', params, adamDefaults('AdamW', options, 1e-2), validateAdam, ADAM_STATE);
   }
 }

@@ -1,9 +1,31 @@
-import { Tensor } from '../tensor.js';
+import { shapeStr, valueStr } from '../shape.js';
+import { Tensor, tensorProblem } from '../tensor.js';
 
-function gradsOf(params: Iterable<Tensor> | Tensor): Float32Array[] {
-  const list = params instanceof Tensor ? [params] : Array.from(params);
-  const out: Float32Array[] = [];
-  for (const p of list) if (p.grad !== null) out.push(p.grad.data);
+/**
+ * The gradients of params, each checked against its parameter (a Tensor of the same shape with
+ * intact data) before the caller touches any of them, so a bad one leaves all gradients as they were.
+ */
+function gradsOf(fn: string, params: Iterable<Tensor> | Tensor): Tensor[] {
+  const iterable = params !== null && typeof params === 'object' && typeof (params as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function';
+  if (!(params instanceof Tensor) && !iterable) {
+    throw new TypeError(`${fn}: params must be a Tensor or an iterable of Tensors, got ${valueStr(params)}`);
+  }
+  const list: unknown[] = params instanceof Tensor ? [params] : Array.from(params);
+  const out: Tensor[] = [];
+  list.forEach((p, i) => {
+    if (!(p instanceof Tensor)) throw new TypeError(`${fn}: params must be Tensors, got ${valueStr(p)} at index ${i}`);
+    const grad: unknown = p.grad;
+    if (grad === null) return;
+    if (!(grad instanceof Tensor)) throw new Error(`${fn}: the gradient of parameter ${i} must be a Tensor or null, got ${valueStr(grad)}`);
+    const pBad = tensorProblem(p);
+    if (pBad !== null) throw new Error(`${fn}: parameter ${i}: ${pBad}`);
+    const gBad = tensorProblem(grad);
+    if (gBad !== null) throw new Error(`${fn}: the gradient of parameter ${i}: ${gBad}`);
+    if (grad.shape.length !== p.shape.length || grad.shape.some((d, k) => d !== p.shape[k])) {
+      throw new Error(`${fn}: the gradient of parameter ${i} has shape ${shapeStr(grad.shape)}, but the parameter has shape ${shapeStr(p.shape)}`);
+    }
+    out.push(grad);
+  });
   return out;
 }
 
@@ -24,12 +46,21 @@ export function clipGradNorm(
   normType = 2,
   options: ClipGradNormOptions = {},
 ): number {
-  if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm)) throw new Error(`clipGradNorm: maxNorm must be a number, got ${String(maxNorm)}`);
-  if (typeof normType !== 'number' || Number.isNaN(normType) || normType <= 0) {
-    throw new Error(`clipGradNorm: normType must be a positive number or Infinity, got ${String(normType)}`);
+  // A negative maxNorm would flip every gradient's sign (PyTorch does so silently).
+  if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm) || maxNorm < 0) {
+    throw new Error(`clipGradNorm: maxNorm must be a number >= 0 (Infinity: no clipping), got ${valueStr(maxNorm)}`);
   }
-  const grads = gradsOf(params);
-  if (grads.length === 0) return 0;
+  if (typeof normType !== 'number' || Number.isNaN(normType) || normType <= 0) {
+    throw new Error(`clipGradNorm: normType must be a positive number or Infinity, got ${valueStr(normType)}`);
+  }
+  if (options === null || typeof options !== 'object') throw new Error(`clipGradNorm: options must be an object, got ${valueStr(options)}`);
+  const errorIfNonfinite: unknown = options.errorIfNonfinite ?? false;
+  if (typeof errorIfNonfinite !== 'boolean') {
+    throw new Error(`clipGradNorm: options.errorIfNonfinite must be a boolean, got ${valueStr(errorIfNonfinite)}`);
+  }
+  const tensors = gradsOf('clipGradNorm', params);
+  if (tensors.length === 0) return 0;
+  const grads = tensors.map((g) => g._data);
   let total: number;
   if (normType === Infinity) {
     total = 0;
@@ -49,23 +80,33 @@ export function clipGradNorm(
     total = Math.pow(acc, 1 / normType);
   }
   total = Math.fround(total);
-  if (options.errorIfNonfinite && !Number.isFinite(total)) {
+  if (errorIfNonfinite && !Number.isFinite(total)) {
     throw new Error(
       `clipGradNorm: the total norm of order ${normType} for gradients from \`parameters\` is non-finite, so it cannot be clipped`,
     );
   }
   const coef = Math.min(1, maxNorm / (total + 1e-6));
-  if (coef < 1 || Number.isNaN(coef)) for (const g of grads) for (let i = 0; i < g.length; i++) g[i] = g[i]! * coef;
+  if (coef < 1 || Number.isNaN(coef)) {
+    // _write bumps each gradient's version: clipping writes them in place.
+    for (const t of tensors) {
+      const g = t._write('clipGradNorm');
+      for (let i = 0; i < g.length; i++) g[i] = g[i]! * coef;
+    }
+  }
   return total;
 }
 
 /** Clamps every gradient element of params into [-clipValue, clipValue], in place (torch.nn.utils.clip_grad_value_). */
 export function clipGradValue(params: Iterable<Tensor> | Tensor, clipValue: number): void {
-  if (typeof clipValue !== 'number' || Number.isNaN(clipValue)) throw new Error(`clipGradValue: clipValue must be a number, got ${String(clipValue)}`);
+  // A negative clipValue would make the range empty and set every gradient to it (PyTorch does so silently).
+  if (typeof clipValue !== 'number' || Number.isNaN(clipValue) || clipValue < 0) {
+    throw new Error(`clipGradValue: clipValue must be a number >= 0, got ${valueStr(clipValue)}`);
+  }
+  const grads = gradsOf('clipGradValue', params).map((t) => t._write('clipGradValue')); // bumps versions: written in place
   // torch.clamp_(min=-clipValue, max=clipValue): min(max(v, -c), c)
   const lo = -clipValue;
   const hi = clipValue;
-  for (const g of gradsOf(params)) for (let i = 0; i < g.length; i++) {
+  for (const g of grads) for (let i = 0; i < g.length; i++) {
     let v = g[i]!;
     if (v < lo) v = lo;
     if (v > hi) v = hi;

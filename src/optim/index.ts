@@ -1,4 +1,12 @@
-export { Optimizer, type ParamGroup, type ParamGroupInput, type ParamState, type OptimizerStateDict } from './optimizer.js';
+export {
+  Optimizer,
+  type ParamGroup,
+  type ParamGroupInput,
+  type ParamState,
+  type OptimizerStateDict,
+  type StateSpec,
+  type GroupValidator,
+} from './optimizer.js';
 export { SGD, type SGDOptions, type SGDGroup } from './sgd.js';
 export { Adam, AdamW, type AdamOptions, type AdamGroup } from './adam.js';
 export { RMSprop, type RMSpropOptions, type RMSpropGroup } from './rmsprop.js';

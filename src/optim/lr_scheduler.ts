@@ -1,4 +1,5 @@
-import type { Tensor } from '../tensor.js';
+import { valueStr } from '../shape.js';
+import { Tensor } from '../tensor.js';
 import type { ParamGroup } from './optimizer.js';
 
 /** What a scheduler needs from an optimizer: its groups (lr, momentum/betas) and its defaults. */
@@ -9,6 +10,86 @@ export interface SchedulableOptimizer {
 
 function cloneJson<T>(v: T): T {
   return structuredClone(v);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * Checks one field of a scheduler, throwing `${where}: invalid ${what} …`. A scheduler lists its
+ * fields' checks in schema(); the constructor runs them on the fields it set and loadStateDict on
+ * every field it is given, so a state dict is held to exactly the constructor's rules.
+ */
+type FieldCheck = (v: unknown, where: string, what: string) => void;
+type Schema = Record<string, FieldCheck>;
+
+function rule(ok: (v: unknown) => boolean, text: string): FieldCheck {
+  return (v, where, what) => {
+    if (!ok(v)) throw new Error(`${where}: invalid ${what} ${valueStr(v)}, must be ${text}`);
+  };
+}
+
+const isFiniteNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const nonNegative = rule((v) => isFiniteNum(v) && v >= 0, 'a finite number >= 0');
+const positive = rule((v) => isFiniteNum(v) && v > 0, 'a finite number > 0');
+const positiveInt = rule((v) => Number.isSafeInteger(v) && (v as number) > 0, 'a positive integer');
+const nonNegativeInt = rule((v) => Number.isSafeInteger(v) && (v as number) >= 0, 'a non-negative integer');
+const boolean = rule((v) => typeof v === 'boolean', 'a boolean');
+const oneOf = (...allowed: string[]): FieldCheck => rule((v) => allowed.includes(v as string), allowed.map((a) => `'${a}'`).join(' or '));
+
+/** An array of n values (one per parameter group), each passing `each`. */
+function perGroupList(n: number, each: FieldCheck): FieldCheck {
+  return (v, where, what) => {
+    if (!Array.isArray(v) || v.length !== n) throw new Error(`${where}: invalid ${what} ${valueStr(v)}, must be an array of ${n} values (one per parameter group)`);
+    v.forEach((x, i) => each(x, where, `${what}[${i}]`));
+  };
+}
+
+function checkOptimizer(name: string, optimizer: unknown): void {
+  if (!isRecord(optimizer) || !Array.isArray(optimizer['paramGroups']) || !isRecord(optimizer['defaults'])) {
+    throw new Error(`${name}: optimizer must be an optimizer (with paramGroups and defaults), got ${valueStr(optimizer)}`);
+  }
+}
+
+/** options as an object with only `known` keys (a snake_case `step_size` would otherwise be ignored). */
+function checkOptions(name: string, options: unknown, known: readonly string[]): Record<string, unknown> {
+  if (!isRecord(options)) throw new Error(`${name}: options must be an object, got ${valueStr(options)}`);
+  for (const k of Object.keys(options)) {
+    if (!known.includes(k)) throw new Error(`${name}: unknown option '${k}' (expected ${known.join(', ')})`);
+  }
+  return options;
+}
+
+/** Runs schema's checks on the fields of `values` it names. */
+function checkFields(schema: Schema, values: Record<string, unknown>, where: string): void {
+  for (const [k, check] of Object.entries(schema)) if (k in values) check(values[k], where, k);
+}
+
+/**
+ * A scheduler's fields, copied, all but its optimizer (PyTorch's scheduler state_dict).
+ */
+function schedulerState(scheduler: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(scheduler)) if (k !== 'optimizer') out[k] = cloneJson(v);
+  return out;
+}
+
+/**
+ * Loads a state dict into a scheduler, all or nothing: every key must be one of the scheduler's
+ * fields and pass its check before any field changes. Fields it does not name keep their values,
+ * as PyTorch's load_state_dict (a dict update) does.
+ */
+function loadSchedulerState(scheduler: object, schema: Schema, sd: unknown, name: string): void {
+  const where = `${name}.loadStateDict`;
+  if (!isRecord(sd)) throw new Error(`${where}: expected an object (from stateDict()), got ${valueStr(sd)}`);
+  for (const k of Object.keys(sd)) {
+    if (!Object.prototype.hasOwnProperty.call(schema, k)) {
+      throw new Error(`${where}: unknown key '${k}' (a ${name} state holds ${Object.keys(schema).join(', ')})`);
+    }
+  }
+  checkFields(schema, sd, where);
+  for (const [k, v] of Object.entries(sd)) (scheduler as Record<string, unknown>)[k] = cloneJson(v);
 }
 
 /**
@@ -24,21 +105,40 @@ export abstract class LRScheduler {
   protected lastLr: number[] = [];
 
   protected constructor(optimizer: SchedulableOptimizer, lastEpoch = -1) {
+    checkOptimizer(new.target.name, optimizer);
     this.optimizer = optimizer;
-    if (!Number.isInteger(lastEpoch) || lastEpoch < -1) throw new Error(`${this.constructor.name}: invalid lastEpoch ${lastEpoch}`);
+    if (!Number.isSafeInteger(lastEpoch) || lastEpoch < -1) {
+      throw new Error(`${new.target.name}: invalid lastEpoch ${valueStr(lastEpoch)}, must be an integer >= -1`);
+    }
     optimizer.paramGroups.forEach((g, i) => {
-      if (lastEpoch === -1) {
-        if (g.initialLr === undefined) g.initialLr = g.lr;
-      } else if (g.initialLr === undefined) {
-        throw new Error(`${this.constructor.name}: param 'initialLr' is not specified in paramGroups[${i}] when resuming an optimizer`);
+      if (lastEpoch !== -1 && g.initialLr === undefined) {
+        throw new Error(`${new.target.name}: param 'initialLr' is not specified in paramGroups[${i}] when resuming an optimizer`);
       }
     });
-    this.baseLrs = optimizer.paramGroups.map((g) => g.initialLr!);
+    // initialStep() records these in the groups as initialLr, once every field has been checked.
+    this.baseLrs = optimizer.paramGroups.map((g) => g.initialLr ?? g.lr);
     this.lastEpoch = lastEpoch;
+    this.lastLr = this.currentLrs();
   }
 
-  /** PyTorch's _initial_step; subclasses call it at the end of their constructor. */
+  /**
+   * Checks of every field stateDict() holds (see FieldCheck). Subclasses add theirs; a method,
+   * not a field, so it is not part of the state.
+   */
+  protected schema(): Schema {
+    const n = this.optimizer.paramGroups.length;
+    return {
+      baseLrs: perGroupList(n, nonNegative),
+      lastEpoch: rule((v) => Number.isSafeInteger(v) && (v as number) >= -1, 'an integer >= -1'),
+      stepCount: nonNegativeInt,
+      lastLr: perGroupList(n, nonNegative),
+    };
+  }
+
+  /** PyTorch's _initial_step; subclasses call it at the end of their constructor, after checking their fields. */
   protected initialStep(): void {
+    checkFields(this.schema(), this as unknown as Record<string, unknown>, this.constructor.name);
+    if (this.lastEpoch === -1) this.optimizer.paramGroups.forEach((g, i) => (g.initialLr ??= this.baseLrs[i]!));
     this.stepCount = 0;
     this.step();
   }
@@ -65,8 +165,9 @@ export abstract class LRScheduler {
     return schedulerState(this);
   }
 
+  /** Restores a stateDict(), all or nothing (every key checked as the constructor checks it). */
   loadStateDict(sd: Record<string, unknown>): void {
-    loadSchedulerState(this, sd);
+    loadSchedulerState(this, this.schema(), sd, this.constructor.name);
   }
 
   protected currentLrs(): number[] {
@@ -74,25 +175,19 @@ export abstract class LRScheduler {
   }
 }
 
-function positiveInt(name: string, what: string, v: number): void {
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name}: invalid ${what} ${v}, must be a positive integer`);
-}
-
-function finite(name: string, what: string, v: number): void {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${name}: invalid ${what} ${String(v)}, must be a finite number`);
-}
-
 /** Multiplies the lr by gamma every stepSize epochs. */
 export class StepLR extends LRScheduler {
   readonly stepSize: number;
   readonly gamma: number;
   constructor(optimizer: SchedulableOptimizer, options: { stepSize: number; gamma?: number; lastEpoch?: number }) {
+    checkOptions('StepLR', options, ['stepSize', 'gamma', 'lastEpoch']);
     super(optimizer, options.lastEpoch ?? -1);
-    positiveInt('StepLR', 'stepSize', options.stepSize);
     this.stepSize = options.stepSize;
     this.gamma = options.gamma ?? 0.1;
-    finite('StepLR', 'gamma', this.gamma);
     this.initialStep();
+  }
+  protected override schema(): Schema {
+    return { ...super.schema(), stepSize: positiveInt, gamma: nonNegative };
   }
   protected getLr(): number[] {
     const cur = this.currentLrs();
@@ -101,20 +196,29 @@ export class StepLR extends LRScheduler {
   }
 }
 
+/** Milestone epoch → how many times it was listed, as MultiStepLR keeps them. */
+const milestoneCounts: FieldCheck = (v, where, what) => {
+  const ok = isRecord(v) && Object.entries(v).every(([k, c]) => /^-?(0|[1-9]\d*)$/.test(k) && Number.isSafeInteger(c) && (c as number) > 0);
+  if (!ok) throw new Error(`${where}: invalid ${what} ${valueStr(v)}, must be an object mapping integer epochs to positive counts`);
+};
+
 /** Multiplies the lr by gamma at each milestone epoch (a milestone listed k times: gamma^k). */
 export class MultiStepLR extends LRScheduler {
   readonly milestones: Record<number, number> = {};
   readonly gamma: number;
   constructor(optimizer: SchedulableOptimizer, options: { milestones: number[]; gamma?: number; lastEpoch?: number }) {
-    super(optimizer, options.lastEpoch ?? -1);
-    if (!Array.isArray(options.milestones)) throw new Error('MultiStepLR: milestones must be an array of epochs');
+    checkOptions('MultiStepLR', options, ['milestones', 'gamma', 'lastEpoch']);
+    if (!Array.isArray(options.milestones)) throw new Error(`MultiStepLR: milestones must be an array of epochs, got ${valueStr(options.milestones)}`);
     for (const m of options.milestones) {
-      if (!Number.isInteger(m)) throw new Error(`MultiStepLR: invalid milestone ${m}, must be an integer`);
-      this.milestones[m] = (this.milestones[m] ?? 0) + 1;
+      if (!Number.isSafeInteger(m)) throw new Error(`MultiStepLR: invalid milestone ${valueStr(m)}, must be an integer`);
     }
+    super(optimizer, options.lastEpoch ?? -1);
+    for (const m of options.milestones) this.milestones[m] = (this.milestones[m] ?? 0) + 1;
     this.gamma = options.gamma ?? 0.1;
-    finite('MultiStepLR', 'gamma', this.gamma);
     this.initialStep();
+  }
+  protected override schema(): Schema {
+    return { ...super.schema(), milestones: milestoneCounts, gamma: nonNegative };
   }
   protected getLr(): number[] {
     const cur = this.currentLrs();
@@ -128,10 +232,13 @@ export class MultiStepLR extends LRScheduler {
 export class ExponentialLR extends LRScheduler {
   readonly gamma: number;
   constructor(optimizer: SchedulableOptimizer, options: { gamma: number; lastEpoch?: number }) {
+    checkOptions('ExponentialLR', options, ['gamma', 'lastEpoch']);
     super(optimizer, options.lastEpoch ?? -1);
-    finite('ExponentialLR', 'gamma', options.gamma);
     this.gamma = options.gamma;
     this.initialStep();
+  }
+  protected override schema(): Schema {
+    return { ...super.schema(), gamma: nonNegative };
   }
   protected getLr(): number[] {
     const cur = this.currentLrs();
@@ -146,12 +253,14 @@ export class CosineAnnealingLR extends LRScheduler {
   readonly tMax: number;
   readonly etaMin: number;
   constructor(optimizer: SchedulableOptimizer, options: { tMax: number; etaMin?: number; lastEpoch?: number }) {
+    checkOptions('CosineAnnealingLR', options, ['tMax', 'etaMin', 'lastEpoch']);
     super(optimizer, options.lastEpoch ?? -1);
-    positiveInt('CosineAnnealingLR', 'tMax', options.tMax);
     this.tMax = options.tMax;
     this.etaMin = options.etaMin ?? 0;
-    finite('CosineAnnealingLR', 'etaMin', this.etaMin);
     this.initialStep();
+  }
+  protected override schema(): Schema {
+    return { ...super.schema(), tMax: positiveInt, etaMin: nonNegative };
   }
   protected getLr(): number[] {
     const groups = this.optimizer.paramGroups;
@@ -178,16 +287,20 @@ export class LinearLR extends LRScheduler {
     optimizer: SchedulableOptimizer,
     options: { startFactor?: number; endFactor?: number; totalIters?: number; lastEpoch?: number } = {},
   ) {
+    checkOptions('LinearLR', options, ['startFactor', 'endFactor', 'totalIters', 'lastEpoch']);
     super(optimizer, options.lastEpoch ?? -1);
     this.startFactor = options.startFactor ?? 1 / 3;
     this.endFactor = options.endFactor ?? 1;
     this.totalIters = options.totalIters ?? 5;
-    if (!(this.startFactor > 0 && this.startFactor <= 1)) {
-      throw new Error(`LinearLR: invalid startFactor ${this.startFactor}, must be in (0, 1]`);
-    }
-    if (!(this.endFactor >= 0 && this.endFactor <= 1)) throw new Error(`LinearLR: invalid endFactor ${this.endFactor}, must be in [0, 1]`);
-    positiveInt('LinearLR', 'totalIters', this.totalIters);
     this.initialStep();
+  }
+  protected override schema(): Schema {
+    return {
+      ...super.schema(),
+      startFactor: rule((v) => isFiniteNum(v) && v > 0 && v <= 1, 'in (0, 1]'),
+      endFactor: rule((v) => isFiniteNum(v) && v >= 0 && v <= 1, 'in [0, 1]'),
+      totalIters: positiveInt,
+    };
   }
   protected getLr(): number[] {
     const cur = this.currentLrs();
@@ -209,6 +322,8 @@ export interface ReduceLROnPlateauOptions {
   eps?: number;
 }
 
+const PLATEAU_OPTIONS = ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps'] as const;
+
 /** Cuts the lr by `factor` when a metric has not improved for more than `patience` epochs. */
 export class ReduceLROnPlateau {
   readonly optimizer: SchedulableOptimizer;
@@ -227,6 +342,8 @@ export class ReduceLROnPlateau {
   protected lastLr: number[];
 
   constructor(optimizer: SchedulableOptimizer, options: ReduceLROnPlateauOptions = {}) {
+    checkOptimizer('ReduceLROnPlateau', optimizer);
+    checkOptions('ReduceLROnPlateau', options, PLATEAU_OPTIONS);
     this.optimizer = optimizer;
     this.mode = options.mode ?? 'min';
     this.factor = options.factor ?? 0.1;
@@ -235,11 +352,6 @@ export class ReduceLROnPlateau {
     this.thresholdMode = options.thresholdMode ?? 'rel';
     this.cooldown = options.cooldown ?? 0;
     this.eps = options.eps ?? 1e-8;
-    if (!(this.factor < 1)) throw new Error(`ReduceLROnPlateau: invalid factor ${this.factor}, must be < 1.0`);
-    if (this.mode !== 'min' && this.mode !== 'max') throw new Error(`ReduceLROnPlateau: mode ${String(this.mode)} is unknown`);
-    if (this.thresholdMode !== 'rel' && this.thresholdMode !== 'abs') {
-      throw new Error(`ReduceLROnPlateau: thresholdMode ${String(this.thresholdMode)} is unknown`);
-    }
     const n = optimizer.paramGroups.length;
     const minLr = options.minLr ?? 0;
     if (Array.isArray(minLr)) {
@@ -250,6 +362,27 @@ export class ReduceLROnPlateau {
     }
     this.best = this.mode === 'min' ? Infinity : -Infinity;
     this.lastLr = optimizer.paramGroups.map((g) => g.lr);
+    checkFields(this.schema(), this as unknown as Record<string, unknown>, 'ReduceLROnPlateau');
+  }
+
+  /** Checks of every field stateDict() holds (see FieldCheck). */
+  protected schema(): Schema {
+    const n = this.optimizer.paramGroups.length;
+    return {
+      mode: oneOf('min', 'max'),
+      factor: rule((v) => isFiniteNum(v) && v >= 0 && v < 1, 'in [0, 1)'),
+      patience: nonNegativeInt,
+      threshold: nonNegative,
+      thresholdMode: oneOf('rel', 'abs'),
+      cooldown: nonNegativeInt,
+      minLrs: perGroupList(n, nonNegative),
+      eps: nonNegative,
+      best: rule((v) => typeof v === 'number' && !Number.isNaN(v), 'a number (±Infinity before the first step)'),
+      numBadEpochs: nonNegativeInt,
+      cooldownCounter: nonNegativeInt,
+      lastEpoch: nonNegativeInt,
+      lastLr: perGroupList(n, nonNegative),
+    };
   }
 
   private isBetter(a: number, best: number): boolean {
@@ -258,9 +391,12 @@ export class ReduceLROnPlateau {
     return this.thresholdMode === 'rel' ? a > best * (t + 1) : a > best + t;
   }
 
-  /** Feeds one epoch's metric (a number or a one-element tensor). */
+  /** Feeds one epoch's metric (a number or a one-element tensor; NaN counts as no improvement). */
   step(metric: number | Tensor): void {
-    const current = typeof metric === 'number' ? metric : metric.item();
+    let current: number;
+    if (typeof metric === 'number') current = metric;
+    else if (metric instanceof Tensor && metric.size === 1) current = metric.item();
+    else throw new Error(`ReduceLROnPlateau.step: metric must be a number or a one-element Tensor, got ${metric instanceof Tensor ? `a Tensor of ${metric.size} elements` : valueStr(metric)}`);
     this.lastEpoch++;
     if (this.isBetter(current, this.best)) {
       this.best = current;
@@ -292,8 +428,9 @@ export class ReduceLROnPlateau {
     return schedulerState(this);
   }
 
+  /** Restores a stateDict(), all or nothing (every key checked as the constructor checks it). */
   loadStateDict(sd: Record<string, unknown>): void {
-    loadSchedulerState(this, sd);
+    loadSchedulerState(this, this.schema(), sd, 'ReduceLROnPlateau');
   }
 }
 
@@ -313,6 +450,11 @@ export interface OneCycleLROptions {
   lastEpoch?: number;
 }
 
+const ONE_CYCLE_OPTIONS = [
+  'maxLr', 'totalSteps', 'epochs', 'stepsPerEpoch', 'pctStart', 'annealStrategy', 'cycleMomentum',
+  'baseMomentum', 'maxMomentum', 'divFactor', 'finalDivFactor', 'threePhase', 'lastEpoch',
+] as const;
+
 type LrKey = 'initialLr' | 'maxLr' | 'minLr';
 type MomKey = 'maxMomentum' | 'baseMomentum';
 interface Phase {
@@ -322,6 +464,26 @@ interface Phase {
   startMomentum: MomKey;
   endMomentum: MomKey;
 }
+
+/** OneCycleLR's phases as stateDict() writes them. */
+const phaseList: FieldCheck = (v, where, what) => {
+  const lr = ['initialLr', 'maxLr', 'minLr'];
+  const mom = ['maxMomentum', 'baseMomentum'];
+  const ok =
+    Array.isArray(v) &&
+    (v.length === 2 || v.length === 3) &&
+    v.every(
+      (ph) =>
+        isRecord(ph) &&
+        Object.keys(ph).length === 5 &&
+        isFiniteNum(ph['endStep']) &&
+        lr.includes(ph['startLr'] as string) &&
+        lr.includes(ph['endLr'] as string) &&
+        mom.includes(ph['startMomentum'] as string) &&
+        mom.includes(ph['endMomentum'] as string),
+    );
+  if (!ok) throw new Error(`${where}: invalid ${what} ${valueStr(v)}, must be 2 or 3 phases { endStep, startLr, endLr, startMomentum, endMomentum } as stateDict() writes them`);
+};
 
 /** The 1cycle policy (Smith & Topin): lr up from maxLr/divFactor to maxLr, then down to
  * initialLr/finalDivFactor; momentum (or Adam's beta1) cycles the opposite way. Step it per batch. */
@@ -333,30 +495,32 @@ export class OneCycleLR extends LRScheduler {
   readonly useBeta1: boolean;
 
   constructor(optimizer: SchedulableOptimizer, options: OneCycleLROptions) {
+    const name = 'OneCycleLR';
+    checkOptimizer(name, optimizer);
+    checkOptions(name, options, ONE_CYCLE_OPTIONS);
     const n = optimizer.paramGroups.length;
-    const perGroup = (what: string, v: number | number[]): number[] => {
-      if (Array.isArray(v)) {
-        if (v.length !== n) throw new Error(`OneCycleLR: expected ${n} values for ${what}, got ${v.length}`);
-        return v.slice();
-      }
-      return new Array<number>(n).fill(v);
+    const perGroup = (what: string, v: number | number[], check: FieldCheck): number[] => {
+      const list = Array.isArray(v) ? v.slice() : new Array<number>(n).fill(v);
+      perGroupList(n, check)(list, name, what);
+      return list;
     };
     let totalSteps: number;
     if (options.totalSteps !== undefined) {
-      positiveInt('OneCycleLR', 'totalSteps', options.totalSteps);
+      positiveInt(options.totalSteps, name, 'totalSteps');
       totalSteps = options.totalSteps;
     } else if (options.epochs !== undefined && options.stepsPerEpoch !== undefined) {
-      positiveInt('OneCycleLR', 'epochs', options.epochs);
-      positiveInt('OneCycleLR', 'stepsPerEpoch', options.stepsPerEpoch);
+      positiveInt(options.epochs, name, 'epochs');
+      positiveInt(options.stepsPerEpoch, name, 'stepsPerEpoch');
       totalSteps = options.epochs * options.stepsPerEpoch;
     } else {
       throw new Error('OneCycleLR: you must define either totalSteps or both epochs and stepsPerEpoch');
     }
     const pct = options.pctStart ?? 0.3;
-    if (!(pct >= 0 && pct <= 1)) throw new Error(`OneCycleLR: invalid pctStart ${pct}, must be in [0, 1]`);
+    rule((v) => isFiniteNum(v) && v >= 0 && v <= 1, 'in [0, 1]')(pct, name, 'pctStart');
     const anneal = options.annealStrategy ?? 'cos';
-    if (anneal !== 'cos' && anneal !== 'linear') throw new Error(`OneCycleLR: annealStrategy must be 'cos' or 'linear', got ${String(anneal)}`);
+    oneOf('cos', 'linear')(anneal, name, 'annealStrategy');
     const threePhase = options.threePhase ?? false;
+    boolean(threePhase, name, 'threePhase');
     const phases: Phase[] = threePhase
       ? [
           { endStep: pct * totalSteps - 1, startLr: 'initialLr', endLr: 'maxLr', startMomentum: 'maxMomentum', endMomentum: 'baseMomentum' },
@@ -369,31 +533,35 @@ export class OneCycleLR extends LRScheduler {
         ];
     const lastEpoch = options.lastEpoch ?? -1;
     const divFactor = options.divFactor ?? 25;
+    positive(divFactor, name, 'divFactor');
     const finalDivFactor = options.finalDivFactor ?? 1e4;
-    if (lastEpoch === -1) {
-      const maxLrs = perGroup('maxLr', options.maxLr);
-      optimizer.paramGroups.forEach((g, i) => {
-        g.initialLr = maxLrs[i]! / divFactor;
-        g.maxLr = maxLrs[i]!;
-        g.minLr = g.initialLr / finalDivFactor;
-      });
-    }
+    positive(finalDivFactor, name, 'finalDivFactor');
+    const maxLrs = perGroup('maxLr', options.maxLr, nonNegative);
     const cycleMomentum = options.cycleMomentum ?? true;
+    boolean(cycleMomentum, name, 'cycleMomentum');
     const useBeta1 = 'betas' in optimizer.defaults;
+    let maxM: number[] = [];
+    let baseM: number[] = [];
     if (cycleMomentum) {
       if (!('momentum' in optimizer.defaults) && !useBeta1) {
         throw new Error('OneCycleLR: optimizer must support momentum (or betas) with the cycleMomentum option enabled');
       }
-      const maxM = perGroup('maxMomentum', options.maxMomentum ?? 0.95);
-      const baseM = perGroup('baseMomentum', options.baseMomentum ?? 0.85);
-      if (lastEpoch === -1) {
-        optimizer.paramGroups.forEach((g, i) => {
+      maxM = perGroup('maxMomentum', options.maxMomentum ?? 0.95, nonNegative);
+      baseM = perGroup('baseMomentum', options.baseMomentum ?? 0.85, nonNegative);
+    }
+    // Every option is valid: only now touch the optimizer's groups.
+    if (lastEpoch === -1) {
+      optimizer.paramGroups.forEach((g, i) => {
+        g.initialLr = maxLrs[i]! / divFactor;
+        g.maxLr = maxLrs[i]!;
+        g.minLr = g.initialLr / finalDivFactor;
+        if (cycleMomentum) {
           if (useBeta1) g.betas = [maxM[i]!, g.betas![1]];
           else g.momentum = maxM[i]!;
           g.maxMomentum = maxM[i]!;
           g.baseMomentum = baseM[i]!;
-        });
-      }
+        }
+      });
     }
     super(optimizer, lastEpoch);
     this.totalSteps = totalSteps;
@@ -402,6 +570,19 @@ export class OneCycleLR extends LRScheduler {
     this.cycleMomentum = cycleMomentum;
     this.useBeta1 = useBeta1;
     this.initialStep();
+  }
+
+  protected override schema(): Schema {
+    const hasBetas = 'betas' in this.optimizer.defaults;
+    return {
+      ...super.schema(),
+      totalSteps: positiveInt,
+      phases: phaseList,
+      annealStrategy: oneOf('cos', 'linear'),
+      cycleMomentum: boolean,
+      // It picks the group field the momentum is written to, which depends on the optimizer.
+      useBeta1: rule((v) => v === hasBetas, `${String(hasBetas)} for this optimizer`),
+    };
   }
 
   private anneal(start: number, end: number, pct: number): number {
@@ -437,15 +618,4 @@ export class OneCycleLR extends LRScheduler {
       return lr;
     });
   }
-}
-
-/** A scheduler's fields, copied, all but its optimizer (PyTorch's scheduler state_dict). */
-function schedulerState(scheduler: object): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(scheduler)) if (k !== 'optimizer') out[k] = cloneJson(v);
-  return out;
-}
-
-function loadSchedulerState(scheduler: object, sd: Record<string, unknown>): void {
-  for (const [k, v] of Object.entries(sd)) if (k !== 'optimizer') (scheduler as Record<string, unknown>)[k] = cloneJson(v);
 }

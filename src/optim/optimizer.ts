@@ -1,5 +1,6 @@
 import { noGrad } from '../autograd.js';
-import { Tensor } from '../tensor.js';
+import { type Shape, shapeStr, sizeOf, valueStr } from '../shape.js';
+import { Tensor, tensorProblem } from '../tensor.js';
 
 /**
  * One parameter group: its parameters, learning rate and the optimizer's other hyper-parameters
@@ -34,6 +35,29 @@ export interface OptimizerStateDict {
   paramGroups: ({ params: number[] } & Record<string, unknown>)[];
 }
 
+/**
+ * The per-parameter state an optimizer keeps, as stateDict() writes it: `buffers` are
+ * Float32Arrays with one value per element of the parameter, `counters` non-negative integers. A
+ * parameter's state is either empty (never stepped) or holds at least the `required` keys, since
+ * the update trusts those to exist together.
+ */
+export interface StateSpec {
+  readonly buffers: readonly string[];
+  readonly counters: readonly string[];
+  readonly required: readonly string[];
+}
+
+/**
+ * Checks every hyper-parameter of a group, throwing `${where}: invalid …`. One per optimizer,
+ * run by the constructor, addParamGroup, loadStateDict and step (groups are public and mutable).
+ */
+// Declared through a method signature so it is bivariant in G: an Adam (validating AdamGroup) stays
+// assignable to Optimizer<ParamGroup>, as code that accepts any optimizer needs.
+export type GroupValidator<G extends ParamGroup> = { check(group: G, where: string): void }['check'];
+
+/** Keys the schedulers add to a group (see ParamGroup). */
+const SCHEDULER_KEYS = ['initialLr', 'maxLr', 'minLr', 'maxMomentum', 'baseMomentum'] as const;
+
 function cloneValue(v: unknown): unknown {
   if (v instanceof Float32Array) return v.slice();
   if (Array.isArray(v)) return v.map(cloneValue);
@@ -46,10 +70,43 @@ function cloneState(s: ParamState): ParamState {
   return out;
 }
 
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/**
+ * Throws `${where}: invalid ${what} …` unless v is a finite number for which ok(v) holds; `rule`
+ * says what ok demands (">= 0", "in [0, 1)").
+ */
+export function checkNumber(where: string, what: string, v: unknown, rule: string, ok: (x: number) => boolean): void {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}: invalid ${what} ${valueStr(v)}, must be a finite number${rule ? ` ${rule}` : ''}`);
+  if (!ok(v)) throw new Error(`${where}: invalid ${what} ${v}, must be ${rule}`);
+}
+
+export function checkNonNegative(where: string, what: string, v: unknown): void {
+  checkNumber(where, what, v, '>= 0', (x) => x >= 0);
+}
+
+export function checkBoolean(where: string, what: string, v: unknown): void {
+  if (typeof v !== 'boolean') throw new Error(`${where}: invalid ${what} ${valueStr(v)}, must be a boolean`);
+}
+
+/** Refuses a non-object options argument and keys the optimizer does not know (e.g. snake_case `weight_decay`). */
+export function checkOptions(name: string, options: unknown, known: readonly string[]): void {
+  if (!isRecord(options)) throw new Error(`${name}: options must be an object, got ${valueStr(options)}`);
+  for (const k of Object.keys(options)) {
+    if (!known.includes(k)) throw new Error(`${name}: unknown option '${k}' (expected ${known.join(', ')})`);
+  }
+}
+
 /**
  * Base class of the optimizers (PyTorch's torch.optim.Optimizer). Subclasses implement
  * `update(group)`, which runs under noGrad and writes `p.data` in place for every parameter of
- * the group whose `.grad` is not null.
+ * the group whose `.grad` is not null; step() has checked every gradient first.
  */
 export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
   readonly paramGroups: G[] = [];
@@ -59,19 +116,30 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
   /** Number of step() calls (schedulers read it, as PyTorch's _step_count). */
   stepCount = 0;
   protected readonly name: string;
-  private readonly validate: (group: G) => void;
+  private readonly validate: GroupValidator<G>;
+  private readonly stateSpec: StateSpec | undefined;
 
   protected constructor(
     name: string,
     params: Iterable<Tensor> | Iterable<ParamGroupInput<G>>,
     defaults: Omit<G, 'params'>,
-    validate: (group: G) => void,
+    validate: GroupValidator<G>,
+    /**
+     * The state's layout, which loadStateDict holds a dict to. Without one (an optimizer written
+     * outside this library), any key is accepted whose value is a buffer of the parameter's size
+     * or a finite number.
+     */
+    stateSpec?: StateSpec,
   ) {
     this.name = name;
     this.defaults = defaults;
     this.validate = validate;
+    this.stateSpec = stateSpec;
     if (params instanceof Tensor) {
       throw new TypeError(`${name}: params must be an iterable of Tensors or of parameter groups, got a single Tensor`);
+    }
+    if (params === null || typeof params !== 'object' || typeof (params as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function') {
+      throw new TypeError(`${name}: params must be an iterable of Tensors or of parameter groups, got ${valueStr(params)}`);
     }
     const list = Array.from(params as Iterable<Tensor | ParamGroupInput<G>>);
     if (list.length === 0) throw new Error(`${name}: optimizer got an empty parameter list`);
@@ -82,34 +150,53 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
 
   /** Adds a group (its unset hyper-parameters take the defaults). */
   addParamGroup(input: ParamGroupInput<G>): void {
-    if (input === null || typeof input !== 'object' || !('params' in input)) {
-      throw new TypeError(`${this.name}: a parameter group must be an object with a params field`);
+    if (!isRecord(input) || !('params' in input)) {
+      throw new TypeError(`${this.name}: a parameter group must be an object with a params field, got ${valueStr(input)}`);
     }
-    const params = input.params instanceof Tensor ? [input.params] : Array.from(input.params);
-    for (const p of params) {
-      if (!(p instanceof Tensor)) throw new TypeError(`${this.name}: parameters must be Tensors`);
+    const raw: unknown = input.params;
+    if (!(raw instanceof Tensor) && (raw === null || typeof raw !== 'object' || typeof (raw as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function')) {
+      throw new TypeError(`${this.name}: a parameter group's params must be a Tensor or an iterable of Tensors, got ${valueStr(raw)}`);
+    }
+    const params: unknown[] = raw instanceof Tensor ? [raw] : Array.from(raw as Iterable<unknown>);
+    params.forEach((p, i) => {
+      if (!(p instanceof Tensor)) throw new TypeError(`${this.name}: parameters must be Tensors, got ${valueStr(p)} at index ${i}`);
       if (!p.isLeaf) throw new Error(`${this.name}: can't optimize a non-leaf Tensor`);
-    }
-    if (new Set(params).size !== params.length) {
+    });
+    const tensors = params as Tensor[];
+    if (new Set(tensors).size !== tensors.length) {
       throw new Error(`${this.name}: a parameter group contains the same parameter more than once`);
     }
     const existing = new Set(this.paramGroups.flatMap((g) => g.params));
-    if (params.some((p) => existing.has(p))) {
+    if (tensors.some((p) => existing.has(p))) {
       throw new Error(`${this.name}: some parameters appear in more than one parameter group`);
     }
-    const group = { ...(cloneValue(this.defaults) as object), ...input, params } as unknown as G;
+    // A key given as undefined means "not given": it takes the default, as an absent one does.
+    const given = Object.fromEntries(Object.entries(input).filter(([k, v]) => k !== 'params' && v !== undefined));
+    const group = { ...(cloneValue(this.defaults) as object), ...(cloneValue(given) as object), params: tensors } as unknown as G;
     if (group.lr === undefined || group.lr === null) throw new Error(`${this.name}: lr is required`);
-    this.validate(group);
+    this.checkGroup(group, this.name);
     this.paramGroups.push(group);
+  }
+
+  /** The optimizer's own checks plus those of the keys schedulers add. */
+  private checkGroup(group: G, where: string): void {
+    this.validate(group, where);
+    const g = group as unknown as Record<string, unknown>;
+    for (const k of SCHEDULER_KEYS) {
+      if (g[k] === undefined) continue;
+      if (k === 'maxMomentum' || k === 'baseMomentum') checkNumber(where, k, g[k], '', () => true);
+      else checkNonNegative(where, k, g[k]);
+    }
   }
 
   /** Clears gradients: sets `.grad` to null (default), or fills it with zeros. */
   zeroGrad(setToNone = true): void {
+    if (typeof setToNone !== 'boolean') throw new TypeError(`${this.name}.zeroGrad: setToNone must be a boolean, got ${valueStr(setToNone)}`);
     for (const g of this.paramGroups) {
       for (const p of g.params) {
         if (p.grad === null) continue;
         if (setToNone) p.grad = null;
-        else p.grad.data.fill(0);
+        else p.grad._write('zeroGrad').fill(0);
       }
     }
   }
@@ -117,15 +204,49 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
   /**
    * One update of every parameter that has a gradient. With a closure (which should clear the
    * gradients, compute the loss and call backward), the closure runs first, with grad mode on,
-   * and its result is returned.
+   * and its result is returned. Every group and gradient is checked before any parameter
+   * changes, so a bad one leaves all of them as they were.
    */
   step<T = undefined>(closure?: () => T): T | undefined {
+    if (closure !== undefined && typeof closure !== 'function') {
+      throw new TypeError(`${this.name}.step: closure must be a function, got ${valueStr(closure)}`);
+    }
     const loss = closure ? closure() : undefined;
+    this.checkStep();
     noGrad(() => {
       for (const g of this.paramGroups) this.update(g);
     });
     this.stepCount++;
     return loss;
+  }
+
+  /**
+   * Every group's hyper-parameters (they are public, so they may have changed since construction),
+   * every parameter and every gradient: a Tensor of its parameter's shape whose data is intact.
+   * Without this a short gradient gives NaN in the tail of its parameter.
+   */
+  private checkStep(): void {
+    const where = `${this.name}.step`;
+    this.paramGroups.forEach((group, gi) => {
+      this.checkGroup(group, this.paramGroups.length > 1 ? `${where}: parameter group ${gi}` : where);
+      if (!Array.isArray(group.params)) throw new Error(`${where}: params of group ${gi} must be an array of Tensors, got ${valueStr(group.params)}`);
+      group.params.forEach((p, j) => {
+        const bad = tensorProblem(p);
+        if (bad !== null) throw new Error(`${where}: parameter ${j} of group ${gi}: ${bad}`);
+        const grad: unknown = p.grad;
+        if (grad === null) return;
+        if (!(grad instanceof Tensor)) {
+          throw new Error(`${where}: the gradient of parameter ${j} of group ${gi} must be a Tensor or null, got ${valueStr(grad)}`);
+        }
+        const gBad = tensorProblem(grad);
+        if (gBad !== null) throw new Error(`${where}: the gradient of parameter ${j} of group ${gi}: ${gBad}`);
+        if (!sameShape(grad.shape, p.shape)) {
+          throw new Error(
+            `${where}: the gradient of parameter ${j} of group ${gi} has shape ${shapeStr(grad.shape)}, but the parameter has shape ${shapeStr(p.shape)}`,
+          );
+        }
+      });
+    });
   }
 
   protected abstract update(group: G): void;
@@ -160,53 +281,96 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
     return { state, paramGroups };
   }
 
-  /** Restores a stateDict() (hyper-parameters and per-parameter state; the parameters stay). */
+  /**
+   * Restores a stateDict() (hyper-parameters and per-parameter state; the parameters stay).
+   * Everything is checked first — each group as the constructor checks it, each state entry
+   * against the format stateDict() writes (buffers of the parameter's size, integer counters, no
+   * unknown keys) — and nothing changes unless all of it is valid. Buffers may also be given as
+   * Tensors (PyTorch's state dicts hold tensors); they are copied.
+   */
   loadStateDict(sd: OptimizerStateDict): void {
-    if (sd === null || typeof sd !== 'object' || !Array.isArray(sd.paramGroups) || typeof sd.state !== 'object') {
-      throw new Error(`${this.name}.loadStateDict: expected an object with state and paramGroups`);
+    const where = `${this.name}.loadStateDict`;
+    if (!isRecord(sd)) throw new Error(`${where}: expected an object with state and paramGroups, got ${valueStr(sd)}`);
+    for (const k of Object.keys(sd)) {
+      if (k !== 'state' && k !== 'paramGroups') throw new Error(`${where}: unknown key '${k}' (a state dict has state and paramGroups)`);
     }
+    if (!Array.isArray(sd.paramGroups)) throw new Error(`${where}: paramGroups must be an array, got ${valueStr(sd.paramGroups)}`);
+    if (!isRecord(sd.state)) throw new Error(`${where}: state must be an object mapping parameter ids to states, got ${valueStr(sd.state)}`);
     if (sd.paramGroups.length !== this.paramGroups.length) {
       throw new Error(
-        `${this.name}.loadStateDict: loaded state dict has ${sd.paramGroups.length} parameter groups, the optimizer has ${this.paramGroups.length}`,
+        `${where}: loaded state dict has ${sd.paramGroups.length} parameter groups, the optimizer has ${this.paramGroups.length}`,
       );
     }
     const idToParam = new Map<number, Tensor>();
-    sd.paramGroups.forEach((saved, gi) => {
+    const newGroups = sd.paramGroups.map((saved: unknown, gi) => {
       const group = this.paramGroups[gi]!;
-      if (!Array.isArray(saved.params) || saved.params.length !== group.params.length) {
+      if (!isRecord(saved)) throw new Error(`${where}: parameter group ${gi} must be an object, got ${valueStr(saved)}`);
+      const ids: unknown = saved['params'];
+      if (!Array.isArray(ids) || ids.length !== group.params.length) {
         throw new Error(
-          `${this.name}.loadStateDict: parameter group ${gi} has ${saved.params?.length} parameters in the state dict, ${group.params.length} in the optimizer`,
+          `${where}: parameter group ${gi} has ${Array.isArray(ids) ? ids.length : valueStr(ids)} parameters in the state dict, ${group.params.length} in the optimizer`,
         );
       }
-      saved.params.forEach((id, j) => idToParam.set(id, group.params[j]!));
+      ids.forEach((id: unknown, j) => {
+        if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
+          throw new Error(`${where}: parameter group ${gi} lists ${valueStr(id)} as a parameter id, expected a non-negative integer`);
+        }
+        if (idToParam.has(id)) throw new Error(`${where}: parameter id ${id} is listed more than once`);
+        idToParam.set(id, group.params[j]!);
+      });
+      const known = new Set([...Object.keys(this.defaults), ...SCHEDULER_KEYS, ...Object.keys(group)]);
+      const candidate = { ...group } as Record<string, unknown>;
+      for (const [k, v] of Object.entries(saved)) {
+        if (k === 'params') continue;
+        if (!known.has(k)) throw new Error(`${where}: parameter group ${gi} has unknown key '${k}'`);
+        candidate[k] = cloneValue(v);
+      }
+      this.checkGroup(candidate as unknown as G, `${where}: parameter group ${gi}`);
+      return candidate;
     });
     const newState = new Map<Tensor, ParamState>();
     for (const [key, s] of Object.entries(sd.state)) {
-      const p = idToParam.get(Number(key));
-      if (p === undefined) throw new Error(`${this.name}.loadStateDict: state for parameter ${key}, which no group lists`);
-      for (const [k, v] of Object.entries(s)) {
-        if (v instanceof Float32Array && v.length !== p.size) {
-          throw new Error(
-            `${this.name}.loadStateDict: state '${k}' of parameter ${key} has ${v.length} elements, the parameter has ${p.size}`,
-          );
-        }
-      }
-      newState.set(p, cloneState(s));
+      const p = /^(0|[1-9]\d*)$/.test(key) ? idToParam.get(Number(key)) : undefined;
+      if (p === undefined) throw new Error(`${where}: state for parameter ${key}, which no group lists`);
+      newState.set(p, this.parseState(s, p, `${where}: state of parameter ${key}`));
     }
-    sd.paramGroups.forEach((saved, gi) => {
-      const group = this.paramGroups[gi]!;
-      for (const [k, v] of Object.entries(saved)) if (k !== 'params') (group as Record<string, unknown>)[k] = cloneValue(v);
-    });
+    this.paramGroups.forEach((group, gi) => Object.assign(group, newGroups[gi]));
     this.state.clear();
     for (const [p, s] of newState) this.state.set(p, s);
   }
-}
 
-/** Throws `${name}: invalid ${what} ${value}, must be ${rule}` unless ok. */
-export function check(ok: boolean, name: string, what: string, value: unknown, rule: string): void {
-  if (!ok) throw new Error(`${name}: invalid ${what} ${String(value)}, must be ${rule}`);
-}
-
-export function isNum(v: unknown): v is number {
-  return typeof v === 'number' && !Number.isNaN(v);
+  /** A loaded parameter state checked against this optimizer's StateSpec, with its buffers copied. */
+  private parseState(s: unknown, p: Tensor, where: string): ParamState {
+    const spec = this.stateSpec;
+    if (!isRecord(s)) throw new Error(`${where}: expected an object, got ${valueStr(s)}`);
+    const n = sizeOf(p.shape);
+    const out: ParamState = {};
+    for (const [k, v] of Object.entries(s)) {
+      const isBuffer = spec ? spec.buffers.includes(k) : typeof v !== 'number';
+      if (isBuffer) {
+        const data = v instanceof Tensor && tensorProblem(v) === null ? v._data : v;
+        if (!(data instanceof Float32Array) || data.length !== n) {
+          const got = v instanceof Tensor ? (tensorProblem(v) ?? `a Tensor of ${v.size} elements`) : v instanceof Float32Array ? `a Float32Array of ${v.length} elements` : valueStr(v);
+          throw new Error(`${where}: '${k}' must be a Float32Array or Tensor of ${n} elements (the parameter's size), got ${got}`);
+        }
+        out[k] = data.slice();
+      } else if (spec === undefined) {
+        if (!Number.isFinite(v)) throw new Error(`${where}: '${k}' must be a finite number or a buffer, got ${valueStr(v)}`);
+        out[k] = v as number;
+      } else if (spec.counters.includes(k)) {
+        if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+          throw new Error(`${where}: '${k}' must be a non-negative integer, got ${valueStr(v)}`);
+        }
+        out[k] = v;
+      } else {
+        throw new Error(`${where}: unknown key '${k}' (${this.name} keeps ${[...spec.counters, ...spec.buffers].join(', ')})`);
+      }
+    }
+    if (spec !== undefined && Object.keys(out).length > 0) {
+      for (const k of spec.required) {
+        if (!(k in out)) throw new Error(`${where}: '${k}' is missing (a non-empty ${this.name} state holds ${spec.required.join(', ')})`);
+      }
+    }
+    return out;
+  }
 }

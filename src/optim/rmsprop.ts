@@ -1,5 +1,5 @@
 import type { Tensor } from '../tensor.js';
-import { type ParamGroup, type ParamGroupInput, Optimizer, check, isNum } from './optimizer.js';
+import { type ParamGroup, type ParamGroupInput, Optimizer, checkBoolean, checkNonNegative, checkOptions } from './optimizer.js';
 
 export interface RMSpropOptions {
   lr?: number;
@@ -20,9 +20,23 @@ export interface RMSpropGroup extends ParamGroup {
   maximize: boolean;
 }
 
+const OPTIONS = ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered', 'maximize'] as const;
+
+/** PyTorch's checks on RMSprop's hyper-parameters (with finiteness and types added). */
+function validateRMSprop(g: RMSpropGroup, where: string): void {
+  checkNonNegative(where, 'learning rate', g.lr);
+  checkNonNegative(where, 'epsilon value', g.eps);
+  checkNonNegative(where, 'momentum value', g.momentum);
+  checkNonNegative(where, 'weightDecay', g.weightDecay);
+  checkNonNegative(where, 'alpha value', g.alpha);
+  checkBoolean(where, 'centered', g.centered);
+  checkBoolean(where, 'maximize', g.maximize);
+}
+
 /** RMSprop (torch.optim.RMSprop), with optional momentum and centering. */
 export class RMSprop extends Optimizer<RMSpropGroup> {
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<RMSpropGroup>>, options: RMSpropOptions = {}) {
+    checkOptions('RMSprop', options, OPTIONS);
     const defaults = {
       lr: options.lr ?? 1e-2,
       alpha: options.alpha ?? 0.99,
@@ -32,12 +46,10 @@ export class RMSprop extends Optimizer<RMSpropGroup> {
       centered: options.centered ?? false,
       maximize: options.maximize ?? false,
     };
-    super('RMSprop', params, defaults, (g) => {
-      check(isNum(g.lr) && g.lr >= 0, 'RMSprop', 'learning rate', g.lr, '>= 0');
-      check(isNum(g.eps) && g.eps >= 0, 'RMSprop', 'epsilon value', g.eps, '>= 0');
-      check(isNum(g.momentum) && g.momentum >= 0, 'RMSprop', 'momentum value', g.momentum, '>= 0');
-      check(isNum(g.weightDecay) && g.weightDecay >= 0, 'RMSprop', 'weightDecay', g.weightDecay, '>= 0');
-      check(isNum(g.alpha) && g.alpha >= 0, 'RMSprop', 'alpha value', g.alpha, '>= 0');
+    super('RMSprop', params, defaults, validateRMSprop, {
+      buffers: ['squareAvg', 'momentumBuffer', 'gradAvg'],
+      counters: ['step'],
+      required: ['step', 'squareAvg'],
     });
   }
 
@@ -57,8 +69,8 @@ export class RMSprop extends Optimizer<RMSpropGroup> {
       const sq = s['squareAvg'] as Float32Array;
       const ga = centered ? (s['gradAvg'] as Float32Array) : null;
       const buf = momentum > 0 ? (s['momentumBuffer'] as Float32Array) : null;
-      const x = p.data;
-      const g = p.grad.data;
+      const x = p._write('RMSprop'); // bumps the version: graphs that saved p refuse to backward
+      const g = p.grad._data;
       for (let i = 0; i < n; i++) {
         let gi = maximize ? -g[i]! : g[i]!;
         if (wd !== 0) gi = Math.fround(gi + wd * x[i]!);

@@ -1,5 +1,5 @@
 import type { Tensor } from '../tensor.js';
-import { type ParamGroup, type ParamGroupInput, Optimizer, check, isNum } from './optimizer.js';
+import { type ParamGroup, type ParamGroupInput, Optimizer, checkBoolean, checkNonNegative, checkNumber, checkOptions } from './optimizer.js';
 
 export interface SGDOptions {
   lr: number;
@@ -18,10 +18,27 @@ export interface SGDGroup extends ParamGroup {
   maximize: boolean;
 }
 
+const OPTIONS = ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize'] as const;
+
+/** PyTorch's checks on SGD's hyper-parameters (with finiteness and types added). */
+function validateSGD(g: SGDGroup, where: string): void {
+  checkNonNegative(where, 'learning rate', g.lr);
+  checkNonNegative(where, 'momentum', g.momentum);
+  checkNumber(where, 'dampening', g.dampening, '', () => true);
+  checkNonNegative(where, 'weightDecay', g.weightDecay);
+  checkBoolean(where, 'nesterov', g.nesterov);
+  checkBoolean(where, 'maximize', g.maximize);
+  if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
+    throw new Error(`${where}: nesterov momentum requires a momentum > 0 and zero dampening (got momentum ${g.momentum}, dampening ${g.dampening})`);
+  }
+}
+
 /** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch.optim.SGD). */
 export class SGD extends Optimizer<SGDGroup> {
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDGroup>>, options: SGDOptions) {
-    if (options === undefined || options === null || options.lr === undefined) throw new Error('SGD: lr is required');
+    if (options === undefined) throw new Error('SGD: lr is required');
+    checkOptions('SGD', options, OPTIONS);
+    if (options.lr === undefined) throw new Error('SGD: lr is required');
     const defaults = {
       lr: options.lr,
       momentum: options.momentum ?? 0,
@@ -30,23 +47,15 @@ export class SGD extends Optimizer<SGDGroup> {
       nesterov: options.nesterov ?? false,
       maximize: options.maximize ?? false,
     };
-    super('SGD', params, defaults, (g) => {
-      check(isNum(g.lr) && g.lr >= 0, 'SGD', 'learning rate', g.lr, '>= 0');
-      check(isNum(g.momentum) && g.momentum >= 0, 'SGD', 'momentum', g.momentum, '>= 0');
-      check(isNum(g.dampening), 'SGD', 'dampening', g.dampening, 'a number');
-      check(isNum(g.weightDecay) && g.weightDecay >= 0, 'SGD', 'weightDecay', g.weightDecay, '>= 0');
-      if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
-        throw new Error(`SGD: nesterov momentum requires a momentum > 0 and zero dampening (got momentum ${g.momentum}, dampening ${g.dampening})`);
-      }
-    });
+    super('SGD', params, defaults, validateSGD, { buffers: ['momentumBuffer'], counters: [], required: [] });
   }
 
   protected update(group: SGDGroup): void {
     const { lr, momentum, dampening, weightDecay: wd, nesterov, maximize } = group;
     for (const p of group.params) {
       if (p.grad === null) continue;
-      const x = p.data;
-      const g = p.grad.data;
+      const x = p._write('SGD'); // bumps the version: graphs that saved p refuse to backward
+      const g = p.grad._data;
       const n = x.length;
       const sign = maximize ? -1 : 1;
       let buf: Float32Array | null = null;
