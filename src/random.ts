@@ -1,4 +1,5 @@
 import { randomFillSync } from 'node:crypto';
+import { valueStr } from './shape.js';
 
 /**
  * Seeded randomness. One generator drives every random choice in the library (init, rand/randn,
@@ -28,12 +29,17 @@ export class Generator {
   private spare: number | null = null;
 
   constructor(seed: number = 0) {
-    this.seed(seed);
+    this._reseed('Generator', seed);
   }
 
   /** Resets the stream. Any finite number works; its integer part (mod 2^53) is used. */
   seed(seed: number): void {
-    if (!Number.isFinite(seed)) throw new Error(`manualSeed: seed must be a finite number, got ${seed}`);
+    this._reseed('Generator.seed', seed);
+  }
+
+  /** @internal seed(), with the public function the user called named in its error. */
+  _reseed(op: string, seed: number): void {
+    if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new Error(`${op}: seed must be a finite number, got ${valueStr(seed)}`);
     const n = Math.trunc(Math.abs(seed));
     const lo = n % 4294967296;
     const hi = Math.floor(n / 4294967296);
@@ -99,7 +105,9 @@ export class Generator {
    * Gamma(shape + 1) and multiplies by U^(1/shape), which keeps the method exact.
    */
   nextGamma(shape: number): number {
-    if (!(shape > 0) || !Number.isFinite(shape)) throw new Error(`nextGamma: shape must be a positive finite number, got ${shape}`);
+    if (typeof shape !== 'number' || !(shape > 0) || !Number.isFinite(shape)) {
+      throw new Error(`nextGamma: shape must be a positive finite number, got ${valueStr(shape)}`);
+    }
     if (shape < 1) {
       const u = 1 - this.nextDouble(); // (0, 1]
       return this.nextGamma(shape + 1) * Math.pow(u, 1 / shape);
@@ -122,6 +130,10 @@ export class Generator {
 
   /** Beta(a, b) as X / (X + Y) with X ~ Gamma(a), Y ~ Gamma(b). */
   nextBeta(a: number, b: number): number {
+    // Checked here, not left to nextGamma, so the error names the method the user called.
+    for (const [name, v] of [['a', a], ['b', b]] as const) {
+      if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new Error(`nextBeta: ${name} must be a positive finite number, got ${valueStr(v)}`);
+    }
     const x = this.nextGamma(a);
     const y = this.nextGamma(b);
     // Both can underflow to 0 for tiny shapes; the distribution then sits at the ends, split evenly.
@@ -131,7 +143,7 @@ export class Generator {
 
   /** Uniform integer in [0, n), unbiased (rejection sampling), for n ≤ 2^32. */
   randint(n: number): number {
-    if (!Number.isInteger(n) || n <= 0 || n > 4294967296) throw new Error(`randint: n must be an integer in [1, 2^32], got ${n}`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0 || n > 4294967296) throw new Error(`randint: n must be an integer in [1, 2^32], got ${valueStr(n)}`);
     const limit = 4294967296 - (4294967296 % n);
     for (;;) {
       const x = this.nextUint32();
@@ -145,7 +157,16 @@ export class Generator {
   }
 
   setState(state: readonly number[]): void {
-    if (state.length !== 5) throw new Error(`Generator.setState: expected 5 numbers, got ${state.length}`);
+    const want = 'an array of 5 numbers from getState() (4 integers in [-2^31, 2^32), then a number or NaN)';
+    if (!Array.isArray(state) || state.length !== 5) {
+      throw new Error(`Generator.setState: state must be ${want}, got ${Array.isArray(state) ? `${state.length} elements` : valueStr(state)}`);
+    }
+    state.forEach((v: unknown, i) => {
+      const ok = typeof v === 'number' && (i < 4 ? Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 32 : !Number.isFinite(v) ? Number.isNaN(v) : true);
+      if (!ok) throw new Error(`Generator.setState: state must be ${want}, got ${valueStr(v)} at position ${i}`);
+    });
+    // xoshiro's all-zero state is a fixed point: every later draw would be 0.
+    if ((state[0]! | state[1]! | state[2]! | state[3]!) === 0) throw new Error('Generator.setState: the state words must not all be 0 (a fixed point of the generator)');
     this.s0 = state[0]! | 0;
     this.s1 = state[1]! | 0;
     this.s2 = state[2]! | 0;
@@ -165,10 +186,21 @@ function initialSeed(): number {
   return buf[0]!;
 }
 
+/**
+ * `g` if it is a Generator, else the default one when `g` is undefined; anything else throws. A
+ * look-alike object is refused rather than duck-typed: a run is only reproducible from a seeded
+ * tensorgrad Generator.
+ */
+export function requireGenerator(op: string, name: string, g: unknown): Generator {
+  if (g === undefined) return defaultGenerator;
+  if (!(g instanceof Generator)) throw new Error(`${op}: ${name} must be a Generator, got ${valueStr(g)}`);
+  return g;
+}
+
 /** The library-wide generator. */
 export const defaultGenerator = new Generator(initialSeed());
 
 /** Seeds the library-wide generator: same seed, same random numbers everywhere in tensorgrad. */
 export function manualSeed(seed: number): void {
-  defaultGenerator.seed(seed);
+  defaultGenerator._reseed('manualSeed', seed);
 }

@@ -234,6 +234,22 @@ describe('parseCsv errors', () => {
     }
   });
 
+  it('checks the options before parsing, naming the function', () => {
+    expect(() => parseCsv('a\n1\n', null as unknown as CsvOptions)).toThrow('parseCsv: options must be an object, got null');
+    // A string was iterated character by character: 'ab' ignored columns a and b.
+    expect(() => parseCsv('a,b\n1,2\n', { ignoreColumns: 'a' as unknown as string[] })).toThrow(
+      "parseCsv: ignoreColumns must be an array of column names or 0-based indices, got string 'a'",
+    );
+    expect(() => parseCsv('a\n1\n', { labelColumn: null as unknown as string })).toThrow('parseCsv: labelColumn must be a column name or a 0-based index, got null');
+    expect(() => parseCsv('a\n1\n', { header: 'no' as unknown as boolean })).toThrow("parseCsv: header must be a boolean, got string 'no'");
+    expect(() => parseCsv('a\n1\n', { delimiter: 2n ** 64n as unknown as string })).toThrow(
+      'parseCsv: <string>: delimiter must be one character other than a quote or a line break, got bigint 18446744073709551616n',
+    );
+    expect(() => parseCsv('a\n1\n', { label_column: 'a' } as CsvOptions)).toThrow("parseCsv: unknown option 'label_column'");
+    expect(() => loadCsv(3 as unknown as string)).toThrow('loadCsv: source must be a file path (a string), got 3');
+    expect(() => loadCsv('x.csv', null as unknown as CsvOptions)).toThrow('loadCsv: options must be an object, got null');
+  });
+
   it('names the text <string> by default', () => {
     expect(() => parseCsv('a\nx\n')).toThrow('parseCsv: <string>: line 2, column 1 ("a"): "x" is not a number');
   });

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,7 +18,9 @@ import {
   mixup,
   oneHot,
   randomSplit,
+  randperm,
   scalerFromJSON,
+  type ScalerState,
   tensor,
 } from '../src/index.js';
 import { describeBackends } from './helpers/backends.js';
@@ -153,6 +155,61 @@ describe('DataLoader', () => {
   it('rejects bad options', () => {
     expect(() => new DataLoader(indexed(3), { batchSize: 0 })).toThrow(/batchSize must be a positive integer/);
     expect(() => new DataLoader({} as Dataset, {})).toThrow(/integer length and a get/);
+    const d = indexed(3);
+    expect(() => new DataLoader(d, null as unknown as object)).toThrow('DataLoader: options must be an object, got null');
+    // PyTorch's spelling would otherwise be ignored, leaving batches of 1.
+    expect(() => new DataLoader(d, { batch_size: 2 } as object)).toThrow("DataLoader: unknown option 'batch_size'");
+    expect(() => new DataLoader(d, { shuffle: 'yes' as unknown as boolean })).toThrow("DataLoader: shuffle must be a boolean, got string 'yes'");
+    expect(() => new DataLoader(d, { reuseBuffers: [1] as unknown as boolean })).toThrow('DataLoader: reuseBuffers must be a boolean, got an array');
+    expect(() => new DataLoader(d, { generator: {} as Generator })).toThrow('DataLoader: generator must be a Generator, got Object');
+    expect(() => new DataLoader(d, { batchSize: 2n as unknown as number })).toThrow('DataLoader: batchSize must be a positive integer, got bigint 2n');
+  });
+
+  it('takes a batchSize above the dataset length without allocating for it', () => {
+    // The reused buffers were sized by batchSize: 2^53 rows threw "Invalid typed array length".
+    const loader = new DataLoader(indexed(4), { batchSize: 2 ** 53, shuffle: true, generator: new Generator(1) });
+    const batches = [...loader.transientBatches()];
+    expect(batches.length).toBe(1);
+    expect(batches[0]![0].shape).toEqual([4, 3]);
+    expect(Array.from(batches[0]![1].data).sort()).toEqual([0, 1, 2, 3]);
+  });
+});
+
+describe('dataset argument checks', () => {
+  it('TensorDataset, Subset, randperm and randomSplit name themselves and the bad argument', () => {
+    const x = tensor([[1], [2]]);
+    expect(() => new TensorDataset(x, [1, 2] as unknown as Tensor)).toThrow('TensorDataset: argument 1 must be a Tensor, got an array');
+    const gone = tensor([1, 2]);
+    structuredClone(gone.data.buffer, { transfer: [gone.data.buffer as ArrayBuffer] });
+    expect(() => new TensorDataset(gone)).toThrow('TensorDataset: tensor data was detached (transferred or resized)');
+    const d = new TensorDataset(x);
+    expect(() => d.get('0' as unknown as number)).toThrow("TensorDataset.get: index must be an integer, got string '0'");
+    expect(() => new Subset(d, null as unknown as number[])).toThrow('Subset: indices must be an array of sample indices, got null');
+    expect(() => new Subset(d, [0, 0.5])).toThrow('Subset: index must be an integer, got 0.5');
+    expect(() => new Subset({ length: 2 } as Dataset, [0])).toThrow('Subset: dataset must have a non-negative integer length and a get(index) method, got Object');
+    expect(() => randperm(2 ** 53)).toThrow('randperm: n must be an integer in [0, 2147483647], got 9007199254740992');
+    expect(() => randperm(2, { randint: () => 0 } as unknown as Generator)).toThrow('randperm: generator must be a Generator, got Object');
+    expect(() => randomSplit(d, null as unknown as number[])).toThrow(
+      'randomSplit: lengths must be an array of non-negative integers summing to the dataset length, or of fractions summing to 1, got null',
+    );
+    expect(() => randomSplit(d, '11' as unknown as number[])).toThrow("randomSplit: lengths must be an array of non-negative integers summing to the dataset length, or of fractions summing to 1, got string '11'");
+    expect(() => randomSplit(d, [1, '1'] as unknown as number[])).toThrow(/randomSplit: lengths must be .*, got string '1' at position 1/);
+    expect(() => randomSplit(d, [1, 1], [] as unknown as Generator)).toThrow('randomSplit: generator must be a Generator, got an array');
+    expect(randomSplit(d, [1, 1], new Generator(3)).map((s) => s.length)).toEqual([1, 1]);
+  });
+
+  it('file loaders check their options and paths before reading', () => {
+    expect(() => loadFashionMnist(null as unknown as object)).toThrow('loadFashionMnist: options must be an object, got null');
+    expect(() => loadFashionMnist({ dir: 7 as unknown as string })).toThrow('loadFashionMnist: dir must be a path (a string), got 7');
+    const dir = mkdtempSync(join(tmpdir(), 'tg-fmnist-'));
+    try {
+      const file = join(dir, 'not-a-folder');
+      writeFileSync(file, 'x');
+      // The folder check inside is loadIdxFolder's, but the user called loadFashionMnist.
+      expect(() => loadFashionMnist({ dir: file })).toThrow(`loadFashionMnist: ${file}: not a folder`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -274,7 +331,39 @@ describeBackends('data transforms', () => {
     expect(my.shape).toEqual([4, 3]);
     expect(() => mixup(x, y, { alpha: 0.2 })).toThrow(/numClasses is needed/);
     expect(() => mixup(x, tensor([1, 2]), { alpha: 0.2, numClasses: 3 })).toThrow(/targets must be class indices \[4\]/);
-    expect(() => new MixUp({ alpha: 0 })).toThrow(/alpha must be a positive number/);
+    expect(() => new MixUp({ alpha: 0 })).toThrow(/MixUp: alpha must be a positive finite number, got 0/);
+  });
+
+  it('mixup and MixUp check their options and name themselves, also for the one-hot step', () => {
+    const x = tensor([[1, 0], [0, 1]]);
+    const y = tensor([0, 1]);
+    expect(() => mixup(x, y, null as unknown as { alpha: number })).toThrow('mixup: options must be an object { alpha, numClasses?, generator? }, got null');
+    expect(() => mixup(x, y, { alpha: 1, numClasses: 2, generator: 'a' as unknown as Generator })).toThrow("mixup: generator must be a Generator, got string 'a'");
+    expect(() => mixup(x, y, { alpha: 1, numClasses: {} as number })).toThrow('mixup: numClasses must be a positive integer, got Object');
+    expect(() => mixup(x, y, { alpha: 1, numClasses: 2, lambda: 0.5 } as { alpha: number })).toThrow("mixup: unknown option 'lambda'");
+    // Labels are checked by the one-hot step, under mixup's name; a huge numClasses is refused before allocating.
+    expect(() => mixup(x, y, { alpha: 1, numClasses: 1 })).toThrow('mixup: label 1 at position 1 is not a class index in [0, 1)');
+    expect(() => mixup(x, y, { alpha: 1, numClasses: 2 ** 32 + 1 })).toThrow(/^mixup: shape \[2, 4294967297\] has 8589934594 elements, more than/);
+    expect(() => new MixUp(null as unknown as { alpha: number })).toThrow('MixUp: options must be an object');
+    expect(() => new MixUp({ alpha: 1, generator: 3 as unknown as Generator })).toThrow('MixUp: generator must be a Generator, got 3');
+    const mix = new MixUp({ alpha: 1, numClasses: 2 });
+    expect(() => mix.apply(null as unknown as [Tensor, Tensor])).toThrow('MixUp.apply: batch must be an [x, y] pair of tensors, got null');
+    expect(() => new MixUp({ alpha: 1, numClasses: 1 }).apply([x, y])).toThrow('MixUp.apply: label 1 at position 1 is not a class index in [0, 1)');
+  });
+
+  it('oneHot and the scalers refuse junk and detached tensors by name', () => {
+    expect(() => oneHot(tensor([0]), 2n as unknown as number)).toThrow('oneHot: numClasses must be a positive integer, got bigint 2n');
+    expect(() => oneHot([0, 1] as unknown as Tensor, 2)).toThrow('oneHot: labels must be a 1-D tensor of class indices, got an array');
+    const gone = tensor([[1, 2]]);
+    structuredClone(gone.data.buffer, { transfer: [gone.data.buffer as ArrayBuffer] });
+    const s = new StandardScaler().fit(tensor([[1, 2], [3, 5]]));
+    expect(() => s.transform(gone)).toThrow('StandardScaler.transform: tensor data was detached (transferred or resized)');
+    expect(() => s.transform('x' as unknown as Tensor)).toThrow("StandardScaler.transform: expected a [samples, features] tensor, got string 'x'");
+    expect(() => scalerFromJSON({ kind: 1n } as unknown as ScalerState)).toThrow('scalerFromJSON: kind must be "standard" or "minmax", got bigint 1n');
+    // 1e-50 is a positive double but 0 in float32: it used to be stored as 0 and silently replaced by 1.
+    expect(() => scalerFromJSON({ kind: 'standard', shift: [0], scale: [1e-50] })).toThrow(/StandardScaler.loadJSON: .*; got scale 1e-50 at position 0/);
+    expect(() => scalerFromJSON({ kind: 'minmax', shift: [1e300], scale: [1] })).toThrow(/MinMaxScaler.loadJSON: .*; got shift 1e\+300 at position 0/);
+    expect(() => new MinMaxScaler().loadJSON(null as unknown as ScalerState)).toThrow(/MinMaxScaler.loadJSON: .*; got null/);
   });
 });
 

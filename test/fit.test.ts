@@ -9,8 +9,10 @@ import {
   Linear,
   type Metric,
   MixUp,
+  ConfusionMatrix,
   ReLU,
   SGD,
+  TopK,
   Sequential,
   StepLR,
   Tensor,
@@ -25,6 +27,7 @@ import {
   predict,
   tensor,
   topK,
+  zeros,
 } from '../src/index.js';
 import { describeBackends } from './helpers/backends.js';
 
@@ -295,6 +298,123 @@ describeBackends('Ensemble', () => {
     expect(r.metrics['accuracy']).toBeGreaterThan(0.9);
     for (const m of r.members) expect(m.metrics['accuracy']).toBeGreaterThan(0.8);
     await expect(Ensemble.train(2, () => net(), { train: blobs(30, 1), optimizer: new Adam(net().parameters()), ...quiet })).rejects.toThrow(/optimizer as a factory/);
+  });
+});
+
+/** Bad arguments as a JavaScript caller (or a bug) would pass them, past the type checker. */
+const junk = (v: unknown) => v as never;
+
+describeBackends('argument checks name the function the user called', () => {
+  const xy = (): [Tensor, Tensor] => [blobs(6, 1).tensors[0], blobs(6, 1).tensors[1]];
+
+  it('fit checks every option before any work, even those DataLoader or an optimizer would check', async () => {
+    const model = net();
+    const before = Array.from(model.parameters()[0]!.data);
+    const fails = (options: unknown, message: string | RegExp) => expect(fit(model, junk(options))).rejects.toThrow(message);
+    await fails({ train: xy(), batchSize: 0.5, ...quiet }, 'fit: batchSize must be a positive integer, got 0.5');
+    await fails({ train: xy(), batchSize: '8', ...quiet }, "fit: batchSize must be a positive integer, got string '8'");
+    await fails({ train: [blobs(3, 1).tensors[0], tensor([0, 1])], ...quiet }, 'fit: train: x [3, 2] and y [2] must have the same number of rows (dim 0)');
+    await fails({ train: xy(), validation: [tensor([[1, 2]]), tensor([0, 1])], ...quiet }, 'fit: validation: x [1, 2] and y [2] must have the same number of rows (dim 0)');
+    await fails({ train: xy(), metrics: ['f1'], ...quiet }, /^fit: metric 'f1' is unknown/);
+    await fails({ train: xy(), metrics: -1, ...quiet }, "fit: metrics must be an array of names ('accuracy', 'top5') or Metric objects, got -1");
+    await fails({ train: xy(), loss: 1e300, ...quiet }, /^fit: unknown loss 1e\+300; use one of crossEntropy/);
+    await fails({ train: xy(), restoreBest: 1e300, ...quiet }, 'fit: restoreBest must be a boolean, got 1e+300');
+    await fails({ train: xy(), stopOnNaN: {}, ...quiet }, 'fit: stopOnNaN must be a boolean, got Object');
+    await fails({ train: xy(), clipGradNorm: {}, ...quiet }, 'fit: clipGradNorm must be a positive number, got Object');
+    await fails({ train: xy(), earlyStopping: { monitor: {} }, ...quiet }, 'fit: earlyStopping.monitor must be a string, got Object');
+    await fails({ train: xy(), earlyStopping: { monitor: 'bogus' }, ...quiet }, "fit: cannot monitor 'bogus'; available: loss, accuracy");
+    await fails({ train: xy(), earlyStopping: { patience: -1 }, ...quiet }, 'fit: earlyStopping.patience must be a non-negative integer, got -1');
+    await fails({ train: xy(), progress: 1n }, 'fit: progress must be \'auto\', \'bar\', \'lines\', \'none\' or a reporter, got bigint 1n');
+    await fails({ train: xy(), batch_size: 8, ...quiet }, /^fit: unknown option 'batch_size'/);
+    await fails({ train: xy(), signal: 'stop', ...quiet }, "fit: signal must be an AbortSignal, got string 'stop'");
+    await fails({ train: xy(), callbacks: [{ onEpochEnd: 3 }], ...quiet }, 'fit: callbacks[0].onEpochEnd must be a function, got 3');
+    // An optimizer factory's own refusal is passed on under fit's name.
+    await fails({ train: xy(), optimizer: (m: Linear) => new SGD(m.parameters(), { lr: junk('0.1') }), ...quiet }, "fit: the optimizer factory failed: SGD: invalid learning rate string '0.1'");
+    await fails({ train: xy(), optimizer: () => 3, ...quiet }, 'fit: the optimizer factory must return an optimizer (paramGroups, zeroGrad(), step()), got 3');
+    await expect(fit(junk({}), { train: xy(), ...quiet })).rejects.toThrow('fit: model must be a Module, got Object');
+    await expect(fit(model, junk(null))).rejects.toThrow('fit: options must be an object, got null');
+    await expect(fit(new ReLU(), { train: xy(), ...quiet })).rejects.toThrow('fit: the model has no parameters to train');
+    expect(Array.from(model.parameters()[0]!.data)).toEqual(before);
+  });
+
+  it('fit refuses a loss function that returns no single value', async () => {
+    await expect(fit(net(), { train: xy(), loss: junk(() => 1), ...quiet })).rejects.toThrow('fit: the loss function must return a Tensor, got 1');
+    await expect(fit(net(), { train: xy(), loss: (o) => o, ...quiet })).rejects.toThrow('fit: the loss function must return a single value, got shape [6, 3]');
+  });
+
+  it('evaluate and predict check their model, data and options', async () => {
+    await expect(evaluate(net(), xy(), { batchSize: -Infinity })).rejects.toThrow('evaluate: batchSize must be a positive integer, got -Infinity');
+    await expect(evaluate(net(), [tensor([[1, 2]]), tensor([0, 1])])).rejects.toThrow('evaluate: data: x [1, 2] and y [2] must have the same number of rows (dim 0)');
+    await expect(evaluate(net(), xy(), { metrics: [junk(1)] })).rejects.toThrow('evaluate: metrics[0] must be a name or an object with name, reset(), update() and compute(), got 1');
+    await expect(evaluate(net(), xy(), { confusionMatrix: junk(NaN) })).rejects.toThrow('evaluate: confusionMatrix must be a boolean, got NaN');
+    await expect(evaluate(junk(undefined), xy())).rejects.toThrow('evaluate: model must be a Module, got undefined');
+    await expect(evaluate(net(), xy(), junk({ data: [] }))).rejects.toThrow("evaluate: unknown option 'data'");
+    // A metric refusing the targets is reported under the caller's name.
+    const badTarget: [Tensor, Tensor] = [blobs(6, 1).tensors[0], tensor([0, 1, 2, 0, 1, 7])];
+    await expect(evaluate(net(), badTarget, { loss: (o) => o.sum(), metrics: ['accuracy'] })).rejects.toThrow(
+      "evaluate: metric 'accuracy': accuracy.update: target 7 at row 5 is not a class index in [0, 3)",
+    );
+    // (fit shuffles, so the bad row may come anywhere in the batch.)
+    await expect(fit(net(), { train: badTarget, loss: (o) => o.sum(), metrics: ['accuracy'], batchSize: 6, ...quiet })).rejects.toThrow(
+      /^fit: metric 'accuracy': accuracy\.update: target 7 at row \d is not a class index in \[0, 3\)$/,
+    );
+    expect(() => predict(junk(1n), blobs(6, 1).tensors[0])).toThrow('predict: model must be a Module, got bigint 1n');
+    expect(() => predict(net(), blobs(6, 1).tensors[0], junk(null))).toThrow('predict: options must be an object, got null');
+    expect(() => predict(net(), blobs(6, 1).tensors[0], { batchSize: 0 })).toThrow('predict: batchSize must be a positive integer, got 0');
+    expect(() => predict(net(), junk(xy()))).toThrow('predict: input must be a Tensor, a Dataset or a DataLoader, got an array');
+  });
+
+  it('predict gives an empty [0, outputs] result for an empty input, as PyTorch does', () => {
+    const out = predict(net(), zeros([0, 2]));
+    expect(out.shape).toEqual([0, 3]);
+  });
+
+  it('metrics refuse non-tensors, empty class dims and targets that are not class indices', () => {
+    const out = tensor([
+      [0.1, 0.7, 0.2],
+      [0.5, 0.3, 0.2],
+    ]);
+    expect(() => new TopK(2).update(junk(undefined), tensor([0, 1]))).toThrow('top2.update: output must be a Tensor, got undefined');
+    expect(() => new TopK(1).update(out, junk(true))).toThrow('accuracy.update: target must be a Tensor, got boolean true');
+    expect(() => new TopK(1).update(zeros([2, 0]), tensor([0, 1]))).toThrow('accuracy.update: outputs [2, 0] have no classes');
+    // A class past the outputs, or a fractional one, used to count as a silent miss (and read past the row for k > 1).
+    expect(() => new TopK(2).update(out, tensor([0, 3]))).toThrow('top2.update: target 3 at row 1 is not a class index in [0, 3)');
+    expect(() => new TopK(1).update(out, tensor([0.5, 1]))).toThrow('accuracy.update: target 0.5 at row 0 is not a class index in [0, 3)');
+    expect(() => new TopK(junk(1e300))).toThrow('TopK: k must be a positive integer, got 1e+300');
+    const cm = new ConfusionMatrix(3);
+    expect(() => cm.update(junk({}), tensor([0, 1]))).toThrow('ConfusionMatrix.update: output must be a Tensor, got Object');
+    expect(() => cm.update(zeros([2, 4]), tensor([0, 1]))).toThrow('ConfusionMatrix.update: outputs [2, 4] have 4 classes, the matrix has 3');
+    expect(() => cm.update(out, tensor([0, 3]))).toThrow(/^ConfusionMatrix\.update: target 3 at row 1/);
+    expect(cm.total).toBe(0);
+    expect(() => new ConfusionMatrix(junk(1e300))).toThrow('ConfusionMatrix: numClasses must be an integer in [1, 4096], got 1e+300');
+    expect(() => new ConfusionMatrix(2, junk(['a', 2]))).toThrow('ConfusionMatrix: classNames[1] must be a string, got 2');
+    expect(() => confusionMatrix(tensor([1e30]), tensor([1]))).toThrow(/^confusionMatrix: cannot infer numClasses: the largest class index is 1\.0+\d*e\+30/);
+    expect(() => confusionMatrix(zeros([0]), zeros([0]))).toThrow('confusionMatrix: cannot infer numClasses from empty outputs or targets; pass numClasses');
+  });
+
+  it('Ensemble checks its members, factory and options', async () => {
+    expect(() => new Ensemble(junk(1e300))).toThrow('Ensemble: members must be an array of Modules, got 1e+300');
+    expect(() => new Ensemble(junk(undefined))).toThrow('Ensemble: members must be an array of Modules, got undefined');
+    expect(() => new Ensemble([net(), junk(3)])).toThrow('Ensemble: member 1 is not a Module, got 3');
+    await expect(Ensemble.train(1, junk([1, 'x']), { train: xy(), ...quiet })).rejects.toThrow('Ensemble.train: create must be a function (index) => Module, got an array');
+    await expect(Ensemble.train(1, junk(() => 5), { train: xy(), ...quiet })).rejects.toThrow('Ensemble.train: create(0) must return a Module, got 5');
+    await expect(Ensemble.train(1, () => net(), { train: xy(), seed: junk('1'), ...quiet })).rejects.toThrow("Ensemble.train: seed must be an integer, got string '1'");
+    await expect(new Ensemble([net()]).evaluate(xy(), junk(-Infinity))).rejects.toThrow('Ensemble.evaluate: options must be an object, got -Infinity');
+    // seed and onMemberEnd are Ensemble.train's own; fit, which refuses unknown options, never sees them.
+    let ended = 0;
+    const r = await Ensemble.train(2, () => net(), { train: xy(), seed: 4, onMemberEnd: () => void ended++, ...quiet });
+    expect(r.histories).toHaveLength(2);
+    expect(ended).toBe(2);
+  });
+
+  it('formatEpoch checks the log and leaves out the fields a hand-made log lacks', () => {
+    expect(formatEpoch(junk({ epoch: 3, loss: 0, metrics: {}, valMetrics: {}, lr: 0.1 }), 6)).toBe('epoch 3/6  loss 0.0000  lr 0.100');
+    expect(() => formatEpoch(junk({ epoch: 2, loss: 1, valLoss: '0.1', metrics: {}, valMetrics: {} }), 8)).toThrow("formatEpoch: log.valLoss is string '0.1', expected a number");
+    expect(() => formatEpoch(junk({ epoch: 2, loss: 1, metrics: {}, valMetrics: {}, lr: {} }), 8)).toThrow('formatEpoch: log.lr is Object, expected a number');
+    expect(() => formatEpoch(junk({ epoch: 2, loss: 1, metrics: { accuracy: 'x' } }), 8)).toThrow("formatEpoch: log.metrics.accuracy is string 'x', expected a number");
+    expect(() => formatEpoch(junk({ epoch: [], loss: null }), 3)).toThrow('formatEpoch: log.epoch is an array, expected a finite number');
+    expect(() => formatEpoch(junk(null), 3)).toThrow(/^formatEpoch: log must be an epoch log object/);
+    expect(() => formatEpoch(junk({ epoch: 1, loss: 1 }), junk(1n))).toThrow('formatEpoch: epochs must be a positive integer (the run\'s epoch count), got bigint 1n');
   });
 });
 

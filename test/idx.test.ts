@@ -368,7 +368,19 @@ describe('malformed IDX files', () => {
   });
 
   it('rejects a source that is neither a path nor bytes', () => {
-    expect(() => readIdx(42 as unknown as string)).toThrow('readIdx: source must be a file path or a Uint8Array, got number');
+    expect(() => readIdx(42 as unknown as string)).toThrow('readIdx: source must be a file path or a Uint8Array, got 42');
+  });
+
+  it('checks options and paths before reading, naming the function', () => {
+    const bytes = writeIdx('uint8', [2], [1, 2]);
+    expect(() => readIdx(bytes, null as unknown as object)).toThrow('readIdx: options must be an object, got null');
+    expect(() => readIdx(bytes, { name: 5 as unknown as string })).toThrow('readIdx: name must be a string, got 5');
+    // A truthy string used to mean scale: true; a typo'd key was ignored.
+    expect(() => loadIdxTensor(bytes, { scale: 'no' as unknown as boolean })).toThrow("loadIdxTensor: scale must be a boolean, got string 'no'");
+    expect(() => loadIdxTensor(bytes, { scaled: false } as object)).toThrow("loadIdxTensor: unknown option 'scaled' (expected scale, name)");
+    expect(() => loadIdxPair('a', 7 as unknown as string)).toThrow('loadIdxPair: labelsPath must be a path (a string), got 7');
+    expect(() => loadIdxFolder(null as unknown as string)).toThrow('loadIdxFolder: dir must be a path (a string), got null');
+    expect(() => loadIdxFolder('.', { flatten: 1 as unknown as boolean })).toThrow('loadIdxFolder: flatten must be a boolean, got 1');
   });
 });
 

@@ -334,8 +334,36 @@ describe('historyChart', () => {
   it('refuses an empty history, bad epochs and unusable sizes with clear messages', () => {
     expect(() => historyChart({ epochs: [] })).toThrow(/^historyChart: the history has no epochs/);
     expect(() => historyChart({ epochs: [epoch(NaN, 1)] })).toThrow(/^historyChart: epochs\[0\]\.epoch is NaN/);
-    expect(() => historyChart(typical(2), { width: 10 })).toThrow(/^historyChart: width must be a finite number ≥ 240, got 10/);
+    expect(() => historyChart(typical(2), { width: 10 })).toThrow('historyChart: width must be a number of pixels in [240, 16384], got 10');
     expect(() => historyChart(typical(2), { height: NaN })).toThrow(/^historyChart: height/);
+  });
+
+  it('refuses junk histories, epochs and options, naming the field', () => {
+    const junk = (v: unknown) => v as never;
+    expect(() => historyChart(junk(null))).toThrow('historyChart: expected a history with an epochs array (what fit() returns), got null');
+    expect(() => historyChart({ epochs: [junk(3)] })).toThrow('historyChart: epochs[0] must be an epoch log object { epoch, loss, metrics, … }, got 3');
+    expect(() => historyChart({ epochs: [epoch(1, junk('0.5'))] })).toThrow("historyChart: epochs[0].loss is string '0.5', expected a number");
+    expect(() => historyChart({ epochs: [epoch(1, 1, { metrics: junk({ accuracy: '1' }) })] })).toThrow("historyChart: epochs[0].metrics.accuracy is string '1', expected a number");
+    expect(() => historyChart({ epochs: [epoch(1, 1)], bestEpoch: junk('1') })).toThrow("historyChart: bestEpoch must be a number or null, got string '1'");
+    expect(() => historyChart(typical(2), junk(null))).toThrow('historyChart: options must be an object, got null');
+    expect(() => historyChart(typical(2), { title: junk({}) })).toThrow('historyChart: title must be a string, got Object');
+    expect(() => historyChart(typical(2), junk({ xLabel: 'x' }))).toThrow("historyChart: unknown option 'xLabel'");
+  });
+
+  it('refuses sizes a browser cannot show (1e9 pixels used to hang building ticks)', () => {
+    expect(() => historyChart(typical(2), { width: 1e9 })).toThrow('historyChart: width must be a number of pixels in [240, 16384], got 1000000000');
+    expect(() => historyChart(typical(2), { height: 1e300 })).toThrow('historyChart: height must be a number of pixels in [180, 16384], got 1e+300');
+    expect(() => historyChart(typical(2), { width: Infinity })).toThrow(/^historyChart: width must be a number of pixels/);
+    const root = parseXml(historyChart(typical(2), { width: 16384, height: 16384 }));
+    expect(root.attrs.width).toBe('16384');
+  });
+
+  it('draws epochs and losses too close together for float ticks (subnormal values) without hanging', () => {
+    const tiny = [epoch(5e-324, 3e-323), epoch(1e-323, 8e-323)];
+    const svg = historyChart({ epochs: tiny });
+    expect(svg).not.toMatch(/NaN|Infinity/);
+    const root = parseXml(svg);
+    expect(yTickLabels(root).length).toBeGreaterThan(1);
   });
 });
 
@@ -408,6 +436,39 @@ describe('functionChart', () => {
       /^functionChart: trainPoints\.x has 2 values, trainPoints\.y has 1/,
     );
   });
+
+  it('refuses junk data and options, naming the field', () => {
+    const junk = (v: unknown) => v as never;
+    expect(() => functionChart(junk(null))).toThrow('functionChart: expected { x, target, predictions }, got null');
+    expect(() => functionChart({ x: junk('abc'), target: [1, 2, 3], predictions: {} })).toThrow("functionChart: x must be an array of numbers, got string 'abc'");
+    expect(() => functionChart({ x: [1, junk('2')], target: [1, 2], predictions: {} })).toThrow("functionChart: x[1] must be a number, got string '2'");
+    expect(() => functionChart({ x: [1, 2], target: [1, 2], predictions: { p: [1, junk(null)] } })).toThrow('functionChart: prediction "p"[1] must be a number, got null');
+    expect(() => functionChart({ x: [1, 2], target: [1, 2], predictions: junk(5) })).toThrow('functionChart: predictions must be a record of name → values, got 5');
+    expect(() => functionChart({ x: [1, 2], target: [1, 2], predictions: {} }, junk(null))).toThrow('functionChart: options must be an object, got null');
+    expect(() => functionChart({ x: [1, 2], target: [1, 2], predictions: {} }, { yLabel: junk(3) })).toThrow('functionChart: yLabel must be a string, got 3');
+  });
+
+  it('draws subnormal, huge and nearly equal x values with finite ticks, and refuses a 1e9-pixel width instead of hanging', () => {
+    const cases = [
+      { x: [5.941416381103135e-102, -8e-323, -2.9999999999999942], y: [-2.5e-323, -6.4e-323, 6.736111111954796e-73] },
+      { x: [-2.5e-323, -4.171029722688906e-98], y: [-8.4e-323, -4.4e-323] },
+      { x: [-1.7e308, 1.7e308], y: [-1.7e308, 1.7e308] },
+      { x: [1e-320, 2e-320], y: [0, 1] },
+    ];
+    for (const { x: cx, y } of cases) {
+      const svg = functionChart({ x: cx, target: y, predictions: { model: y } });
+      expect(svg).not.toMatch(/NaN|Infinity/);
+      const root = parseXml(svg);
+      expect(xTickLabels(root).length).toBeGreaterThan(1);
+      expect(yTickLabels(root).length).toBeGreaterThan(1);
+    }
+    // Tick labels of a 1e-98-wide axis are written in exponent form, not as "0.00000000000000000000".
+    const root = parseXml(functionChart({ x: cases[1]!.x, target: [0, 1], predictions: {} }));
+    expect(xTickLabels(root).some((t) => /e-9\d/.test(t))).toBe(true);
+    expect(() => functionChart({ x: cases[0]!.x, target: cases[0]!.y, predictions: {} }, { width: 1e9 })).toThrow(
+      'functionChart: width must be a number of pixels in [240, 16384], got 1000000000',
+    );
+  });
 });
 
 describe('writeSvg', () => {
@@ -421,6 +482,15 @@ describe('writeSvg', () => {
     writeSvg(path, svg);
     expect(readFileSync(path, 'utf8')).toBe(svg);
     expect(readdirSync(dir)).toEqual(['h.svg']);
+  });
+
+  it('refuses a path or contents that are not strings before touching the disk', () => {
+    const junk = (v: unknown) => v as never;
+    expect(() => writeSvg(junk(null), '<svg/>')).toThrow('writeSvg: path must be a non-empty string, got null');
+    expect(() => writeSvg(junk(-1), '<svg/>')).toThrow('writeSvg: path must be a non-empty string, got -1');
+    expect(() => writeSvg('', '<svg/>')).toThrow("writeSvg: path must be a non-empty string, got string ''");
+    expect(() => writeSvg(join(dir, 'j.svg'), junk({ data: [] }))).toThrow('writeSvg: svg must be a string (what historyChart/functionChart return), got Object');
+    expect(readdirSync(dir)).not.toContain('j.svg');
   });
 
   it('names itself and the path when the folder does not exist', () => {

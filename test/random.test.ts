@@ -66,8 +66,28 @@ describe('seeded randomness', () => {
     expect(new Set(streams).size).toBe(streams.length);
   });
 
-  it('rejects non-finite seeds', () => {
-    expect(() => tg.manualSeed(Number.NaN)).toThrow(/finite/);
+  it('rejects non-finite seeds, naming the function called', () => {
+    expect(() => tg.manualSeed(Number.NaN)).toThrow('manualSeed: seed must be a finite number, got NaN');
+    expect(() => new Generator(1n as unknown as number)).toThrow('Generator: seed must be a finite number, got bigint 1n');
+    expect(() => new Generator(1).seed('1' as unknown as number)).toThrow("Generator.seed: seed must be a finite number, got string '1'");
+  });
+
+  it('checks the arguments of its methods', () => {
+    const g = new Generator(3);
+    // nextBeta's own name, not the nextGamma it calls.
+    expect(() => g.nextBeta(0.5, -Infinity)).toThrow('nextBeta: b must be a positive finite number, got -Infinity');
+    expect(() => g.nextBeta('0.1' as unknown as number, 1)).toThrow("nextBeta: a must be a positive finite number, got string '0.1'");
+    expect(() => g.randint(2n as unknown as number)).toThrow('randint: n must be an integer in [1, 2^32], got bigint 2n');
+    expect(() => g.setState(undefined as unknown as number[])).toThrow(/^Generator.setState: state must be an array of 5 numbers .*, got undefined$/);
+    expect(() => g.setState([1, 2, 3])).toThrow(/^Generator.setState: state must be .*, got 3 elements$/);
+    expect(() => g.setState([1, 2, 'a', 4, NaN] as number[])).toThrow(/^Generator.setState: .*, got string 'a' at position 2$/);
+    expect(() => g.setState([1, 2, 3, 2 ** 40, NaN])).toThrow(/, got 1099511627776 at position 3$/);
+    expect(() => g.setState([1, 2, 3, 4, Infinity])).toThrow(/, got Infinity at position 4$/);
+    // The all-zero state is xoshiro's fixed point: every draw after it would be 0.
+    expect(() => g.setState([0, 0, 0, 0, NaN])).toThrow('Generator.setState: the state words must not all be 0');
+    const st = g.getState();
+    g.setState(st);
+    expect(g.getState()).toEqual(st);
   });
 });
 

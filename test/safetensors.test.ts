@@ -411,6 +411,40 @@ describe('the reader refuses malformed files with one clear error', () => {
 });
 
 describe('files on disk', () => {
+  it('a path that is not a non-empty string is refused before any fs call, naming the function', async () => {
+    const junk = (v: unknown) => v as never;
+    const t = { a: tensor([1, 2]) };
+    for (const bad of [NaN, 1n, null, {}, [1, 'x'], '']) {
+      const got = bad === '' ? "string ''" : typeof bad === 'bigint' ? 'bigint 1n' : bad === null ? 'null' : Array.isArray(bad) ? 'an array' : typeof bad === 'object' ? 'Object' : 'NaN';
+      expect(() => st.saveSync(t, junk(bad))).toThrow(`saveSync: path must be a non-empty string, got ${got}`);
+      await expect(st.save(t, junk(bad))).rejects.toThrow(`save: path must be a non-empty string, got ${got}`);
+      expect(() => st.loadSync(junk(bad))).toThrow(`loadSync: path must be a non-empty string, got ${got}`);
+      expect(() => st.loadFileSync(junk(bad))).toThrow(`loadFileSync: path must be a non-empty string, got ${got}`);
+      await expect(st.load(junk(bad))).rejects.toThrow(`load: path must be a non-empty string, got ${got}`);
+      await expect(st.loadFile(junk(bad))).rejects.toThrow(`loadFile: path must be a non-empty string, got ${got}`);
+    }
+  });
+
+  it('a tensor whose buffer was transferred away is refused by name, by the function called', () => {
+    const t = tensor([1, 2]);
+    structuredClone(t.data.buffer, { transfer: [t.data.buffer as ArrayBuffer] });
+    expect(() => st.serialize({ w: t })).toThrow('serialize: tensor "w": tensor data was detached (transferred or resized)');
+    expect(() => st.saveSync({ w: t }, join(dir, 'detached.safetensors'))).toThrow('saveSync: tensor "w": tensor data was detached (transferred or resized)');
+    expect(existsSync(join(dir, 'detached.safetensors'))).toBe(false);
+  });
+
+  it('refuses to write an empty tensor with a dim no reader can take exactly, instead of a file that cannot be loaded', () => {
+    const t = new Tensor(new Float32Array(0), [0, 2 ** 53]);
+    expect(() => st.serialize({ a: t })).toThrow('serialize: tensor "a": shape [0, 9007199254740992] has a dim above 2^53 - 1, which the format\'s readers cannot represent exactly');
+    expect(st.deserialize(st.serialize({ a: new Tensor(new Float32Array(0), [0, 2 ** 53 - 1]) })).tensors['a']!.shape).toEqual([0, 2 ** 53 - 1]);
+  });
+
+  it('deserialize checks its options', () => {
+    const bytes = st.serialize({ a: tensor([1]) });
+    expect(() => st.deserialize(bytes, (null as unknown) as { name?: string })).toThrow('deserialize: options must be an object, got null');
+    expect(() => st.deserialize(bytes, { name: 3 as unknown as string })).toThrow('deserialize: options.name must be a string, got 3');
+  });
+
   it('a missing file: every loader names the path', async () => {
     const p = join(dir, 'does', 'not', 'exist.safetensors');
     expect(() => st.loadSync(p)).toThrow(`loadSync: ${p}: cannot read: ENOENT`);

@@ -6,7 +6,8 @@
  * the 1-based physical line (line breaks inside quotes count) and 1-based column where it is.
  */
 import { readFileSync } from 'node:fs';
-import { Tensor } from '../tensor.js';
+import { valueStr } from '../shape.js';
+import { type Tensor, ownedTensor } from '../tensor.js';
 
 /** How to read a CSV file. */
 export interface CsvOptions {
@@ -230,11 +231,37 @@ function classify(labels: string[]): { y: Float32Array; classes: string[] } {
   return { y, classes: distinct };
 }
 
+const OPTION_KEYS = ['labelColumn', 'ignoreColumns', 'delimiter', 'header', 'name'];
+
+/** The options' types, checked before any work (a string ignoreColumns would iterate its characters). */
+function checkOptions(fn: string, options: unknown): CsvOptions & { name?: string } {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new Error(`${fn}: options must be an object, got ${valueStr(options)}`);
+  const o = options as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!OPTION_KEYS.includes(k)) throw new Error(`${fn}: unknown option '${k}' (expected ${OPTION_KEYS.join(', ')})`);
+  }
+  const column = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number';
+  if (o['name'] !== undefined && typeof o['name'] !== 'string') throw new Error(`${fn}: name must be a string, got ${valueStr(o['name'])}`);
+  if (o['header'] !== undefined && typeof o['header'] !== 'boolean') throw new Error(`${fn}: header must be a boolean, got ${valueStr(o['header'])}`);
+  if (o['labelColumn'] !== undefined && !column(o['labelColumn'])) {
+    throw new Error(`${fn}: labelColumn must be a column name or a 0-based index, got ${valueStr(o['labelColumn'])}`);
+  }
+  const ig = o['ignoreColumns'];
+  if (ig !== undefined) {
+    if (!Array.isArray(ig)) throw new Error(`${fn}: ignoreColumns must be an array of column names or 0-based indices, got ${valueStr(ig)}`);
+    ig.forEach((c: unknown, i) => {
+      if (!column(c)) throw new Error(`${fn}: ignoreColumns must be an array of column names or 0-based indices, got ${valueStr(c)} at position ${i}`);
+    });
+  }
+  return o as CsvOptions & { name?: string };
+}
+
 function parse(fn: string, where: string, text: string, options: CsvOptions): CsvData {
-  if (typeof text !== 'string') throw new Error(`${fn}: ${where}: text must be a string, got ${typeof text}`);
-  const delimiter = options.delimiter ?? ',';
+  if (typeof text !== 'string') throw new Error(`${fn}: ${where}: text must be a string, got ${valueStr(text)}`);
+  const delimiter: unknown = options.delimiter ?? ',';
   if (typeof delimiter !== 'string' || delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
-    throw new Error(`${fn}: ${where}: delimiter must be one character other than a quote or a line break, got ${JSON.stringify(delimiter)}`);
+    throw new Error(`${fn}: ${where}: delimiter must be one character other than a quote or a line break, got ${typeof delimiter === 'string' ? JSON.stringify(delimiter) : valueStr(delimiter)}`);
   }
   const hasHeader = options.header ?? true;
   let names: string[] = [];
@@ -313,9 +340,9 @@ function parse(fn: string, where: string, text: string, options: CsvOptions): Cs
 
   const data = x.length === rows * nf ? x : x.slice(0, rows * nf);
   const featureNames = features.map((c) => names[c]!);
-  if (label < 0) return { x: new Tensor(data, [rows, nf]), y: null, featureNames, classes: [] };
+  if (label < 0) return { x: ownedTensor(data, [rows, nf]), y: null, featureNames, classes: [] };
   const { y, classes } = classify(labels);
-  return { x: new Tensor(data, [rows, nf]), y: new Tensor(y, [rows]), featureNames, classes };
+  return { x: ownedTensor(data, [rows, nf]), y: ownedTensor(y, [rows]), featureNames, classes };
 }
 
 /**
@@ -328,12 +355,15 @@ function parse(fn: string, where: string, text: string, options: CsvOptions): Cs
  * `name` names the text in errors (default '<string>').
  */
 export function parseCsv(text: string, options: CsvOptions & { name?: string } = {}): CsvData {
-  return parse('parseCsv', options.name ?? '<string>', text, options);
+  const o = checkOptions('parseCsv', options);
+  return parse('parseCsv', o.name ?? '<string>', text, o);
 }
 
 /** Reads a UTF-8 CSV file at path `source` and parses it as `parseCsv` does. */
 export function loadCsv(source: string, options: CsvOptions & { name?: string } = {}): CsvData {
-  const where = options.name ?? source;
+  const o = checkOptions('loadCsv', options);
+  if (typeof source !== 'string') throw new Error(`loadCsv: source must be a file path (a string), got ${valueStr(source)}`);
+  const where = o.name ?? source;
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(readFileSync(source));
@@ -341,5 +371,5 @@ export function loadCsv(source: string, options: CsvOptions & { name?: string } 
     const msg = e instanceof Error ? e.message : String(e);
     throw new Error(`loadCsv: ${where}: cannot read the file as UTF-8 text: ${msg}`);
   }
-  return parse('loadCsv', where, text, options);
+  return parse('loadCsv', where, text, o);
 }

@@ -1,5 +1,5 @@
-import { defaultGenerator, type Generator } from '../random.js';
-import { shapeStr, sizeOf } from '../shape.js';
+import { defaultGenerator, type Generator, requireGenerator } from '../random.js';
+import { shapeStr, sizeOf, valueStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
 /**
@@ -33,16 +33,26 @@ export function rowStorageOf(d: Dataset): RowStorage | null {
   return typeof f === 'function' ? f.call(d) : null;
 }
 
+/** The most samples an index list (Int32Array) holds: randperm's limit too. */
+const MAX_RANDPERM = 2 ** 31 - 1;
+
 /** One row of t as its own tensor of shape t.shape[1:] (a view: it shares t's buffer). */
-function rowView(t: Tensor, i: number): Tensor {
+function rowView(op: string, t: Tensor, i: number): Tensor {
   const inner = t.shape.slice(1);
   const n = sizeOf(inner);
-  return new Tensor(t.data.subarray(i * n, (i + 1) * n), inner);
+  return t._view(t._read(op).subarray(i * n, (i + 1) * n), inner);
 }
 
-function checkIndex(op: string, i: number, length: number): void {
-  if (!Number.isInteger(i) || i < 0 || i >= length) {
-    throw new Error(`${op}: index ${i} is out of range for a dataset of ${length} samples`);
+function checkIndex(op: string, i: unknown, length: number): void {
+  if (typeof i !== 'number' || !Number.isInteger(i)) throw new Error(`${op}: index must be an integer, got ${valueStr(i)}`);
+  if (i < 0 || i >= length) throw new Error(`${op}: index ${i} is out of range for a dataset of ${length} samples`);
+}
+
+/** Throws unless d looks like a map-style Dataset (an integer length ≥ 0 and a get method). */
+export function checkDataset(op: string, d: unknown): void {
+  const length = d !== null && typeof d === 'object' ? (d as { length?: unknown }).length : undefined;
+  if (typeof length !== 'number' || !Number.isInteger(length) || length < 0 || typeof (d as { get?: unknown }).get !== 'function') {
+    throw new Error(`${op}: dataset must have a non-negative integer length and a get(index) method, got ${valueStr(d)}`);
   }
 }
 
@@ -55,8 +65,9 @@ export class TensorDataset<T extends Tensor[] = [Tensor, Tensor]> implements Dat
 
   constructor(...tensors: T) {
     if (tensors.length === 0) throw new Error('TensorDataset: needs at least one tensor');
-    tensors.forEach((t, k) => {
-      if (!(t instanceof Tensor)) throw new Error(`TensorDataset: argument ${k} is not a Tensor`);
+    tensors.forEach((t: unknown, k) => {
+      if (!(t instanceof Tensor)) throw new Error(`TensorDataset: argument ${k} must be a Tensor, got ${valueStr(t)}`);
+      t._read('TensorDataset'); // a detached buffer would give empty rows later
       if (t.ndim === 0) throw new Error(`TensorDataset: argument ${k} is 0-d; samples are rows along dim 0`);
     });
     const n = tensors[0]!.shape[0]!;
@@ -75,7 +86,7 @@ export class TensorDataset<T extends Tensor[] = [Tensor, Tensor]> implements Dat
 
   get(index: number): T {
     checkIndex('TensorDataset.get', index, this.length);
-    return this.tensors.map((t) => rowView(t, index)) as T;
+    return this.tensors.map((t) => rowView('TensorDataset.get', t, index)) as T;
   }
 
   rowStorage(): RowStorage {
@@ -91,8 +102,13 @@ export class Subset<T extends Tensor[] = Tensor[]> implements Dataset<T> {
     readonly dataset: Dataset<T>,
     indices: ArrayLike<number>,
   ) {
+    checkDataset('Subset', dataset);
+    const len: unknown = indices !== null && typeof indices === 'object' ? indices.length : undefined;
+    if (typeof len !== 'number' || !Number.isInteger(len) || len < 0 || len > MAX_RANDPERM) {
+      throw new Error(`Subset: indices must be an array of sample indices, got ${valueStr(indices)}`);
+    }
     const n = dataset.length;
-    this.indices = new Int32Array(indices.length);
+    this.indices = new Int32Array(len);
     for (let i = 0; i < indices.length; i++) {
       const v = indices[i]!;
       checkIndex('Subset', v, n);
@@ -120,11 +136,20 @@ export class Subset<T extends Tensor[] = Tensor[]> implements Dataset<T> {
 
 /** A random permutation of 0..n-1 from the generator (Fisher–Yates). */
 export function randperm(n: number, generator: Generator = defaultGenerator): Int32Array {
-  if (!Number.isInteger(n) || n < 0) throw new Error(`randperm: n must be a non-negative integer, got ${n}`);
-  const p = new Int32Array(n);
+  // Int32Array holds the permutation (Subset indices are int32), so n stops at 2^31 − 1.
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_RANDPERM) {
+    throw new Error(`randperm: n must be an integer in [0, ${MAX_RANDPERM}], got ${valueStr(n)}`);
+  }
+  const g = requireGenerator('randperm', 'generator', generator);
+  let p: Int32Array;
+  try {
+    p = new Int32Array(n);
+  } catch (e) {
+    throw new Error(`randperm: cannot allocate a permutation of ${n} elements: ${(e as Error).message}`);
+  }
   for (let i = 0; i < n; i++) p[i] = i;
   for (let i = n - 1; i > 0; i--) {
-    const j = generator.randint(i + 1);
+    const j = g.randint(i + 1);
     const t = p[i]!;
     p[i] = p[j]!;
     p[j] = t;
@@ -142,10 +167,15 @@ export function randomSplit<T extends Tensor[]>(
   lengths: readonly number[],
   generator: Generator = defaultGenerator,
 ): Subset<T>[] {
-  const n = dataset.length;
-  if (lengths.length === 0 || lengths.some((l) => !(l >= 0) || !Number.isFinite(l))) {
-    throw new Error(`randomSplit: lengths must be non-negative numbers, got [${lengths.join(', ')}]`);
+  checkDataset('randomSplit', dataset);
+  const want = 'an array of non-negative integers summing to the dataset length, or of fractions summing to 1';
+  if (!Array.isArray(lengths) || lengths.length === 0) throw new Error(`randomSplit: lengths must be ${want}, got ${Array.isArray(lengths) ? '[]' : valueStr(lengths)}`);
+  for (let i = 0; i < lengths.length; i++) {
+    const l: unknown = lengths[i];
+    if (typeof l !== 'number' || !(l >= 0) || !Number.isFinite(l)) throw new Error(`randomSplit: lengths must be ${want}, got ${valueStr(l)} at position ${i}`);
   }
+  const g = requireGenerator('randomSplit', 'generator', generator);
+  const n = dataset.length;
   let counts: number[];
   const total = lengths.reduce((a, b) => a + b, 0);
   if (lengths.every((l) => l <= 1) && Math.abs(total - 1) < 1e-9 && n !== 1) {
@@ -160,7 +190,7 @@ export function randomSplit<T extends Tensor[]>(
     }
     counts = lengths.slice();
   }
-  const perm = randperm(n, generator);
+  const perm = randperm(n, g);
   const out: Subset<T>[] = [];
   let at = 0;
   for (const c of counts) {

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../backend/root.js';
 import { TensorDataset } from './dataset.js';
-import { loadIdxFolder } from './idx.js';
+import { valueStr } from '../shape.js';
+import { idxFolder } from './idx.js';
 
 /** A classification dataset with a fixed train/test split, as the loaders below return it. */
 export interface ClassificationData {
@@ -21,8 +22,8 @@ export function digitsDir(): string {
   return join(packageRoot(), 'datasets', 'digits');
 }
 
-function fromFolder(name: string, dir: string, classes: string[]): ClassificationData {
-  const { train, test } = loadIdxFolder(dir);
+function fromFolder(fn: string, name: string, dir: string, classes: string[]): ClassificationData {
+  const { train, test } = idxFolder(fn, dir, undefined);
   return { name, train: new TensorDataset(train.x, train.y), test: new TensorDataset(test.x, test.y), classes, inputShape: [28, 28] };
 }
 
@@ -32,7 +33,7 @@ function fromFolder(name: string, dir: string, classes: string[]): Classificatio
  * to [0, 1] and flattened to 784 features.
  */
 export function loadDigits(): ClassificationData {
-  return fromFolder('digits', digitsDir(), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  return fromFolder('loadDigits', 'digits', digitsDir(), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
 }
 
 /** Fashion-MNIST's class names, in label order. */
@@ -47,6 +48,9 @@ export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
  * Debian's `dataset-fashion-mnist` package installs them. Nothing is downloaded.
  */
 export function loadFashionMnist(options: { dir?: string } = {}): ClassificationData {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new Error(`loadFashionMnist: options must be an object, got ${valueStr(options)}`);
+  for (const k of Object.keys(options)) if (k !== 'dir') throw new Error(`loadFashionMnist: unknown option '${k}' (expected dir)`);
+  if (options.dir !== undefined && typeof options.dir !== 'string') throw new Error(`loadFashionMnist: dir must be a path (a string), got ${valueStr(options.dir)}`);
   const dir = options.dir ?? (process.env['TENSORGRAD_FASHION_MNIST_DIR'] || DEBIAN_FASHION_MNIST_DIR);
   if (!existsSync(dir)) {
     throw new Error(
@@ -55,5 +59,5 @@ export function loadFashionMnist(options: { dir?: string } = {}): Classification
         'in a folder and pass { dir } (or set TENSORGRAD_FASHION_MNIST_DIR)',
     );
   }
-  return fromFolder('fashion-mnist', dir, FASHION_MNIST_CLASSES);
+  return fromFolder('loadFashionMnist', 'fashion-mnist', dir, FASHION_MNIST_CLASSES);
 }

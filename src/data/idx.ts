@@ -9,7 +9,8 @@ import { constants as bufferConstants } from 'node:buffer';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
-import { Tensor } from '../tensor.js';
+import { valueStr } from '../shape.js';
+import { type Tensor, ownedTensor } from '../tensor.js';
 
 /** The element types an IDX header can declare. */
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
@@ -56,6 +57,23 @@ interface Decoded {
 
 function fail(fn: string, name: string, msg: string): never {
   throw new Error(`${fn}: ${name}: ${msg}`);
+}
+
+/** An options object whose keys are among `types` (key → 'string' | 'boolean'), each of that type. */
+function checkOptions<T extends object>(fn: string, options: unknown, types: Record<string, 'string' | 'boolean'>): Partial<T> {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new Error(`${fn}: options must be an object, got ${valueStr(options)}`);
+  const o = options as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    const want = types[k];
+    if (want === undefined) throw new Error(`${fn}: unknown option '${k}' (expected ${Object.keys(types).join(', ')})`);
+    if (o[k] !== undefined && typeof o[k] !== want) throw new Error(`${fn}: ${k} must be a ${want}, got ${valueStr(o[k])}`);
+  }
+  return o as Partial<T>;
+}
+
+function checkPath(fn: string, what: string, p: unknown): asserts p is string {
+  if (typeof p !== 'string') throw new Error(`${fn}: ${what} must be a path (a string), got ${valueStr(p)}`);
 }
 
 function hex(b: number): string {
@@ -208,7 +226,7 @@ function readSource(fn: string, source: string | Uint8Array, name: string): Uint
     }
   }
   if (source instanceof Uint8Array) return source;
-  throw new Error(`${fn}: source must be a file path or a Uint8Array, got ${source === null ? 'null' : typeof source}`);
+  throw new Error(`${fn}: source must be a file path or a Uint8Array, got ${valueStr(source)}`);
 }
 
 function decode(fn: string, source: string | Uint8Array, name: string | undefined): Decoded & { name: string } {
@@ -301,7 +319,8 @@ function floatData(d: Decoded, scale: boolean): Float32Array {
  * more than 2^31 - 1 elements, truncated data, trailing bytes, corrupt or oversized gzip streams.
  */
 export function readIdx(source: string | Uint8Array, options: { name?: string } = {}): IdxArray {
-  const d = decode('readIdx', source, options.name);
+  const o = checkOptions<{ name: string }>('readIdx', options, { name: 'string' });
+  const d = decode('readIdx', source, o.name);
   return { dtype: d.header.dtype, shape: d.header.shape.slice(), data: typedData(d) };
 }
 
@@ -311,8 +330,9 @@ export function readIdx(source: string | Uint8Array, options: { name?: string } 
  * the nearest float32).
  */
 export function loadIdxTensor(source: string | Uint8Array, options: { scale?: boolean; name?: string } = {}): Tensor {
-  const d = decode('loadIdxTensor', source, options.name);
-  return new Tensor(floatData(d, options.scale ?? true), d.header.shape.slice());
+  const o = checkOptions<{ scale: boolean; name: string }>('loadIdxTensor', options, { scale: 'boolean', name: 'string' });
+  const d = decode('loadIdxTensor', source, o.name);
+  return ownedTensor(floatData(d, o.scale ?? true), d.header.shape.slice());
 }
 
 function pair(fn: string, imagesPath: string, labelsPath: string, flatten: boolean): { x: Tensor; y: Tensor } {
@@ -334,7 +354,7 @@ function pair(fn: string, imagesPath: string, labelsPath: string, flatten: boole
   const xShape = flatten ? [n, n === 0 ? ih.shape.slice(1).reduce((a, b) => a * b, 1) : x.length / n] : ih.shape.slice();
   // uint8 labels are non-negative integers by construction: the dtype check above is the range check.
   const y = floatData(labels, false);
-  return { x: new Tensor(x, xShape), y: new Tensor(y, [n]) };
+  return { x: ownedTensor(x, xShape), y: ownedTensor(y, [n]) };
 }
 
 /**
@@ -343,7 +363,10 @@ function pair(fn: string, imagesPath: string, labelsPath: string, flatten: boole
  * there are images. With `flatten: true` (the default) x is [N, rows * cols].
  */
 export function loadIdxPair(imagesPath: string, labelsPath: string, options: { flatten?: boolean } = {}): { x: Tensor; y: Tensor } {
-  return pair('loadIdxPair', imagesPath, labelsPath, options.flatten ?? true);
+  const o = checkOptions<{ flatten: boolean }>('loadIdxPair', options, { flatten: 'boolean' });
+  checkPath('loadIdxPair', 'imagesPath', imagesPath);
+  checkPath('loadIdxPair', 'labelsPath', labelsPath);
+  return pair('loadIdxPair', imagesPath, labelsPath, o.flatten ?? true);
 }
 
 const FOLDER_FILES = {
@@ -372,11 +395,19 @@ function isFile(path: string): boolean {
  * `train-images.idx3-ubyte` (a dot before the kind) also accepted. Where several spellings exist
  * the first of dash-raw, dash-gz, dot-raw, dot-gz wins. Throws listing every missing file.
  */
-export function loadIdxFolder(dir: string, options: { flatten?: boolean } = {}): {
+export function loadIdxFolder(dir: string, options: { flatten?: boolean } = {}): IdxSplit {
+  return idxFolder('loadIdxFolder', dir, options);
+}
+
+export interface IdxSplit {
   train: { x: Tensor; y: Tensor };
   test: { x: Tensor; y: Tensor };
-} {
-  const fn = 'loadIdxFolder';
+}
+
+/** @internal loadIdxFolder, with `fn` (the function the user called, e.g. loadFashionMnist) named in its errors. */
+export function idxFolder(fn: string, dir: unknown, options: unknown): IdxSplit {
+  const o = checkOptions<{ flatten: boolean }>(fn, options, { flatten: 'boolean' });
+  checkPath(fn, 'dir', dir);
   let isDir = false;
   try {
     isDir = statSync(dir).isDirectory();
@@ -394,7 +425,7 @@ export function loadIdxFolder(dir: string, options: { flatten?: boolean } = {}):
     else found[key] = hit;
   }
   if (missing.length > 0) fail(fn, dir, `missing ${missing.join('; ')}`);
-  const flatten = options.flatten ?? true;
+  const flatten = o.flatten ?? true;
   return {
     train: pair(fn, found.trainImages!, found.trainLabels!, flatten),
     test: pair(fn, found.testImages!, found.testLabels!, flatten),

@@ -1,7 +1,10 @@
-import { defaultGenerator, type Generator as RandomGenerator } from '../random.js';
-import { shapeStr, sizeOf } from '../shape.js';
-import { Tensor } from '../tensor.js';
-import { type Dataset, type RowStorage, randperm, rowStorageOf } from './dataset.js';
+import { requireBoolean, requireOptions } from '../ops/args.js';
+import { type Generator as RandomGenerator, requireGenerator } from '../random.js';
+import { shapeStr, sizeOf, valueStr } from '../shape.js';
+import { Tensor, ownedTensor } from '../tensor.js';
+import { type Dataset, type RowStorage, checkDataset, randperm, rowStorageOf } from './dataset.js';
+
+const OPTION_KEYS = ['batchSize', 'shuffle', 'dropLast', 'generator', 'reuseBuffers'];
 
 export interface DataLoaderOptions {
   /** Samples per batch. Default 1 (PyTorch's). */
@@ -36,22 +39,26 @@ export class DataLoader<T extends Tensor[] = [Tensor, Tensor]> implements Iterab
   readonly dropLast: boolean;
   readonly generator: RandomGenerator;
   readonly reuseBuffers: boolean | undefined;
-  private buffers: Float32Array[] | null = null;
+  /** Flat tensors whose views are the reused batches: one storage, so one version counter, per buffer. */
+  private buffers: Tensor[] | null = null;
 
   constructor(
     readonly dataset: Dataset<T>,
     options: DataLoaderOptions = {},
   ) {
-    if (dataset === null || typeof dataset !== 'object' || typeof dataset.get !== 'function' || !Number.isInteger(dataset.length)) {
-      throw new Error('DataLoader: dataset must have an integer length and a get(index) method');
+    checkDataset('DataLoader', dataset);
+    const o = requireOptions('DataLoader', options);
+    // PyTorch's spellings (batch_size, drop_last) would otherwise be ignored without a word.
+    for (const k of Object.keys(o)) {
+      if (!OPTION_KEYS.includes(k)) throw new Error(`DataLoader: unknown option '${k}' (expected ${OPTION_KEYS.join(', ')})`);
     }
-    const bs = options.batchSize ?? 1;
-    if (!Number.isInteger(bs) || bs < 1) throw new Error(`DataLoader: batchSize must be a positive integer, got ${bs}`);
+    const bs: unknown = o.batchSize ?? 1;
+    if (typeof bs !== 'number' || !Number.isInteger(bs) || bs < 1) throw new Error(`DataLoader: batchSize must be a positive integer, got ${valueStr(bs)}`);
     this.batchSize = bs;
-    this.shuffle = options.shuffle ?? false;
-    this.dropLast = options.dropLast ?? false;
-    this.generator = options.generator ?? defaultGenerator;
-    this.reuseBuffers = options.reuseBuffers;
+    this.shuffle = o.shuffle === undefined ? false : requireBoolean('DataLoader', 'shuffle', o.shuffle);
+    this.dropLast = o.dropLast === undefined ? false : requireBoolean('DataLoader', 'dropLast', o.dropLast);
+    this.generator = requireGenerator('DataLoader', 'generator', o.generator);
+    this.reuseBuffers = o.reuseBuffers === undefined ? undefined : requireBoolean('DataLoader', 'reuseBuffers', o.reuseBuffers);
   }
 
   /** Batches per epoch. */
@@ -96,13 +103,14 @@ export class DataLoader<T extends Tensor[] = [Tensor, Tensor]> implements Iterab
       // Sequential rows of whole tensors: a contiguous range, so a view suffices.
       return tensors.map((t) => {
         const row = sizeOf(t.shape.slice(1));
-        return new Tensor(t.data.subarray(start * row, (start + count) * row), [count, ...t.shape.slice(1)]);
+        return t._view(t._read('DataLoader').subarray(start * row, (start + count) * row), [count, ...t.shape.slice(1)]);
       }) as T;
     }
     const outs = this.outputs(tensors.map((t) => t.shape.slice(1)), count, reuse);
     for (let k = 0; k < tensors.length; k++) {
-      const src = tensors[k]!.data;
-      const dst = outs[k]!.data;
+      const src = tensors[k]!._read('DataLoader');
+      // A write like an optimizer step's: a graph that saved the previous batch must refuse it.
+      const dst = outs[k]!._write('DataLoader');
       const row = sizeOf(tensors[k]!.shape.slice(1));
       for (let i = 0; i < count; i++) {
         const s = order === null ? start + i : order[start + i]!;
@@ -130,7 +138,7 @@ export class DataLoader<T extends Tensor[] = [Tensor, Tensor]> implements Iterab
             `DataLoader: sample ${start + i} part ${k} has shape ${t instanceof Tensor ? shapeStr(t.shape) : 'none'}, but the batch's first sample has ${shapeStr(want)}`,
           );
         }
-        outs[k]!.data.set(t.data, i * t.size);
+        outs[k]!._write('DataLoader').set(t._read('DataLoader'), i * t.size);
       }
     }
     return outs as T;
@@ -138,10 +146,16 @@ export class DataLoader<T extends Tensor[] = [Tensor, Tensor]> implements Iterab
 
   /** Output tensors [count, ...shape] for each part: views of the reused buffers, or fresh. */
   private outputs(shapes: (readonly number[])[], count: number, reuse: boolean): Tensor[] {
-    if (!reuse) return shapes.map((s) => new Tensor(new Float32Array(count * sizeOf(s)), [count, ...s]));
-    if (this.buffers === null || this.buffers.length !== shapes.length || this.buffers.some((b, k) => b.length !== this.batchSize * sizeOf(shapes[k]!))) {
-      this.buffers = shapes.map((s) => new Float32Array(this.batchSize * sizeOf(s)));
+    if (!reuse) return shapes.map((s) => ownedTensor(new Float32Array(count * sizeOf(s)), [count, ...s]));
+    // Sized for the largest batch this dataset can give, not batchSize: a batchSize above the
+    // dataset's length is legal (one short batch) and must not allocate for rows that never come.
+    const rows = Math.min(this.batchSize, this.dataset.length);
+    if (this.buffers === null || this.buffers.length !== shapes.length || this.buffers.some((b, k) => b.size !== rows * sizeOf(shapes[k]!))) {
+      this.buffers = shapes.map((s) => ownedTensor(new Float32Array(rows * sizeOf(s)), [rows * sizeOf(s)]));
     }
-    return shapes.map((s, k) => new Tensor(this.buffers![k]!.subarray(0, count * sizeOf(s)), [count, ...s]));
+    return shapes.map((s, k) => {
+      const b = this.buffers![k]!;
+      return b._view(b._data.subarray(0, count * sizeOf(s)), [count, ...s]);
+    });
   }
 }

@@ -1,9 +1,9 @@
 import { noGrad } from '../autograd.js';
-import { defaultGenerator, type Generator } from '../random.js';
-import { shapeStr } from '../shape.js';
+import { type Generator, requireGenerator } from '../random.js';
+import { shapeStr, valueStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { randperm } from './dataset.js';
-import { oneHot } from './transforms.js';
+import { checkNumClasses, oneHotFor } from './transforms.js';
 
 export interface MixUpOptions {
   /** λ ~ Beta(alpha, alpha); 0.2–0.4 is usual. Must be > 0. */
@@ -30,22 +30,44 @@ export interface MixedBatch {
  * mixed targets are probabilities, which crossEntropy accepts directly.
  */
 export function mixup(x: Tensor, y: Tensor, options: MixUpOptions): MixedBatch {
-  const { alpha } = options;
-  if (!(alpha > 0) || !Number.isFinite(alpha)) throw new Error(`mixup: alpha must be a positive number, got ${alpha}`);
-  if (!(x instanceof Tensor) || x.ndim < 1) throw new Error('mixup: x must be a tensor with a batch dim');
+  return mix('mixup', x, y, options);
+}
+
+const OPTION_KEYS = ['alpha', 'numClasses', 'generator'];
+
+/** The options checked once, for mixup() and for MixUp's constructor, under the caller's name. */
+function checkOptions(op: string, options: unknown): { alpha: number; numClasses: number | undefined; generator: Generator } {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new Error(`${op}: options must be an object { alpha, numClasses?, generator? }, got ${valueStr(options)}`);
+  }
+  for (const k of Object.keys(options)) {
+    if (!OPTION_KEYS.includes(k)) throw new Error(`${op}: unknown option '${k}' (expected ${OPTION_KEYS.join(', ')})`);
+  }
+  const o = options as Record<string, unknown>;
+  const alpha = o['alpha'];
+  if (typeof alpha !== 'number' || !(alpha > 0) || !Number.isFinite(alpha)) throw new Error(`${op}: alpha must be a positive finite number, got ${valueStr(alpha)}`);
+  const numClasses = o['numClasses'];
+  if (numClasses !== undefined) checkNumClasses(op, numClasses);
+  return { alpha, numClasses, generator: requireGenerator(op, 'generator', o['generator']) };
+}
+
+function mix(op: string, x: unknown, y: unknown, options: unknown): MixedBatch {
+  const { alpha, numClasses, generator: g } = checkOptions(op, options);
+  if (!(x instanceof Tensor) || x.ndim < 1) throw new Error(`${op}: x must be a tensor with a batch dim, got ${x instanceof Tensor ? shapeStr(x.shape) : valueStr(x)}`);
+  x._read(op);
   const n = x.shape[0]!;
   let targets: Tensor;
   if (y instanceof Tensor && y.ndim === 1 && y.shape[0] === n) {
-    if (options.numClasses === undefined) throw new Error('mixup: targets are class indices, so numClasses is needed to make them one-hot');
-    targets = oneHot(y, options.numClasses);
+    if (numClasses === undefined) throw new Error(`${op}: targets are class indices, so numClasses is needed to make them one-hot`);
+    targets = oneHotFor(op, y, numClasses);
   } else if (y instanceof Tensor && y.ndim === 2 && y.shape[0] === n) {
+    y._read(op);
     targets = y;
   } else {
     throw new Error(
-      `mixup: targets must be class indices [${n}] or probabilities [${n}, classes] for x ${shapeStr(x.shape)}, got ${y instanceof Tensor ? shapeStr(y.shape) : typeof y}`,
+      `${op}: targets must be class indices [${n}] or probabilities [${n}, classes] for x ${shapeStr(x.shape)}, got ${y instanceof Tensor ? shapeStr(y.shape) : valueStr(y)}`,
     );
   }
-  const g = options.generator ?? defaultGenerator;
   const lambda = g.nextBeta(alpha, alpha);
   const perm = randperm(n, g);
   return noGrad(() => ({
@@ -59,12 +81,14 @@ export function mixup(x: Tensor, y: Tensor, options: MixUpOptions): MixedBatch {
 /** MixUp as a batch transform for fit(): `fit(model, { ..., batchTransform: new MixUp({ alpha: 0.2, numClasses: 10 }) })`. */
 export class MixUp {
   constructor(readonly options: MixUpOptions) {
-    if (!(options.alpha > 0) || !Number.isFinite(options.alpha)) throw new Error(`MixUp: alpha must be a positive number, got ${options.alpha}`);
+    checkOptions('MixUp', options);
   }
 
   /** Mixes one batch [x, y] → [x̃, ỹ]. */
   apply(batch: readonly [Tensor, Tensor]): [Tensor, Tensor] {
-    const m = mixup(batch[0], batch[1], this.options);
+    if (!Array.isArray(batch) || batch.length !== 2) throw new Error(`MixUp.apply: batch must be an [x, y] pair of tensors, got ${valueStr(batch)}`);
+    // Options are re-read here: they are a public readonly field whose contents a caller can still change.
+    const m = mix('MixUp.apply', batch[0], batch[1], this.options);
     return [m.x, m.y];
   }
 }

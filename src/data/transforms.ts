@@ -1,33 +1,49 @@
 import { noGrad } from '../autograd.js';
-import { shapeStr } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import { empty } from '../ops/util.js';
+import { shapeStr, valueStr } from '../shape.js';
+import { Tensor, ownedTensor } from '../tensor.js';
 
 /**
  * Class indices [N] (integers stored as floats, as argmax returns them) → one-hot rows [N, C].
  * Throws on an index that is not an integer in [0, numClasses).
  */
 export function oneHot(labels: Tensor, numClasses: number): Tensor {
-  if (!(labels instanceof Tensor) || labels.ndim !== 1) {
-    throw new Error(`oneHot: labels must be a 1-D tensor of class indices, got ${labels instanceof Tensor ? shapeStr(labels.shape) : typeof labels}`);
+  checkNumClasses('oneHot', numClasses);
+  return oneHotFor('oneHot', labels, numClasses);
+}
+
+/** @internal numClasses checked the way oneHot checks it, under the caller's name (mixup). */
+export function checkNumClasses(op: string, numClasses: unknown): asserts numClasses is number {
+  if (typeof numClasses !== 'number' || !Number.isInteger(numClasses) || numClasses < 1) {
+    throw new Error(`${op}: numClasses must be a positive integer, got ${valueStr(numClasses)}`);
   }
-  if (!Number.isInteger(numClasses) || numClasses < 1) throw new Error(`oneHot: numClasses must be a positive integer, got ${numClasses}`);
+}
+
+/** @internal oneHot with `op` (the function the user called) named in its errors. */
+export function oneHotFor(op: string, labels: unknown, numClasses: number): Tensor {
+  if (!(labels instanceof Tensor) || labels.ndim !== 1) {
+    throw new Error(`${op}: labels must be a 1-D tensor of class indices, got ${labels instanceof Tensor ? shapeStr(labels.shape) : valueStr(labels)}`);
+  }
+  const src = labels._read(op);
   const n = labels.shape[0]!;
-  const out = new Float32Array(n * numClasses);
+  const t = empty([n, numClasses], op);
+  const out = t._data;
   // One write per row: a scatter of N indices, not a loop over N×C elements.
   for (let i = 0; i < n; i++) {
-    const c = labels.data[i]!;
+    const c = src[i]!;
     if (!Number.isInteger(c) || c < 0 || c >= numClasses) {
-      throw new Error(`oneHot: label ${c} at position ${i} is not a class index in [0, ${numClasses})`);
+      throw new Error(`${op}: label ${c} at position ${i} is not a class index in [0, ${numClasses}) (numClasses ${numClasses})`);
     }
     out[i * numClasses + c] = 1;
   }
-  return new Tensor(out, [n, numClasses]);
+  return t;
 }
 
 function checkFeatures(op: string, x: Tensor, features?: number): void {
   if (!(x instanceof Tensor) || x.ndim !== 2) {
-    throw new Error(`${op}: expected a [samples, features] tensor, got ${x instanceof Tensor ? shapeStr(x.shape) : typeof x}`);
+    throw new Error(`${op}: expected a [samples, features] tensor, got ${x instanceof Tensor ? shapeStr(x.shape) : valueStr(x)}`);
   }
+  x._read(op); // refuses a detached buffer here, under the scaler's name
   if (features !== undefined && x.shape[1] !== features) {
     throw new Error(`${op}: fitted on ${features} features, got ${shapeStr(x.shape)}`);
   }
@@ -40,6 +56,24 @@ export interface ScalerState {
   shift: number[];
   /** Each feature is divided by this after the shift (1 where a feature is constant). */
   scale: number[];
+}
+
+/** What is wrong with a scaler state, or null. Values must survive float32 (1e300 → Infinity, 1e-50 → 0). */
+function scalerStateProblem(state: unknown, kind: string): string | null {
+  if (state === null || typeof state !== 'object' || Array.isArray(state)) return `got ${valueStr(state)}`;
+  const st = state as Record<string, unknown>;
+  if (st['kind'] !== kind) return `got kind ${typeof st['kind'] === 'string' ? JSON.stringify(st['kind']) : valueStr(st['kind'])}`;
+  const { shift, scale } = st;
+  if (!Array.isArray(shift)) return `got shift ${valueStr(shift)}`;
+  if (!Array.isArray(scale)) return `got scale ${valueStr(scale)}`;
+  if (shift.length !== scale.length) return `got ${shift.length} shifts and ${scale.length} scales`;
+  for (let j = 0; j < shift.length; j++) {
+    const a: unknown = shift[j];
+    const b: unknown = scale[j];
+    if (typeof a !== 'number' || !Number.isFinite(Math.fround(a))) return `got shift ${valueStr(a)} at position ${j}`;
+    if (typeof b !== 'number' || !Number.isFinite(Math.fround(b)) || !(Math.fround(b) > 0)) return `got scale ${valueStr(b)} at position ${j}`;
+  }
+  return null;
 }
 
 /**
@@ -73,33 +107,26 @@ abstract class AffineScaler {
 
   toJSON(): ScalerState {
     if (this.shift === null || this.scale === null) throw new Error(`${this.constructor.name}.toJSON: call fit() first`);
-    return { kind: this.kind, shift: Array.from(this.shift.data), scale: Array.from(this.scale.data) };
+    return { kind: this.kind, shift: Array.from(this.shift._data), scale: Array.from(this.scale._data) };
   }
 
   /** Restores statistics saved by toJSON(); returns this. */
   loadJSON(state: ScalerState): this {
-    const ok =
-      state !== null &&
-      typeof state === 'object' &&
-      state.kind === this.kind &&
-      Array.isArray(state.shift) &&
-      Array.isArray(state.scale) &&
-      state.shift.length === state.scale.length &&
-      state.shift.every(Number.isFinite) &&
-      state.scale.every((v) => Number.isFinite(v) && v > 0);
-    if (!ok) {
-      throw new Error(`${this.constructor.name}.loadJSON: expected { kind: "${this.kind}", shift: number[], scale: number[] } of equal lengths, finite, scale > 0`);
+    const op = `${this.constructor.name}.loadJSON`;
+    const bad = scalerStateProblem(state, this.kind);
+    if (bad !== null) {
+      throw new Error(`${op}: expected { kind: "${this.kind}", shift: number[], scale: number[] } of equal lengths, finite in float32, scale > 0; ${bad}`);
     }
     const n = state.shift.length;
-    return this.setStats(new Tensor(Float32Array.from(state.shift), [n]), new Tensor(Float32Array.from(state.scale), [n]));
+    return this.setStats(ownedTensor(Float32Array.from(state.shift), [n]), ownedTensor(Float32Array.from(state.scale), [n]));
   }
 
   protected setStats(shift: Tensor, spread: Tensor): this {
     // A constant feature has spread 0: leave it centred but unscaled instead of dividing by zero.
-    const s = spread.data.slice();
+    const s = spread._data.slice();
     for (let j = 0; j < s.length; j++) if (!(s[j]! > 0)) s[j] = 1;
-    this.shift = new Tensor(shift.data.slice(), [shift.size]);
-    this.scale = new Tensor(s, [s.length]);
+    this.shift = ownedTensor(shift._data.slice(), [shift.size]);
+    this.scale = ownedTensor(s, [s.length]);
     return this;
   }
 }
@@ -136,6 +163,6 @@ export class MinMaxScaler extends AffineScaler {
 /** Rebuilds a fitted scaler from its toJSON() state (e.g. read back from a saved model). */
 export function scalerFromJSON(state: ScalerState): StandardScaler | MinMaxScaler {
   const kind = (state as Partial<ScalerState> | null)?.kind;
-  if (kind !== 'standard' && kind !== 'minmax') throw new Error(`scalerFromJSON: kind must be "standard" or "minmax", got ${JSON.stringify(kind)}`);
+  if (kind !== 'standard' && kind !== 'minmax') throw new Error(`scalerFromJSON: kind must be "standard" or "minmax", got ${typeof kind === 'string' ? JSON.stringify(kind) : valueStr(kind)}`);
   return (kind === 'standard' ? new StandardScaler() : new MinMaxScaler()).loadJSON(state);
 }

@@ -15,6 +15,7 @@ import {
 } from 'node:fs';
 import { open, realpath, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { valueStr } from '../shape.js';
 
 /** Largest single write: Node refuses writes over 2 GiB, and smaller pieces keep memory flat. */
 const CHUNK = 64 * 1024 * 1024;
@@ -27,6 +28,15 @@ const CHUNK = 64 * 1024 * 1024;
  */
 export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/**
+ * The path argument of a public reader or writer, checked before any fs call: Node's own message
+ * for a number or an object ("The \"path\" argument must be of type string") names no caller.
+ */
+export function checkPath(who: string, path: unknown): string {
+  if (typeof path !== 'string' || path === '') throw new Error(`${who}: path must be a non-empty string, got ${valueStr(path)}`);
+  return path;
 }
 
 /** An fs error re-thrown as one message naming the caller, the file and the action, keeping `code`. */

@@ -7,10 +7,12 @@
 import { scalerFromJSON, type MinMaxScaler, type ScalerState, type StandardScaler } from '../data/transforms.js';
 import { Identity, Linear, Sequential } from '../nn/layers.js';
 import { type ActivationName, activationLayer, activationNames, mlp, mlpParameterShapes, type MLPSpec } from '../nn/mlp.js';
-import type { Module } from '../nn/module.js';
+import { Module } from '../nn/module.js';
+import { valueStr } from '../shape.js';
 import { Ensemble } from '../train/ensemble.js';
-import type { Tensor } from '../tensor.js';
-import { deserialize, loadFile, type SafetensorsContents, save, type StateDict } from './safetensors.js';
+import { Tensor } from '../tensor.js';
+import { checkPath } from './atomic.js';
+import { deserializeAs, readContents, type SafetensorsContents, saveAs, type StateDict } from './safetensors.js';
 
 /** What a model file records besides the weights. */
 export interface ModelInfo {
@@ -42,38 +44,64 @@ const KEY = {
   preprocess: 'tensorgrad.preprocess',
 } as const;
 
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
 /** Saves a model (a Sequential from mlp(), or an Ensemble of them) with its description, atomically. */
 export async function saveModel(model: Module, path: string, info: Omit<ModelInfo, 'members' | 'extra'> & { extra?: Record<string, string> }): Promise<void> {
+  const who = 'saveModel';
+  if (!((model as unknown) instanceof Module)) throw new Error(`${who}: model must be a Module (an mlp() or an Ensemble of them), got ${valueStr(model)}`);
+  checkPath(who, path);
+  if (!isRecord(info)) throw new Error(`${who}: info must be an object { spec, classes, preprocess?, extra? }, got ${valueStr(info)}`);
   // A one-member ensemble is that member (its keys lose the "0." prefix; loadModel gives back an MLP).
   if (model instanceof Ensemble && model.members.length === 1) model = model.members[0]!;
   const members = model instanceof Ensemble ? model.members.length : 1;
-  const spec = checkSpec('saveModel: spec', info.spec);
-  checkAgainstSpec('saveModel', model.stateDict(), spec, members);
-  if (!Array.isArray(info.classes) || info.classes.length !== spec.outputs || !info.classes.every((c) => typeof c === 'string')) {
-    throw new Error(`saveModel: classes must list ${spec.outputs} class names (the model has ${spec.outputs} outputs)`);
+  const spec = checkSpec(who, 'info.spec', info.spec);
+  checkAgainstSpec(who, model.stateDict(), spec, members);
+  const classes: unknown = info.classes;
+  if (!Array.isArray(classes) || classes.length !== spec.outputs || !classes.every((c) => typeof c === 'string')) {
+    throw new Error(`${who}: classes must list ${spec.outputs} class names (the model has ${spec.outputs} outputs), got ${Array.isArray(classes) ? `${classes.length} values` : valueStr(classes)}`);
   }
+  // Checked as loadModel will check it, so a file that saves also loads.
+  const preprocess: unknown = info.preprocess ?? null;
+  if (preprocess !== null) {
+    try {
+      scalerFromJSON(preprocess as ScalerState);
+    } catch (e) {
+      throw new Error(`${who}: info.preprocess is not a scaler state (toJSON() of a fitted scaler): ${(e as Error).message}`);
+    }
+    const features = (preprocess as ScalerState).shift.length;
+    if (features !== spec.inputs) throw new Error(`${who}: info.preprocess scales ${features} features, the model takes ${spec.inputs}`);
+  }
+  const extra: unknown = info.extra ?? {};
+  if (!isRecord(extra)) throw new Error(`${who}: info.extra must be a record of strings, got ${valueStr(extra)}`);
   const metadata: Record<string, string> = {
     format: 'pt',
     [KEY.spec]: JSON.stringify(info.spec),
     [KEY.members]: String(members),
-    [KEY.classes]: JSON.stringify(info.classes),
+    [KEY.classes]: JSON.stringify(classes),
   };
-  if (info.preprocess !== null) metadata[KEY.preprocess] = JSON.stringify(info.preprocess);
-  for (const [k, v] of Object.entries(info.extra ?? {})) metadata[`tensorgrad.extra.${k}`] = v;
-  await save(model, path, { metadata });
+  if (preprocess !== null) metadata[KEY.preprocess] = JSON.stringify(preprocess);
+  for (const [k, v] of Object.entries(extra)) {
+    if (typeof v !== 'string') throw new Error(`${who}: info.extra.${k} must be a string, got ${valueStr(v)}`);
+    metadata[`tensorgrad.extra.${k}`] = v;
+  }
+  await saveAs(who, model, path, { metadata });
 }
 
-function parseJson(file: string, key: string, text: string): unknown {
+function parseJson(where: string, key: string, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new Error(`${file}: metadata ${key} is not valid JSON`);
+    throw new Error(`${where}: metadata ${key} is not valid JSON`);
   }
 }
 
-function checkSpec(file: string, v: unknown): MLPSpec {
+/** An MLP description from a file's metadata (`what` = "metadata tensorgrad.model") or from saveModel's info. */
+function checkSpec(where: string, what: string, v: unknown): MLPSpec {
   const s = v as Partial<MLPSpec> | null;
-  const posInt = (n: unknown): boolean => Number.isInteger(n) && (n as number) > 0;
+  const posInt = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) > 0;
   if (
     s === null ||
     typeof s !== 'object' ||
@@ -83,10 +111,10 @@ function checkSpec(file: string, v: unknown): MLPSpec {
     !s.hidden.every(posInt) ||
     (s.activation !== undefined && !activationNames.includes(s.activation))
   ) {
-    throw new Error(`${file}: metadata ${KEY.spec} is not an MLP description ({ inputs, hidden, outputs, activation })`);
+    throw new Error(`${where}: ${what} is not an MLP description ({ inputs, hidden, outputs, activation })`);
   }
   const dropout = s.dropout ?? 0;
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new Error(`${file}: metadata ${KEY.spec}: dropout must be a number in [0, 1)`);
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new Error(`${where}: ${what}: dropout must be a number in [0, 1)`);
   return { inputs: s.inputs!, hidden: s.hidden, outputs: s.outputs!, activation: s.activation ?? 'relu', dropout };
 }
 
@@ -115,17 +143,37 @@ function checkAgainstSpec(where: string, tensors: Record<string, { shape: readon
 
 const MAX_LAYER_GAP = 4;
 
+/** The activation option of inferMlp/loadModel, checked before any work. */
+function checkActivation(who: string, what: string, v: unknown): ActivationName {
+  if (v === undefined) return 'relu';
+  if (typeof v !== 'string' || !(activationNames as string[]).includes(v)) {
+    throw new Error(`${who}: ${what} must be one of ${activationNames.map((a) => `'${a}'`).join(', ')}, got ${valueStr(v)}`);
+  }
+  return v as ActivationName;
+}
+
 /**
  * An MLP rebuilt from weights alone, as torch.nn.Sequential(Linear, act, [Dropout,] Linear, …)
  * names them: Linear layers at the indices that have `<i>.weight` [out, in] (and optionally
  * `<i>.bias`), the activation right after each hidden Linear, Identity for any other index (a
- * Dropout, which does nothing at inference).
+ * Dropout, which does nothing at inference). `file` names the source in errors.
  */
 export function inferMlp(tensors: StateDict, activation: ActivationName = 'relu', file = 'model'): { model: Sequential; spec: MLPSpec } {
+  const who = 'inferMlp';
+  if (!isRecord(tensors)) throw new Error(`${who}: tensors must be a record of name → Tensor (a state dict), got ${valueStr(tensors)}`);
+  const act = checkActivation(who, 'activation', activation);
+  if (typeof file !== 'string') throw new Error(`${who}: file must be a string (the name used in errors), got ${valueStr(file)}`);
+  return inferFrom(`${who}: ${file}`, tensors, act);
+}
+
+/** inferMlp's work, with errors prefixed by `where` ("loadModel: <path>", "inferMlp: model"). */
+function inferFrom(where: string, tensors: Record<string, unknown>, activation: ActivationName): { model: Sequential; spec: MLPSpec } {
   const layers = new Map<number, { w: Tensor; b: Tensor | undefined }>();
   for (const [k, t] of Object.entries(tensors)) {
     const m = /^(\d+)\.(weight|bias)$/.exec(k);
-    if (!m) throw new Error(`${file}: cannot infer an MLP: unexpected tensor '${k}' (expected keys like 0.weight, 0.bias, 2.weight, …)`);
+    if (!m) throw new Error(`${where}: cannot infer an MLP: unexpected tensor '${k.length > 60 ? `${k.slice(0, 57)}...` : k}' (expected keys like 0.weight, 0.bias, 2.weight, …)`);
+    if (!(t instanceof Tensor)) throw new Error(`${where}: ${k} must be a Tensor, got ${valueStr(t)}`);
+    t._read(`${where}: ${k}`); // a detached buffer fails here, named, rather than inside loadStateDict
     const i = Number(m[1]);
     const entry = layers.get(i) ?? { w: undefined as unknown as Tensor, b: undefined };
     if (m[2] === 'weight') entry.w = t;
@@ -133,12 +181,12 @@ export function inferMlp(tensors: StateDict, activation: ActivationName = 'relu'
     layers.set(i, entry);
   }
   const idx = [...layers.keys()].sort((a, b) => a - b);
-  if (idx.length === 0) throw new Error(`${file}: no tensors`);
+  if (idx.length === 0) throw new Error(`${where}: cannot infer an MLP: no tensors`);
   // Between two Linear layers a Sequential holds an activation and perhaps a Dropout or a norm:
   // larger gaps are not an MLP (and must not make us build millions of placeholder layers).
   idx.forEach((i, n) => {
     const gap = i - (n === 0 ? -1 : idx[n - 1]!);
-    if (gap > MAX_LAYER_GAP) throw new Error(`${file}: cannot infer an MLP: layer index ${i} follows ${n === 0 ? 'the start' : idx[n - 1]} with a gap of ${gap} (at most ${MAX_LAYER_GAP})`);
+    if (gap > MAX_LAYER_GAP) throw new Error(`${where}: cannot infer an MLP: layer index ${i} follows ${n === 0 ? 'the start' : idx[n - 1]} with a gap of ${gap} (at most ${MAX_LAYER_GAP})`);
   });
   const modules: Module[] = [];
   const hidden: number[] = [];
@@ -146,12 +194,12 @@ export function inferMlp(tensors: StateDict, activation: ActivationName = 'relu'
   let prevOut = -1;
   idx.forEach((i, n) => {
     const { w, b } = layers.get(i)!;
-    if (w === undefined) throw new Error(`${file}: ${i}.bias has no ${i}.weight`);
-    if (w.ndim !== 2) throw new Error(`${file}: ${i}.weight must be 2-D [out, in], got [${w.shape.join(', ')}]`);
+    if (w === undefined) throw new Error(`${where}: ${i}.bias has no ${i}.weight`);
+    if (w.ndim !== 2) throw new Error(`${where}: ${i}.weight must be 2-D [out, in], got [${w.shape.join(', ')}]`);
     const [out, inp] = w.shape as [number, number];
-    if (b !== undefined && (b.ndim !== 1 || b.shape[0] !== out)) throw new Error(`${file}: ${i}.bias must be [${out}], got [${b.shape.join(', ')}]`);
+    if (b !== undefined && (b.ndim !== 1 || b.shape[0] !== out)) throw new Error(`${where}: ${i}.bias must be [${out}], got [${b.shape.join(', ')}]`);
     if (n === 0) inputs = inp;
-    else if (inp !== prevOut) throw new Error(`${file}: ${i}.weight takes ${inp} inputs but the previous layer gives ${prevOut}`);
+    else if (inp !== prevOut) throw new Error(`${where}: ${i}.weight takes ${inp} inputs but the previous layer gives ${prevOut}`);
     if (n > 0) hidden.push(inp);
     while (modules.length < i) modules.push(modules.length === idx[n - 1]! + 1 ? activationLayer(activation) : new Identity());
     const lin = new Linear(inp, out, { bias: b !== undefined });
@@ -164,31 +212,32 @@ export function inferMlp(tensors: StateDict, activation: ActivationName = 'relu'
   return { model: new Sequential(...modules), spec: { inputs, hidden, outputs: prevOut, activation } };
 }
 
-function fromContents(contents: SafetensorsContents, file: string, activation?: ActivationName): LoadedModel {
+/** The model a file describes; `where` ("loadModel: <path>") prefixes every error. */
+function fromContents(contents: SafetensorsContents, where: string, activation: ActivationName | undefined): LoadedModel {
   const md = contents.metadata;
   const rawSpec = md[KEY.spec];
   if (rawSpec === undefined) {
-    const { model, spec } = inferMlp(contents.tensors, activation ?? 'relu', file);
+    const { model, spec } = inferFrom(where, contents.tensors, activation ?? 'relu');
     const classes = Array.from({ length: spec.outputs }, (_, i) => String(i));
     return { model: model.eval(), spec, members: 1, classes, preprocess: null, scaler: null, extra: {}, inferred: true };
   }
-  const spec = checkSpec(file, parseJson(file, KEY.spec, rawSpec));
+  const spec = checkSpec(where, `metadata ${KEY.spec}`, parseJson(where, KEY.spec, rawSpec));
   const members = Number(md[KEY.members] ?? '1');
-  if (!Number.isInteger(members) || members < 1 || members > 1000) throw new Error(`${file}: metadata ${KEY.members} must be an integer in [1, 1000]`);
-  checkAgainstSpec(file, contents.tensors, spec, members);
-  const classes = md[KEY.classes] === undefined ? Array.from({ length: spec.outputs }, (_, i) => String(i)) : parseJson(file, KEY.classes, md[KEY.classes]!);
+  if (!Number.isInteger(members) || members < 1 || members > 1000) throw new Error(`${where}: metadata ${KEY.members} must be an integer in [1, 1000]`);
+  checkAgainstSpec(where, contents.tensors, spec, members);
+  const classes = md[KEY.classes] === undefined ? Array.from({ length: spec.outputs }, (_, i) => String(i)) : parseJson(where, KEY.classes, md[KEY.classes]!);
   if (!Array.isArray(classes) || classes.length !== spec.outputs || !classes.every((c) => typeof c === 'string')) {
-    throw new Error(`${file}: metadata ${KEY.classes} must list ${spec.outputs} class names`);
+    throw new Error(`${where}: metadata ${KEY.classes} must list ${spec.outputs} class names`);
   }
-  const preprocess = md[KEY.preprocess] === undefined ? null : (parseJson(file, KEY.preprocess, md[KEY.preprocess]!) as ScalerState);
+  const preprocess = md[KEY.preprocess] === undefined ? null : (parseJson(where, KEY.preprocess, md[KEY.preprocess]!) as ScalerState);
   let scaler: StandardScaler | MinMaxScaler | null = null;
   if (preprocess !== null) {
     try {
       scaler = scalerFromJSON(preprocess);
     } catch (e) {
-      throw new Error(`${file}: metadata ${KEY.preprocess}: ${(e as Error).message}`);
+      throw new Error(`${where}: metadata ${KEY.preprocess}: ${(e as Error).message}`);
     }
-    if (preprocess.shift.length !== spec.inputs) throw new Error(`${file}: the recorded scaling has ${preprocess.shift.length} features, the model takes ${spec.inputs}`);
+    if (preprocess.shift.length !== spec.inputs) throw new Error(`${where}: the recorded scaling has ${preprocess.shift.length} features, the model takes ${spec.inputs}`);
   }
   const model: Module = members === 1 ? mlp(spec) : new Ensemble(Array.from({ length: members }, () => mlp(spec)));
   model.loadStateDict(contents.tensors);
@@ -197,13 +246,31 @@ function fromContents(contents: SafetensorsContents, file: string, activation?: 
   return { model: model.eval(), spec, members, classes: classes as string[], preprocess, scaler, extra, inferred: false };
 }
 
-/** Loads a model file written by saveModel (or a PyTorch MLP's safetensors, inferred from its keys). */
-export async function loadModel(path: string, options: { activation?: ActivationName } = {}): Promise<LoadedModel> {
-  return fromContents(await loadFile(path), path, options.activation);
+/** The options of loadModel/loadModelFromBuffer, checked before the file is read. */
+function loadOptions(who: string, options: unknown, keys: readonly string[]): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (!isRecord(options)) throw new Error(`${who}: options must be an object, got ${valueStr(options)}`);
+  for (const k of Object.keys(options)) {
+    if (!keys.includes(k)) throw new Error(`${who}: unknown option '${k}' (expected ${keys.join(', ')})`);
+  }
+  return options;
 }
 
-/** loadModel from bytes already in memory. */
+/** Loads a model file written by saveModel (or a PyTorch MLP's safetensors, inferred from its keys). */
+export async function loadModel(path: string, options: { activation?: ActivationName } = {}): Promise<LoadedModel> {
+  const who = 'loadModel';
+  checkPath(who, path);
+  const o = loadOptions(who, options, ['activation']);
+  const activation = o['activation'] === undefined ? undefined : checkActivation(who, 'options.activation', o['activation']);
+  return fromContents(await readContents(who, path), `${who}: ${path}`, activation);
+}
+
+/** loadModel from bytes already in memory; `options.name` names the source in errors. */
 export function loadModelFromBuffer(bytes: Uint8Array, options: { activation?: ActivationName; name?: string } = {}): LoadedModel {
-  const name = options.name ?? 'model';
-  return fromContents(deserialize(bytes, { name }), name, options.activation);
+  const who = 'loadModelFromBuffer';
+  const o = loadOptions(who, options, ['activation', 'name']);
+  const activation = o['activation'] === undefined ? undefined : checkActivation(who, 'options.activation', o['activation']);
+  const name = o['name'] ?? 'model';
+  if (typeof name !== 'string') throw new Error(`${who}: options.name must be a string, got ${valueStr(name)}`);
+  return fromContents(deserializeAs(who, bytes, name), `${who}: ${name}`, activation);
 }

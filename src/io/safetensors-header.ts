@@ -2,7 +2,7 @@
  * The safetensors header, validated: nothing in it is trusted, and every number is checked
  * against the bytes actually present before anything is allocated from it.
  */
-import { Tensor } from '../tensor.js';
+import { type Tensor, ownedTensor } from '../tensor.js';
 import { DTYPES, type Dtype, READABLE_DTYPES, view } from './safetensors-dtypes.js';
 import type { SafetensorsContents, StateDict } from './safetensors.js';
 
@@ -234,7 +234,7 @@ export function parseHeader(header: Uint8Array, dataLength: number, fail: Fail):
 export function decodeEntry(e: Entry, raw: Uint8Array, fail: Fail): Tensor {
   const label = tensorLabel(e.name);
   const data = e.codec.decode(raw, e.numel, (p) => fail(`${label}: ${p}`));
-  return new Tensor(data, e.shape);
+  return ownedTensor(data, e.shape);
 }
 
 /** A fresh buffer for one tensor's bytes; its size was already checked against the file. */

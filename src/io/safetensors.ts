@@ -10,7 +10,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Tensor } from '../tensor.js';
-import { fsError, writeFileAtomic, writeFileAtomicSync } from './atomic.js';
+import { checkPath, fsError, writeFileAtomic, writeFileAtomicSync } from './atomic.js';
 import { view } from './safetensors-dtypes.js';
 import {
   allocRaw,
@@ -58,7 +58,15 @@ const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] ===
 
 /** Parses a whole safetensors file held in memory; `options.name` (a path) prefixes errors. */
 export function deserialize(bytes: Uint8Array, options?: { name?: string }): SafetensorsContents {
-  const fail = failer('deserialize', options?.name);
+  if (options !== undefined && !isPlainObject(options)) throw new Error(`deserialize: options must be an object, got ${show(options)}`);
+  const name: unknown = options?.name;
+  if (name !== undefined && typeof name !== 'string') throw new Error(`deserialize: options.name must be a string, got ${show(name)}`);
+  return deserializeAs('deserialize', bytes, name);
+}
+
+/** @internal deserialize with errors named after `who` (loadModelFromBuffer reads through it). */
+export function deserializeAs(who: string, bytes: Uint8Array, name: string | undefined): SafetensorsContents {
+  const fail = failer(who, name);
   if (!(bytes instanceof Uint8Array)) throw fail(`expected a Uint8Array or Buffer, got ${kindOf(bytes)}`);
   const n = headerLength(bytes.subarray(0, 8), bytes.length, fail);
   const dataStart = 8 + n;
@@ -176,22 +184,27 @@ async function loadContents(path: string, who: string): Promise<SafetensorsConte
  * float32: F16/BF16 exactly, F64 rounded to nearest, integers and BOOL only when exact.
  */
 export async function load(path: string): Promise<StateDict> {
-  return (await loadContents(path, 'load')).tensors;
+  return (await readContents('load', path)).tensors;
 }
 
 /** The synchronous form of {@link load}. */
 export function loadSync(path: string): StateDict {
-  return loadContentsSync(path, 'loadSync').tensors;
+  return loadContentsSync(checkPath('loadSync', path), 'loadSync').tensors;
 }
 
 /** Reads a safetensors file's tensors and its `__metadata__` strings. */
 export async function loadFile(path: string): Promise<SafetensorsContents> {
-  return loadContents(path, 'loadFile');
+  return readContents('loadFile', path);
+}
+
+/** @internal loadFile with errors named after `who` (loadModel reads through it). */
+export async function readContents(who: string, path: string): Promise<SafetensorsContents> {
+  return loadContents(checkPath(who, path), who);
 }
 
 /** The synchronous form of {@link loadFile}. */
 export function loadFileSync(path: string): SafetensorsContents {
-  return loadContentsSync(path, 'loadFileSync');
+  return loadContentsSync(checkPath('loadFileSync', path), 'loadFileSync');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,6 +249,15 @@ function prepare(obj: Saveable, options: SaveOptions | undefined, who: string): 
     if (LONE_SURROGATE.test(name)) throw fail(`${tensorLabel(name)}: the name contains a lone UTF-16 surrogate`);
     const t = dict[name];
     if (!((t as unknown) instanceof Tensor)) throw fail(`${tensorLabel(name)}: expected a Tensor, got ${kindOf(t)}`);
+    try {
+      t._read(who);
+    } catch {
+      throw fail(`${tensorLabel(name)}: tensor data was detached (transferred or resized)`);
+    }
+    // An empty tensor may have any dim; the reader (ours, and JSON readers generally) takes only exact integers.
+    if (!t.shape.every((d) => Number.isSafeInteger(d))) {
+      throw fail(`${tensorLabel(name)}: shape [${t.shape.join(', ')}] has a dim above 2^53 - 1, which the format's readers cannot represent exactly`);
+    }
   }
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw fail(`options must be an object, got ${show(options)}`);
@@ -263,7 +285,7 @@ function prepare(obj: Saveable, options: SaveOptions | undefined, who: string): 
   let offset = 0;
   for (const { name } of encoded) {
     const t = dict[name]!;
-    const bytes = t.data.length * 4;
+    const bytes = t._read(who).length * 4;
     parts.push(`${JSON.stringify(name)}:{"dtype":"F32","shape":${JSON.stringify(t.shape)},"data_offsets":[${offset},${offset + bytes}]}`);
     offset += bytes;
     tensors.push(t);
@@ -280,10 +302,10 @@ function prepare(obj: Saveable, options: SaveOptions | undefined, who: string): 
 }
 
 /** The byte pieces of a prepared file, in order; tensor bytes are views, not copies, where possible. */
-function* pieces(p: Prepared): Generator<Uint8Array> {
+function* pieces(p: Prepared, who: string): Generator<Uint8Array> {
   yield p.prefix;
   for (const t of p.tensors) {
-    const d = t.data;
+    const d = t._read(who);
     if (HOST_IS_LITTLE_ENDIAN) {
       yield new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
     } else {
@@ -304,7 +326,7 @@ export function serialize(obj: Saveable, options?: SaveOptions): Uint8Array {
   const p = prepare(obj, options, 'serialize');
   const out = Buffer.alloc(p.total);
   let pos = 0;
-  for (const piece of pieces(p)) {
+  for (const piece of pieces(p, 'serialize')) {
     out.set(piece, pos);
     pos += piece.length;
   }
@@ -316,12 +338,19 @@ export function serialize(obj: Saveable, options?: SaveOptions): Uint8Array {
  * a crash mid-save leaves the previous file intact (and possibly a `.<name>.<pid>.<hex>.tmp` beside it).
  */
 export async function save(obj: Saveable, path: string, options?: SaveOptions): Promise<void> {
-  const p = prepare(obj, options, 'save');
-  await writeFileAtomic(path, pieces(p), 'save');
+  await saveAs('save', obj, path, options);
+}
+
+/** @internal save with errors named after `who` (saveModel writes through it). */
+export async function saveAs(who: string, obj: Saveable, path: string, options?: SaveOptions): Promise<void> {
+  checkPath(who, path);
+  const p = prepare(obj, options, who);
+  await writeFileAtomic(path, pieces(p, who), who);
 }
 
 /** The synchronous form of {@link save}. */
 export function saveSync(obj: Saveable, path: string, options?: SaveOptions): void {
+  checkPath('saveSync', path);
   const p = prepare(obj, options, 'saveSync');
-  writeFileAtomicSync(path, pieces(p), 'saveSync');
+  writeFileAtomicSync(path, pieces(p, 'saveSync'), 'saveSync');
 }

@@ -1,7 +1,8 @@
 import { Module } from '../nn/module.js';
 import { manualSeed } from '../random.js';
+import { valueStr } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { evaluate, type EvaluateOptions, type EvaluateResult } from './evaluate.js';
+import { evaluate, type EvaluateOptions, type EvaluateResult, isRecord } from './evaluate.js';
 import { fit, type FitOptions, type History } from './fit.js';
 
 /**
@@ -15,9 +16,10 @@ export class Ensemble extends Module {
 
   constructor(members: readonly Module[]) {
     super();
+    if (!Array.isArray(members)) throw new Error(`Ensemble: members must be an array of Modules, got ${valueStr(members)}`);
     if (members.length === 0) throw new Error('Ensemble: needs at least one member');
-    members.forEach((m, i) => {
-      if (!(m instanceof Module)) throw new Error(`Ensemble: member ${i} is not a Module`);
+    members.forEach((m: unknown, i) => {
+      if (!(m instanceof Module)) throw new Error(`Ensemble: member ${i} is not a Module, got ${valueStr(m)}`);
     });
     this.members = members.slice();
   }
@@ -51,23 +53,31 @@ export class Ensemble extends Module {
     create: (index: number) => Module,
     options: FitOptions & { seed?: number; onMemberEnd?: (index: number, history: History) => void | Promise<void> },
   ): Promise<{ ensemble: Ensemble; histories: History[] }> {
-    if (!Number.isInteger(count) || count < 1) throw new Error(`Ensemble.train: count must be a positive integer, got ${count}`);
+    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1) throw new Error(`Ensemble.train: count must be a positive integer, got ${valueStr(count)}`);
+    if (typeof create !== 'function') throw new Error(`Ensemble.train: create must be a function (index) => Module, got ${valueStr(create)}`);
+    if (!isRecord(options)) throw new Error(`Ensemble.train: options must be an object (fit's options, plus seed and onMemberEnd), got ${valueStr(options)}`);
+    const { seed: seedOption, onMemberEnd, ...fitOptions } = options;
+    if (seedOption !== undefined && (typeof seedOption !== 'number' || !Number.isSafeInteger(seedOption))) {
+      throw new Error(`Ensemble.train: seed must be an integer, got ${valueStr(seedOption)}`);
+    }
+    if (onMemberEnd !== undefined && typeof onMemberEnd !== 'function') throw new Error(`Ensemble.train: onMemberEnd must be a function, got ${valueStr(onMemberEnd)}`);
     if (options.optimizer !== undefined && typeof options.optimizer !== 'function') {
       throw new Error('Ensemble.train: pass the optimizer as a factory ((model) => optimizer), so each member gets its own');
     }
     if (options.scheduler !== undefined && typeof options.scheduler !== 'function') {
       throw new Error('Ensemble.train: pass the scheduler as a factory ((optimizer) => scheduler), so each member gets its own');
     }
-    const seed = options.seed ?? 0;
+    const seed = seedOption ?? 0;
     const members: Module[] = [];
     const histories: History[] = [];
     for (let i = 0; i < count; i++) {
       manualSeed(seed + i);
-      const model = create(i);
-      const h = await fit(model, options);
+      const model: unknown = create(i);
+      if (!(model instanceof Module)) throw new Error(`Ensemble.train: create(${i}) must return a Module, got ${valueStr(model)}`);
+      const h = await fit(model, fitOptions);
       members.push(model);
       histories.push(h);
-      await options.onMemberEnd?.(i, h);
+      await onMemberEnd?.(i, h);
     }
     return { ensemble: new Ensemble(members), histories };
   }
@@ -77,6 +87,7 @@ export class Ensemble extends Module {
     data: Parameters<typeof evaluate>[1],
     options: EvaluateOptions = {},
   ): Promise<EvaluateResult & { members: EvaluateResult[] }> {
+    if (options !== undefined && !isRecord(options)) throw new Error(`Ensemble.evaluate: options must be an object, got ${valueStr(options)}`);
     // Members are scored on their own logits; the ensemble on its log-probabilities.
     const members: EvaluateResult[] = [];
     for (const m of this.members) members.push(await evaluate(m, data, { ...options, confusionMatrix: false }));

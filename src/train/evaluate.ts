@@ -3,8 +3,9 @@ import { noGrad } from '../autograd.js';
 import { type Dataset, TensorDataset } from '../data/dataset.js';
 import { DataLoader } from '../data/loader.js';
 import { bceWithLogits, crossEntropy, l1Loss, mseLoss, nllLoss } from '../nn/losses.js';
-import type { Module } from '../nn/module.js';
+import { Module } from '../nn/module.js';
 import { concat } from '../ops/indexing.js';
+import { shapeStr, valueStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { ConfusionMatrix, type Metric, metricByName } from './metrics.js';
 
@@ -23,16 +24,59 @@ const LOSSES: Record<LossName, (o: Tensor, t: Tensor) => Tensor> = {
   bceWithLogits: (o, t) => bceWithLogits(o, t),
 };
 
-export function resolveLoss(loss: LossLike | undefined): (o: Tensor, t: Tensor) => Tensor {
-  if (typeof loss === 'function') return loss;
-  const name = loss ?? 'crossEntropy';
-  const f = LOSSES[name];
-  if (f === undefined) throw new Error(`unknown loss '${String(name)}'; use one of ${Object.keys(LOSSES).join(', ')} or a function`);
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** The options object of fit/evaluate/predict: undefined (→ {}) or a plain object with only `known` keys. */
+export function checkOptions(who: string, options: unknown, known: readonly string[]): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (!isRecord(options)) throw new Error(`${who}: options must be an object, got ${valueStr(options)}`);
+  for (const k of Object.keys(options)) {
+    if (!known.includes(k)) throw new Error(`${who}: unknown option '${k}' (expected ${known.join(', ')})`);
+  }
+  return options;
+}
+
+export function checkModel(who: string, model: unknown): Module {
+  if (!(model instanceof Module)) throw new Error(`${who}: model must be a Module, got ${valueStr(model)}`);
+  return model;
+}
+
+/** A batch size option, checked here so the error names the function the user called, not DataLoader. */
+export function checkBatchSize(who: string, v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new Error(`${who}: batchSize must be a positive integer, got ${valueStr(v)}`);
+  return v;
+}
+
+export function checkSignal(who: string, v: unknown): AbortSignal | undefined {
+  if (v !== undefined && !(v instanceof AbortSignal)) throw new Error(`${who}: signal must be an AbortSignal, got ${valueStr(v)}`);
+  return v;
+}
+
+export function resolveLoss(who: string, loss: LossLike | undefined): (o: Tensor, t: Tensor) => Tensor {
+  if (typeof loss === 'function') {
+    const user = loss;
+    return (o, t) => {
+      const l: unknown = user(o, t);
+      // backward() and item() need one value; anything else would fail later with a vaguer message.
+      if (!(l instanceof Tensor)) throw new Error(`${who}: the loss function must return a Tensor, got ${valueStr(l)}`);
+      if (l.size !== 1) throw new Error(`${who}: the loss function must return a single value, got shape ${shapeStr(l.shape)}`);
+      return l;
+    };
+  }
+  const name: unknown = loss ?? 'crossEntropy';
+  const f = typeof name === 'string' && Object.hasOwn(LOSSES, name) ? LOSSES[name as LossName] : undefined;
+  if (f === undefined) {
+    const shown = typeof name === 'string' ? `'${name.length > 40 ? `${name.slice(0, 40)}…` : name}'` : valueStr(name);
+    throw new Error(`${who}: unknown loss ${shown}; use one of ${Object.keys(LOSSES).join(', ')} or a function`);
+  }
   if (name !== 'crossEntropy' && name !== 'nll') return f;
   return (o, t) => {
     // Over one class the softmax is 1 and the loss 0 whatever the weights: a regression model
     // that forgot `loss: 'mse'` would report a perfect, untrained run.
-    if (o.ndim === 2 && o.shape[1] === 1) {
+    if (o instanceof Tensor && o.ndim === 2 && o.shape[1] === 1) {
       throw new Error(`${name}: the model has a single output, so every prediction is that one class (loss 0); for regression pass loss: 'mse', for two classes use 2 outputs or 'bceWithLogits'`);
     }
     return f(o, t);
@@ -45,15 +89,37 @@ export function defaultMetrics(loss: LossLike | undefined): MetricLike[] {
 }
 
 /** Metric objects for names (fresh ones), or the objects themselves. */
-export function resolveMetrics(list: readonly MetricLike[]): Metric[] {
-  return list.map((m) => {
-    if (typeof m === 'string') return metricByName(m);
-    if (m !== null && typeof m === 'object' && typeof m.update === 'function' && typeof m.compute === 'function') return m;
-    throw new Error('metrics must be names or objects with reset(), update() and compute()');
+export function resolveMetrics(who: string, list: unknown): Metric[] {
+  if (!Array.isArray(list)) throw new Error(`${who}: metrics must be an array of names ('accuracy', 'top5') or Metric objects, got ${valueStr(list)}`);
+  return list.map((m: unknown, i) => {
+    if (typeof m === 'string') {
+      try {
+        return metricByName(m);
+      } catch (e) {
+        throw new Error(`${who}: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    const o = m as Partial<Metric> | null;
+    if (o !== null && typeof o === 'object' && typeof o.reset === 'function' && typeof o.update === 'function' && typeof o.compute === 'function' && typeof o.name === 'string') return o as Metric;
+    throw new Error(`${who}: metrics[${i}] must be a name or an object with name, reset(), update() and compute(), got ${valueStr(m)}`);
   });
 }
 
-/** Accepts a DataLoader, a dataset, or an [x, y] pair of tensors; datasets get batched here. */
+/** Feeds a batch to each metric; a metric refusing it is reported under the caller's name. */
+export function updateMetrics(who: string, metrics: readonly Metric[], out: Tensor, y: Tensor): void {
+  for (const m of metrics) {
+    try {
+      m.update(out, y);
+    } catch (e) {
+      throw new Error(`${who}: metric '${m.name}': ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  }
+}
+
+/**
+ * Accepts a DataLoader, a dataset, or an [x, y] pair of tensors; datasets get batched here. `what`
+ * ("fit: train") prefixes every error, including those of the dataset and loader built here.
+ */
 export function toLoader(
   what: string,
   data: DataLoader<[Tensor, Tensor]> | Dataset<[Tensor, Tensor]> | readonly [Tensor, Tensor],
@@ -61,14 +127,29 @@ export function toLoader(
   shuffle: boolean,
 ): DataLoader<[Tensor, Tensor]> {
   if (data instanceof DataLoader) return data;
-  if (Array.isArray(data) && data.length === 2 && data[0] instanceof Tensor && data[1] instanceof Tensor) {
-    return new DataLoader(new TensorDataset(data[0], data[1]), { batchSize, shuffle });
+  if (Array.isArray(data)) {
+    const [x, y] = data as unknown[];
+    if (data.length !== 2 || !(x instanceof Tensor) || !(y instanceof Tensor)) {
+      throw new Error(`${what}: an [x, y] pair must hold exactly two Tensors, got ${data.length} items`);
+    }
+    if (x.ndim === 0 || y.ndim === 0 || x.shape[0] !== y.shape[0]) {
+      throw new Error(`${what}: x ${shapeStr(x.shape)} and y ${shapeStr(y.shape)} must have the same number of rows (dim 0)`);
+    }
+    try {
+      return new DataLoader(new TensorDataset(x, y), { batchSize, shuffle });
+    } catch (e) {
+      throw new Error(`${what}: ${(e as Error).message}`, { cause: e });
+    }
   }
   const d = data as Dataset<[Tensor, Tensor]>;
-  if (d !== null && typeof d === 'object' && typeof d.get === 'function' && Number.isInteger(d.length)) {
-    return new DataLoader(d, { batchSize, shuffle });
+  if (d !== null && typeof d === 'object' && typeof d.get === 'function') {
+    try {
+      return new DataLoader(d, { batchSize, shuffle });
+    } catch (e) {
+      throw new Error(`${what}: ${(e as Error).message}`, { cause: e });
+    }
   }
-  throw new Error(`${what} must be a DataLoader, a Dataset or an [x, y] pair of tensors`);
+  throw new Error(`${what} must be a DataLoader, a Dataset or an [x, y] pair of tensors, got ${valueStr(data)}`);
 }
 
 export interface EvaluateOptions {
@@ -111,9 +192,20 @@ export async function evaluate(
   data: DataLoader<[Tensor, Tensor]> | Dataset<[Tensor, Tensor]> | readonly [Tensor, Tensor],
   options: EvaluateOptions = {},
 ): Promise<EvaluateResult> {
-  const loader = toLoader('evaluate: data', data, options.batchSize ?? 256, false);
-  const lossFn = resolveLoss(options.loss);
-  const metrics = resolveMetrics(options.metrics ?? defaultMetrics(options.loss));
+  const who = 'evaluate';
+  checkModel(who, model);
+  const o = checkOptions(who, options, ['loss', 'metrics', 'batchSize', 'confusionMatrix', 'classNames', 'signal']);
+  const batchSize = checkBatchSize(who, o['batchSize'], 256);
+  const wantCm = o['confusionMatrix'] ?? false;
+  if (typeof wantCm !== 'boolean') throw new Error(`${who}: confusionMatrix must be a boolean, got ${valueStr(wantCm)}`);
+  const classNames = o['classNames'];
+  if (classNames !== undefined && (!Array.isArray(classNames) || !classNames.every((n) => typeof n === 'string'))) {
+    throw new Error(`${who}: classNames must be an array of strings, got ${valueStr(classNames)}`);
+  }
+  const signal = checkSignal(who, o['signal']);
+  const lossFn = resolveLoss(who, o['loss'] as LossLike | undefined);
+  const metrics = resolveMetrics(who, o['metrics'] ?? defaultMetrics(o['loss'] as LossLike | undefined));
+  const loader = toLoader(`${who}: data`, data, batchSize, false);
   for (const m of metrics) m.reset();
   let cm: ConfusionMatrix | undefined;
   return inEval(model, async () => {
@@ -125,14 +217,15 @@ export async function evaluate(
         const n = x.shape[0]!;
         lossSum += lossFn(out, y).item() * n;
         samples += n;
-        for (const m of metrics) m.update(out, y);
-        if (options.confusionMatrix) {
-          cm ??= new ConfusionMatrix(out.shape[1]!, options.classNames);
+        updateMetrics(who, metrics, out, y);
+        if (wantCm) {
+          if (!(out instanceof Tensor) || out.ndim !== 2) throw new Error(`${who}: confusionMatrix needs outputs [batch, classes], got ${out instanceof Tensor ? shapeStr(out.shape) : valueStr(out)}`);
+          cm ??= new ConfusionMatrix(out.shape[1]!, classNames as string[] | undefined);
           cm.update(out, y);
         }
       });
       await yieldToEventLoop();
-      if (options.signal?.aborted) throw options.signal.reason ?? new Error('evaluate: aborted');
+      if (signal?.aborted) throw signal.reason ?? new Error('evaluate: aborted');
     }
     const result: EvaluateResult = {
       loss: samples ? lossSum / samples : Number.NaN,
@@ -154,18 +247,25 @@ export interface PredictOptions {
  * first element is the input), in eval mode, without a graph, batched. Returns [N, outputs].
  */
 export function predict(model: Module, input: Tensor | Dataset | DataLoader<Tensor[]>, options: PredictOptions = {}): Tensor {
-  const batchSize = options.batchSize ?? 256;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`predict: batchSize must be a positive integer, got ${batchSize}`);
+  const who = 'predict';
+  checkModel(who, model);
+  const o = checkOptions(who, options, ['batchSize']);
+  const batchSize = checkBatchSize(who, o['batchSize'], 256);
   let loader: Iterable<Tensor[]>;
   if (input instanceof Tensor) {
+    input._read(who);
     if (input.ndim === 0) throw new Error('predict: input must have a batch dim, got a 0-d tensor');
     loader = new DataLoader(new TensorDataset(input) as Dataset<[Tensor]>, { batchSize });
   } else if (input instanceof DataLoader) {
     loader = input;
-  } else if (input !== null && typeof input === 'object' && typeof (input as Dataset).get === 'function') {
-    loader = new DataLoader(input as Dataset, { batchSize });
+  } else if (input !== null && typeof input === 'object' && !Array.isArray(input) && typeof (input as Dataset).get === 'function') {
+    try {
+      loader = new DataLoader(input as Dataset, { batchSize });
+    } catch (e) {
+      throw new Error(`${who}: ${(e as Error).message}`, { cause: e });
+    }
   } else {
-    throw new Error('predict: input must be a Tensor, a Dataset or a DataLoader');
+    throw new Error(`predict: input must be a Tensor, a Dataset or a DataLoader, got ${valueStr(input)}`);
   }
   const was = model.training;
   model.eval();
@@ -173,6 +273,8 @@ export function predict(model: Module, input: Tensor | Dataset | DataLoader<Tens
     const outs: Tensor[] = [];
     noGrad(() => {
       for (const batch of loader) outs.push(model.forward(batch[0]!));
+      // No rows: the model's output for the empty input, as PyTorch gives ([0, outputs]).
+      if (outs.length === 0 && input instanceof Tensor) outs.push(model.forward(input));
     });
     if (outs.length === 0) throw new Error('predict: no input rows');
     return outs.length === 1 ? outs[0]! : noGrad(() => concat(outs, 0));

@@ -3,12 +3,27 @@ import { noGrad } from '../autograd.js';
 import type { Dataset } from '../data/dataset.js';
 import { DataLoader } from '../data/loader.js';
 import type { Module } from '../nn/module.js';
+import { valueStr } from '../shape.js';
 import { Adam } from '../optim/adam.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { OneCycleLR, ReduceLROnPlateau } from '../optim/lr_scheduler.js';
 import type { ParamGroup } from '../optim/optimizer.js';
 import type { Tensor } from '../tensor.js';
-import { defaultMetrics, evaluate, type LossLike, resolveLoss, resolveMetrics, toLoader, type MetricLike } from './evaluate.js';
+import {
+  checkBatchSize,
+  checkModel,
+  checkOptions,
+  checkSignal,
+  defaultMetrics,
+  evaluate,
+  isRecord,
+  type LossLike,
+  type MetricLike,
+  resolveLoss,
+  resolveMetrics,
+  toLoader,
+  updateMetrics,
+} from './evaluate.js';
 import type { EpochLog, HistoryLike } from './history.js';
 import { createProgress, type ProgressMode, type ProgressReporter, type ProgressStream } from './progress.js';
 
@@ -116,10 +131,133 @@ function monitorValue(log: EpochLog, monitor: string): number {
   return v;
 }
 
-function resolveOptimizer(model: Module, o: FitOptions['optimizer']): OptimizerLike {
+const FIT_KEYS = [
+  'train',
+  'validation',
+  'epochs',
+  'batchSize',
+  'optimizer',
+  'loss',
+  'metrics',
+  'scheduler',
+  'schedulerInterval',
+  'callbacks',
+  'earlyStopping',
+  'restoreBest',
+  'batchTransform',
+  'clipGradNorm',
+  'progress',
+  'progressStream',
+  'signal',
+  'stopOnNaN',
+];
+const CALLBACK_HOOKS = ['onTrainBegin', 'onEpochBegin', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd'] as const;
+const REPORTER_METHODS = ['epochBegin', 'step', 'epochEnd', 'end'] as const;
+const EARLY_STOPPING_KEYS = ['monitor', 'patience', 'minDelta', 'mode'];
+
+function isOptimizerLike(o: unknown): o is OptimizerLike {
+  const x = o as Partial<OptimizerLike> | null;
+  return (
+    x !== null &&
+    typeof x === 'object' &&
+    Array.isArray(x.paramGroups) &&
+    x.paramGroups.every((g) => isRecord(g) && Array.isArray(g['params']) && typeof g['lr'] === 'number') &&
+    typeof x.zeroGrad === 'function' &&
+    typeof x.step === 'function'
+  );
+}
+
+/**
+ * The optimizer option: an optimizer, or a factory given the model. A factory's own error (an
+ * optimizer refusing its hyper-parameters) is passed on under fit's name, with the original as cause.
+ */
+function resolveOptimizer(model: Module, o: unknown): OptimizerLike {
   if (o === undefined) return new Adam(model.parameters());
-  if (typeof o === 'function') return o(model);
-  return o;
+  let opt: unknown = o;
+  if (typeof o === 'function') {
+    try {
+      opt = (o as (m: Module) => unknown)(model);
+    } catch (e) {
+      throw new Error(`fit: the optimizer factory failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    if (!isOptimizerLike(opt)) throw new Error(`fit: the optimizer factory must return an optimizer (paramGroups, zeroGrad(), step()), got ${valueStr(opt)}`);
+    return opt;
+  }
+  if (!isOptimizerLike(opt)) throw new Error(`fit: optimizer must be an optimizer (paramGroups, zeroGrad(), step()) or a factory (model) => optimizer, got ${valueStr(opt)}`);
+  return opt;
+}
+
+function resolveScheduler(s: unknown, optimizer: OptimizerLike, steps: number): SchedulerLike | undefined {
+  if (s === undefined) return undefined;
+  let sched: unknown = s;
+  if (typeof s === 'function') {
+    try {
+      sched = (s as (o: OptimizerLike, n: number) => unknown)(optimizer, steps);
+    } catch (e) {
+      throw new Error(`fit: the scheduler factory failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  }
+  if (sched === null || typeof sched !== 'object' || typeof (sched as Partial<SchedulerLike>).step !== 'function') {
+    throw new Error(`fit: scheduler must be a scheduler (with step()) or a factory (optimizer, stepsPerEpoch) => scheduler, got ${valueStr(sched)}`);
+  }
+  return sched as SchedulerLike;
+}
+
+function checkCallbacks(v: unknown): Callback[] {
+  if (v === undefined) return [];
+  const list: unknown[] = Array.isArray(v) ? v : [v];
+  list.forEach((cb, i) => {
+    const where = Array.isArray(v) ? `callbacks[${i}]` : 'callbacks';
+    if (cb === null || typeof cb !== 'object') throw new Error(`fit: ${where} must be an object of hooks (${CALLBACK_HOOKS.join(', ')}), got ${valueStr(cb)}`);
+    for (const h of CALLBACK_HOOKS) {
+      const f = (cb as Record<string, unknown>)[h];
+      if (f !== undefined && typeof f !== 'function') throw new Error(`fit: ${where}.${h} must be a function, got ${valueStr(f)}`);
+    }
+  });
+  return list as Callback[];
+}
+
+function checkEarlyStopping(v: unknown): EarlyStoppingOptions | null {
+  if (v === undefined || v === false) return null;
+  if (v === true) return {};
+  if (!isRecord(v)) throw new Error(`fit: earlyStopping must be a boolean or { monitor, patience, minDelta, mode }, got ${valueStr(v)}`);
+  for (const k of Object.keys(v)) {
+    if (!EARLY_STOPPING_KEYS.includes(k)) throw new Error(`fit: unknown earlyStopping option '${k}' (expected ${EARLY_STOPPING_KEYS.join(', ')})`);
+  }
+  const { monitor, patience, minDelta, mode } = v;
+  if (monitor !== undefined && typeof monitor !== 'string') throw new Error(`fit: earlyStopping.monitor must be a string, got ${valueStr(monitor)}`);
+  if (patience !== undefined && (typeof patience !== 'number' || !Number.isSafeInteger(patience) || patience < 0)) {
+    throw new Error(`fit: earlyStopping.patience must be a non-negative integer, got ${valueStr(patience)}`);
+  }
+  if (minDelta !== undefined && (typeof minDelta !== 'number' || !Number.isFinite(minDelta))) {
+    throw new Error(`fit: earlyStopping.minDelta must be a finite number, got ${valueStr(minDelta)}`);
+  }
+  if (mode !== undefined && mode !== 'min' && mode !== 'max') throw new Error(`fit: earlyStopping.mode must be 'min' or 'max', got ${valueStr(mode)}`);
+  return v as EarlyStoppingOptions;
+}
+
+function checkBoolean(name: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw new Error(`fit: ${name} must be a boolean, got ${valueStr(v)}`);
+  return v;
+}
+
+function checkProgress(mode: unknown, stream: unknown): void {
+  if (typeof mode === 'object' && mode !== null) {
+    for (const m of REPORTER_METHODS) {
+      if (typeof (mode as Record<string, unknown>)[m] !== 'function') throw new Error(`fit: a progress reporter needs ${REPORTER_METHODS.join(', ')} methods; ${m} is ${valueStr((mode as Record<string, unknown>)[m])}`);
+    }
+  }
+  if (stream !== undefined && (stream === null || typeof stream !== 'object' || typeof (stream as { write?: unknown }).write !== 'function')) {
+    throw new Error(`fit: progressStream must be a stream with write(), got ${valueStr(stream)}`);
+  }
+}
+
+/** The monitors a run can watch: its loss and metrics, with their validation twins when there is validation data. */
+function monitorsOf(metricNames: readonly string[], validation: boolean): string[] {
+  const out = ['loss', ...metricNames];
+  if (validation) out.push('valLoss', ...metricNames.map((k) => `val${k.charAt(0).toUpperCase()}${k.slice(1)}`));
+  return out;
 }
 
 /**
@@ -129,39 +267,58 @@ function resolveOptimizer(model: Module, o: FitOptions['optimizer']): OptimizerL
  * (zeroGrad, forward, loss, backward, optional clipping, step).
  */
 export async function fit(model: Module, options: FitOptions): Promise<History> {
-  if (options === null || typeof options !== 'object' || options.train === undefined) throw new Error('fit: options.train (a DataLoader or dataset) is required');
-  const epochs = options.epochs ?? 1;
-  if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`fit: epochs must be a non-negative integer, got ${epochs}`);
-  const batchSize = options.batchSize ?? 32;
+  // Every option is checked before any work, so a typo fails at once rather than after an epoch.
+  checkModel('fit', model);
+  if (options === undefined) throw new Error('fit: options with at least train (a DataLoader, a Dataset or an [x, y] pair) are required');
+  const o = checkOptions('fit', options, FIT_KEYS);
+  if (o['train'] === undefined) throw new Error('fit: options.train (a DataLoader, a Dataset or an [x, y] pair) is required');
+  const epochs = o['epochs'] ?? 1;
+  if (typeof epochs !== 'number' || !Number.isSafeInteger(epochs) || epochs < 0) throw new Error(`fit: epochs must be a non-negative integer, got ${valueStr(epochs)}`);
+  const batchSize = checkBatchSize('fit', o['batchSize'], 32);
+  const lossFn = resolveLoss('fit', options.loss);
+  const metricList = options.metrics ?? defaultMetrics(options.loss);
+  const metrics = resolveMetrics('fit', metricList);
+  const schedulerInterval = o['schedulerInterval'];
+  if (schedulerInterval !== undefined && schedulerInterval !== 'epoch' && schedulerInterval !== 'batch') {
+    throw new Error(`fit: schedulerInterval must be 'epoch' or 'batch', got ${valueStr(schedulerInterval)}`);
+  }
+  const callbacks = checkCallbacks(o['callbacks']);
+  const bt = o['batchTransform'];
+  if (bt !== undefined && typeof bt !== 'function' && (bt === null || typeof bt !== 'object' || typeof (bt as { apply?: unknown }).apply !== 'function')) {
+    throw new Error(`fit: batchTransform must be a function or an object with apply() (e.g. a MixUp), got ${valueStr(bt)}`);
+  }
+  const clip = o['clipGradNorm'];
+  if (clip !== undefined && (typeof clip !== 'number' || !(clip > 0))) throw new Error(`fit: clipGradNorm must be a positive number, got ${valueStr(clip)}`);
+  const restoreBest = checkBoolean('restoreBest', o['restoreBest'], false);
+  const stopOnNaN = checkBoolean('stopOnNaN', o['stopOnNaN'], true);
+  const signal = checkSignal('fit', o['signal']);
+  const es = checkEarlyStopping(o['earlyStopping']);
+  checkProgress(o['progress'], o['progressStream']);
+  const progress = createProgress((o['progress'] ?? 'auto') as ProgressMode | ProgressReporter, o['progressStream'] as ProgressStream | undefined);
+  const hasValidation = o['validation'] !== undefined;
+  const monitor = es?.monitor ?? (hasValidation ? 'valLoss' : 'loss');
+  const monitors = monitorsOf(metrics.map((m) => m.name), hasValidation);
+  if (!monitors.includes(monitor)) {
+    throw new Error(`fit: cannot monitor '${monitor}'; available: ${monitors.join(', ')}${!hasValidation && monitor.startsWith('val') ? ' (there is no validation data)' : ''}`);
+  }
+  const mode = es?.mode ?? (/loss/i.test(monitor) ? 'min' : 'max');
+  const patience = es?.patience ?? 5;
+  const minDelta = Math.abs(es?.minDelta ?? 0);
+  if (model.parameters().length === 0) throw new Error('fit: the model has no parameters to train');
+
   const train = toLoader('fit: train', options.train, batchSize, true);
   if (train.length === 0) throw new Error('fit: the training data yields no batches (empty dataset, or dropLast with fewer samples than batchSize)');
   const validation = options.validation === undefined ? null : toLoader('fit: validation', options.validation, batchSize, false);
-  const lossFn = resolveLoss(options.loss);
-  const metricList = options.metrics ?? defaultMetrics(options.loss);
-  const metrics = resolveMetrics(metricList);
-  const optimizer = resolveOptimizer(model, options.optimizer);
+  const optimizer = resolveOptimizer(model, o['optimizer']);
   const own = new Set(model.parameters());
   if (!optimizer.paramGroups.some((g) => g.params.some((p) => own.has(p)))) {
     throw new Error("fit: the optimizer holds none of the model's parameters (was it built for another model?)");
   }
-  const scheduler = typeof options.scheduler === 'function' ? options.scheduler(optimizer, train.length) : options.scheduler;
-  const perBatch = (options.schedulerInterval ?? (scheduler instanceof OneCycleLR ? 'batch' : 'epoch')) === 'batch';
-  const callbacks = options.callbacks === undefined ? [] : Array.isArray(options.callbacks) ? options.callbacks : [options.callbacks];
-  const transform = options.batchTransform === undefined ? null : typeof options.batchTransform === 'function' ? options.batchTransform : options.batchTransform.apply.bind(options.batchTransform);
-  const clip = options.clipGradNorm;
-  if (clip !== undefined && !(clip > 0)) throw new Error(`fit: clipGradNorm must be positive, got ${clip}`);
-  const stopOnNaN = options.stopOnNaN ?? true;
-  const signal = options.signal;
-
-  const es = options.earlyStopping === true ? {} : options.earlyStopping || null;
-  const monitor = es?.monitor ?? (validation ? 'valLoss' : 'loss');
-  const mode = es?.mode ?? (/loss/i.test(monitor) ? 'min' : 'max');
-  const patience = es?.patience ?? 5;
-  const minDelta = Math.abs(es?.minDelta ?? 0);
-  if (!Number.isInteger(patience) || patience < 0) throw new Error(`fit: earlyStopping.patience must be a non-negative integer, got ${patience}`);
+  const scheduler = resolveScheduler(o['scheduler'], optimizer, train.length);
+  const perBatch = (schedulerInterval ?? (scheduler instanceof OneCycleLR ? 'batch' : 'epoch')) === 'batch';
+  const transform = bt === undefined ? null : typeof bt === 'function' ? (bt as (b: readonly [Tensor, Tensor]) => [Tensor, Tensor]) : (bt as { apply(b: readonly [Tensor, Tensor]): [Tensor, Tensor] }).apply.bind(bt);
 
   const history: History = { epochs: [], bestEpoch: null, monitor, stoppedEarly: false };
-  const progress = createProgress(options.progress ?? 'auto', options.progressStream);
   const params = model.parameters();
   let best = mode === 'min' ? Infinity : -Infinity;
   let bestWeights: Float32Array[] | null = null;
@@ -205,9 +362,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
         lossSum += l * n;
         samples += n;
         step++;
-        noGrad(() => {
-          for (const m of metrics) m.update(out, y);
-        });
+        noGrad(() => updateMetrics('fit', metrics, out, y));
         progress.step(samples, lossSum / samples, (samples * 1000) / Math.max(performance.now() - t0, 1e-3));
         for (const cb of callbacks) await cb.onBatchEnd?.({ epoch, step, loss: l, samples: n });
         // Let timers, I/O and HTTP handlers run between steps.
@@ -242,7 +397,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
           if (improved) best = v;
           history.bestEpoch = epoch;
           bad = 0;
-          if (options.restoreBest) bestWeights = params.map((p) => p.data.slice());
+          if (restoreBest) bestWeights = params.map((p) => p._data.slice());
         } else if (es !== null && ++bad > patience) {
           stop = true;
         }
@@ -250,7 +405,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
       for (const cb of callbacks) await cb.onEpochEnd?.(log, { stop: () => (stop = true) });
       if (stop && epoch < epochs) history.stoppedEarly = true;
     }
-    if (options.restoreBest && bestWeights !== null) params.forEach((p, i) => p.data.set(bestWeights![i]!));
+    if (restoreBest && bestWeights !== null) params.forEach((p, i) => p._write('fit').set(bestWeights![i]!));
     for (const cb of callbacks) await cb.onTrainEnd?.(history);
     return history;
   } finally {

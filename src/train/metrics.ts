@@ -1,7 +1,11 @@
 import { noGrad } from '../autograd.js';
 import { getBackend } from '../backend/index.js';
-import { shapeStr } from '../shape.js';
+import { requireTensor } from '../ops/args.js';
+import { shapeStr, valueStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
+
+/** A confusion matrix holds numClasses² counts as JS numbers; past this it is no longer a table anyone reads. */
+const MAX_CLASSES = 4096;
 
 /**
  * A streaming metric: fed batch by batch with the model's outputs and the targets, read once at
@@ -15,15 +19,29 @@ export interface Metric {
   compute(): number;
 }
 
-/** The target class of each row: the indices themselves, or the argmax of probability rows. */
+/**
+ * The target class of each row: the indices themselves, or the argmax of probability rows. Index
+ * targets must be integers in [0, classes): a class past the outputs can never be predicted, and
+ * a fractional one would quietly count as a miss.
+ */
 export function targetClasses(op: string, output: Tensor, target: Tensor): Float32Array {
+  requireTensor(op, 'output', output);
+  requireTensor(op, 'target', target);
   if (output.ndim !== 2) throw new Error(`${op}: outputs must be [batch, classes], got ${shapeStr(output.shape)}`);
-  const rows = output.shape[0]!;
-  if (target.ndim === 1 && target.shape[0] === rows) return target.data;
-  if (target.ndim === 2 && target.shape[0] === rows && target.shape[1] === output.shape[1]) {
-    return noGrad(() => target.argmax(1)).data;
+  const [rows, classes] = output.shape as [number, number];
+  if (classes === 0) throw new Error(`${op}: outputs ${shapeStr(output.shape)} have no classes`);
+  if (target.ndim === 1 && target.shape[0] === rows) {
+    const t = target._read(op);
+    for (let r = 0; r < rows; r++) {
+      const c = t[r]!;
+      if (!(Number.isInteger(c) && c >= 0 && c < classes)) throw new Error(`${op}: target ${c} at row ${r} is not a class index in [0, ${classes})`);
+    }
+    return t;
   }
-  throw new Error(`${op}: target ${shapeStr(target.shape)} does not match outputs ${shapeStr(output.shape)}`);
+  if (target.ndim === 2 && target.shape[0] === rows && target.shape[1] === classes) {
+    return noGrad(() => target.argmax(1))._read(op);
+  }
+  throw new Error(`${op}: target ${shapeStr(target.shape)} does not match outputs ${shapeStr(output.shape)} (expected [${rows}] class indices or [${rows}, ${classes}] probabilities)`);
 }
 
 /** Fraction of rows whose target class is among the k largest outputs (ties count against). */
@@ -33,7 +51,7 @@ export class TopK implements Metric {
   private total = 0;
 
   constructor(readonly k: number) {
-    if (!Number.isInteger(k) || k < 1) throw new Error(`TopK: k must be a positive integer, got ${k}`);
+    if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 1) throw new Error(`TopK: k must be a positive integer, got ${valueStr(k)}`);
     this.name = k === 1 ? 'accuracy' : `top${k}`;
   }
 
@@ -43,15 +61,15 @@ export class TopK implements Metric {
   }
 
   update(output: Tensor, target: Tensor): void {
-    const classes = targetClasses(this.name, output, target);
+    const classes = targetClasses(`${this.name}.update`, output, target);
     const [rows, c] = output.shape as [number, number];
     if (this.k === 1) {
       // argmax runs in the backend; the comparison is one pass over the rows.
-      const pred = noGrad(() => output.argmax(1)).data;
+      const pred = noGrad(() => output.argmax(1))._read(this.name);
       for (let r = 0; r < rows; r++) if (pred[r] === classes[r]) this.hits++;
     } else {
       // Rank of the target's score within its row: a hit when fewer than k scores beat it.
-      const o = output.data;
+      const o = output._read(this.name);
       for (let r = 0; r < rows; r++) {
         const t = classes[r]!;
         const s = o[r * c + t]!;
@@ -84,7 +102,7 @@ export function topK(k: number): Metric {
 /** A metric by name: 'accuracy', or 'topK' for any K ('top3', 'top5'). */
 export function metricByName(name: string): Metric {
   if (name === 'accuracy' || name === 'acc') return accuracy();
-  const m = /^top(\d+)$/.exec(name);
+  const m = /^top([1-9]\d{0,5})$/.exec(name);
   if (m) return topK(Number(m[1]));
   throw new Error(`metric '${name}' is unknown; use 'accuracy', 'topK' (e.g. 'top5') or an object with update()/compute()`);
 }
@@ -98,26 +116,52 @@ export class ConfusionMatrix {
 
   constructor(
     readonly numClasses: number,
-    readonly classNames: readonly string[] = Array.from({ length: numClasses }, (_, i) => String(i)),
+    readonly classNames: readonly string[] = defaultNames(numClasses),
   ) {
-    if (!Number.isInteger(numClasses) || numClasses < 1) throw new Error(`ConfusionMatrix: numClasses must be a positive integer, got ${numClasses}`);
+    if (typeof numClasses !== 'number' || !Number.isInteger(numClasses) || numClasses < 1 || numClasses > MAX_CLASSES) {
+      throw new Error(`ConfusionMatrix: numClasses must be an integer in [1, ${MAX_CLASSES}], got ${valueStr(numClasses)}`);
+    }
+    if (!Array.isArray(classNames)) throw new Error(`ConfusionMatrix: classNames must be an array of strings, got ${valueStr(classNames)}`);
     if (classNames.length !== numClasses) throw new Error(`ConfusionMatrix: ${classNames.length} class names for ${numClasses} classes`);
+    classNames.forEach((n: unknown, i) => {
+      if (typeof n !== 'string') throw new Error(`ConfusionMatrix: classNames[${i}] must be a string, got ${valueStr(n)}`);
+    });
+    this.classNames = classNames.slice();
     this.matrix = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   }
 
-  /** Adds a batch of outputs [batch, classes] (or predicted class indices [batch]) and targets. */
+  /**
+   * Adds a batch of outputs [batch, numClasses] (or predicted class indices [batch]) and targets
+   * (class indices [batch], or probabilities [batch, numClasses]). Nothing is counted unless the
+   * whole batch is valid.
+   */
   update(output: Tensor, target: Tensor): void {
-    const pred = output.ndim === 2 ? noGrad(() => output.argmax(1)).data : output.data;
-    const truth = output.ndim === 2 ? targetClasses('confusionMatrix', output, target) : target.data;
-    if (pred.length !== truth.length) throw new Error(`confusionMatrix: ${pred.length} predictions for ${truth.length} targets`);
+    const op = 'ConfusionMatrix.update';
+    requireTensor(op, 'output', output);
+    requireTensor(op, 'target', target);
+    let pred: ArrayLike<number>;
+    let truth: ArrayLike<number>;
+    if (output.ndim === 2) {
+      if (output.shape[1] !== this.numClasses) throw new Error(`${op}: outputs ${shapeStr(output.shape)} have ${output.shape[1]} classes, the matrix has ${this.numClasses}`);
+      truth = targetClasses(op, output, target);
+      pred = output.shape[0] === 0 ? new Float32Array(0) : noGrad(() => output.argmax(1))._read(op);
+    } else if (output.ndim === 1) {
+      if (target.ndim !== 1 || target.shape[0] !== output.shape[0]) {
+        throw new Error(`${op}: predicted indices ${shapeStr(output.shape)} need targets of the same shape, got ${shapeStr(target.shape)}`);
+      }
+      pred = output._read(op);
+      truth = target._read(op);
+    } else {
+      throw new Error(`${op}: outputs must be [batch, classes] or predicted indices [batch], got ${shapeStr(output.shape)}`);
+    }
     for (let i = 0; i < pred.length; i++) {
       const t = truth[i]!;
       const p = pred[i]!;
       if (!(Number.isInteger(t) && t >= 0 && t < this.numClasses && Number.isInteger(p) && p >= 0 && p < this.numClasses)) {
-        throw new Error(`confusionMatrix: sample ${i}: class ${t} / prediction ${p} is outside [0, ${this.numClasses})`);
+        throw new Error(`${op}: sample ${i}: class ${t} / prediction ${p} is outside [0, ${this.numClasses})`);
       }
-      this.matrix[t]![p]!++;
     }
+    for (let i = 0; i < pred.length; i++) this.matrix[truth[i]!]![pred[i]!]!++;
   }
 
   get total(): number {
@@ -154,18 +198,32 @@ export class ConfusionMatrix {
   }
 }
 
+function defaultNames(numClasses: unknown): string[] {
+  return typeof numClasses === 'number' && Number.isInteger(numClasses) && numClasses >= 1 && numClasses <= MAX_CLASSES
+    ? Array.from({ length: numClasses }, (_, i) => String(i))
+    : [];
+}
+
 /** A confusion matrix from outputs [N, classes] (or predicted indices [N]) and targets [N]. */
 export function confusionMatrix(output: Tensor, target: Tensor, numClasses?: number, classNames?: readonly string[]): ConfusionMatrix {
-  if (!(output instanceof Tensor) || !(target instanceof Tensor)) throw new Error('confusionMatrix: outputs and targets must be Tensors');
+  const op = 'confusionMatrix';
+  requireTensor(op, 'output', output);
+  requireTensor(op, 'target', target);
   let c = numClasses ?? (output.ndim === 2 ? output.shape[1]! : undefined);
   if (c === undefined) {
     // Predicted indices without a class count: the largest index seen.
+    if (output.size === 0 || target.size === 0) throw new Error(`${op}: cannot infer numClasses from empty outputs or targets; pass numClasses`);
     const hi = new Float32Array(1);
-    getBackend().reduce('max', output.data, 1, output.size, 1, hi, null);
+    getBackend().reduce('max', output._read(op), 1, output.size, 1, hi, null);
     const hiT = new Float32Array(1);
-    getBackend().reduce('max', target.data, 1, target.size, 1, hiT, null);
-    c = Math.max(hi[0]!, hiT[0]!) + 1;
+    getBackend().reduce('max', target._read(op), 1, target.size, 1, hiT, null);
+    const top = Math.max(hi[0]!, hiT[0]!);
+    if (!(Number.isInteger(top) && top >= 0 && top < MAX_CLASSES)) {
+      throw new Error(`${op}: cannot infer numClasses: the largest class index is ${top}, expected an integer in [0, ${MAX_CLASSES}); pass numClasses`);
+    }
+    c = top + 1;
   }
+  // ConfusionMatrix's own errors name it, which is this function's name too (as a class).
   const m = new ConfusionMatrix(c, classNames);
   m.update(output, target);
   return m;

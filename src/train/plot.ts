@@ -1,7 +1,8 @@
-import { writeFileAtomicSync } from '../io/atomic.js';
+import { checkPath, writeFileAtomicSync } from '../io/atomic.js';
 import { scaleLinear, type ScaleLinear } from 'd3-scale';
 import { line } from 'd3-shape';
-import type { EpochLog, HistoryLike } from './history.js';
+import { valueStr } from '../shape.js';
+import { checkEpochLog, type EpochLog, type HistoryLike } from './history.js';
 
 /** Options shared by every chart. Sizes are in CSS pixels; the SVG also carries a viewBox so it scales. */
 export interface ChartOptions {
@@ -42,6 +43,14 @@ const PAD = 12;
 const MAX_MARKERS = 100;
 // Names that are proportions; such a metric is drawn as a percentage when its values lie in [0, 1].
 const PROPORTION_NAME = /acc|precision|recall|f1|auc|iou|dice|jaccard/i;
+// The largest chart side browsers reliably render (their canvas limit); larger sizes are refused
+// rather than drawn, since tick counts and the file grow with them.
+const MAX_SIDE = 16384;
+// d3's ticks step in powers of ten: a span under ~1e-307 (subnormal data) overflows 10^-power and
+// the tick array's length with it, a span past the largest double gives NaN ticks. Domains are
+// kept inside these bounds: values closer than MIN_SPAN draw as one level, beyond MAX_ABS at the edge.
+const MIN_SPAN = 1e-290;
+const MAX_ABS = 1e300;
 
 interface Point {
   x: number;
@@ -91,12 +100,17 @@ interface LegendItem {
  */
 export function historyChart(history: HistoryLike, options: ChartOptions = {}): string {
   const fn = 'historyChart';
-  if (!history || !Array.isArray(history.epochs)) throw new Error(`${fn}: expected a history with an epochs array`);
+  if (history === null || typeof history !== 'object' || !Array.isArray(history.epochs)) {
+    throw new Error(`${fn}: expected a history with an epochs array (what fit() returns), got ${valueStr(history)}`);
+  }
   if (history.epochs.length === 0) throw new Error(`${fn}: the history has no epochs, nothing to draw`);
   const epochs = [...history.epochs];
-  epochs.forEach((e, i) => {
-    if (!Number.isFinite(e.epoch)) throw new Error(`${fn}: epochs[${i}].epoch is ${String(e.epoch)}, expected a finite number`);
-  });
+  epochs.forEach((e, i) => checkEpochLog(fn, e, `epochs[${i}]`));
+  const bestEpoch: unknown = history.bestEpoch;
+  if (bestEpoch !== undefined && bestEpoch !== null && typeof bestEpoch !== 'number') {
+    throw new Error(`${fn}: bestEpoch must be a number or null, got ${valueStr(bestEpoch)}`);
+  }
+  checkOptions(fn, options, []);
   epochs.sort((a, b) => a.epoch - b.epoch);
   const { width, height } = size(fn, options, 960, 400);
 
@@ -160,14 +174,26 @@ export function historyChart(history: HistoryLike, options: ChartOptions = {}): 
  */
 export function functionChart(data: FunctionChartData, options: FunctionChartOptions = {}): string {
   const fn = 'functionChart';
-  if (!data || data.x === undefined || data.target === undefined) throw new Error(`${fn}: expected { x, target, predictions }`);
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new Error(`${fn}: expected { x, target, predictions }, got ${valueStr(data)}`);
+  checkValues(fn, 'x', data.x);
+  checkValues(fn, 'target', data.target);
   const n = data.x.length;
   if (n === 0) throw new Error(`${fn}: x is empty, nothing to draw`);
   if (data.target.length !== n) throw new Error(`${fn}: target has ${data.target.length} values, x has ${n}`);
-  const predictions = Object.entries(data.predictions ?? {});
+  const preds: unknown = data.predictions ?? {};
+  if (preds === null || typeof preds !== 'object' || Array.isArray(preds)) throw new Error(`${fn}: predictions must be a record of name → values, got ${valueStr(preds)}`);
+  const predictions = Object.entries(preds as Record<string, ArrayLike<number>>);
   for (const [name, ys] of predictions) {
     if (!ys || ys.length !== n) throw new Error(`${fn}: prediction "${name}" has ${ys ? ys.length : 'no'} values, x has ${n}`);
+    checkValues(fn, `prediction "${name}"`, ys);
   }
+  const train: unknown = data.trainPoints;
+  if (train !== undefined) {
+    if (train === null || typeof train !== 'object') throw new Error(`${fn}: trainPoints must be { x, y }, got ${valueStr(train)}`);
+    checkValues(fn, 'trainPoints.x', (train as { x?: unknown }).x);
+    checkValues(fn, 'trainPoints.y', (train as { y?: unknown }).y);
+  }
+  checkOptions(fn, options, ['xLabel', 'yLabel']);
   const { width, height } = size(fn, options, 720, 420);
 
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => data.x[a]! - data.x[b]!);
@@ -201,7 +227,29 @@ export function functionChart(data: FunctionChartData, options: FunctionChartOpt
  * or file watcher never sees half a chart when it is rewritten every epoch.
  */
 export function writeSvg(path: string, svg: string): void {
+  checkPath('writeSvg', path);
+  if (typeof svg !== 'string') throw new Error(`writeSvg: svg must be a string (what historyChart/functionChart return), got ${valueStr(svg)}`);
   writeFileAtomicSync(path, [Buffer.from(svg, 'utf8')], 'writeSvg');
+}
+
+/** Values to plot: an array or typed array of numbers (NaN and ±Infinity are allowed: they leave gaps). */
+function checkValues(fn: string, what: string, v: unknown): asserts v is ArrayLike<number> {
+  const typed = ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array);
+  if (!Array.isArray(v) && !typed) throw new Error(`${fn}: ${what} must be an array of numbers, got ${valueStr(v)}`);
+  if (typed) return;
+  (v as unknown[]).forEach((x, i) => {
+    if (typeof x !== 'number') throw new Error(`${fn}: ${what}[${i}] must be a number, got ${valueStr(x)}`);
+  });
+}
+
+/** The options object of a chart: title (and the labels, where `labels` names them) must be strings. */
+function checkOptions(fn: string, options: unknown, labels: readonly string[]): asserts options is ChartOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new Error(`${fn}: options must be an object, got ${valueStr(options)}`);
+  const known = ['title', 'width', 'height', ...labels];
+  for (const [k, v] of Object.entries(options)) {
+    if (!known.includes(k)) throw new Error(`${fn}: unknown option '${k}' (expected ${known.join(', ')})`);
+    if (k !== 'width' && k !== 'height' && v !== undefined && typeof v !== 'string') throw new Error(`${fn}: ${k} must be a string, got ${valueStr(v)}`);
+  }
 }
 
 // Short names are acronyms (mae, auc, f1) more often than words.
@@ -217,11 +265,11 @@ function size(fn: string, options: ChartOptions, defaultWidth: number, defaultHe
   const width = options.width ?? defaultWidth;
   const height = options.height ?? defaultHeight;
   // Below these the margins, legend and tick labels leave no room for the plot itself.
-  if (typeof width !== 'number' || !Number.isFinite(width) || width < 240) {
-    throw new Error(`${fn}: width must be a finite number ≥ 240, got ${String(width)}`);
+  if (typeof width !== 'number' || !(width >= 240 && width <= MAX_SIDE)) {
+    throw new Error(`${fn}: width must be a number of pixels in [240, ${MAX_SIDE}], got ${valueStr(width)}`);
   }
-  if (typeof height !== 'number' || !Number.isFinite(height) || height < 180) {
-    throw new Error(`${fn}: height must be a finite number ≥ 180, got ${String(height)}`);
+  if (typeof height !== 'number' || !(height >= 180 && height <= MAX_SIDE)) {
+    throw new Error(`${fn}: height must be a number of pixels in [180, ${MAX_SIDE}], got ${valueStr(height)}`);
   }
   return { width, height };
 }
@@ -317,7 +365,7 @@ function renderPanel(out: string[], p: PanelSpec, legend: LegendItem[], box: Box
   const yCount = Math.max(2, Math.round(plotHeight / 45));
   y.nice(yCount);
   const yTicks = y.ticks(yCount);
-  const yFormat = p.percentY ? y.tickFormat(yCount, '%') : y.tickFormat(yCount);
+  const yFormat = p.percentY ? y.tickFormat(yCount, '%') : tickFormat(y, yCount);
   const yLabels = yTicks.map((t) => yFormat(t));
   const tickLabelWidth = Math.max(0, ...yLabels.map((s) => textWidth(s, 11)));
   const plotLeft = box.left + 20 + tickLabelWidth + 8;
@@ -329,7 +377,7 @@ function renderPanel(out: string[], p: PanelSpec, legend: LegendItem[], box: Box
   const x = scaleLinear().domain(xDomain(all.map((q) => q.x), p.integerX)).range([plotLeft + inset, plotLeft + plotWidth - inset]);
   const xCount = Math.max(2, Math.round(plotWidth / 80));
   let xTicks = x.ticks(xCount);
-  let xFormat = x.tickFormat(xCount);
+  let xFormat = tickFormat(x, xCount);
   if (p.integerX) {
     xTicks = xTicks.filter(Number.isInteger);
     if (xTicks.length === 0) xTicks = [Math.round((x.domain()[0]! + x.domain()[1]!) / 2)];
@@ -433,23 +481,38 @@ function renderLegend(out: string[], items: LegendItem[], left: number, top: num
   out.push('</g>');
 }
 
-/** The finite extent, widened when it is a single value so the scale does not collapse. */
+/**
+ * d3's default tick labels are fixed-point with at most 20 decimals, so values below 1e-6 would all
+ * read "0.00000…" and those past 1e21 switch notation mid-axis; such axes get exponent labels.
+ */
+function tickFormat(scale: ScaleLinear<number, number>, count: number): (t: number) => string {
+  const [a, b] = scale.domain() as [number, number];
+  const big = Math.max(Math.abs(a), Math.abs(b));
+  return big >= 1e21 || big < 1e-6 ? scale.tickFormat(count, 'e') : scale.tickFormat(count);
+}
+
+/** The finite extent, widened when it is (nearly) a single value so the scale does not collapse. */
 function yDomain(values: number[], percent: boolean): [number, number] {
-  const [lo, hi] = extent(values);
-  if (lo === undefined || hi === undefined) return [0, 1];
-  if (lo < hi) return [lo, hi];
-  const pad = lo === 0 ? 1 : Math.abs(lo) * 0.1;
-  if (percent) return [Math.max(0, lo - pad), Math.min(1, hi + pad)];
-  return [lo - pad, hi + pad];
+  const { lo, hi, padded } = domain(values, false);
+  return percent && padded ? [Math.max(0, lo), Math.min(1, hi)] : [lo, hi];
 }
 
 function xDomain(values: number[], integer: boolean): [number, number] {
-  const [lo, hi] = extent(values);
-  if (lo === undefined || hi === undefined) return [0, 1];
-  if (lo < hi) return [lo, hi];
+  const { lo, hi } = domain(values, integer);
+  return [lo, hi];
+}
+
+function domain(values: number[], integer: boolean): { lo: number; hi: number; padded: boolean } {
+  const [rawLo, rawHi] = extent(values);
+  if (rawLo === undefined || rawHi === undefined) return { lo: 0, hi: 1, padded: false };
+  const lo = Math.max(rawLo, -MAX_ABS);
+  const hi = Math.min(rawHi, MAX_ABS);
+  if (hi - lo >= MIN_SPAN) return { lo, hi, padded: false };
+  const mid = lo + (hi - lo) / 2;
   // Half a step either side keeps a lone epoch centred with its own integer tick.
-  const pad = integer ? 0.5 : lo === 0 ? 1 : Math.abs(lo) * 0.1;
-  return [lo - pad, hi + pad];
+  const rel = Math.abs(mid) * 0.1;
+  const pad = integer ? 0.5 : rel >= MIN_SPAN ? rel : 1;
+  return { lo: mid - pad, hi: mid + pad, padded: true };
 }
 
 function extent(values: number[]): [number | undefined, number | undefined] {

@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
-import type { EpochLog } from './history.js';
+import { valueStr } from '../shape.js';
+import { checkEpochLog, type EpochLog } from './history.js';
 
 /**
  * Where progress is written: process.stdout or any stream with write(). A live bar needs a TTY
@@ -26,14 +27,23 @@ const pct = (v: number): string => `${(v * 100).toFixed(2)}%`;
 const fmt = (name: string, v: number): string => (/accuracy|^top\d+$/.test(name) ? pct(v) : v.toFixed(4));
 const rate = (v: number): string => Math.round(v).toLocaleString('en-US');
 
-/** The one-line summary of an epoch, as printed when not on a TTY. */
+/**
+ * The one-line summary of an epoch, as printed when not on a TTY. Fields a hand-made log leaves
+ * out (validation, lr, timings) are left out of the line.
+ */
 export function formatEpoch(log: EpochLog, epochs: number): string {
+  checkEpochLog('formatEpoch', log, 'log');
+  if (typeof epochs !== 'number' || !Number.isSafeInteger(epochs) || epochs < 1) {
+    throw new Error(`formatEpoch: epochs must be a positive integer (the run's epoch count), got ${valueStr(epochs)}`);
+  }
   const w = String(epochs).length;
   const parts = [`epoch ${String(log.epoch).padStart(w)}/${epochs}`, `loss ${log.loss.toFixed(4)}`];
-  for (const [k, v] of Object.entries(log.metrics)) parts.push(`${k} ${fmt(k, v)}`);
+  for (const [k, v] of Object.entries(log.metrics ?? {})) parts.push(`${k} ${fmt(k, v)}`);
   if (log.valLoss !== undefined) parts.push(`val loss ${log.valLoss.toFixed(4)}`);
-  for (const [k, v] of Object.entries(log.valMetrics)) parts.push(`val ${k} ${fmt(k, v)}`);
-  parts.push(`lr ${log.lr.toPrecision(3)}`, `${rate(log.samplesPerSecond)} samples/s`, `${log.seconds.toFixed(1)}s`);
+  for (const [k, v] of Object.entries(log.valMetrics ?? {})) parts.push(`val ${k} ${fmt(k, v)}`);
+  if (log.lr !== undefined) parts.push(`lr ${log.lr.toPrecision(3)}`);
+  if (log.samplesPerSecond !== undefined) parts.push(`${rate(log.samplesPerSecond)} samples/s`);
+  if (log.seconds !== undefined) parts.push(`${log.seconds.toFixed(1)}s`);
   return parts.join('  ');
 }
 
@@ -112,6 +122,6 @@ export function createProgress(mode: ProgressMode | ProgressReporter, stream: Pr
     case 'auto':
       return stream.isTTY ? new BarReporter(stream) : new LineReporter(stream);
     default:
-      throw new Error(`fit: progress must be 'auto', 'bar', 'lines', 'none' or a reporter, got ${JSON.stringify(mode)}`);
+      throw new Error(`fit: progress must be 'auto', 'bar', 'lines', 'none' or a reporter, got ${valueStr(mode)}`);
   }
 }
