@@ -523,3 +523,9 @@ describeBackends('accumulateGrad and requiresGrad check what they are given', ()
     expect(() => tg.zerosLike(fake)).toThrow(/^zerosLike: input is not a valid Tensor/);
   });
 });
+
+it('parameter() refuses a tensor whose buffer was transferred', () => {
+  const t = tg.zeros([3]);
+  structuredClone(t.data.buffer, { transfer: [t.data.buffer] });
+  expect(() => tg.parameter(t)).toThrow('parameter: tensor data was detached (transferred or resized)');
+});

@@ -608,3 +608,14 @@ it('an optimizer written outside the library (no StateSpec) still loads only buf
   expect(() => opt.loadStateDict({ state: {}, paramGroups: [{ ...groups[0]!, lr: -1 }] })).toThrow('Halving.loadStateDict: parameter group 0: invalid learning rate -1');
   expect(opt.state.get(p)).toEqual({ count: 3, trace: new Float32Array(2) });
 });
+
+describe('hyper-parameters beyond float32', () => {
+  // The kernels compute in float32: lr = 1e300 would be Infinity natively but finite in TS.
+  it('are refused, so the two backends cannot disagree on them', () => {
+    const p = () => [tensor([0, 0], { requiresGrad: true })];
+    expect(() => new Adam(p(), { lr: 1e300 })).toThrow(/Adam: invalid learning rate 1e\+300, must be within float32's range/);
+    expect(() => new SGD(p(), { lr: 0.1, weightDecay: 1e39 })).toThrow(/SGD: .*float32's range/);
+    expect(() => new RMSprop(p(), { lr: 0.01, eps: 4e38 })).toThrow(/RMSprop: .*float32's range/);
+    expect(() => new Adam(p(), { lr: 3e38 })).not.toThrow();
+  });
+});

@@ -7,6 +7,8 @@ const PARAMETERS = new WeakSet<Tensor>();
 
 /** Marks t as a module parameter (a leaf that requires grad) and returns it. */
 export function parameter(t: Tensor): Tensor {
+  const problem = tensorProblem(t);
+  if (problem !== null) throw new Error(`parameter: ${problem}`);
   if (!t.isLeaf) throw new Error('parameter: expected a leaf tensor (use detach() first)');
   t.requiresGrad = true;
   PARAMETERS.add(t);

@@ -82,8 +82,13 @@ function sameShape(a: Shape, b: Shape): boolean {
  * Throws `${where}: invalid ${what} …` unless v is a finite number for which ok(v) holds; `rule`
  * says what ok demands (">= 0", "in [0, 1)").
  */
+// The kernels compute in float32: a hyper-parameter beyond its range would become Infinity in the
+// native step but stay finite in the TypeScript one, and the two backends would disagree.
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 export function checkNumber(where: string, what: string, v: unknown, rule: string, ok: (x: number) => boolean): void {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}: invalid ${what} ${valueStr(v)}, must be a finite number${rule ? ` ${rule}` : ''}`);
+  if (Math.abs(v) > FLOAT32_MAX) throw new Error(`${where}: invalid ${what} ${v}, must be within float32's range (|x| <= 3.4e38)`);
   if (!ok(v)) throw new Error(`${where}: invalid ${what} ${v}, must be ${rule}`);
 }
 
