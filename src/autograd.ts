@@ -64,8 +64,10 @@ export function record(
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
     const entries: SavedTensor[] = [];
+    // Stryker disable next-line EqualityOperator: saved[length] is undefined, whose indexOf is -1, so the extra pass adds nothing
     for (let i = 0; i < saved.length; i++) {
       const t = saved[i]!;
+      // Stryker disable next-line ConditionalExpression: the dedupe only saves work; a duplicate entry checks the same tensor twice
       if (saved.indexOf(t) === i) entries.push(save(t));
     }
     out.gradFn = { op, inputs, saved: entries, backward };
@@ -135,11 +137,13 @@ function checkSaved(owner: Tensor, node: GradNode, full: boolean): void {
  * a graph 100,000 ops deep does not overflow the stack. */
 function topoOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
+  // Stryker disable next-line ArrayDeclaration: the graph is acyclic, so no input path leads back to root
   const seen = new Set<Tensor>([root]);
   const stack: [Tensor, number][] = [[root, 0]];
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!;
     const [t, i] = top;
+    // Stryker disable next-line ArrayDeclaration: a placeholder input is not a tensor (requiresGrad undefined) and is skipped
     const inputs = t.gradFn ? t.gradFn.inputs : [];
     if (i < inputs.length) {
       top[1] = i + 1;
@@ -168,6 +172,7 @@ export function runBackward(root: Tensor, grad: Tensor, add: (a: Tensor, b: Tens
   for (const t of order) if (t.gradFn !== null) checkSaved(t, t.gradFn, true);
   const grads = new Map<Tensor, Tensor>([[root, grad]]);
   noGrad(() => {
+    // Stryker disable next-line ArithmeticOperator: order[length] is undefined, which has no gradient and is skipped
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i]!;
       const g = grads.get(t);
@@ -175,6 +180,7 @@ export function runBackward(root: Tensor, grad: Tensor, add: (a: Tensor, b: Tens
       grads.delete(t);
       if (t.gradFn === null || t.retainsGrad) t._accumulateGrad(g);
       if (t.gradFn === null) continue;
+      // Stryker disable next-line BooleanLiteral: no user code runs during the walk, so the full check (detached buffers, fingerprints) finds nothing the first pass did not
       checkSaved(t, t.gradFn, false);
       const inGrads = t.gradFn.backward(g);
       const inputs = t.gradFn.inputs;

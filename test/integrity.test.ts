@@ -526,6 +526,7 @@ describeBackends('accumulateGrad and requiresGrad check what they are given', ()
 
 it('parameter() refuses a tensor whose buffer was transferred', () => {
   const t = tg.zeros([3]);
-  structuredClone(t.data.buffer, { transfer: [t.data.buffer] });
+  const buffer = t.data.buffer as ArrayBuffer;
+  structuredClone(buffer, { transfer: [buffer] });
   expect(() => tg.parameter(t)).toThrow('parameter: tensor data was detached (transferred or resized)');
 });
