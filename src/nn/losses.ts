@@ -89,9 +89,10 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
       `crossEntropy: target ${shapeStr(target.shape)} must be class indices [${rows}] or probabilities [${rows}, ${classes}] for logits ${shapeStr(logits.shape)}`,
     );
   }
+  const td = target._data;
   if (!probs) {
     for (let r = 0; r < rows; r++) {
-      const t = target._data[r]!;
+      const t = td[r]!;
       if (t !== ignoreIndex && !(Number.isInteger(t) && t >= 0 && t < classes)) {
         throw new Error(`crossEntropy: target ${t} at row ${r} is not a class index in [0, ${classes})`);
       }
@@ -99,7 +100,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
   }
   // Rows that count towards a mean: all of them, less ignored rows for index targets.
   let count = rows;
-  if (!probs) for (let r = 0; r < rows; r++) if (target._data[r] === ignoreIndex) count--;
+  if (!probs) for (let r = 0; r < rows; r++) if (td[r] === ignoreIndex) count--;
   const rowLoss = empty([rows], 'crossEntropy');
   const dlogits = logits.requiresGrad ? empty(logits.shape, 'crossEntropy') : null;
   const total = getBackend().crossEntropy(logits._data, rows, classes, target._data, probs, eps, ignoreIndex, 1, null, rowLoss._data, dlogits?._data ?? null);
@@ -133,19 +134,23 @@ export function nllLoss(logProbs: Tensor, target: Tensor, options: Omit<CrossEnt
     throw new Error(`nllLoss: target must be class indices [${rows}], got ${shapeStr(target.shape)}`);
   }
   const loss = empty([rows], 'nllLoss');
+  // The arrays once: _data is a checked accessor, too costly per element.
+  const td = target._data;
+  const ld = loss._data;
+  const pd = logProbs._data;
   let count = 0;
   for (let r = 0; r < rows; r++) {
-    const t = target._data[r]!;
+    const t = td[r]!;
     if (t === ignoreIndex) continue;
     if (!(Number.isInteger(t) && t >= 0 && t < classes)) throw new Error(`nllLoss: target ${t} at row ${r} is not a class index in [0, ${classes})`);
-    loss._data[r] = -logProbs._data[r * classes + t]!;
+    ld[r] = -pd[r * classes + t]!;
     count++;
   }
   let out: Tensor;
   if (reduction === 'none') out = loss;
   else if (reduction === 'sum' || reduction === 'mean') {
     let s = 0;
-    for (let r = 0; r < rows; r++) s += loss._data[r]!;
+    for (let r = 0; r < rows; r++) s += ld[r]!;
     out = ownedTensor(new Float32Array([reduction === 'mean' ? s / count : s]), []);
   } else throw new Error(`nllLoss: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
   return record(out, 'nllLoss', [logProbs], [target], (g) => {

@@ -45,10 +45,12 @@ export function indexSelect(x: Tensor, indices: IndexLike): Tensor {
   for (let i = 0; i < (row > 0 ? idx.length : 0); i++) out._data.set(x._data.subarray(idx[i]! * row, (idx[i]! + 1) * row), i * row);
   return record(out, 'indexSelect', [x], [], (g) => {
     const gx = empty(x.shape, 'indexSelect');
+    const gxd = gx._data;
+    const gd = g._data;
     for (let i = 0; i < (row > 0 ? idx.length : 0); i++) {
       const dst = idx[i]! * row;
       const srcOff = i * row;
-      for (let j = 0; j < row; j++) gx._data[dst + j] += g._data[srcOff + j]!;
+      for (let j = 0; j < row; j++) gxd[dst + j] += gd[srcOff + j]!;
     }
     return [gx];
   });

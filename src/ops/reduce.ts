@@ -123,16 +123,21 @@ function extreme(op: 'max' | 'min', x: Tensor, dim: number | null | undefined, k
       // NaNs when the result is NaN).
       const v = out._data[0]!;
       const hit = v === v ? (u: number) => u === v : (u: number) => u !== u;
+      // The arrays once: _data is a checked accessor, too costly per element.
+      const xd = x._data;
+      const gxd = gx._data;
       let ties = 0;
-      for (let i = 0; i < x.size; i++) if (hit(x._data[i]!)) ties++;
+      for (let i = 0; i < xd.length; i++) if (hit(xd[i]!)) ties++;
       const share = g._data[0]! / ties;
-      for (let i = 0; i < x.size; i++) if (hit(x._data[i]!)) gx._data[i] = share;
+      for (let i = 0; i < xd.length; i++) if (hit(xd[i]!)) gxd[i] = share;
     } else if (out.size > 0) {
       // Along a dim, the gradient goes to the element whose index was returned.
+      const gxd = gx._data;
+      const gd = g._data;
       for (let o = 0; o < p.outer; o++) {
         for (let j = 0; j < p.inner; j++) {
           const r = o * p.inner + j;
-          gx._data[(o * p.n + arg[r]!) * p.inner + j] = g._data[r]!;
+          gxd[(o * p.n + arg[r]!) * p.inner + j] = gd[r]!;
         }
       }
     }
