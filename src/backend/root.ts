@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -9,3 +10,6 @@ const here: string = dirname(fileURLToPath(import.meta.url));
 export function packageRoot(): string {
   return here.endsWith(join('src', 'backend')) ? join(here, '..', '..') : join(here, '..', '..', '..');
 }
+
+/** A synchronous require that resolves from this package, for dependencies loaded on first use. */
+export const packageRequire: NodeJS.Require = createRequire(join(here, 'root.js'));

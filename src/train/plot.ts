@@ -1,8 +1,20 @@
 import { checkPath, writeFileAtomicSync } from '../io/atomic.js';
-import { scaleLinear, type ScaleLinear } from 'd3-scale';
-import { line } from 'd3-shape';
+import type * as D3Scale from 'd3-scale';
+import type * as D3Shape from 'd3-shape';
+import { packageRequire } from '../backend/root.js';
 import { valueStr } from '../shape.js';
 import { checkEpochLog, type EpochLog, type HistoryLike } from './history.js';
+
+type ScaleLinear<R, O> = D3Scale.ScaleLinear<R, O>;
+
+// d3 ships only ES modules. They load with the first chart, not with the library: CommonJS code
+// can only require() them synchronously, and terminating a worker while it is inside such a
+// require() crashes Node 20 with a V8 fatal error (seen by test/worker-termination.test.ts).
+let d3: { scale: typeof D3Scale; shape: typeof D3Shape } | undefined;
+function d3Modules(): { scale: typeof D3Scale; shape: typeof D3Shape } {
+  d3 ??= { scale: packageRequire('d3-scale') as typeof D3Scale, shape: packageRequire('d3-shape') as typeof D3Shape };
+  return d3;
+}
 
 /** Options shared by every chart. Sizes are in CSS pixels; the SVG also carries a viewBox so it scales. */
 export interface ChartOptions {
@@ -361,7 +373,7 @@ function renderPanel(out: string[], p: PanelSpec, legend: LegendItem[], box: Box
   const plotHeight = Math.max(20, plotBottom - plotTop);
 
   const all = p.series.flatMap((s) => s.points);
-  const y = scaleLinear().domain(yDomain(all.map((q) => q.y), p.percentY)).range([plotTop + plotHeight, plotTop]);
+  const y = d3Modules().scale.scaleLinear().domain(yDomain(all.map((q) => q.y), p.percentY)).range([plotTop + plotHeight, plotTop]);
   const yCount = Math.max(2, Math.round(plotHeight / 45));
   y.nice(yCount);
   const yTicks = y.ticks(yCount);
@@ -374,7 +386,7 @@ function renderPanel(out: string[], p: PanelSpec, legend: LegendItem[], box: Box
 
   // Markers sitting on the axis line are hard to see, so a marked series keeps a few pixels clear.
   const inset = p.series.some((s) => s.markers) ? 8 : 0;
-  const x = scaleLinear().domain(xDomain(all.map((q) => q.x), p.integerX)).range([plotLeft + inset, plotLeft + plotWidth - inset]);
+  const x = d3Modules().scale.scaleLinear().domain(xDomain(all.map((q) => q.x), p.integerX)).range([plotLeft + inset, plotLeft + plotWidth - inset]);
   const xCount = Math.max(2, Math.round(plotWidth / 80));
   let xTicks = x.ticks(xCount);
   let xFormat = tickFormat(x, xCount);
@@ -442,7 +454,7 @@ function renderSeries(out: string[], s: Series, x: ScaleLinear<number, number>, 
   const name = esc(s.name);
   if (s.kind === 'line') {
     // defined() breaks the line at NaN/±Infinity instead of drawing it to the edge of the plot.
-    const d = line<Point>()
+    const d = d3Modules().shape.line<Point>()
       .defined((q) => Number.isFinite(q.x) && Number.isFinite(q.y))
       .x((q) => x(q.x))
       .y((q) => y(q.y))
