@@ -41,6 +41,11 @@ export function valueStr(v: unknown): string {
  * Throws unless `shape` is an array of at most MAX_DIMS non-negative integer dims whose product
  * fits a Float32Array, so an oversized shape fails here with the op's name rather than in V8.
  */
+/** Whether two shapes are equal, dim by dim. */
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
 export function checkShape(op: string, shape: Shape): void {
   if (!Array.isArray(shape)) throw new Error(`${op}: shape must be an array of dims, got ${valueStr(shape)}`);
   if (shape.length > MAX_DIMS) {

@@ -8,7 +8,7 @@ import { matmul } from './ops/matmul.js';
 import * as red from './ops/reduce.js';
 import * as shp from './ops/shape.js';
 import * as sm from './ops/softmax.js';
-import { type Shape, MAX_ELEMENTS, broadcastShapes, checkShape, shapeStr, sizeOf, valueStr } from './shape.js';
+import { type Shape, MAX_ELEMENTS, broadcastShapes, checkShape, sameShape, shapeStr, sizeOf, valueStr } from './shape.js';
 
 /** Nested number arrays, as accepted by `tensor()` and returned by `toArray()`. */
 export type NestedArray = number | NestedArray[];
@@ -265,7 +265,7 @@ export class Tensor {
     const bad = tensorProblem(g);
     if (bad !== null) throw new Error(`grad: ${bad}`);
     if (g === this) throw new Error("grad: a tensor can't be assigned as its own gradient");
-    if (g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i])) {
+    if (!sameShape(g.shape, this.shape)) {
       throw new Error(`grad: assigned gradient has shape ${shapeStr(g.shape)}, but the tensor has shape ${shapeStr(this.shape)}`);
     }
     this.#grad = g;
@@ -400,7 +400,7 @@ export class Tensor {
       }
       g = ownedTensor(new Float32Array(this.size).fill(1), this.shape);
     } else {
-      if (grad.shape.length !== this.shape.length || grad.shape.some((d, i) => d !== this.shape[i])) {
+      if (!sameShape(grad.shape, this.shape)) {
         throw new Error(`backward: gradient shape ${shapeStr(grad.shape)} does not match tensor shape ${shapeStr(this.shape)}`);
       }
       grad._read('backward');
@@ -416,7 +416,7 @@ export class Tensor {
   accumulateGrad(g: Tensor): void {
     const bad = tensorProblem(g);
     if (bad !== null) throw new Error(`accumulateGrad: invalid gradient: ${bad}`);
-    if (g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i])) {
+    if (!sameShape(g.shape, this.shape)) {
       throw new Error(`accumulateGrad: gradient has shape ${shapeStr(g.shape)}, but the tensor has shape ${shapeStr(this.shape)}`);
     }
     this._accumulateGrad(g, 'accumulateGrad');

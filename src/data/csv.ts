@@ -6,6 +6,7 @@
  * the 1-based physical line (line breaks inside quotes count) and 1-based column where it is.
  */
 import { readFileSync } from 'node:fs';
+import { requireKnownOptions } from '../ops/args.js';
 import { valueStr } from '../shape.js';
 import { type Tensor, ownedTensor } from '../tensor.js';
 
@@ -235,12 +236,7 @@ const OPTION_KEYS = ['labelColumn', 'ignoreColumns', 'delimiter', 'header', 'nam
 
 /** The options' types, checked before any work (a string ignoreColumns would iterate its characters). */
 function checkOptions(fn: string, options: unknown): CsvOptions & { name?: string } {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new Error(`${fn}: options must be an object, got ${valueStr(options)}`);
-  const o = options as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (!OPTION_KEYS.includes(k)) throw new Error(`${fn}: unknown option '${k}' (expected ${OPTION_KEYS.join(', ')})`);
-  }
+  const o = requireKnownOptions(fn, options, OPTION_KEYS);
   const column = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number';
   if (o['name'] !== undefined && typeof o['name'] !== 'string') throw new Error(`${fn}: name must be a string, got ${valueStr(o['name'])}`);
   if (o['header'] !== undefined && typeof o['header'] !== 'boolean') throw new Error(`${fn}: header must be a boolean, got ${valueStr(o['header'])}`);

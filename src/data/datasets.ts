@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../backend/root.js';
+import { requireKnownOptions } from '../ops/args.js';
 import { TensorDataset } from './dataset.js';
 import { valueStr } from '../shape.js';
 import { idxFolder } from './idx.js';
@@ -48,8 +49,7 @@ export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
  * Debian's `dataset-fashion-mnist` package installs them. Nothing is downloaded.
  */
 export function loadFashionMnist(options: { dir?: string } = {}): ClassificationData {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new Error(`loadFashionMnist: options must be an object, got ${valueStr(options)}`);
-  for (const k of Object.keys(options)) if (k !== 'dir') throw new Error(`loadFashionMnist: unknown option '${k}' (expected dir)`);
+  requireKnownOptions('loadFashionMnist', options, ['dir']);
   if (options.dir !== undefined && typeof options.dir !== 'string') throw new Error(`loadFashionMnist: dir must be a path (a string), got ${valueStr(options.dir)}`);
   const dir = options.dir ?? (process.env['TENSORGRAD_FASHION_MNIST_DIR'] || DEBIAN_FASHION_MNIST_DIR);
   if (!existsSync(dir)) {

@@ -9,6 +9,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
+import { requireKnownOptions } from '../ops/args.js';
 import { valueStr } from '../shape.js';
 import { type Tensor, ownedTensor } from '../tensor.js';
 
@@ -61,12 +62,8 @@ function fail(fn: string, name: string, msg: string): never {
 
 /** An options object whose keys are among `types` (key → 'string' | 'boolean'), each of that type. */
 function checkOptions<T extends object>(fn: string, options: unknown, types: Record<string, 'string' | 'boolean'>): Partial<T> {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new Error(`${fn}: options must be an object, got ${valueStr(options)}`);
-  const o = options as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    const want = types[k];
-    if (want === undefined) throw new Error(`${fn}: unknown option '${k}' (expected ${Object.keys(types).join(', ')})`);
+  const o = requireKnownOptions(fn, options, Object.keys(types));
+  for (const [k, want] of Object.entries(types)) {
     if (o[k] !== undefined && typeof o[k] !== want) throw new Error(`${fn}: ${k} must be a ${want}, got ${valueStr(o[k])}`);
   }
   return o as Partial<T>;

@@ -1,4 +1,4 @@
-import { requireBoolean, requireOptions } from '../ops/args.js';
+import { requireBoolean, requireKnownOptions } from '../ops/args.js';
 import { type Generator as RandomGenerator, requireGenerator } from '../random.js';
 import { shapeStr, sizeOf, valueStr } from '../shape.js';
 import { Tensor, ownedTensor } from '../tensor.js';
@@ -47,11 +47,7 @@ export class DataLoader<T extends Tensor[] = [Tensor, Tensor]> implements Iterab
     options: DataLoaderOptions = {},
   ) {
     checkDataset('DataLoader', dataset);
-    const o = requireOptions('DataLoader', options);
-    // PyTorch's spellings (batch_size, drop_last) would otherwise be ignored without a word.
-    for (const k of Object.keys(o)) {
-      if (!OPTION_KEYS.includes(k)) throw new Error(`DataLoader: unknown option '${k}' (expected ${OPTION_KEYS.join(', ')})`);
-    }
+    const o: DataLoaderOptions = requireKnownOptions('DataLoader', options, OPTION_KEYS);
     const bs: unknown = o.batchSize ?? 1;
     if (typeof bs !== 'number' || !Number.isInteger(bs) || bs < 1) throw new Error(`DataLoader: batchSize must be a positive integer, got ${valueStr(bs)}`);
     this.batchSize = bs;

@@ -1,4 +1,5 @@
 import { noGrad } from '../autograd.js';
+import { requireKnownOptions } from '../ops/args.js';
 import { type Generator, requireGenerator } from '../random.js';
 import { shapeStr, valueStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -40,10 +41,7 @@ function checkOptions(op: string, options: unknown): { alpha: number; numClasses
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new Error(`${op}: options must be an object { alpha, numClasses?, generator? }, got ${valueStr(options)}`);
   }
-  for (const k of Object.keys(options)) {
-    if (!OPTION_KEYS.includes(k)) throw new Error(`${op}: unknown option '${k}' (expected ${OPTION_KEYS.join(', ')})`);
-  }
-  const o = options as Record<string, unknown>;
+  const o = requireKnownOptions(op, options, OPTION_KEYS);
   const alpha = o['alpha'];
   if (typeof alpha !== 'number' || !(alpha > 0) || !Number.isFinite(alpha)) throw new Error(`${op}: alpha must be a positive finite number, got ${valueStr(alpha)}`);
   const numClasses = o['numClasses'];

@@ -8,7 +8,8 @@ import { scalerFromJSON, type MinMaxScaler, type ScalerState, type StandardScale
 import { Identity, Linear, Sequential } from '../nn/layers.js';
 import { type ActivationName, activationLayer, activationNames, mlp, mlpParameterShapes, type MLPSpec } from '../nn/mlp.js';
 import { Module } from '../nn/module.js';
-import { valueStr } from '../shape.js';
+import { isRecord, requireKnownOptions } from '../ops/args.js';
+import { sameShape, valueStr } from '../shape.js';
 import { Ensemble } from '../train/ensemble.js';
 import { Tensor } from '../tensor.js';
 import { checkPath } from './atomic.js';
@@ -43,10 +44,6 @@ const KEY = {
   classes: 'tensorgrad.classes',
   preprocess: 'tensorgrad.preprocess',
 } as const;
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 /** Saves a model (a Sequential from mlp(), or an Ensemble of them) with its description, atomically. */
 export async function saveModel(model: Module, path: string, info: Omit<ModelInfo, 'members' | 'extra'> & { extra?: Record<string, string> }): Promise<void> {
@@ -134,7 +131,7 @@ function checkAgainstSpec(where: string, tensors: Record<string, { shape: readon
     for (const [k, shape] of mlpParameterShapes(spec, members === 1 ? '' : `${m}.`)) {
       const t = tensors[k];
       if (t === undefined) problems.push(`missing ${k}`);
-      else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) problems.push(`${k} is [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+      else if (!sameShape(t.shape, shape)) problems.push(`${k} is [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
       if (problems.length >= 4) break;
     }
   }
@@ -246,21 +243,11 @@ function fromContents(contents: SafetensorsContents, where: string, activation: 
   return { model: model.eval(), spec, members, classes: classes as string[], preprocess, scaler, extra, inferred: false };
 }
 
-/** The options of loadModel/loadModelFromBuffer, checked before the file is read. */
-function loadOptions(who: string, options: unknown, keys: readonly string[]): Record<string, unknown> {
-  if (options === undefined) return {};
-  if (!isRecord(options)) throw new Error(`${who}: options must be an object, got ${valueStr(options)}`);
-  for (const k of Object.keys(options)) {
-    if (!keys.includes(k)) throw new Error(`${who}: unknown option '${k}' (expected ${keys.join(', ')})`);
-  }
-  return options;
-}
-
 /** Loads a model file written by saveModel (or a PyTorch MLP's safetensors, inferred from its keys). */
 export async function loadModel(path: string, options: { activation?: ActivationName } = {}): Promise<LoadedModel> {
   const who = 'loadModel';
   checkPath(who, path);
-  const o = loadOptions(who, options, ['activation']);
+  const o = requireKnownOptions(who, options, ['activation']);
   const activation = o['activation'] === undefined ? undefined : checkActivation(who, 'options.activation', o['activation']);
   return fromContents(await readContents(who, path), `${who}: ${path}`, activation);
 }
@@ -268,7 +255,7 @@ export async function loadModel(path: string, options: { activation?: Activation
 /** loadModel from bytes already in memory; `options.name` names the source in errors. */
 export function loadModelFromBuffer(bytes: Uint8Array, options: { activation?: ActivationName; name?: string } = {}): LoadedModel {
   const who = 'loadModelFromBuffer';
-  const o = loadOptions(who, options, ['activation', 'name']);
+  const o = requireKnownOptions(who, options, ['activation', 'name']);
   const activation = o['activation'] === undefined ? undefined : checkActivation(who, 'options.activation', o['activation']);
   const name = o['name'] ?? 'model';
   if (typeof name !== 'string') throw new Error(`${who}: options.name must be a string, got ${valueStr(name)}`);

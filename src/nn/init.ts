@@ -5,6 +5,7 @@
  * Every public function checks its own arguments and names itself in its errors, also when the
  * work is delegated (xavierUniform_ → uniform_): the user called xavierUniform_, not uniform_.
  */
+import { requireKnownOptions } from '../ops/args.js';
 import { defaultGenerator } from '../random.js';
 import { shapeStr, valueStr } from '../shape.js';
 import { type Tensor, tensorProblem } from '../tensor.js';
@@ -149,10 +150,7 @@ export interface KaimingOptions {
 
 function kaimingStd(fn: string, t: Tensor, o: KaimingOptions): number {
   target(fn, t);
-  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new Error(`${fn}: options must be an object, got ${valueStr(o)}`);
-  for (const k of Object.keys(o)) {
-    if (k !== 'a' && k !== 'mode' && k !== 'nonlinearity') throw new Error(`${fn}: unknown option '${k}' (expected a, mode, nonlinearity)`);
-  }
+  requireKnownOptions(fn, o, ['a', 'mode', 'nonlinearity']);
   const mode: unknown = o.mode ?? 'fanIn';
   // PyTorch's 'fan_in' spelled here would otherwise silently mean fanOut.
   if (mode !== 'fanIn' && mode !== 'fanOut') throw new Error(`${fn}: mode must be 'fanIn' or 'fanOut', got ${valueStr(mode)}`);

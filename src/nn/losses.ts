@@ -4,7 +4,7 @@
  */
 import { record } from '../autograd.js';
 import { getBackend } from '../backend/index.js';
-import { shapeStr, valueStr } from '../shape.js';
+import { sameShape, shapeStr, valueStr } from '../shape.js';
 import { Tensor, ownedTensor } from '../tensor.js';
 import { empty } from '../ops/util.js';
 import { requireFinite, requireInteger, requireOneOf, requireOptions, requireTensor } from '../ops/args.js';
@@ -26,10 +26,10 @@ function reduce(loss: Tensor, reduction: Reduction, op: string): Tensor {
   throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
 }
 
-function sameShape(op: string, input: Tensor, target: Tensor): void {
+function requireSameShape(op: string, input: Tensor, target: Tensor): void {
   requireTensor(op, 'input', input);
   requireTensor(op, 'target', target);
-  if (input.shape.length !== target.shape.length || input.shape.some((d, i) => d !== target.shape[i])) {
+  if (!sameShape(input.shape, target.shape)) {
     throw new Error(`${op}: input ${shapeStr(input.shape)} and target ${shapeStr(target.shape)} must have the same shape`);
   }
 }
@@ -40,13 +40,13 @@ export interface ReductionOptions {
 
 /** Mean squared error (x − y)². */
 export function mseLoss(input: Tensor, target: Tensor, options: ReductionOptions = {}): Tensor {
-  sameShape('mseLoss', input, target);
+  requireSameShape('mseLoss', input, target);
   return reduce(input.sub(target).pow(2), reductionOf('mseLoss', options), 'mseLoss');
 }
 
 /** Mean absolute error |x − y| (gradient 0 where x = y, as PyTorch). */
 export function l1Loss(input: Tensor, target: Tensor, options: ReductionOptions = {}): Tensor {
-  sameShape('l1Loss', input, target);
+  requireSameShape('l1Loss', input, target);
   return reduce(input.sub(target).abs(), reductionOf('l1Loss', options), 'l1Loss');
 }
 
@@ -175,7 +175,7 @@ export interface BceWithLogitsOptions extends ReductionOptions {
  */
 export function bceWithLogits(input: Tensor, target: Tensor, options: BceWithLogitsOptions = {}): Tensor {
   const reduction = reductionOf('bceWithLogits', options);
-  sameShape('bceWithLogits', input, target);
+  requireSameShape('bceWithLogits', input, target);
   const pw = options.posWeight === undefined ? undefined : requireTensor('bceWithLogits', 'posWeight', options.posWeight);
   const last = input.shape[input.ndim - 1] ?? 1;
   if (pw && pw.size !== 1 && pw.size !== last) {
@@ -214,7 +214,7 @@ export function bceWithLogits(input: Tensor, target: Tensor, options: BceWithLog
 /** Binary cross-entropy on probabilities; logs are clamped at −100 as in PyTorch. */
 export function bce(input: Tensor, target: Tensor, options: ReductionOptions = {}): Tensor {
   const reduction = reductionOf('bce', options);
-  sameShape('bce', input, target);
+  requireSameShape('bce', input, target);
   const n = input.size;
   const loss = empty(input.shape, 'bce');
   for (let i = 0; i < n; i++) {

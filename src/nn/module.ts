@@ -1,5 +1,5 @@
 import { noGrad } from '../autograd.js';
-import { shapeStr, valueStr } from '../shape.js';
+import { sameShape, shapeStr, valueStr } from '../shape.js';
 import { Tensor, tensorProblem } from '../tensor.js';
 
 /** Tensors registered as parameters (by `parameter()`), so modules can find them among their fields. */
@@ -109,7 +109,7 @@ export abstract class Module {
       const v: unknown = state[k];
       const bad = tensorProblem(v);
       if (bad !== null) invalid.push(`${k}: ${bad}`);
-      else if ((v as Tensor).shape.length !== p.shape.length || (v as Tensor).shape.some((d, i) => d !== p.shape[i])) {
+      else if (!sameShape((v as Tensor).shape, p.shape)) {
         misShaped.push(`${k}: expected ${shapeStr(p.shape)}, got ${shapeStr((v as Tensor).shape)}`);
       }
     }

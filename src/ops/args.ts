@@ -34,6 +34,25 @@ export function requireBoolean(op: string, name: string, v: unknown): boolean {
   return v;
 }
 
+/** A plain object (not null, not an array): what every options and state-dict argument must be. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * An options argument: a plain object whose keys are all in `known`, so a PyTorch spelling
+ * (`weight_decay`, `batch_size`) fails instead of being ignored without a word. Undefined means {}
+ * unless the options are `required` (a scheduler has no sensible defaults).
+ */
+export function requireKnownOptions(op: string, v: unknown, known: readonly string[], required = false): Record<string, unknown> {
+  if (v === undefined && !required) return {};
+  if (!isRecord(v)) throw new Error(`${op}: options must be an object, got ${valueStr(v)}`);
+  for (const k of Object.keys(v)) {
+    if (!known.includes(k)) throw new Error(`${op}: unknown option '${k}' (expected ${known.join(', ')})`);
+  }
+  return v;
+}
+
 /** An options argument: undefined (→ {}) or a plain object. */
 export function requireOptions<T extends object>(op: string, v: T | undefined): Partial<T> {
   if (v === undefined) return {};

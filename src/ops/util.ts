@@ -1,5 +1,5 @@
 import { getBackend } from '../backend/index.js';
-import { type Shape, allocFloat32, checkShape, sizeOf, valueStr } from '../shape.js';
+import { type Shape, allocFloat32, checkShape, sameShape, sizeOf, valueStr } from '../shape.js';
 import { Tensor, type TensorLike, ownedTensor } from '../tensor.js';
 import { requireTensor } from './args.js';
 
@@ -20,10 +20,6 @@ export const describe = valueStr;
 export function empty(shape: Shape, op: string): Tensor {
   checkShape(op, shape);
   return ownedTensor(allocFloat32(op, sizeOf(shape)), shape);
-}
-
-function sameShape(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /** The backward of broadcasting: sums g (the output's shape) down to `shape`. */

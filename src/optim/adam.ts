@@ -1,5 +1,6 @@
 import { getBackend } from '../backend/index.js';
 import type { Tensor } from '../tensor.js';
+import { requireKnownOptions } from '../ops/args.js';
 import { valueStr } from '../shape.js';
 import {
   type ParamGroup,
@@ -9,7 +10,6 @@ import {
   checkBoolean,
   checkNonNegative,
   checkNumber,
-  checkOptions,
 } from './optimizer.js';
 
 export interface AdamOptions {
@@ -88,7 +88,7 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
 }
 
 function adamDefaults(name: string, o: AdamOptions, wd: number): Omit<AdamGroup, 'params'> {
-  checkOptions(name, o, OPTIONS);
+  requireKnownOptions(name, o, OPTIONS);
   return {
     lr: o.lr ?? 1e-3,
     // Copied, so the caller's array is not the group's; anything but an array is left for validateAdam to refuse.

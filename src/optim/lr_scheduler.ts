@@ -1,3 +1,4 @@
+import { isRecord, requireKnownOptions } from '../ops/args.js';
 import { valueStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import type { ParamGroup } from './optimizer.js';
@@ -10,10 +11,6 @@ export interface SchedulableOptimizer {
 
 function cloneJson<T>(v: T): T {
   return structuredClone(v);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /**
@@ -50,15 +47,6 @@ function checkOptimizer(name: string, optimizer: unknown): void {
   if (!isRecord(optimizer) || !Array.isArray(optimizer['paramGroups']) || !isRecord(optimizer['defaults'])) {
     throw new Error(`${name}: optimizer must be an optimizer (with paramGroups and defaults), got ${valueStr(optimizer)}`);
   }
-}
-
-/** options as an object with only `known` keys (a snake_case `step_size` would otherwise be ignored). */
-function checkOptions(name: string, options: unknown, known: readonly string[]): Record<string, unknown> {
-  if (!isRecord(options)) throw new Error(`${name}: options must be an object, got ${valueStr(options)}`);
-  for (const k of Object.keys(options)) {
-    if (!known.includes(k)) throw new Error(`${name}: unknown option '${k}' (expected ${known.join(', ')})`);
-  }
-  return options;
 }
 
 /** Runs schema's checks on the fields of `values` it names. */
@@ -180,7 +168,7 @@ export class StepLR extends LRScheduler {
   readonly stepSize: number;
   readonly gamma: number;
   constructor(optimizer: SchedulableOptimizer, options: { stepSize: number; gamma?: number; lastEpoch?: number }) {
-    checkOptions('StepLR', options, ['stepSize', 'gamma', 'lastEpoch']);
+    requireKnownOptions('StepLR', options, ['stepSize', 'gamma', 'lastEpoch'], true);
     super(optimizer, options.lastEpoch ?? -1);
     this.stepSize = options.stepSize;
     this.gamma = options.gamma ?? 0.1;
@@ -207,7 +195,7 @@ export class MultiStepLR extends LRScheduler {
   readonly milestones: Record<number, number> = {};
   readonly gamma: number;
   constructor(optimizer: SchedulableOptimizer, options: { milestones: number[]; gamma?: number; lastEpoch?: number }) {
-    checkOptions('MultiStepLR', options, ['milestones', 'gamma', 'lastEpoch']);
+    requireKnownOptions('MultiStepLR', options, ['milestones', 'gamma', 'lastEpoch'], true);
     if (!Array.isArray(options.milestones)) throw new Error(`MultiStepLR: milestones must be an array of epochs, got ${valueStr(options.milestones)}`);
     for (const m of options.milestones) {
       if (!Number.isSafeInteger(m)) throw new Error(`MultiStepLR: invalid milestone ${valueStr(m)}, must be an integer`);
@@ -232,7 +220,7 @@ export class MultiStepLR extends LRScheduler {
 export class ExponentialLR extends LRScheduler {
   readonly gamma: number;
   constructor(optimizer: SchedulableOptimizer, options: { gamma: number; lastEpoch?: number }) {
-    checkOptions('ExponentialLR', options, ['gamma', 'lastEpoch']);
+    requireKnownOptions('ExponentialLR', options, ['gamma', 'lastEpoch'], true);
     super(optimizer, options.lastEpoch ?? -1);
     this.gamma = options.gamma;
     this.initialStep();
@@ -253,7 +241,7 @@ export class CosineAnnealingLR extends LRScheduler {
   readonly tMax: number;
   readonly etaMin: number;
   constructor(optimizer: SchedulableOptimizer, options: { tMax: number; etaMin?: number; lastEpoch?: number }) {
-    checkOptions('CosineAnnealingLR', options, ['tMax', 'etaMin', 'lastEpoch']);
+    requireKnownOptions('CosineAnnealingLR', options, ['tMax', 'etaMin', 'lastEpoch'], true);
     super(optimizer, options.lastEpoch ?? -1);
     this.tMax = options.tMax;
     this.etaMin = options.etaMin ?? 0;
@@ -287,7 +275,7 @@ export class LinearLR extends LRScheduler {
     optimizer: SchedulableOptimizer,
     options: { startFactor?: number; endFactor?: number; totalIters?: number; lastEpoch?: number } = {},
   ) {
-    checkOptions('LinearLR', options, ['startFactor', 'endFactor', 'totalIters', 'lastEpoch']);
+    requireKnownOptions('LinearLR', options, ['startFactor', 'endFactor', 'totalIters', 'lastEpoch'], true);
     super(optimizer, options.lastEpoch ?? -1);
     this.startFactor = options.startFactor ?? 1 / 3;
     this.endFactor = options.endFactor ?? 1;
@@ -343,7 +331,7 @@ export class ReduceLROnPlateau {
 
   constructor(optimizer: SchedulableOptimizer, options: ReduceLROnPlateauOptions = {}) {
     checkOptimizer('ReduceLROnPlateau', optimizer);
-    checkOptions('ReduceLROnPlateau', options, PLATEAU_OPTIONS);
+    requireKnownOptions('ReduceLROnPlateau', options, PLATEAU_OPTIONS, true);
     this.optimizer = optimizer;
     this.mode = options.mode ?? 'min';
     this.factor = options.factor ?? 0.1;
@@ -497,7 +485,7 @@ export class OneCycleLR extends LRScheduler {
   constructor(optimizer: SchedulableOptimizer, options: OneCycleLROptions) {
     const name = 'OneCycleLR';
     checkOptimizer(name, optimizer);
-    checkOptions(name, options, ONE_CYCLE_OPTIONS);
+    requireKnownOptions(name, options, ONE_CYCLE_OPTIONS, true);
     const n = optimizer.paramGroups.length;
     const perGroup = (what: string, v: number | number[], check: FieldCheck): number[] => {
       const list = Array.isArray(v) ? v.slice() : new Array<number>(n).fill(v);

@@ -1,5 +1,6 @@
 import { noGrad } from '../autograd.js';
-import { type Shape, shapeStr, sizeOf, valueStr } from '../shape.js';
+import { isRecord } from '../ops/args.js';
+import { sameShape, shapeStr, sizeOf, valueStr } from '../shape.js';
 import { Tensor, tensorProblem } from '../tensor.js';
 
 /**
@@ -70,22 +71,14 @@ function cloneState(s: ParamState): ParamState {
   return out;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function sameShape(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
+// The kernels compute in float32: a hyper-parameter beyond its range would become Infinity in the
+// native step but stay finite in the TypeScript one, and the two backends would disagree.
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 /**
  * Throws `${where}: invalid ${what} …` unless v is a finite number for which ok(v) holds; `rule`
  * says what ok demands (">= 0", "in [0, 1)").
  */
-// The kernels compute in float32: a hyper-parameter beyond its range would become Infinity in the
-// native step but stay finite in the TypeScript one, and the two backends would disagree.
-const FLOAT32_MAX = 3.4028234663852886e38;
-
 export function checkNumber(where: string, what: string, v: unknown, rule: string, ok: (x: number) => boolean): void {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}: invalid ${what} ${valueStr(v)}, must be a finite number${rule ? ` ${rule}` : ''}`);
   if (Math.abs(v) > FLOAT32_MAX) throw new Error(`${where}: invalid ${what} ${v}, must be within float32's range (|x| <= 3.4e38)`);
@@ -100,13 +93,6 @@ export function checkBoolean(where: string, what: string, v: unknown): void {
   if (typeof v !== 'boolean') throw new Error(`${where}: invalid ${what} ${valueStr(v)}, must be a boolean`);
 }
 
-/** Refuses a non-object options argument and keys the optimizer does not know (e.g. snake_case `weight_decay`). */
-export function checkOptions(name: string, options: unknown, known: readonly string[]): void {
-  if (!isRecord(options)) throw new Error(`${name}: options must be an object, got ${valueStr(options)}`);
-  for (const k of Object.keys(options)) {
-    if (!known.includes(k)) throw new Error(`${name}: unknown option '${k}' (expected ${known.join(', ')})`);
-  }
-}
 
 /**
  * Base class of the optimizers (PyTorch's torch.optim.Optimizer). Subclasses implement

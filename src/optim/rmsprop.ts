@@ -1,5 +1,6 @@
 import type { Tensor } from '../tensor.js';
-import { type ParamGroup, type ParamGroupInput, Optimizer, checkBoolean, checkNonNegative, checkOptions } from './optimizer.js';
+import { type ParamGroup, type ParamGroupInput, Optimizer, checkBoolean, checkNonNegative } from './optimizer.js';
+import { requireKnownOptions } from '../ops/args.js';
 
 export interface RMSpropOptions {
   lr?: number;
@@ -36,7 +37,7 @@ function validateRMSprop(g: RMSpropGroup, where: string): void {
 /** RMSprop (torch.optim.RMSprop), with optional momentum and centering. */
 export class RMSprop extends Optimizer<RMSpropGroup> {
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<RMSpropGroup>>, options: RMSpropOptions = {}) {
-    checkOptions('RMSprop', options, OPTIONS);
+    requireKnownOptions('RMSprop', options, OPTIONS);
     const defaults = {
       lr: options.lr ?? 1e-2,
       alpha: options.alpha ?? 0.99,

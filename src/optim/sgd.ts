@@ -1,5 +1,6 @@
 import type { Tensor } from '../tensor.js';
-import { type ParamGroup, type ParamGroupInput, Optimizer, checkBoolean, checkNonNegative, checkNumber, checkOptions } from './optimizer.js';
+import { type ParamGroup, type ParamGroupInput, Optimizer, checkBoolean, checkNonNegative, checkNumber } from './optimizer.js';
+import { requireKnownOptions } from '../ops/args.js';
 
 export interface SGDOptions {
   lr: number;
@@ -37,7 +38,7 @@ function validateSGD(g: SGDGroup, where: string): void {
 export class SGD extends Optimizer<SGDGroup> {
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDGroup>>, options: SGDOptions) {
     if (options === undefined) throw new Error('SGD: lr is required');
-    checkOptions('SGD', options, OPTIONS);
+    requireKnownOptions('SGD', options, OPTIONS);
     if (options.lr === undefined) throw new Error('SGD: lr is required');
     const defaults = {
       lr: options.lr,

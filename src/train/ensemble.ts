@@ -2,7 +2,8 @@ import { Module } from '../nn/module.js';
 import { manualSeed } from '../random.js';
 import { valueStr } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { evaluate, type EvaluateOptions, type EvaluateResult, isRecord } from './evaluate.js';
+import { evaluate, type EvaluateOptions, type EvaluateResult } from './evaluate.js';
+import { isRecord } from '../ops/args.js';
 import { fit, type FitOptions, type History } from './fit.js';
 
 /**

@@ -4,6 +4,7 @@ import { type Dataset, TensorDataset } from '../data/dataset.js';
 import { DataLoader } from '../data/loader.js';
 import { bceWithLogits, crossEntropy, l1Loss, mseLoss, nllLoss } from '../nn/losses.js';
 import { Module } from '../nn/module.js';
+import { requireKnownOptions } from '../ops/args.js';
 import { concat } from '../ops/indexing.js';
 import { shapeStr, valueStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -23,20 +24,6 @@ const LOSSES: Record<LossName, (o: Tensor, t: Tensor) => Tensor> = {
   l1: (o, t) => l1Loss(o, t),
   bceWithLogits: (o, t) => bceWithLogits(o, t),
 };
-
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-/** The options object of fit/evaluate/predict: undefined (→ {}) or a plain object with only `known` keys. */
-export function checkOptions(who: string, options: unknown, known: readonly string[]): Record<string, unknown> {
-  if (options === undefined) return {};
-  if (!isRecord(options)) throw new Error(`${who}: options must be an object, got ${valueStr(options)}`);
-  for (const k of Object.keys(options)) {
-    if (!known.includes(k)) throw new Error(`${who}: unknown option '${k}' (expected ${known.join(', ')})`);
-  }
-  return options;
-}
 
 export function checkModel(who: string, model: unknown): Module {
   if (!(model instanceof Module)) throw new Error(`${who}: model must be a Module, got ${valueStr(model)}`);
@@ -194,7 +181,7 @@ export async function evaluate(
 ): Promise<EvaluateResult> {
   const who = 'evaluate';
   checkModel(who, model);
-  const o = checkOptions(who, options, ['loss', 'metrics', 'batchSize', 'confusionMatrix', 'classNames', 'signal']);
+  const o = requireKnownOptions(who, options, ['loss', 'metrics', 'batchSize', 'confusionMatrix', 'classNames', 'signal']);
   const batchSize = checkBatchSize(who, o['batchSize'], 256);
   const wantCm = o['confusionMatrix'] ?? false;
   if (typeof wantCm !== 'boolean') throw new Error(`${who}: confusionMatrix must be a boolean, got ${valueStr(wantCm)}`);
@@ -249,7 +236,7 @@ export interface PredictOptions {
 export function predict(model: Module, input: Tensor | Dataset | DataLoader<Tensor[]>, options: PredictOptions = {}): Tensor {
   const who = 'predict';
   checkModel(who, model);
-  const o = checkOptions(who, options, ['batchSize']);
+  const o = requireKnownOptions(who, options, ['batchSize']);
   const batchSize = checkBatchSize(who, o['batchSize'], 256);
   let loader: Iterable<Tensor[]>;
   if (input instanceof Tensor) {

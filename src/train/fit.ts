@@ -3,6 +3,7 @@ import { noGrad } from '../autograd.js';
 import type { Dataset } from '../data/dataset.js';
 import { DataLoader } from '../data/loader.js';
 import type { Module } from '../nn/module.js';
+import { isRecord, requireKnownOptions } from '../ops/args.js';
 import { valueStr } from '../shape.js';
 import { Adam } from '../optim/adam.js';
 import { clipGradNorm } from '../optim/clip.js';
@@ -12,11 +13,9 @@ import type { Tensor } from '../tensor.js';
 import {
   checkBatchSize,
   checkModel,
-  checkOptions,
   checkSignal,
   defaultMetrics,
   evaluate,
-  isRecord,
   type LossLike,
   type MetricLike,
   resolveLoss,
@@ -270,7 +269,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
   // Every option is checked before any work, so a typo fails at once rather than after an epoch.
   checkModel('fit', model);
   if (options === undefined) throw new Error('fit: options with at least train (a DataLoader, a Dataset or an [x, y] pair) are required');
-  const o = checkOptions('fit', options, FIT_KEYS);
+  const o = requireKnownOptions('fit', options, FIT_KEYS);
   if (o['train'] === undefined) throw new Error('fit: options.train (a DataLoader, a Dataset or an [x, y] pair) is required');
   const epochs = o['epochs'] ?? 1;
   if (typeof epochs !== 'number' || !Number.isSafeInteger(epochs) || epochs < 0) throw new Error(`fit: epochs must be a non-negative integer, got ${valueStr(epochs)}`);

@@ -2,6 +2,7 @@
  * The shape of a training history, shared by fit() (which records it) and the charts (which draw
  * it). Kept apart from both so neither has to import the other.
  */
+import { isRecord } from '../ops/args.js';
 import { valueStr } from '../shape.js';
 
 /** One epoch of a training history (what fit() records). */
@@ -28,10 +29,6 @@ export interface EpochLog {
 export interface HistoryLike {
   epochs: readonly EpochLog[];
   bestEpoch?: number | null;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /**

@@ -2,6 +2,7 @@ import { checkPath, writeFileAtomicSync } from '../io/atomic.js';
 import type * as D3Scale from 'd3-scale';
 import type * as D3Shape from 'd3-shape';
 import { packageRequire } from '../backend/root.js';
+import { requireKnownOptions } from '../ops/args.js';
 import { valueStr } from '../shape.js';
 import { checkEpochLog, type EpochLog, type HistoryLike } from './history.js';
 
@@ -256,10 +257,8 @@ function checkValues(fn: string, what: string, v: unknown): asserts v is ArrayLi
 
 /** The options object of a chart: title (and the labels, where `labels` names them) must be strings. */
 function checkOptions(fn: string, options: unknown, labels: readonly string[]): asserts options is ChartOptions {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new Error(`${fn}: options must be an object, got ${valueStr(options)}`);
-  const known = ['title', 'width', 'height', ...labels];
-  for (const [k, v] of Object.entries(options)) {
-    if (!known.includes(k)) throw new Error(`${fn}: unknown option '${k}' (expected ${known.join(', ')})`);
+  const o = requireKnownOptions(fn, options, ['title', 'width', 'height', ...labels]);
+  for (const [k, v] of Object.entries(o)) {
     if (k !== 'width' && k !== 'height' && v !== undefined && typeof v !== 'string') throw new Error(`${fn}: ${k} must be a string, got ${valueStr(v)}`);
   }
 }
