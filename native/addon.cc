@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,29 @@ constexpr int64_t kMaxDim = int64_t(1) << 40;
   throw Napi::TypeError::New(env, "tensorgrad native " + fn + ": " + what);
 }
 
+// The arguments of one kernel call: a JS call's own arguments, or one command of a runAsync batch
+// (an array [name, ...args]). The checks below read either the same way. Holds napi_values, so it
+// lives only inside the N-API call that made it; nothing here allocates.
+class Args {
+ public:
+  static constexpr size_t kMax = 16;
+  explicit Args(const Napi::CallbackInfo& info) : env_(info.Env()), n_(info.Length()) {
+    for (size_t i = 0; i < std::min(n_, kMax); i++) v_[i] = info[i];
+  }
+  // Elements first.. of a command array.
+  Args(Napi::Env env, const Napi::Array& arr, uint32_t first) : env_(env), n_(arr.Length() > first ? arr.Length() - first : 0) {
+    for (size_t i = 0; i < std::min(n_, kMax); i++) v_[i] = arr.Get(static_cast<uint32_t>(first + i));
+  }
+  size_t Length() const { return n_; }
+  Napi::Env Env() const { return Napi::Env(env_); }
+  Napi::Value operator[](size_t i) const { return i < std::min(n_, kMax) ? Napi::Value(env_, v_[i]) : Napi::Env(env_).Undefined(); }
+
+ private:
+  napi_env env_;
+  size_t n_;
+  napi_value v_[kMax] = {};
+};
+
 struct F32 {
   float* data;
   int64_t length;
@@ -39,7 +63,7 @@ struct F32 {
 // A detached buffer reads as length 0 and is rejected by the length checks that follow.
 // napi_get_typedarray_info is called directly: node-addon-api's TypedArray::ArrayBuffer() refuses
 // a SharedArrayBuffer ("Invalid argument").
-F32 f32(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, bool nullable = false) {
+F32 f32(const Args& info, size_t i, const char* fn, const char* name, bool nullable = false) {
   Napi::Value v = info[i];
   if (nullable && (v.IsNull() || v.IsUndefined())) return {nullptr, -1};
   napi_typedarray_type type = napi_int8_array;
@@ -54,7 +78,7 @@ F32 f32(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* na
   return {length == 0 ? nullptr : static_cast<float*>(data), static_cast<int64_t>(length)};
 }
 
-int64_t dim(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+int64_t dim(const Args& info, size_t i, const char* fn, const char* name) {
   Napi::Value v = info[i];
   if (!v.IsNumber()) fail(info.Env(), fn, std::string(name) + " must be a number");
   double d = v.As<Napi::Number>().DoubleValue();
@@ -64,13 +88,13 @@ int64_t dim(const Napi::CallbackInfo& info, size_t i, const char* fn, const char
   return static_cast<int64_t>(d);
 }
 
-double num(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+double num(const Args& info, size_t i, const char* fn, const char* name) {
   Napi::Value v = info[i];
   if (!v.IsNumber()) fail(info.Env(), fn, std::string(name) + " must be a number");
   return v.As<Napi::Number>().DoubleValue();
 }
 
-bool flag(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+bool flag(const Args& info, size_t i, const char* fn, const char* name) {
   Napi::Value v = info[i];
   if (!v.IsBoolean()) fail(info.Env(), fn, std::string(name) + " must be a boolean");
   return v.As<Napi::Boolean>().Value();
@@ -92,7 +116,7 @@ void expect_length(Napi::Env env, const char* fn, const char* name, const F32& a
   }
 }
 
-void need_args(const Napi::CallbackInfo& info, size_t n, const char* fn) {
+void need_args(const Args& info, size_t n, const char* fn) {
   if (info.Length() < n) fail(info.Env(), fn, "expected " + std::to_string(n) + " arguments, got " + std::to_string(info.Length()));
 }
 
@@ -101,7 +125,7 @@ constexpr size_t kMaxRank = 64;  // PyTorch's limit; src/shape.ts MAX_DIMS refus
 
 // A shape argument: an array of non-negative integer dims (whose product must fit, unless `sized`
 // is false: permute's axes are indices, and 20 of them multiply past any size limit).
-std::vector<int64_t> shape_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name,
+std::vector<int64_t> shape_arg(const Args& info, size_t i, const char* fn, const char* name,
                                bool sized = true) {
   Napi::Value v = info[i];
   if (!v.IsArray()) fail(info.Env(), fn, std::string(name) + " must be an array of dims");
@@ -125,7 +149,7 @@ std::vector<int64_t> shape_arg(const Napi::CallbackInfo& info, size_t i, const c
 
 int64_t numel(const std::vector<int64_t>& s) { return tg::shape_numel(s.data(), static_cast<int>(s.size())); }
 
-std::string op_name(const Napi::CallbackInfo& info, size_t i, const char* fn) {
+std::string op_name(const Args& info, size_t i, const char* fn) {
   if (!info[i].IsString()) fail(info.Env(), fn, "op must be a string");
   return info[i].As<Napi::String>().Utf8Value();
 }
@@ -136,9 +160,262 @@ bool overlaps(const F32& a, const F32& b) {
   return a.data < b.data + b.length && b.data < a.data + a.length;
 }
 
+// The kernels that return nothing are checked and run in two steps: prepare_X validates the
+// arguments (on the JS thread, where napi_values can be read) and returns the kernel call with
+// every pointer and size captured by value; the synchronous entry point runs it at once, and
+// runAsync queues a batch of them on a libuv thread.
+
+// gemm(transA, transB, m, n, k, alpha, a, b, beta, c, bias|null, relu)
+auto prepare_gemm(const Args& info, tg::ThreadPool* pool) {
+  const char* fn = "gemm";
+  Napi::Env env = info.Env();
+  need_args(info, 12, fn);
+  bool ta = flag(info, 0, fn, "transA");
+  bool tb = flag(info, 1, fn, "transB");
+  int64_t m = dim(info, 2, fn, "m"), n = dim(info, 3, fn, "n"), k = dim(info, 4, fn, "k");
+  float alpha = static_cast<float>(num(info, 5, fn, "alpha"));
+  F32 a = f32(info, 6, fn, "a"), b = f32(info, 7, fn, "b");
+  float beta = static_cast<float>(num(info, 8, fn, "beta"));
+  F32 c = f32(info, 9, fn, "c");
+  F32 bias = f32(info, 10, fn, "bias", true);
+  bool relu = flag(info, 11, fn, "relu");
+  expect_length(env, fn, "a", a, product(env, fn, {m, k}));
+  expect_length(env, fn, "b", b, product(env, fn, {k, n}));
+  expect_length(env, fn, "c", c, product(env, fn, {m, n}));
+  if (bias.length >= 0) expect_length(env, fn, "bias", bias, n);
+  tg::GemmEpilogue ep;
+  ep.bias = bias.length >= 0 ? bias.data : nullptr;
+  ep.relu = relu;
+  const int64_t lda = std::max<int64_t>(1, ta ? m : k), ldb = std::max<int64_t>(1, tb ? k : n);
+  return [=]() {
+    tg::sgemm(ta, tb, m, n, k, alpha, a.data, lda, b.data, ldb, beta, c.data, std::max<int64_t>(1, n), &ep, pool);
+  };
+}
+
+// binary(op, a, aShape, b, bShape, out, outShape)
+auto prepare_binary(const Args& info) {
+  const char* fn = "binary";
+  Napi::Env env = info.Env();
+  need_args(info, 7, fn);
+  tg::BinaryOp op;
+  if (!tg::parse_binary_op(op_name(info, 0, fn).c_str(), &op)) fail(env, fn, "unknown op");
+  F32 a = f32(info, 1, fn, "a");
+  auto as = shape_arg(info, 2, fn, "aShape");
+  F32 b = f32(info, 3, fn, "b");
+  auto bs = shape_arg(info, 4, fn, "bShape");
+  F32 out = f32(info, 5, fn, "out");
+  auto os = shape_arg(info, 6, fn, "outShape");
+  expect_length(env, fn, "a", a, numel(as));
+  expect_length(env, fn, "b", b, numel(bs));
+  expect_length(env, fn, "out", out, numel(os));
+  const int orank = static_cast<int>(os.size());
+  if (!tg::check_broadcast(as.data(), static_cast<int>(as.size()), os.data(), orank) ||
+      !tg::check_broadcast(bs.data(), static_cast<int>(bs.size()), os.data(), orank)) {
+    fail(env, fn, "aShape and bShape must broadcast to outShape");
+  }
+  return [=]() {
+    tg::binary(op, a.data, as.data(), static_cast<int>(as.size()), b.data, bs.data(), static_cast<int>(bs.size()), out.data,
+               os.data(), orank);
+  };
+}
+
+// unary(op, x, out, p0, p1)
+auto prepare_unary(const Args& info) {
+  const char* fn = "unary";
+  Napi::Env env = info.Env();
+  need_args(info, 5, fn);
+  tg::UnaryOp op;
+  if (!tg::parse_unary_op(op_name(info, 0, fn).c_str(), &op)) fail(env, fn, "unknown op");
+  F32 x = f32(info, 1, fn, "x"), out = f32(info, 2, fn, "out");
+  double p0 = num(info, 3, fn, "p0"), p1 = num(info, 4, fn, "p1");
+  expect_length(env, fn, "out", out, x.length);
+  return [=]() {
+    tg::unary(op, x.data, out.data, x.length, p0, p1);
+  };
+}
+
+// unaryGrad(op, x, y, gy, gx, p0, p1)
+auto prepare_unary_grad(const Args& info) {
+  const char* fn = "unaryGrad";
+  Napi::Env env = info.Env();
+  need_args(info, 7, fn);
+  tg::UnaryOp op;
+  if (!tg::parse_unary_op(op_name(info, 0, fn).c_str(), &op)) fail(env, fn, "unknown op");
+  F32 x = f32(info, 1, fn, "x"), y = f32(info, 2, fn, "y"), gy = f32(info, 3, fn, "gy"), gx = f32(info, 4, fn, "gx");
+  double p0 = num(info, 5, fn, "p0"), p1 = num(info, 6, fn, "p1");
+  expect_length(env, fn, "y", y, x.length);
+  expect_length(env, fn, "gy", gy, x.length);
+  expect_length(env, fn, "gx", gx, x.length);
+  return [=]() {
+    tg::unary_grad(op, x.data, y.data, gy.data, gx.data, x.length, p0, p1);
+  };
+}
+
+// sumTo(x, xShape, out, outShape): outShape must broadcast to xShape
+auto prepare_sum_to(const Args& info) {
+  const char* fn = "sumTo";
+  Napi::Env env = info.Env();
+  need_args(info, 4, fn);
+  F32 x = f32(info, 0, fn, "x");
+  auto xs = shape_arg(info, 1, fn, "xShape");
+  F32 out = f32(info, 2, fn, "out");
+  auto os = shape_arg(info, 3, fn, "outShape");
+  expect_length(env, fn, "x", x, numel(xs));
+  expect_length(env, fn, "out", out, numel(os));
+  if (!tg::check_broadcast(os.data(), static_cast<int>(os.size()), xs.data(), static_cast<int>(xs.size()))) {
+    fail(env, fn, "outShape must broadcast to xShape");
+  }
+  if (overlaps(x, out)) fail(env, fn, "out must not overlap x");
+  return [=]() {
+    tg::sum_to(x.data, xs.data(), static_cast<int>(xs.size()), out.data, os.data(), static_cast<int>(os.size()));
+  };
+}
+
+// reduce(op, x, outer, n, inner, out, arg|null)
+auto prepare_reduce(const Args& info) {
+  const char* fn = "reduce";
+  Napi::Env env = info.Env();
+  need_args(info, 7, fn);
+  tg::ReduceOp op;
+  if (!tg::parse_reduce_op(op_name(info, 0, fn).c_str(), &op)) fail(env, fn, "unknown op");
+  F32 x = f32(info, 1, fn, "x");
+  int64_t outer = dim(info, 2, fn, "outer"), n = dim(info, 3, fn, "n"), inner = dim(info, 4, fn, "inner");
+  F32 out = f32(info, 5, fn, "out");
+  F32 arg = f32(info, 6, fn, "arg", true);
+  expect_length(env, fn, "x", x, product(env, fn, {outer, n, inner}));
+  expect_length(env, fn, "out", out, product(env, fn, {outer, inner}));
+  if (arg.length >= 0) expect_length(env, fn, "arg", arg, out.length);
+  if (op != tg::ReduceOp::Sum && n == 0 && out.length > 0) fail(env, fn, "max/min of an empty dim");
+  if (overlaps(x, out) || overlaps(x, arg) || overlaps(out, arg)) fail(env, fn, "x, out and arg must not overlap");
+  return [=]() {
+    tg::reduce(op, x.data, outer, n, inner, out.data, arg.length >= 0 ? arg.data : nullptr);
+  };
+}
+
+// softmax(x, outer, n, inner, out, log)
+auto prepare_softmax(const Args& info) {
+  const char* fn = "softmax";
+  Napi::Env env = info.Env();
+  need_args(info, 6, fn);
+  F32 x = f32(info, 0, fn, "x");
+  int64_t outer = dim(info, 1, fn, "outer"), n = dim(info, 2, fn, "n"), inner = dim(info, 3, fn, "inner");
+  F32 out = f32(info, 4, fn, "out");
+  bool log = flag(info, 5, fn, "log");
+  expect_length(env, fn, "x", x, product(env, fn, {outer, n, inner}));
+  expect_length(env, fn, "out", out, x.length);
+  return [=]() {
+    tg::softmax(x.data, outer, n, inner, out.data, log);
+  };
+}
+
+// softmaxGrad(y, gy, outer, n, inner, gx, log)
+auto prepare_softmax_grad(const Args& info) {
+  const char* fn = "softmaxGrad";
+  Napi::Env env = info.Env();
+  need_args(info, 7, fn);
+  F32 y = f32(info, 0, fn, "y"), gy = f32(info, 1, fn, "gy");
+  int64_t outer = dim(info, 2, fn, "outer"), n = dim(info, 3, fn, "n"), inner = dim(info, 4, fn, "inner");
+  F32 gx = f32(info, 5, fn, "gx");
+  bool log = flag(info, 6, fn, "log");
+  expect_length(env, fn, "y", y, product(env, fn, {outer, n, inner}));
+  expect_length(env, fn, "gy", gy, y.length);
+  expect_length(env, fn, "gx", gx, y.length);
+  return [=]() {
+    tg::softmax_grad(y.data, gy.data, outer, n, inner, gx.data, log);
+  };
+}
+
+// permute(x, shape, axes, out)
+auto prepare_permute(const Args& info) {
+  const char* fn = "permute";
+  Napi::Env env = info.Env();
+  need_args(info, 4, fn);
+  F32 x = f32(info, 0, fn, "x");
+  auto shape = shape_arg(info, 1, fn, "shape");
+  auto axes = shape_arg(info, 2, fn, "axes", false);
+  F32 out = f32(info, 3, fn, "out");
+  if (axes.size() != shape.size()) fail(env, fn, "axes must have one entry per dim");
+  std::vector<bool> seen(shape.size(), false);
+  for (int64_t a : axes) {
+    if (a >= static_cast<int64_t>(shape.size()) || seen[a]) fail(env, fn, "axes must be a permutation of 0..rank-1");
+    seen[a] = true;
+  }
+  expect_length(env, fn, "x", x, numel(shape));
+  expect_length(env, fn, "out", out, x.length);
+  if (overlaps(x, out)) fail(env, fn, "out must not overlap x");
+  return [=]() {
+    tg::permute(x.data, shape.data(), axes.data(), static_cast<int>(shape.size()), out.data);
+  };
+}
+
+// adamStep(p, g, m, v, vmax|null, lr, beta1, beta2, eps, weightDecay, decoupled, amsgrad, step)
+auto prepare_adam_step(const Args& info) {
+  const char* fn = "adamStep";
+  Napi::Env env = info.Env();
+  need_args(info, 13, fn);
+  F32 p = f32(info, 0, fn, "p"), g = f32(info, 1, fn, "g"), m = f32(info, 2, fn, "m"), v = f32(info, 3, fn, "v");
+  F32 vmax = f32(info, 4, fn, "vmax", true);
+  tg::AdamParams hp;
+  hp.lr = num(info, 5, fn, "lr");
+  hp.beta1 = num(info, 6, fn, "beta1");
+  hp.beta2 = num(info, 7, fn, "beta2");
+  hp.eps = num(info, 8, fn, "eps");
+  hp.weight_decay = num(info, 9, fn, "weightDecay");
+  hp.decoupled = flag(info, 10, fn, "decoupled");
+  hp.amsgrad = flag(info, 11, fn, "amsgrad");
+  hp.step = dim(info, 12, fn, "step");
+  if (hp.step < 1) fail(env, fn, "step must be at least 1");
+  expect_length(env, fn, "g", g, p.length);
+  expect_length(env, fn, "m", m, p.length);
+  expect_length(env, fn, "v", v, p.length);
+  if (hp.amsgrad) {
+    if (vmax.length < 0) fail(env, fn, "amsgrad needs vmax");
+    expect_length(env, fn, "vmax", vmax, p.length);
+  }
+  const F32 all[] = {p, g, m, v, vmax};
+  for (int i = 0; i < 5; i++)
+    for (int j = i + 1; j < 5; j++)
+      if (overlaps(all[i], all[j])) fail(env, fn, "p, g, m, v and vmax must not overlap");
+  return [=]() {
+    tg::adam_step(p.data, g.data, m.data, v.data, hp.amsgrad ? vmax.data : nullptr, p.length, hp);
+  };
+}
+
+// A batch of prepared kernel calls run in order on a libuv thread; settles a promise on the JS
+// thread. The command array is held by a reference until then, so every buffer it names stays
+// alive (the caller also keeps them private: see src/backend/deferred.ts).
+class BatchWorker : public Napi::AsyncWorker {
+ public:
+  BatchWorker(Napi::Env env, std::vector<std::function<void()>> steps, std::shared_ptr<tg::ThreadPool> pool,
+              const Napi::Object& keep)
+      : Napi::AsyncWorker(env, "tensorgrad.runAsync"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        steps_(std::move(steps)),
+        pool_(std::move(pool)),
+        keep_(Napi::Persistent(keep)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      for (auto& step : steps_) step();
+    } catch (const std::exception& e) {
+      SetError(std::string("tensorgrad native runAsync: ") + e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<std::function<void()>> steps_;
+  std::shared_ptr<tg::ThreadPool> pool_;
+  Napi::ObjectReference keep_;
+};
+
 class Addon : public Napi::Addon<Addon> {
  public:
-  Addon(Napi::Env env, Napi::Object exports) : pool_(std::make_unique<tg::ThreadPool>(tg::default_threads())) {
+  Addon(Napi::Env env, Napi::Object exports) : pool_(std::make_shared<tg::ThreadPool>(tg::default_threads())) {
     DefineAddon(exports, {
                              InstanceMethod("info", &Addon::Info),
                              InstanceMethod("setNumThreads", &Addon::SetNumThreads),
@@ -155,12 +432,15 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("crossEntropy", &Addon::CrossEntropy),
                              InstanceMethod("adamStep", &Addon::AdamStep),
                              InstanceMethod("fingerprint", &Addon::Fingerprint),
+                             InstanceMethod("runAsync", &Addon::RunAsync),
                          });
     (void)env;
   }
 
  private:
-  std::unique_ptr<tg::ThreadPool> pool_;
+  // Shared with queued async work, so a batch still running when the environment is torn down
+  // (a worker terminated mid-predict) keeps its pool alive until it ends.
+  std::shared_ptr<tg::ThreadPool> pool_;
 
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(info.Env());
@@ -170,7 +450,8 @@ class Addon : public Napi::Addon<Addon> {
     return o;
   }
 
-  Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  Napi::Value SetNumThreads(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
     need_args(info, 1, "setNumThreads");
     int64_t n = dim(info, 0, "setNumThreads", "n");
     if (n < 1 || n > 1024) fail(info.Env(), "setNumThreads", "n must be in [1, 1024]");
@@ -179,7 +460,8 @@ class Addon : public Napi::Addon<Addon> {
   }
 
   // Lowers (never raises past the CPU) the instruction set the kernels dispatch on; for tests.
-  Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+  Napi::Value SetIsa(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
     need_args(info, 1, "setIsa");
     if (!info[0].IsString()) fail(info.Env(), "setIsa", "isa must be a string");
     std::string s = info[0].As<Napi::String>().Utf8Value();
@@ -191,183 +473,55 @@ class Addon : public Napi::Addon<Addon> {
     return Napi::String::New(info.Env(), tg::isa_name(tg::active_isa()));
   }
 
-  // gemm(transA, transB, m, n, k, alpha, a, b, beta, c, bias|null, relu)
   Napi::Value Gemm(const Napi::CallbackInfo& info) {
-    const char* fn = "gemm";
-    Napi::Env env = info.Env();
-    need_args(info, 12, fn);
-    bool ta = flag(info, 0, fn, "transA");
-    bool tb = flag(info, 1, fn, "transB");
-    int64_t m = dim(info, 2, fn, "m"), n = dim(info, 3, fn, "n"), k = dim(info, 4, fn, "k");
-    float alpha = static_cast<float>(num(info, 5, fn, "alpha"));
-    F32 a = f32(info, 6, fn, "a"), b = f32(info, 7, fn, "b");
-    float beta = static_cast<float>(num(info, 8, fn, "beta"));
-    F32 c = f32(info, 9, fn, "c");
-    F32 bias = f32(info, 10, fn, "bias", true);
-    bool relu = flag(info, 11, fn, "relu");
-    expect_length(env, fn, "a", a, product(env, fn, {m, k}));
-    expect_length(env, fn, "b", b, product(env, fn, {k, n}));
-    expect_length(env, fn, "c", c, product(env, fn, {m, n}));
-    if (bias.length >= 0) expect_length(env, fn, "bias", bias, n);
-    tg::GemmEpilogue ep;
-    ep.bias = bias.length >= 0 ? bias.data : nullptr;
-    ep.relu = relu;
-    const int64_t lda = std::max<int64_t>(1, ta ? m : k), ldb = std::max<int64_t>(1, tb ? k : n);
-    tg::sgemm(ta, tb, m, n, k, alpha, a.data, lda, b.data, ldb, beta, c.data, std::max<int64_t>(1, n), &ep, pool_.get());
-    return env.Undefined();
+    prepare_gemm(Args(info), pool_.get())();
+    return info.Env().Undefined();
   }
 
-  // binary(op, a, aShape, b, bShape, out, outShape)
   Napi::Value Binary(const Napi::CallbackInfo& info) {
-    const char* fn = "binary";
-    Napi::Env env = info.Env();
-    need_args(info, 7, fn);
-    tg::BinaryOp op;
-    if (!tg::parse_binary_op(op_name(info, 0, fn).c_str(), &op)) fail(env, fn, "unknown op");
-    F32 a = f32(info, 1, fn, "a");
-    auto as = shape_arg(info, 2, fn, "aShape");
-    F32 b = f32(info, 3, fn, "b");
-    auto bs = shape_arg(info, 4, fn, "bShape");
-    F32 out = f32(info, 5, fn, "out");
-    auto os = shape_arg(info, 6, fn, "outShape");
-    expect_length(env, fn, "a", a, numel(as));
-    expect_length(env, fn, "b", b, numel(bs));
-    expect_length(env, fn, "out", out, numel(os));
-    const int orank = static_cast<int>(os.size());
-    if (!tg::check_broadcast(as.data(), static_cast<int>(as.size()), os.data(), orank) ||
-        !tg::check_broadcast(bs.data(), static_cast<int>(bs.size()), os.data(), orank)) {
-      fail(env, fn, "aShape and bShape must broadcast to outShape");
-    }
-    tg::binary(op, a.data, as.data(), static_cast<int>(as.size()), b.data, bs.data(), static_cast<int>(bs.size()), out.data,
-               os.data(), orank);
-    return env.Undefined();
+    prepare_binary(Args(info))();
+    return info.Env().Undefined();
   }
 
-  // unary(op, x, out, p0, p1)
   Napi::Value Unary(const Napi::CallbackInfo& info) {
-    const char* fn = "unary";
-    Napi::Env env = info.Env();
-    need_args(info, 5, fn);
-    tg::UnaryOp op;
-    if (!tg::parse_unary_op(op_name(info, 0, fn).c_str(), &op)) fail(env, fn, "unknown op");
-    F32 x = f32(info, 1, fn, "x"), out = f32(info, 2, fn, "out");
-    double p0 = num(info, 3, fn, "p0"), p1 = num(info, 4, fn, "p1");
-    expect_length(env, fn, "out", out, x.length);
-    tg::unary(op, x.data, out.data, x.length, p0, p1);
-    return env.Undefined();
+    prepare_unary(Args(info))();
+    return info.Env().Undefined();
   }
 
-  // unaryGrad(op, x, y, gy, gx, p0, p1)
   Napi::Value UnaryGrad(const Napi::CallbackInfo& info) {
-    const char* fn = "unaryGrad";
-    Napi::Env env = info.Env();
-    need_args(info, 7, fn);
-    tg::UnaryOp op;
-    if (!tg::parse_unary_op(op_name(info, 0, fn).c_str(), &op)) fail(env, fn, "unknown op");
-    F32 x = f32(info, 1, fn, "x"), y = f32(info, 2, fn, "y"), gy = f32(info, 3, fn, "gy"), gx = f32(info, 4, fn, "gx");
-    double p0 = num(info, 5, fn, "p0"), p1 = num(info, 6, fn, "p1");
-    expect_length(env, fn, "y", y, x.length);
-    expect_length(env, fn, "gy", gy, x.length);
-    expect_length(env, fn, "gx", gx, x.length);
-    tg::unary_grad(op, x.data, y.data, gy.data, gx.data, x.length, p0, p1);
-    return env.Undefined();
+    prepare_unary_grad(Args(info))();
+    return info.Env().Undefined();
   }
 
-  // sumTo(x, xShape, out, outShape): outShape must broadcast to xShape
   Napi::Value SumTo(const Napi::CallbackInfo& info) {
-    const char* fn = "sumTo";
-    Napi::Env env = info.Env();
-    need_args(info, 4, fn);
-    F32 x = f32(info, 0, fn, "x");
-    auto xs = shape_arg(info, 1, fn, "xShape");
-    F32 out = f32(info, 2, fn, "out");
-    auto os = shape_arg(info, 3, fn, "outShape");
-    expect_length(env, fn, "x", x, numel(xs));
-    expect_length(env, fn, "out", out, numel(os));
-    if (!tg::check_broadcast(os.data(), static_cast<int>(os.size()), xs.data(), static_cast<int>(xs.size()))) {
-      fail(env, fn, "outShape must broadcast to xShape");
-    }
-    if (overlaps(x, out)) fail(env, fn, "out must not overlap x");
-    tg::sum_to(x.data, xs.data(), static_cast<int>(xs.size()), out.data, os.data(), static_cast<int>(os.size()));
-    return env.Undefined();
+    prepare_sum_to(Args(info))();
+    return info.Env().Undefined();
   }
 
-  // reduce(op, x, outer, n, inner, out, arg|null)
   Napi::Value Reduce(const Napi::CallbackInfo& info) {
-    const char* fn = "reduce";
-    Napi::Env env = info.Env();
-    need_args(info, 7, fn);
-    tg::ReduceOp op;
-    if (!tg::parse_reduce_op(op_name(info, 0, fn).c_str(), &op)) fail(env, fn, "unknown op");
-    F32 x = f32(info, 1, fn, "x");
-    int64_t outer = dim(info, 2, fn, "outer"), n = dim(info, 3, fn, "n"), inner = dim(info, 4, fn, "inner");
-    F32 out = f32(info, 5, fn, "out");
-    F32 arg = f32(info, 6, fn, "arg", true);
-    expect_length(env, fn, "x", x, product(env, fn, {outer, n, inner}));
-    expect_length(env, fn, "out", out, product(env, fn, {outer, inner}));
-    if (arg.length >= 0) expect_length(env, fn, "arg", arg, out.length);
-    if (op != tg::ReduceOp::Sum && n == 0 && out.length > 0) fail(env, fn, "max/min of an empty dim");
-    if (overlaps(x, out) || overlaps(x, arg) || overlaps(out, arg)) fail(env, fn, "x, out and arg must not overlap");
-    tg::reduce(op, x.data, outer, n, inner, out.data, arg.length >= 0 ? arg.data : nullptr);
-    return env.Undefined();
+    prepare_reduce(Args(info))();
+    return info.Env().Undefined();
   }
 
-  // softmax(x, outer, n, inner, out, log)
   Napi::Value Softmax(const Napi::CallbackInfo& info) {
-    const char* fn = "softmax";
-    Napi::Env env = info.Env();
-    need_args(info, 6, fn);
-    F32 x = f32(info, 0, fn, "x");
-    int64_t outer = dim(info, 1, fn, "outer"), n = dim(info, 2, fn, "n"), inner = dim(info, 3, fn, "inner");
-    F32 out = f32(info, 4, fn, "out");
-    bool log = flag(info, 5, fn, "log");
-    expect_length(env, fn, "x", x, product(env, fn, {outer, n, inner}));
-    expect_length(env, fn, "out", out, x.length);
-    tg::softmax(x.data, outer, n, inner, out.data, log);
-    return env.Undefined();
+    prepare_softmax(Args(info))();
+    return info.Env().Undefined();
   }
 
-  // softmaxGrad(y, gy, outer, n, inner, gx, log)
   Napi::Value SoftmaxGrad(const Napi::CallbackInfo& info) {
-    const char* fn = "softmaxGrad";
-    Napi::Env env = info.Env();
-    need_args(info, 7, fn);
-    F32 y = f32(info, 0, fn, "y"), gy = f32(info, 1, fn, "gy");
-    int64_t outer = dim(info, 2, fn, "outer"), n = dim(info, 3, fn, "n"), inner = dim(info, 4, fn, "inner");
-    F32 gx = f32(info, 5, fn, "gx");
-    bool log = flag(info, 6, fn, "log");
-    expect_length(env, fn, "y", y, product(env, fn, {outer, n, inner}));
-    expect_length(env, fn, "gy", gy, y.length);
-    expect_length(env, fn, "gx", gx, y.length);
-    tg::softmax_grad(y.data, gy.data, outer, n, inner, gx.data, log);
-    return env.Undefined();
+    prepare_softmax_grad(Args(info))();
+    return info.Env().Undefined();
   }
 
-  // permute(x, shape, axes, out)
   Napi::Value Permute(const Napi::CallbackInfo& info) {
-    const char* fn = "permute";
-    Napi::Env env = info.Env();
-    need_args(info, 4, fn);
-    F32 x = f32(info, 0, fn, "x");
-    auto shape = shape_arg(info, 1, fn, "shape");
-    auto axes = shape_arg(info, 2, fn, "axes", false);
-    F32 out = f32(info, 3, fn, "out");
-    if (axes.size() != shape.size()) fail(env, fn, "axes must have one entry per dim");
-    std::vector<bool> seen(shape.size(), false);
-    for (int64_t a : axes) {
-      if (a >= static_cast<int64_t>(shape.size()) || seen[a]) fail(env, fn, "axes must be a permutation of 0..rank-1");
-      seen[a] = true;
-    }
-    expect_length(env, fn, "x", x, numel(shape));
-    expect_length(env, fn, "out", out, x.length);
-    if (overlaps(x, out)) fail(env, fn, "out must not overlap x");
-    tg::permute(x.data, shape.data(), axes.data(), static_cast<int>(shape.size()), out.data);
-    return env.Undefined();
+    prepare_permute(Args(info))();
+    return info.Env().Undefined();
   }
 
   // crossEntropy(logits, rows, classes, targets, probs, labelSmoothing, ignoreIndex, scale,
   //              rowScale|null, rowLoss|null, dlogits|null) -> sum of row losses
-  Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
+  Napi::Value CrossEntropy(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
     const char* fn = "crossEntropy";
     Napi::Env env = info.Env();
     need_args(info, 11, fn);
@@ -415,44 +569,54 @@ class Addon : public Napi::Addon<Addon> {
     return Napi::Number::New(env, total);
   }
 
-  // adamStep(p, g, m, v, vmax|null, lr, beta1, beta2, eps, weightDecay, decoupled, amsgrad, step)
   Napi::Value AdamStep(const Napi::CallbackInfo& info) {
-    const char* fn = "adamStep";
-    Napi::Env env = info.Env();
-    need_args(info, 13, fn);
-    F32 p = f32(info, 0, fn, "p"), g = f32(info, 1, fn, "g"), m = f32(info, 2, fn, "m"), v = f32(info, 3, fn, "v");
-    F32 vmax = f32(info, 4, fn, "vmax", true);
-    tg::AdamParams hp;
-    hp.lr = num(info, 5, fn, "lr");
-    hp.beta1 = num(info, 6, fn, "beta1");
-    hp.beta2 = num(info, 7, fn, "beta2");
-    hp.eps = num(info, 8, fn, "eps");
-    hp.weight_decay = num(info, 9, fn, "weightDecay");
-    hp.decoupled = flag(info, 10, fn, "decoupled");
-    hp.amsgrad = flag(info, 11, fn, "amsgrad");
-    hp.step = dim(info, 12, fn, "step");
-    if (hp.step < 1) fail(env, fn, "step must be at least 1");
-    expect_length(env, fn, "g", g, p.length);
-    expect_length(env, fn, "m", m, p.length);
-    expect_length(env, fn, "v", v, p.length);
-    if (hp.amsgrad) {
-      if (vmax.length < 0) fail(env, fn, "amsgrad needs vmax");
-      expect_length(env, fn, "vmax", vmax, p.length);
-    }
-    const F32 all[] = {p, g, m, v, vmax};
-    for (int i = 0; i < 5; i++)
-      for (int j = i + 1; j < 5; j++)
-        if (overlaps(all[i], all[j])) fail(env, fn, "p, g, m, v and vmax must not overlap");
-    tg::adam_step(p.data, g.data, m.data, v.data, hp.amsgrad ? vmax.data : nullptr, p.length, hp);
-    return env.Undefined();
+    prepare_adam_step(Args(info))();
+    return info.Env().Undefined();
   }
 
   // fingerprint(x) -> uint32: see kernels/fingerprint.h.
-  Napi::Value Fingerprint(const Napi::CallbackInfo& info) {
+  Napi::Value Fingerprint(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
     const char* fn = "fingerprint";
     need_args(info, 1, fn);
     F32 x = f32(info, 0, fn, "x");
     return Napi::Number::New(info.Env(), static_cast<double>(tg::fingerprint(x.data, x.length)));
+  }
+
+  // runAsync(commands) -> Promise<void>: commands is an array of [kernel, ...arguments] with the
+  // same arguments as the synchronous entry point of that name (gemm, binary, unary, unaryGrad,
+  // sumTo, reduce, softmax, softmaxGrad, permute, adamStep). Every command is checked here, before
+  // anything runs; then they run in order off the JS thread.
+  Napi::Value RunAsync(const Napi::CallbackInfo& info) {
+    const char* fn = "runAsync";
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray()) fail(env, fn, "expected an array of commands");
+    Napi::Array cmds = info[0].As<Napi::Array>();
+    std::vector<std::function<void()>> steps;
+    steps.reserve(cmds.Length());
+    for (uint32_t j = 0; j < cmds.Length(); j++) {
+      Napi::Value c = cmds.Get(j);
+      if (!c.IsArray() || c.As<Napi::Array>().Length() < 1 || !c.As<Napi::Array>().Get(0u).IsString()) {
+        fail(env, fn, "command " + std::to_string(j) + " must be an array [kernel name, ...arguments]");
+      }
+      Napi::Array cmd = c.As<Napi::Array>();
+      const std::string name = cmd.Get(0u).As<Napi::String>().Utf8Value();
+      const Args a(env, cmd, 1);
+      if (name == "gemm") steps.emplace_back(prepare_gemm(a, pool_.get()));
+      else if (name == "binary") steps.emplace_back(prepare_binary(a));
+      else if (name == "unary") steps.emplace_back(prepare_unary(a));
+      else if (name == "unaryGrad") steps.emplace_back(prepare_unary_grad(a));
+      else if (name == "sumTo") steps.emplace_back(prepare_sum_to(a));
+      else if (name == "reduce") steps.emplace_back(prepare_reduce(a));
+      else if (name == "softmax") steps.emplace_back(prepare_softmax(a));
+      else if (name == "softmaxGrad") steps.emplace_back(prepare_softmax_grad(a));
+      else if (name == "permute") steps.emplace_back(prepare_permute(a));
+      else if (name == "adamStep") steps.emplace_back(prepare_adam_step(a));
+      else fail(env, fn, "command " + std::to_string(j) + ": unknown kernel '" + name + "'");
+    }
+    auto* worker = new BatchWorker(env, std::move(steps), pool_, cmds);
+    worker->Queue();
+    return worker->Promise();
   }
 };
 

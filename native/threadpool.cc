@@ -173,7 +173,15 @@ void ThreadPool::run(int64_t tasks, Call call, void* ctx) {
     return;
   }
   if (tasks >= (int64_t(1) << kTaskBits)) throw std::length_error("ThreadPool::parallel_for: too many tasks");
-  std::lock_guard<std::mutex> call_lock(call_mu_);
+  // Another thread holds the pool (async work on a libuv thread while the JS thread runs a kernel,
+  // or the reverse): run the same tasks inline rather than wait, so the JS thread never blocks on
+  // the pool. The task split is the caller's, not the pool's, so the result is the same bits.
+  std::unique_lock<std::mutex> call_lock(call_mu_, std::try_to_lock);
+  if (!call_lock.owns_lock()) {
+    InsideScope inside(this, 0);
+    for (int64_t t = 0; t < tasks; ++t) call(ctx, t, 0);
+    return;
+  }
   uint64_t gen;
   bool notify;
   {

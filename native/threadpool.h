@@ -7,9 +7,10 @@
 // must make each task's result independent of the worker that runs it (the GEMM does).
 //
 // Idle workers sleep on a condition variable (after a short bounded spin, see threadpool.cc), so an
-// idle process burns no CPU. Two threads calling parallel_for on the same pool at once are
-// serialised; a parallel_for issued from inside a task of the same pool runs inline on the
-// calling worker. The destructor joins the workers (call it while no parallel_for is running).
+// idle process burns no CPU. When two threads call parallel_for on the same pool at once, the one
+// that finds the pool taken runs all its tasks inline on its own thread (worker index 0) instead
+// of waiting; a parallel_for issued from inside a task of the same pool runs inline on the calling
+// worker too. The destructor joins the workers (call it while no parallel_for is running).
 // An exception thrown by a task is rethrown in the caller (the first one; remaining tasks still
 // run).
 #pragma once

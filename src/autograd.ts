@@ -109,7 +109,7 @@ function checkSaved(owner: Tensor, node: GradNode, full: boolean): void {
     const st = t._storage;
     if (full) {
       try {
-        t._read('backward');
+        t._check('backward');
       } catch (e) {
         throw new Error(`${(e as Error).message}: ${role(owner, node, t)} is needed for gradient computation`);
       }

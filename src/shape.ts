@@ -63,13 +63,26 @@ export function checkShape(op: string, shape: Shape): void {
 }
 
 /**
+ * Told of every array allocFloat32 makes; set only while an async batch is recorded
+ * (src/backend/deferred.ts), which counts those arrays as its own: fresh, private to the library.
+ */
+let allocHook: ((a: Float32Array) => void) | null = null;
+
+/** @internal Installs (or, with null, removes) the hook above. */
+export function setAllocHook(hook: ((a: Float32Array) => void) | null): void {
+  allocHook = hook;
+}
+
+/**
  * A zero-filled Float32Array of n elements (n within MAX_ELEMENTS, as checkShape ensures) for
  * `op`. When the machine can't provide the memory, V8 throws a RangeError naming nobody; this
  * names the op and the size instead.
  */
 export function allocFloat32(op: string, n: number): Float32Array {
   try {
-    return new Float32Array(n);
+    const a = new Float32Array(n);
+    if (allocHook !== null) allocHook(a);
+    return a;
   } catch (e) {
     throw new Error(`${op}: cannot allocate ${n} float32 elements (${((n * 4) / 2 ** 30).toFixed(1)} GiB): ${(e as Error).message}`);
   }

@@ -1,3 +1,4 @@
+/// <reference lib="esnext.disposable" preserve="true" />
 import { type GradNode, isGradEnabled, runBackward } from './autograd.js';
 import { getBackend } from './backend/index.js';
 import { formatTensor } from './format.js';
@@ -65,6 +66,35 @@ export function isDetachedArray(a: ArrayBufferView): boolean {
   }
 }
 
+/** The error every use of a tensor after its dispose() throws. */
+export function disposedError(op: string): Error {
+  return new Error(`${op}: tensor was disposed (dispose() released its data; it can't be used again)`);
+}
+
+/** What a disposed tensor holds instead of its data: empty, so every O(1) length check fails. */
+const DISPOSED = new Float32Array(0);
+
+/**
+ * Checks a tensor's array before JS code reads or writes its values; set only while an async
+ * batch is recorded or running (src/backend/deferred.ts), so the normal path pays one null test.
+ */
+type AccessGuard = (raw: Float32Array, op: string) => void;
+let accessGuard: AccessGuard | null = null;
+
+/** @internal Installs (or, with null, removes) the guard above. */
+export function setAccessGuard(guard: AccessGuard | null): void {
+  accessGuard = guard;
+}
+
+/** Told which storage each array handed to a kernel belongs to; set only while a batch records. */
+type BufHook = (raw: Float32Array, storage: Storage) => void;
+let bufHook: BufHook | null = null;
+
+/** @internal Installs (or, with null, removes) the hook above. */
+export function setBufHook(hook: BufHook | null): void {
+  bufHook = hook;
+}
+
 /** What an error calls an object that passes `instanceof Tensor` without being made by its constructor. */
 const COUNTERFEIT = 'not a valid Tensor (an object posing as one, not made by the Tensor constructor)';
 
@@ -79,6 +109,7 @@ export function tensorProblem(t: unknown): string | null {
   const data: unknown = Tensor._rawOf(t); // not t.data: reading that marks the array as seen by user code
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) return 'not a valid Tensor: its shape is not a list of dims';
   if (!(data instanceof Float32Array)) return COUNTERFEIT;
+  if (data === DISPOSED) return 'tensor was disposed';
   const n = sizeOf(shape as number[]);
   if (data.length === n && !(n === 0 && isDetachedArray(data))) return null;
   if (data.length === 0) return 'tensor data was detached (transferred or resized)';
@@ -105,7 +136,7 @@ export function ownedTensor(data: Float32Array, shape: Shape, requiresGrad = fal
  * Tensors are ordinary garbage-collected objects: nothing needs disposing.
  */
 export class Tensor {
-  readonly #raw: Float32Array;
+  #raw: Float32Array;
   #grad: Tensor | null = null;
   /** @internal The version counter and exposure state, shared with every view of this buffer. */
   readonly _storage: Storage;
@@ -151,7 +182,8 @@ export class Tensor {
    */
   get data(): Float32Array {
     const raw = this.#raw;
-    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw detachedError('data');
+    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw this.#lost('data');
+    if (accessGuard !== null) accessGuard(raw, 'data');
     const st = this._storage;
     if (!st.exposed) {
       // A graph may already have saved this storage without a fingerprint: take it now, before
@@ -168,7 +200,8 @@ export class Tensor {
   /** @internal The values for library code: no exposure; throws if the buffer was detached. */
   get _data(): Float32Array {
     const raw = this.#raw;
-    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw detachedError('Tensor');
+    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw this.#lost('Tensor');
+    if (accessGuard !== null) accessGuard(raw, 'Tensor');
     return raw;
   }
 
@@ -178,16 +211,65 @@ export class Tensor {
    */
   _read(op: string): Float32Array {
     const raw = this.#raw;
-    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw detachedError(op);
+    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw this.#lost(op);
+    if (accessGuard !== null) accessGuard(raw, op);
     return raw;
+  }
+
+  /**
+   * @internal The array itself, to hand to a backend kernel or to make a view of; JS code must not
+   * read or write its values through it. Unlike `_data` it is not guarded: inside an async batch
+   * (predictAsync) a kernel's input may be the output of a kernel that has not run yet, and the
+   * batch runs them in order.
+   */
+  get _buf(): Float32Array {
+    const raw = this.#raw;
+    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw this.#lost('Tensor');
+    if (bufHook !== null) bufHook(raw, this._storage);
+    return raw;
+  }
+
+  /** @internal Throws (naming `op`) if the data was disposed, transferred or shrunk; reads nothing. O(1). */
+  _check(op: string): void {
+    const raw = this.#raw;
+    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw this.#lost(op);
   }
 
   /** @internal The values for an in-place write by library code: bumps the version counter. */
   _write(op: string): Float32Array {
     const raw = this.#raw;
-    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw detachedError(op);
+    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw this.#lost(op);
+    if (accessGuard !== null) accessGuard(raw, op);
     this._storage.version++;
     return raw;
+  }
+
+  /** Why the array can't be used: dispose() took it, or it was transferred away or shrunk. */
+  #lost(op: string): Error {
+    return this.#raw === DISPOSED ? disposedError(op) : detachedError(op);
+  }
+
+  /**
+   * Releases this tensor's data, gradient and graph node now instead of when it is garbage
+   * collected. Never required (tensors are garbage collected); for code that wants memory back
+   * at a known point. The memory is freed once nothing else holds it: views (reshape, detach,
+   * slice) keep their own reference and stay usable. Any later use of this tensor throws
+   * "<op>: tensor was disposed". Calling it twice is harmless.
+   */
+  dispose(): void {
+    this.#raw = DISPOSED;
+    this.#grad = null;
+    this.gradFn = null;
+  }
+
+  /** For `using t = …` (explicit resource management): the same as dispose(). */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** True after dispose(). */
+  get isDisposed(): boolean {
+    return this.#raw === DISPOSED;
   }
 
   /**
@@ -403,7 +485,7 @@ export class Tensor {
       if (!sameShape(grad.shape, this.shape)) {
         throw new Error(`backward: gradient shape ${shapeStr(grad.shape)} does not match tensor shape ${shapeStr(this.shape)}`);
       }
-      grad._read('backward');
+      grad._check('backward');
       g = grad;
     }
     runBackward(this, g, (a, b) => ew.add(a, b));

@@ -34,6 +34,12 @@ export interface NativeAddon {
   crossEntropy: Backend['crossEntropy'];
   /** Absent from binaries built before it existed; the TypeScript kernel stands in then. */
   fingerprint?: Backend['fingerprint'];
+  /**
+   * Runs a batch of kernel calls, each [name, ...the arguments of that entry point], in order on a
+   * libuv thread; every command is checked before any runs. Absent from binaries built before it
+   * existed (async calls then run on the JS thread).
+   */
+  runAsync?(commands: readonly (readonly unknown[])[]): Promise<void>;
   /** Adam with its hyper-parameters spread out as numbers (no object crossing into C++). */
   adamStep(
     p: Float32Array,

@@ -67,7 +67,7 @@ export class TensorDataset<T extends Tensor[] = [Tensor, Tensor]> implements Dat
     if (tensors.length === 0) throw new Error('TensorDataset: needs at least one tensor');
     tensors.forEach((t: unknown, k) => {
       if (!(t instanceof Tensor)) throw new Error(`TensorDataset: argument ${k} must be a Tensor, got ${valueStr(t)}`);
-      t._read('TensorDataset'); // a detached buffer would give empty rows later
+      t._check('TensorDataset'); // a detached buffer would give empty rows later
       if (t.ndim === 0) throw new Error(`TensorDataset: argument ${k} is 0-d; samples are rows along dim 0`);
     });
     const n = tensors[0]!.shape[0]!;

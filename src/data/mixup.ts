@@ -52,14 +52,14 @@ function checkOptions(op: string, options: unknown): { alpha: number; numClasses
 function mix(op: string, x: unknown, y: unknown, options: unknown): MixedBatch {
   const { alpha, numClasses, generator: g } = checkOptions(op, options);
   if (!(x instanceof Tensor) || x.ndim < 1) throw new Error(`${op}: x must be a tensor with a batch dim, got ${x instanceof Tensor ? shapeStr(x.shape) : valueStr(x)}`);
-  x._read(op);
+  x._check(op);
   const n = x.shape[0]!;
   let targets: Tensor;
   if (y instanceof Tensor && y.ndim === 1 && y.shape[0] === n) {
     if (numClasses === undefined) throw new Error(`${op}: targets are class indices, so numClasses is needed to make them one-hot`);
     targets = oneHotFor(op, y, numClasses);
   } else if (y instanceof Tensor && y.ndim === 2 && y.shape[0] === n) {
-    y._read(op);
+    y._check(op);
     targets = y;
   } else {
     throw new Error(

@@ -43,7 +43,7 @@ function checkFeatures(op: string, x: Tensor, features?: number): void {
   if (!(x instanceof Tensor) || x.ndim !== 2) {
     throw new Error(`${op}: expected a [samples, features] tensor, got ${x instanceof Tensor ? shapeStr(x.shape) : valueStr(x)}`);
   }
-  x._read(op); // refuses a detached buffer here, under the scaler's name
+  x._check(op); // refuses a detached buffer here, under the scaler's name
   if (features !== undefined && x.shape[1] !== features) {
     throw new Error(`${op}: fitted on ${features} features, got ${shapeStr(x.shape)}`);
   }

@@ -170,7 +170,7 @@ function inferFrom(where: string, tensors: Record<string, unknown>, activation: 
     const m = /^(\d+)\.(weight|bias)$/.exec(k);
     if (!m) throw new Error(`${where}: cannot infer an MLP: unexpected tensor '${k.length > 60 ? `${k.slice(0, 57)}...` : k}' (expected keys like 0.weight, 0.bias, 2.weight, …)`);
     if (!(t instanceof Tensor)) throw new Error(`${where}: ${k} must be a Tensor, got ${valueStr(t)}`);
-    t._read(`${where}: ${k}`); // a detached buffer fails here, named, rather than inside loadStateDict
+    t._check(`${where}: ${k}`); // a detached buffer fails here, named, rather than inside loadStateDict
     const i = Number(m[1]);
     const entry = layers.get(i) ?? { w: undefined as unknown as Tensor, b: undefined };
     if (m[2] === 'weight') entry.w = t;

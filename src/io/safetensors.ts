@@ -250,7 +250,7 @@ function prepare(obj: Saveable, options: SaveOptions | undefined, who: string): 
     const t = dict[name];
     if (!((t as unknown) instanceof Tensor)) throw fail(`${tensorLabel(name)}: expected a Tensor, got ${kindOf(t)}`);
     try {
-      t._read(who);
+      t._check(who);
     } catch {
       throw fail(`${tensorLabel(name)}: tensor data was detached (transferred or resized)`);
     }

@@ -1,6 +1,31 @@
 import { noGrad } from '../autograd.js';
 import { sameShape, shapeStr, valueStr } from '../shape.js';
 import { Tensor, tensorProblem } from '../tensor.js';
+import type { DataLoader } from '../data/loader.js';
+import type { Dataset } from '../data/dataset.js';
+import type { PredictAsyncOptions } from '../train/async.js';
+import type { EvaluateOptions, EvaluateResult } from '../train/evaluate.js';
+
+/** predictAsync/evaluateAsync, registered by train/async.ts (which imports this file). */
+interface AsyncInference {
+  predict(model: Module, input: Tensor | Dataset | DataLoader<Tensor[]>, options?: PredictAsyncOptions): Promise<Tensor>;
+  evaluate(
+    model: Module,
+    data: DataLoader<[Tensor, Tensor]> | Dataset<[Tensor, Tensor]> | readonly [Tensor, Tensor],
+    options?: EvaluateOptions,
+  ): Promise<EvaluateResult>;
+}
+let asyncInference: AsyncInference | null = null;
+
+/** @internal */
+export function setAsyncInference(impl: AsyncInference): void {
+  asyncInference = impl;
+}
+
+function inference(who: string): AsyncInference {
+  if (asyncInference === null) throw new Error(`${who}: import tensorgrad itself (the async inference module was not loaded)`);
+  return asyncInference;
+}
 
 /** Tensors registered as parameters (by `parameter()`), so modules can find them among their fields. */
 const PARAMETERS = new WeakSet<Tensor>();
@@ -132,6 +157,22 @@ export abstract class Module {
       for (const [p, src] of sources) if (src !== p._data) p._write('loadStateDict').set(src);
     });
     return { missingKeys: missing, unexpectedKeys: unexpected };
+  }
+
+  /**
+   * `predictAsync(this, input, options)`: the outputs for every row of input, batched, in eval
+   * mode, with the native kernels run off the JS thread so the event loop stays free.
+   */
+  predictAsync(input: Tensor | Dataset | DataLoader<Tensor[]>, options?: PredictAsyncOptions): Promise<Tensor> {
+    return inference('predictAsync').predict(this, input, options);
+  }
+
+  /** `evaluateAsync(this, data, options)`: evaluate() with its forward passes off the JS thread. */
+  evaluateAsync(
+    data: DataLoader<[Tensor, Tensor]> | Dataset<[Tensor, Tensor]> | readonly [Tensor, Tensor],
+    options?: EvaluateOptions,
+  ): Promise<EvaluateResult> {
+    return inference('evaluateAsync').evaluate(this, data, options);
   }
 
   /** One-line description, PyTorch-style ("Linear(in=784, out=10, bias=true)"). */

@@ -10,7 +10,7 @@ export function requireTensor(op: string, name: string, x: unknown): Tensor {
   if (!(x instanceof Tensor)) throw new Error(`${op}: ${name} must be a Tensor, got ${valueStr(x)}`);
   // Object.create(Tensor.prototype) passes instanceof but has none of a tensor's state.
   if (Tensor._rawOf(x) === undefined) throw new Error(`${op}: ${name} is not a valid Tensor (an object posing as one, not made by the Tensor constructor)`);
-  x._read(op); // O(1): refuses a tensor whose buffer was transferred or resized
+  x._check(op); // O(1): refuses a tensor whose buffer was transferred or resized
   return x;
 }
 

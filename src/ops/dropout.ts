@@ -22,10 +22,10 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   const m = mask._data; // once: _data is an accessor, too costly per element
   for (let i = 0; i < m.length; i++) m[i] = defaultGenerator.nextFloat() < keep ? scale : 0;
   const y = empty(x.shape, 'dropout');
-  if (y.size > 0) getBackend().binary('mul', x._data, x.shape, mask._data, mask.shape, y._data, y.shape);
+  if (y.size > 0) getBackend().binary('mul', x._buf, x.shape, mask._buf, mask.shape, y._buf, y.shape);
   return record(y, 'dropout', [x], [], (g) => {
     const gx = empty(x.shape, 'dropout');
-    if (gx.size > 0) getBackend().binary('mul', g._data, g.shape, mask._data, mask.shape, gx._data, gx.shape);
+    if (gx.size > 0) getBackend().binary('mul', g._buf, g.shape, mask._buf, mask.shape, gx._buf, gx.shape);
     return [gx];
   });
 }

@@ -8,7 +8,7 @@ import { asTensor, empty, unbroadcast } from './util.js';
 function binary(op: BinaryOp, x: Tensor, y: Tensor): Tensor {
   const shape = broadcastShapes(op, x.shape, y.shape);
   const out = empty(shape, op);
-  if (out.size > 0) getBackend().binary(op, x._data, x.shape, y._data, y.shape, out._data, shape);
+  if (out.size > 0) getBackend().binary(op, x._buf, x.shape, y._buf, y.shape, out._buf, shape);
   return out;
 }
 
@@ -70,10 +70,10 @@ function unaryReads(op: UnaryOp, x: Tensor, y: Tensor): Tensor[] {
 export function unaryOp(op: UnaryOp, a: TensorLike, p0 = 0, p1 = 0, name: string = op): Tensor {
   const x = asTensor(name, a);
   const y = empty(x.shape, name);
-  if (y.size > 0) getBackend().unary(op, x._data, y._data, p0, p1);
+  if (y.size > 0) getBackend().unary(op, x._buf, y._buf, p0, p1);
   return record(y, op, [x], unaryReads(op, x, y), (g) => {
     const gx = empty(x.shape, name);
-    if (gx.size > 0) getBackend().unaryGrad(op, x._data, y._data, g._data, gx._data, p0, p1);
+    if (gx.size > 0) getBackend().unaryGrad(op, x._buf, y._buf, g._buf, gx._buf, p0, p1);
     return [gx];
   });
 }

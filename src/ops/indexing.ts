@@ -70,7 +70,7 @@ export function slice(x: Tensor, start: number, end?: number): Tensor {
   const s = clip(start);
   const e = Math.max(s, end === undefined ? rows : clip(end));
   const row = sizeOf(x.shape.slice(1));
-  const out = x._view(x._data.subarray(s * row, e * row), [e - s, ...x.shape.slice(1)]);
+  const out = x._view(x._buf.subarray(s * row, e * row), [e - s, ...x.shape.slice(1)]);
   return record(out, 'slice', [x], [], (g) => {
     const gx = empty(x.shape, 'slice');
     gx._data.set(g._data, s * row);

@@ -37,7 +37,7 @@ function linearOp(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | u
   const [outF, inF] = weight.shape as [number, number];
   const rows = sizeOf(x.shape.slice(0, -1));
   const y = empty([...x.shape.slice(0, -1), outF], op);
-  if (y.size > 0) getBackend().linear(rows, outF, inF, x._data, weight._data, bias ? bias._data : null, relu, y._data);
+  if (y.size > 0) getBackend().linear(rows, outF, inF, x._buf, weight._buf, bias ? bias._buf : null, relu, y._buf);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(y, op, inputs, linearReads(x, weight, relu ? y : null), (g) => {
     const be = getBackend();
@@ -47,22 +47,22 @@ function linearOp(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | u
       // ReLU's derivative from its output: y ≤ 0 exactly where the pre-activation was ≤ 0, and
       // y is NaN exactly where it was NaN (where PyTorch passes the gradient).
       gy = empty(y.shape, op);
-      be.unaryGrad('relu', y._data, y._data, g._data, gy._data, 0, 0);
+      be.unaryGrad('relu', y._buf, y._buf, g._buf, gy._buf, 0, 0);
     }
     let gx: Tensor | null = null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
     if (x.requiresGrad) {
       gx = empty(x.shape, op);
-      be.gemm(false, false, rows, inF, outF, 1, gy._data, weight._data, 0, gx._data);
+      be.gemm(false, false, rows, inF, outF, 1, gy._buf, weight._buf, 0, gx._buf);
     }
     if (weight.requiresGrad) {
       gw = empty(weight.shape, op);
-      be.gemm(true, false, outF, inF, rows, 1, gy._data, x._data, 0, gw._data);
+      be.gemm(true, false, outF, inF, rows, 1, gy._buf, x._buf, 0, gw._buf);
     }
     if (bias && bias.requiresGrad) {
       gb = empty(bias.shape, op);
-      be.reduce('sum', gy._data, 1, rows, outF, gb._data, null);
+      be.reduce('sum', gy._buf, 1, rows, outF, gb._buf, null);
     }
     return bias ? [gx, gw, gb] : [gx, gw];
   });

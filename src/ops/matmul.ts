@@ -47,7 +47,7 @@ function matmulFolded(a: Tensor, b: Tensor): Tensor {
   if (b.shape[0] !== k) throw incompatible(a, b, `inner dims ${k} != ${b.shape[0]}`);
   const rows = sizeOf(a.shape.slice(0, -1));
   const out = empty([...a.shape.slice(0, -1), n], 'matmul');
-  if (out.size > 0) getBackend().gemm(false, false, rows, n, k, 1, a._data, b._data, 0, out._data);
+  if (out.size > 0) getBackend().gemm(false, false, rows, n, k, 1, a._buf, b._buf, 0, out._buf);
   return record(out, 'matmul', [a, b], a.requiresGrad ? (b.requiresGrad ? [a, b] : [b]) : [a], (g) => {
     const be = getBackend();
     let ga: Tensor | null = null;
@@ -55,11 +55,11 @@ function matmulFolded(a: Tensor, b: Tensor): Tensor {
     // An empty product contributes nothing: zeros, without backend calls on dims like 2^50.
     if (a.requiresGrad) {
       ga = empty(a.shape, 'matmul');
-      if (ga.size > 0) be.gemm(false, true, rows, k, n, 1, g._data, b._data, 0, ga._data);
+      if (ga.size > 0) be.gemm(false, true, rows, k, n, 1, g._buf, b._buf, 0, ga._buf);
     }
     if (b.requiresGrad) {
       gb = empty(b.shape, 'matmul');
-      if (gb.size > 0) be.gemm(true, false, k, n, rows, 1, a._data, g._data, 0, gb._data);
+      if (gb.size > 0) be.gemm(true, false, k, n, rows, 1, a._buf, g._buf, 0, gb._buf);
     }
     return [ga, gb];
   });
@@ -73,7 +73,7 @@ function matmulBatched(a: Tensor, b: Tensor): Tensor {
   const out = empty([batch, m, n], 'matmul');
   const be = getBackend();
   for (let i = 0; i < (out.size > 0 ? batch : 0); i++) {
-    be.gemm(false, false, m, n, k, 1, a._data.subarray(i * m * k, (i + 1) * m * k), b._data.subarray(i * k * n, (i + 1) * k * n), 0, out._data.subarray(i * m * n, (i + 1) * m * n));
+    be.gemm(false, false, m, n, k, 1, a._buf.subarray(i * m * k, (i + 1) * m * k), b._buf.subarray(i * k * n, (i + 1) * k * n), 0, out._buf.subarray(i * m * n, (i + 1) * m * n));
   }
   return record(out, 'matmul', [a, b], a.requiresGrad ? (b.requiresGrad ? [a, b] : [b]) : [a], (g) => {
     const be = getBackend();
@@ -85,8 +85,8 @@ function matmulBatched(a: Tensor, b: Tensor): Tensor {
       const gi = g._data.subarray(i * m * n, (i + 1) * m * n);
       const ai = a._data.subarray(i * m * k, (i + 1) * m * k);
       const bi = b._data.subarray(i * k * n, (i + 1) * k * n);
-      if (ga) be.gemm(false, true, m, k, n, 1, gi, bi, 0, ga._data.subarray(i * m * k, (i + 1) * m * k));
-      if (gb) be.gemm(true, false, k, n, m, 1, ai, gi, 0, gb._data.subarray(i * k * n, (i + 1) * k * n));
+      if (ga) be.gemm(false, true, m, k, n, 1, gi, bi, 0, ga._buf.subarray(i * m * k, (i + 1) * m * k));
+      if (gb) be.gemm(true, false, k, n, m, 1, ai, gi, 0, gb._buf.subarray(i * k * n, (i + 1) * k * n));
     }
     return [ga, gb];
   });

@@ -59,7 +59,7 @@ function argReduce(op: 'max' | 'min', x: Tensor, p: Plan, vals: Float32Array): F
   if (vals.length === 0) return idx;
   if (p.n <= EXACT_INDEX_LIMIT) {
     const arg = new Float32Array(vals.length);
-    be.reduce(op, x._data, p.outer, p.n, p.inner, vals, arg);
+    be.reduce(op, x._buf, p.outer, p.n, p.inner, vals, arg);
     idx.set(arg);
     return idx;
   }
@@ -70,7 +70,7 @@ function argReduce(op: 'max' | 'min', x: Tensor, p: Plan, vals: Float32Array): F
     for (let start = 0; start < p.n; start += EXACT_INDEX_LIMIT) {
       const len = Math.min(EXACT_INDEX_LIMIT, p.n - start);
       const from = (o * p.n + start) * p.inner;
-      be.reduce(op, x._data.subarray(from, from + len * p.inner), 1, len, p.inner, cv, ca);
+      be.reduce(op, x._buf.subarray(from, from + len * p.inner), 1, len, p.inner, cv, ca);
       for (let j = 0; j < p.inner; j++) {
         const r = o * p.inner + j;
         const v = cv[j]!;
@@ -89,7 +89,7 @@ function argReduce(op: 'max' | 'min', x: Tensor, p: Plan, vals: Float32Array): F
 export function sum(x: Tensor, dim?: number | null, keepdim = false): Tensor {
   const p = plan('sum', x, dim, keepdim);
   const out = empty(p.shape, 'sum');
-  if (out.size > 0) getBackend().reduce('sum', x._data, p.outer, p.n, p.inner, out._data, null);
+  if (out.size > 0) getBackend().reduce('sum', x._buf, p.outer, p.n, p.inner, out._buf, null);
   return record(out, 'sum', [x], [], (g) => [expand(g, p.kept, x.shape)]);
 }
 
@@ -100,12 +100,12 @@ export function mean(x: Tensor, dim?: number | null, keepdim = false): Tensor {
   const be = getBackend();
   const scale = new Float32Array([1 / p.n]);
   if (out.size > 0) {
-    be.reduce('sum', x._data, p.outer, p.n, p.inner, out._data, null);
-    be.binary('mul', out._data, p.shape, scale, [], out._data, p.shape);
+    be.reduce('sum', x._buf, p.outer, p.n, p.inner, out._buf, null);
+    be.binary('mul', out._buf, p.shape, scale, [], out._buf, p.shape);
   }
   return record(out, 'mean', [x], [], (g) => {
     const gx = expand(g, p.kept, x.shape);
-    if (gx.size > 0) be.binary('mul', gx._data, x.shape, scale, [], gx._data, x.shape);
+    if (gx.size > 0) be.binary('mul', gx._buf, x.shape, scale, [], gx._buf, x.shape);
     return [gx];
   });
 }
@@ -166,7 +166,7 @@ function argExtreme(op: 'argmax' | 'argmin', x: Tensor, dim: number | null | und
     );
   }
   const vals = new Float32Array(idx.size);
-  getBackend().reduce(op === 'argmax' ? 'max' : 'min', x._data, p.outer, p.n, p.inner, vals, idx._data);
+  getBackend().reduce(op === 'argmax' ? 'max' : 'min', x._buf, p.outer, p.n, p.inner, vals, idx._buf);
   return idx;
 }
 

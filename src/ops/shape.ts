@@ -29,7 +29,7 @@ export function reshape(x: Tensor, ...shape: number[] | [readonly number[]]): Te
   requireTensor('reshape', 'input', x);
   const dims: readonly number[] = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
   const s = resolveShape(x, dims);
-  return record(x._view(x._data, s), 'reshape', [x], [], (g) => [g._view(g._data, x.shape)]);
+  return record(x._view(x._buf, s), 'reshape', [x], [], (g) => [g._view(g._buf, x.shape)]);
 }
 
 /** Merges dims startDim..endDim into one. */
@@ -69,12 +69,12 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
   if (new Set(ax).size !== ax.length) throw new Error(`permute: repeated axis in ${shapeStr(axes)}`);
   const outShape: Shape = ax.map((a) => x.shape[a]!);
   const out = empty(outShape, 'permute');
-  if (out.size > 0) getBackend().permute(x._data, x.shape, ax, out._data);
+  if (out.size > 0) getBackend().permute(x._buf, x.shape, ax, out._buf);
   const inverse = new Array<number>(ax.length);
   ax.forEach((a, i) => (inverse[a] = i));
   return record(out, 'permute', [x], [], (g) => {
     const gx = empty(x.shape, 'permute');
-    if (gx.size > 0) getBackend().permute(g._data, outShape, inverse, gx._data);
+    if (gx.size > 0) getBackend().permute(g._buf, outShape, inverse, gx._buf);
     return [gx];
   });
 }

@@ -13,10 +13,10 @@ function softmaxOp(name: string, x: Tensor, dim: number, log: boolean): Tensor {
   const y = empty(x.shape, name);
   // An empty tensor returns at once: no backend call, which could loop over (or refuse) an outer
   // size like 2^50 in [2^50, 0].
-  if (y.size > 0) getBackend().softmax(x._data, outer, n, inner, y._data, log);
+  if (y.size > 0) getBackend().softmax(x._buf, outer, n, inner, y._buf, log);
   return record(y, name, [x], [y], (g) => {
     const gx = empty(x.shape, name);
-    if (gx.size > 0) getBackend().softmaxGrad(y._data, g._data, outer, n, inner, gx._data, log);
+    if (gx.size > 0) getBackend().softmaxGrad(y._buf, g._buf, outer, n, inner, gx._buf, log);
     return [gx];
   });
 }

@@ -29,7 +29,7 @@ export function unbroadcast(g: Tensor, shape: Shape): Tensor {
   const out = empty(shape, 'backward');
   // Nothing to sum: zeros (and no backend call with dims it may not accept, such as [2^50, 0]).
   if (g.size === 0) return out;
-  getBackend().sumTo(g._data, g.shape, out._data, padded);
+  getBackend().sumTo(g._buf, g.shape, out._buf, padded);
   return out;
 }
 
@@ -37,7 +37,7 @@ export function unbroadcast(g: Tensor, shape: Shape): Tensor {
 export function expand(g: Tensor, from: Shape, to: Shape): Tensor {
   const out = empty(to, 'backward');
   if (out.size === 0) return out;
-  getBackend().binary('add', g._data, from, ZERO, [], out._data, to);
+  getBackend().binary('add', g._buf, from, ZERO, [], out._buf, to);
   return out;
 }
 const ZERO = new Float32Array(1);

@@ -174,12 +174,32 @@ function inEval<T>(model: Module, fn: () => Promise<T>): Promise<T> {
  * Loss and metrics of `model` on `data`, in eval mode (Dropout off) and without building a graph.
  * Yields to the event loop between batches.
  */
-export async function evaluate(
+export function evaluate(
   model: Module,
   data: DataLoader<[Tensor, Tensor]> | Dataset<[Tensor, Tensor]> | readonly [Tensor, Tensor],
   options: EvaluateOptions = {},
 ): Promise<EvaluateResult> {
-  const who = 'evaluate';
+  return evaluateWith('evaluate', model, data, options, null);
+}
+
+/**
+ * The model's outputs for x in eval mode without a graph, computed off the JS thread (set by
+ * train/async.ts, which imports this file).
+ */
+export type AsyncForward = (model: Module, x: Tensor) => Promise<Tensor>;
+
+/**
+ * evaluate() and evaluateAsync(): with `forwardAsync` null, each batch's forward pass runs here
+ * with the model in eval mode for the whole run; otherwise forwardAsync runs it (and sets eval
+ * mode only while it records the pass), and the loss and metrics are computed here after it.
+ */
+export async function evaluateWith(
+  who: string,
+  model: Module,
+  data: DataLoader<[Tensor, Tensor]> | Dataset<[Tensor, Tensor]> | readonly [Tensor, Tensor],
+  options: EvaluateOptions,
+  forwardAsync: AsyncForward | null,
+): Promise<EvaluateResult> {
   checkModel(who, model);
   const o = requireKnownOptions(who, options, ['loss', 'metrics', 'batchSize', 'confusionMatrix', 'classNames', 'signal']);
   const batchSize = checkBatchSize(who, o['batchSize'], 256);
@@ -195,24 +215,25 @@ export async function evaluate(
   const loader = toLoader(`${who}: data`, data, batchSize, false);
   for (const m of metrics) m.reset();
   let cm: ConfusionMatrix | undefined;
-  return inEval(model, async () => {
+  const run = async (): Promise<EvaluateResult> => {
     let lossSum = 0;
     let samples = 0;
     for (const [x, y] of loader.transientBatches()) {
+      const out = forwardAsync === null ? undefined : await forwardAsync(model, x);
       noGrad(() => {
-        const out = model.forward(x);
+        const o = out ?? model.forward(x);
         const n = x.shape[0]!;
-        lossSum += lossFn(out, y).item() * n;
+        lossSum += lossFn(o, y).item() * n;
         samples += n;
-        updateMetrics(who, metrics, out, y);
+        updateMetrics(who, metrics, o, y);
         if (wantCm) {
-          if (!(out instanceof Tensor) || out.ndim !== 2) throw new Error(`${who}: confusionMatrix needs outputs [batch, classes], got ${out instanceof Tensor ? shapeStr(out.shape) : valueStr(out)}`);
-          cm ??= new ConfusionMatrix(out.shape[1]!, classNames as string[] | undefined);
-          cm.update(out, y);
+          if (!(o instanceof Tensor) || o.ndim !== 2) throw new Error(`${who}: confusionMatrix needs outputs [batch, classes], got ${o instanceof Tensor ? shapeStr(o.shape) : valueStr(o)}`);
+          cm ??= new ConfusionMatrix(o.shape[1]!, classNames as string[] | undefined);
+          cm.update(o, y);
         }
       });
-      await yieldToEventLoop();
-      if (signal?.aborted) throw signal.reason ?? new Error('evaluate: aborted');
+      if (forwardAsync === null) await yieldToEventLoop();
+      if (signal?.aborted) throw signal.reason ?? new Error(`${who}: aborted`);
     }
     const result: EvaluateResult = {
       loss: samples ? lossSum / samples : Number.NaN,
@@ -221,12 +242,40 @@ export async function evaluate(
     };
     if (cm !== undefined) result.confusionMatrix = cm;
     return result;
-  });
+  };
+  return forwardAsync === null ? inEval(model, run) : run();
 }
 
 export interface PredictOptions {
   /** Rows per forward pass. Default 256. */
   batchSize?: number;
+}
+
+/** Checks predict's input and options; the batches to run (empty when the input has no rows). */
+export function predictBatches(
+  who: string,
+  model: Module,
+  input: Tensor | Dataset | DataLoader<Tensor[]>,
+  options: object,
+  known: readonly string[],
+): { batches: Iterable<Tensor[]>; options: Record<string, unknown> } {
+  checkModel(who, model);
+  const o = requireKnownOptions(who, options, known);
+  const batchSize = checkBatchSize(who, o['batchSize'], 256);
+  if (input instanceof Tensor) {
+    input._check(who);
+    if (input.ndim === 0) throw new Error(`${who}: input must have a batch dim, got a 0-d tensor`);
+    return { batches: new DataLoader(new TensorDataset(input) as Dataset<[Tensor]>, { batchSize }), options: o };
+  }
+  if (input instanceof DataLoader) return { batches: input, options: o };
+  if (input !== null && typeof input === 'object' && !Array.isArray(input) && typeof (input as Dataset).get === 'function') {
+    try {
+      return { batches: new DataLoader(input as Dataset, { batchSize }), options: o };
+    } catch (e) {
+      throw new Error(`${who}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  throw new Error(`${who}: input must be a Tensor, a Dataset or a DataLoader, got ${valueStr(input)}`);
 }
 
 /**
@@ -235,31 +284,13 @@ export interface PredictOptions {
  */
 export function predict(model: Module, input: Tensor | Dataset | DataLoader<Tensor[]>, options: PredictOptions = {}): Tensor {
   const who = 'predict';
-  checkModel(who, model);
-  const o = requireKnownOptions(who, options, ['batchSize']);
-  const batchSize = checkBatchSize(who, o['batchSize'], 256);
-  let loader: Iterable<Tensor[]>;
-  if (input instanceof Tensor) {
-    input._read(who);
-    if (input.ndim === 0) throw new Error('predict: input must have a batch dim, got a 0-d tensor');
-    loader = new DataLoader(new TensorDataset(input) as Dataset<[Tensor]>, { batchSize });
-  } else if (input instanceof DataLoader) {
-    loader = input;
-  } else if (input !== null && typeof input === 'object' && !Array.isArray(input) && typeof (input as Dataset).get === 'function') {
-    try {
-      loader = new DataLoader(input as Dataset, { batchSize });
-    } catch (e) {
-      throw new Error(`${who}: ${(e as Error).message}`, { cause: e });
-    }
-  } else {
-    throw new Error(`predict: input must be a Tensor, a Dataset or a DataLoader, got ${valueStr(input)}`);
-  }
+  const { batches } = predictBatches(who, model, input, options, ['batchSize']);
   const was = model.training;
   model.eval();
   try {
     const outs: Tensor[] = [];
     noGrad(() => {
-      for (const batch of loader) outs.push(model.forward(batch[0]!));
+      for (const batch of batches) outs.push(model.forward(batch[0]!));
       // No rows: the model's output for the empty input, as PyTorch gives ([0, outputs]).
       if (outs.length === 0 && input instanceof Tensor) outs.push(model.forward(input));
     });

@@ -1,6 +1,8 @@
 export { fit } from './fit.js';
 export type { FitOptions, History, Callback, EarlyStoppingOptions, SchedulerLike, OptimizerLike, DataSource } from './fit.js';
 export { evaluate, predict } from './evaluate.js';
+export { predictAsync, evaluateAsync } from './async.js';
+export type { PredictAsyncOptions } from './async.js';
 export type { EvaluateOptions, EvaluateResult, PredictOptions, LossLike, LossName, MetricLike } from './evaluate.js';
 export { accuracy, topK, TopK, ConfusionMatrix, confusionMatrix } from './metrics.js';
 export type { Metric } from './metrics.js';

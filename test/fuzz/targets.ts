@@ -368,6 +368,22 @@ add('Tensor#version', ['version'], tuple(subject(), fc.integer({ min: 0, max: 2 
   for (let i = 0; i < n; i++) x.markModified();
   return x.version;
 }, { poisonOk: true });
+add('Tensor#dispose', ['dispose', 'disposed'], tuple(subject(), fc.constantFrom('item', 'add', 'data', 'view', 'twice').map(raw)), (x: tg.Tensor, then: string) => {
+  const view = x.detach();
+  x.dispose();
+  if (then === 'view') return view.clone();
+  if (then === 'twice') return x.dispose();
+  if (then === 'data') return x.data;
+  return then === 'item' ? x.item() : x.add(1);
+});
+add('Tensor#[Symbol.dispose]', ['dispose', 'disposed'], tuple(subject()), (x: tg.Tensor) => {
+  x[Symbol.dispose]();
+  return x.sum();
+});
+add('Tensor#isDisposed', ['isDisposed'], tuple(subject(), fc.boolean().map(raw)), (x: tg.Tensor, d: boolean) => {
+  if (d) x.dispose();
+  return x.isDisposed;
+});
 add('Tensor#markModified', ['markModified'], tuple(subject()), (x) => x.markModified().version);
 add(
   'Tensor#grad',
@@ -978,6 +994,16 @@ add(
   (m, d, o) => tg.evaluate(m, d, o),
   { weight: 0.5 },
 );
+add('predictAsync', ['predictAsync', ...FORWARD_NAMES, 'aborted by the fuzz harness'], tuple(orJunk(model3to2, 1, 8), fc.oneof(input3, dataArg), opt(fc.record({ batchSize: opt(intArb(1, 4)), signal: fc.oneof({ weight: 6, arbitrary: c(undefined) }, { weight: 1, arbitrary: fc.constant(ref('abortedSignal')) }) }).map((r) => obj(r)))), (m, x, o) => tg.predictAsync(m, x, o));
+add('Module#predictAsync', ['predictAsync', ...FORWARD_NAMES], tuple(model3to2, fc.oneof(input3, dataArg), opt(fc.record({ batchSize: opt(intArb(1, 4)) }).map((r) => obj(r)))), (m: tg.Module, x, o) => m.predictAsync(x, o));
+add(
+  'evaluateAsync',
+  ['evaluateAsync', ...LOSS_NAMES],
+  tuple(orJunk(model3to2, 1, 8), dataArg, opt(fc.record({ loss: lossArg, metrics: metricsArg, batchSize: opt(intArb(1, 4)), signal: fc.oneof({ weight: 6, arbitrary: c(undefined) }, { weight: 1, arbitrary: fc.constant(ref('abortedSignal')) }) }).map((r) => obj(r)))),
+  (m, d, o) => tg.evaluateAsync(m, d, o),
+  { weight: 0.5 },
+);
+add('Module#evaluateAsync', ['evaluateAsync', ...LOSS_NAMES], tuple(model3to2, dataArg, opt(fc.record({ loss: lossArg }).map((r) => obj(r)))), (m: tg.Module, d, o) => m.evaluateAsync(d, o), { weight: 0.5 });
 add('predict', ['predict', ...FORWARD_NAMES], tuple(orJunk(model3to2, 1, 8), fc.oneof(input3, dataArg), opt(fc.record({ batchSize: opt(intArb(1, 4)) }).map((r) => obj(r)))), (m, x, o) => tg.predict(m, x, o));
 const fitOpts: A = fc
   .record({

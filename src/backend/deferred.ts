@@ -1,0 +1,268 @@
+/**
+ * Async batches: run a piece of tensor code (a model's forward pass) with its native kernels off
+ * the JS thread.
+ *
+ * `deferred(fn)` runs fn at once on the JS thread with a recording backend installed: every
+ * kernel call is checked and appended to a batch instead of running, and the ops around them
+ * (shape logic, allocation, autograd bookkeeping) run as usual. The batch then goes to the addon's
+ * runAsync, which runs the kernels in order on a libuv thread, and the promise resolves with fn's
+ * result once they have run.
+ *
+ * What keeps this safe:
+ * - Private buffers. Arrays allocated during recording (allocFloat32) belong to the batch. Any
+ *   other array a kernel reads (the input, the weights, a constant) is copied when first used, so
+ *   the caller may write or transfer its own arrays the moment deferred() returns its promise, and
+ *   training may update the weights meanwhile. A kernel that would write an array the batch does
+ *   not own (an in-place update of outside state) is not deferred: the batch so far runs on the
+ *   JS thread, then that kernel.
+ * - Values are read only when they exist. Tensor accessors that JS code reads values through
+ *   (`_data`, `_read`, `_write`, `data`) call a guard while a batch exists: during recording,
+ *   reading an array that a recorded kernel reads or writes first runs the batch so far on the JS
+ *   thread (so code that inspects values mid-forward stays correct, just not deferred); while the
+ *   batch runs on the other thread, touching its arrays throws. Ops hand arrays to kernels
+ *   through the unguarded `_buf`, which never reads values.
+ * - Kernels that return a value (crossEntropy, fingerprint) or update optimizer state run on
+ *   the JS thread, after the batch so far.
+ *
+ * With the TypeScript backend, or an addon without runAsync, fn runs synchronously and the
+ * promise resolves on a later turn of the event loop.
+ */
+import { setAllocHook } from '../shape.js';
+import { type Storage, setAccessGuard, setBufHook } from '../tensor.js';
+import type { Backend } from './backend.js';
+import { getBackend, setBackend } from './index.js';
+import { type NativeAddon, loadAddon } from './native.js';
+
+/** One kernel call in the addon's argument order: [kernel name, ...arguments]. */
+type Command = [DeferrableKernel, ...unknown[]];
+type DeferrableKernel = 'gemm' | 'binary' | 'unary' | 'unaryGrad' | 'sumTo' | 'reduce' | 'softmax' | 'softmaxGrad' | 'permute';
+
+/**
+ * Copies of outside arrays kept between batches, so a served model's weights are copied once, not
+ * on every call. One is reused only while its storage's version is the one copied and no user code
+ * holds the array (Storage.exposed): then nothing can have changed it. Dropped with the source.
+ */
+const snapshots = new WeakMap<Float32Array, { copy: Float32Array; version: number; storage: Storage }>();
+
+/** Which batch's not-yet-run kernels read or write each buffer. */
+const owners = new WeakMap<ArrayBufferLike, Batch>();
+/** The batch being recorded now (recording is synchronous, so there is at most one). */
+let recording: Batch | null = null;
+/** Batches recording or running; the access guard is installed while there are any. */
+let live = 0;
+
+class Batch {
+  state: 'recording' | 'running' | 'done' = 'recording';
+  commands: Command[] = [];
+  /** Buffers only the library can reach: allocated during recording, or copies made here. */
+  readonly own = new WeakSet<ArrayBufferLike>();
+  /** Outside arrays already copied (so the weights are copied once per batch). */
+  readonly copies = new Map<Float32Array, Float32Array>();
+  /** The storage of each array ops handed to a kernel (Tensor._buf reports it). */
+  readonly storages = new Map<Float32Array, Storage>();
+  /** Buffers the queued commands touch (to release their owner entries). */
+  touched: ArrayBufferLike[] = [];
+
+  constructor(
+    readonly addon: NativeAddon,
+    readonly real: Backend,
+  ) {}
+
+  /** The array a queued kernel reads: this batch's own, or a private copy of an outside one. */
+  input(a: Float32Array): Float32Array {
+    if (this.own.has(a.buffer)) {
+      this.touch(a.buffer);
+      return a;
+    }
+    let c = this.copies.get(a);
+    if (c === undefined) {
+      c = this.copyOf(a);
+      this.copies.set(a, c);
+      this.own.add(c.buffer);
+    }
+    this.touch(c.buffer);
+    return c;
+  }
+
+  copyOf(a: Float32Array): Float32Array {
+    const st = this.storages.get(a);
+    if (st === undefined || st.exposed) return a.slice();
+    const kept = snapshots.get(a);
+    if (kept !== undefined && kept.storage === st && kept.version === st.version) return kept.copy;
+    const copy = a.slice();
+    snapshots.set(a, { copy, version: st.version, storage: st });
+    return copy;
+  }
+
+  maybeInput(a: Float32Array | null): Float32Array | null {
+    return a === null ? null : this.input(a);
+  }
+
+  touch(b: ArrayBufferLike): void {
+    if (owners.get(b) !== this) {
+      owners.set(b, this);
+      this.touched.push(b);
+    }
+  }
+
+  /**
+   * Queues a kernel whose outputs are `outputs`; `build` maps its inputs (so copies are made only
+   * for a queued command). An output the batch does not own is outside state: run now instead.
+   */
+  record(outputs: readonly (Float32Array | null)[], now: () => void, build: () => Command): void {
+    for (const o of outputs) {
+      if (o !== null && !this.own.has(o.buffer)) {
+        this.runNow(now);
+        return;
+      }
+    }
+    const cmd = build();
+    for (const o of outputs) if (o !== null) this.touch(o.buffer);
+    this.commands.push(cmd);
+  }
+
+  /** Runs the queued kernels on the JS thread (JS code is about to read or write their arrays). */
+  flush(): void {
+    const cmds = this.commands;
+    this.commands = [];
+    this.release();
+    const a = this.addon as unknown as Record<DeferrableKernel, (...args: unknown[]) => void>;
+    for (const [name, ...args] of cmds) a[name](...args);
+  }
+
+  runNow<T>(now: () => T): T {
+    this.flush();
+    return now();
+  }
+
+  release(): void {
+    for (const b of this.touched) if (owners.get(b) === this) owners.delete(b);
+    this.touched = [];
+  }
+}
+
+function guard(raw: Float32Array, op: string): void {
+  const b = owners.get(raw.buffer);
+  if (b === undefined) {
+    // JS code is at an array no queued kernel uses; it may write it, so a copy taken of it
+    // earlier could go stale: take fresh ones from here on.
+    if (recording !== null && !recording.own.has(raw.buffer)) recording.copies.clear();
+    return;
+  }
+  if (b.state === 'recording') b.flush();
+  else if (b.state === 'running') {
+    throw new Error(`${op}: this tensor is still being computed by an async call (predictAsync/evaluateAsync); await its promise first`);
+  }
+}
+
+/** The Backend that queues kernels into `b` (the real one runs whatever can't be queued). */
+function recorder(b: Batch): Backend {
+  const real = b.real;
+  const shape = (s: readonly number[]): number[] => s.slice();
+  return {
+    name: real.name,
+    info: () => real.info(),
+    setNumThreads: (n) => real.setNumThreads(n),
+    gemm: (ta, tb, m, n, k, alpha, x, y, beta, c) =>
+      b.record(
+        [c],
+        () => real.gemm(ta, tb, m, n, k, alpha, x, y, beta, c),
+        () => ['gemm', ta, tb, m, n, k, alpha, b.input(x), b.input(y), beta, c, null, false],
+      ),
+    linear: (m, n, k, x, w, bias, relu, c) =>
+      b.record(
+        [c],
+        () => real.linear(m, n, k, x, w, bias, relu, c),
+        () => ['gemm', false, true, m, n, k, 1, b.input(x), b.input(w), 0, c, b.maybeInput(bias), relu],
+      ),
+    binary: (op, x, xs, y, ys, out, os) =>
+      b.record(
+        [out],
+        () => real.binary(op, x, xs, y, ys, out, os),
+        () => ['binary', op, b.input(x), shape(xs), b.input(y), shape(ys), out, shape(os)],
+      ),
+    unary: (op, x, out, p0, p1) =>
+      b.record([out], () => real.unary(op, x, out, p0, p1), () => ['unary', op, b.input(x), out, p0, p1]),
+    unaryGrad: (op, x, y, gy, gx, p0, p1) =>
+      b.record(
+        [gx],
+        () => real.unaryGrad(op, x, y, gy, gx, p0, p1),
+        () => ['unaryGrad', op, b.input(x), b.input(y), b.input(gy), gx, p0, p1],
+      ),
+    sumTo: (x, xs, out, os) =>
+      b.record([out], () => real.sumTo(x, xs, out, os), () => ['sumTo', b.input(x), shape(xs), out, shape(os)]),
+    reduce: (op, x, outer, n, inner, out, arg) =>
+      b.record(
+        [out, arg],
+        () => real.reduce(op, x, outer, n, inner, out, arg),
+        () => ['reduce', op, b.input(x), outer, n, inner, out, arg],
+      ),
+    softmax: (x, outer, n, inner, out, log) =>
+      b.record(
+        [out],
+        () => real.softmax(x, outer, n, inner, out, log),
+        () => ['softmax', b.input(x), outer, n, inner, out, log],
+      ),
+    softmaxGrad: (y, gy, outer, n, inner, gx, log) =>
+      b.record(
+        [gx],
+        () => real.softmaxGrad(y, gy, outer, n, inner, gx, log),
+        () => ['softmaxGrad', b.input(y), b.input(gy), outer, n, inner, gx, log],
+      ),
+    permute: (x, s, axes, out) =>
+      b.record([out], () => real.permute(x, s, axes, out), () => ['permute', b.input(x), shape(s), shape(axes), out]),
+    crossEntropy: (...args) => b.runNow(() => real.crossEntropy(...args)),
+    adamStep: (...args) => b.runNow(() => real.adamStep(...args)),
+    fingerprint: (x) => b.runNow(() => real.fingerprint(x)),
+  };
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Runs `fn` (tensor code: a forward pass) with its native kernels queued and then run off the JS
+ * thread; resolves with fn's result once they have run. See the top of this file. `own` names a
+ * buffer no one but the library can reach, which kernels may then read without a copy.
+ */
+export async function deferred<T>(fn: () => T, own: ArrayBufferLike | null = null): Promise<T> {
+  const real = getBackend();
+  const addon = real.name === 'native' ? loadAddon() : null;
+  if (addon === null || typeof addon.runAsync !== 'function' || recording !== null) {
+    const result = fn();
+    await nextTurn();
+    return result;
+  }
+  const batch = new Batch(addon, real);
+  // A buffer the caller guarantees nobody else can reach (predictAsync's copy of its input).
+  if (own !== null) batch.own.add(own);
+  recording = batch;
+  if (live++ === 0) setAccessGuard(guard);
+  try {
+    setAllocHook((a) => batch.own.add(a.buffer));
+    setBufHook((raw, st) => batch.storages.set(raw, st));
+    setBackend(recorder(batch));
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      setBackend(real);
+      setAllocHook(null);
+      setBufHook(null);
+      recording = null;
+    }
+    batch.state = 'running';
+    const cmds = batch.commands;
+    batch.commands = [];
+    batch.copies.clear();
+    batch.storages.clear();
+    if (cmds.length > 0) await addon.runAsync(cmds);
+    else await nextTurn();
+    return result;
+  } finally {
+    batch.state = 'done';
+    batch.release();
+    if (--live === 0) setAccessGuard(null);
+  }
+}
