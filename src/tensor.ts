@@ -182,7 +182,7 @@ export class Tensor {
    */
   get data(): Float32Array {
     const raw = this.#raw;
-    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw this.#lost('data');
+    if (raw.length !== this.size || (raw.length === 0 && (raw === DISPOSED || isDetachedArray(raw)))) throw this.#lost('data');
     if (accessGuard !== null) accessGuard(raw, 'data');
     const st = this._storage;
     if (!st.exposed) {
@@ -200,7 +200,7 @@ export class Tensor {
   /** @internal The values for library code: no exposure; throws if the buffer was detached. */
   get _data(): Float32Array {
     const raw = this.#raw;
-    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw this.#lost('Tensor');
+    if (raw.length !== this.size || (raw.length === 0 && (raw === DISPOSED || isDetachedArray(raw)))) throw this.#lost('Tensor');
     if (accessGuard !== null) accessGuard(raw, 'Tensor');
     return raw;
   }
@@ -211,7 +211,7 @@ export class Tensor {
    */
   _read(op: string): Float32Array {
     const raw = this.#raw;
-    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw this.#lost(op);
+    if (raw.length !== this.size || (raw.length === 0 && (raw === DISPOSED || isDetachedArray(raw)))) throw this.#lost(op);
     if (accessGuard !== null) accessGuard(raw, op);
     return raw;
   }
@@ -224,7 +224,7 @@ export class Tensor {
    */
   get _buf(): Float32Array {
     const raw = this.#raw;
-    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw this.#lost('Tensor');
+    if (raw.length !== this.size || (raw.length === 0 && (raw === DISPOSED || isDetachedArray(raw)))) throw this.#lost('Tensor');
     if (bufHook !== null) bufHook(raw, this._storage);
     return raw;
   }
@@ -232,13 +232,13 @@ export class Tensor {
   /** @internal Throws (naming `op`) if the data was disposed, transferred or shrunk; reads nothing. O(1). */
   _check(op: string): void {
     const raw = this.#raw;
-    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw this.#lost(op);
+    if (raw.length !== this.size || (raw.length === 0 && (raw === DISPOSED || isDetachedArray(raw)))) throw this.#lost(op);
   }
 
   /** @internal The values for an in-place write by library code: bumps the version counter. */
   _write(op: string): Float32Array {
     const raw = this.#raw;
-    if (raw.length !== this.size || (raw.length === 0 && isDetachedArray(raw))) throw this.#lost(op);
+    if (raw.length !== this.size || (raw.length === 0 && (raw === DISPOSED || isDetachedArray(raw)))) throw this.#lost(op);
     if (accessGuard !== null) accessGuard(raw, op);
     this._storage.version++;
     return raw;

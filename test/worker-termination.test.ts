@@ -15,11 +15,13 @@ function run(args: string[]): { status: number | null; signal: NodeJS.Signals | 
 }
 
 describe('worker termination', () => {
-  // 200 terminations in all: 80 mid broadcasting add, 70 mid training step, 50 while loading.
+  // 240 terminations in all: 80 mid broadcasting add, 70 mid training step, 50 while loading, 40
+  // with predictAsync batches running on libuv threads.
   it.each([
     ['add', 80],
     ['train', 70],
     ['load', 50],
+    ['predictAsync', 40],
   ])('terminating %s workers mid-op %i times never aborts the process', (mode, n) => {
     const r = run(['terminate', String(mode), String(n)]);
     expect(r.out).not.toMatch(/terminate called|Aborted|FATAL ERROR/);
@@ -28,7 +30,7 @@ describe('worker termination', () => {
     expect(JSON.parse(r.out.trim().split('\n').pop() ?? '{}')).toEqual({ terminated: n });
   });
 
-  it('process.exit() while two workers compute, 20 times: always exit code 0', () => {
+  it('process.exit() while three workers compute (one with predictAsync in flight), 20 times: always exit code 0', () => {
     const codes: (number | string)[] = [];
     for (let i = 0; i < 20; i++) {
       const r = run(['exit']);

@@ -28,7 +28,7 @@
  * promise resolves on a later turn of the event loop.
  */
 import { setAllocHook } from '../shape.js';
-import { type Storage, setAccessGuard, setBufHook } from '../tensor.js';
+import { type Storage, type Tensor, setAccessGuard, setBufHook } from '../tensor.js';
 import type { Backend } from './backend.js';
 import { getBackend, setBackend } from './index.js';
 import { type NativeAddon, loadAddon } from './native.js';
@@ -43,6 +43,29 @@ type DeferrableKernel = 'gemm' | 'binary' | 'unary' | 'unaryGrad' | 'sumTo' | 'r
  * holds the array (Storage.exposed): then nothing can have changed it. Dropped with the source.
  */
 const snapshots = new WeakMap<Float32Array, { copy: Float32Array; version: number; storage: Storage }>();
+
+/** A private copy of `a` (of `storage`), reused from an earlier batch while still current. */
+function copyOf(a: Float32Array, storage: Storage | undefined): Float32Array {
+  if (storage === undefined || storage.exposed) return a.slice();
+  const kept = snapshots.get(a);
+  if (kept !== undefined && kept.storage === storage && kept.version === storage.version) return kept.copy;
+  const copy = a.slice();
+  snapshots.set(a, { copy, version: storage.version, storage });
+  return copy;
+}
+
+/**
+ * Private copies of these tensors' values as they are now, for several deferred() calls to read
+ * in place of the tensors (so every pass of one predictAsync call sees the same weights).
+ */
+export function pin(tensors: Iterable<Tensor>): Map<Float32Array, Float32Array> {
+  const out = new Map<Float32Array, Float32Array>();
+  for (const t of tensors) {
+    const a = t._buf;
+    out.set(a, copyOf(a, t._storage));
+  }
+  return out;
+}
 
 /** Which batch's not-yet-run kernels read or write each buffer. */
 const owners = new WeakMap<ArrayBufferLike, Batch>();
@@ -60,6 +83,8 @@ class Batch {
   readonly copies = new Map<Float32Array, Float32Array>();
   /** The storage of each array ops handed to a kernel (Tensor._buf reports it). */
   readonly storages = new Map<Float32Array, Storage>();
+  /** Copies taken before recording (a model's weights when a predictAsync call started). */
+  pinned: ReadonlyMap<Float32Array, Float32Array> | null = null;
   /** Buffers the queued commands touch (to release their owner entries). */
   touched: ArrayBufferLike[] = [];
 
@@ -74,24 +99,14 @@ class Batch {
       this.touch(a.buffer);
       return a;
     }
-    let c = this.copies.get(a);
+    let c = this.copies.get(a) ?? this.pinned?.get(a);
     if (c === undefined) {
-      c = this.copyOf(a);
+      c = copyOf(a, this.storages.get(a));
       this.copies.set(a, c);
       this.own.add(c.buffer);
     }
     this.touch(c.buffer);
     return c;
-  }
-
-  copyOf(a: Float32Array): Float32Array {
-    const st = this.storages.get(a);
-    if (st === undefined || st.exposed) return a.slice();
-    const kept = snapshots.get(a);
-    if (kept !== undefined && kept.storage === st && kept.version === st.version) return kept.copy;
-    const copy = a.slice();
-    snapshots.set(a, { copy, version: st.version, storage: st });
-    return copy;
   }
 
   maybeInput(a: Float32Array | null): Float32Array | null {
@@ -224,9 +239,14 @@ function nextTurn(): Promise<void> {
 /**
  * Runs `fn` (tensor code: a forward pass) with its native kernels queued and then run off the JS
  * thread; resolves with fn's result once they have run. See the top of this file. `own` names a
- * buffer no one but the library can reach, which kernels may then read without a copy.
+ * buffer no one but the library can reach, which kernels may then read without a copy; `pinned`
+ * maps arrays to copies (from pin()) that kernels read instead.
  */
-export async function deferred<T>(fn: () => T, own: ArrayBufferLike | null = null): Promise<T> {
+export async function deferred<T>(
+  fn: () => T,
+  own: ArrayBufferLike | null = null,
+  pinned: ReadonlyMap<Float32Array, Float32Array> | null = null,
+): Promise<T> {
   const real = getBackend();
   const addon = real.name === 'native' ? loadAddon() : null;
   if (addon === null || typeof addon.runAsync !== 'function' || recording !== null) {
@@ -237,6 +257,10 @@ export async function deferred<T>(fn: () => T, own: ArrayBufferLike | null = nul
   const batch = new Batch(addon, real);
   // A buffer the caller guarantees nobody else can reach (predictAsync's copy of its input).
   if (own !== null) batch.own.add(own);
+  if (pinned !== null) {
+    batch.pinned = pinned;
+    for (const c of pinned.values()) batch.own.add(c.buffer);
+  }
   recording = batch;
   if (live++ === 0) setAccessGuard(guard);
   try {

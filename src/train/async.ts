@@ -1,12 +1,13 @@
 import { noGrad } from '../autograd.js';
-import { deferred } from '../backend/deferred.js';
+import { deferred, pin } from '../backend/deferred.js';
+import { getBackend } from '../backend/index.js';
 import type { DataLoader } from '../data/loader.js';
 import type { Dataset } from '../data/dataset.js';
 import { Module, setAsyncInference } from '../nn/module.js';
 import { concat, slice } from '../ops/indexing.js';
 import { valueStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { type EvaluateOptions, type EvaluateResult, checkSignal, evaluateWith, predictBatches } from './evaluate.js';
+import { type EvaluateOptions, type EvaluateResult, checkSignal, evaluateWith, predict, predictBatches } from './evaluate.js';
 
 export interface PredictAsyncOptions {
   /** Rows per forward pass (each pass is one batch of native work). Default 256. */
@@ -20,7 +21,7 @@ export interface PredictAsyncOptions {
  * The pass is recorded synchronously (that is when eval mode is on, and when x and the weights
  * are copied), so the model may change mode or train while the promise is pending.
  */
-function forwardAsync(model: Module, x: Tensor, own: ArrayBufferLike | null): Promise<Tensor> {
+function forwardAsync(model: Module, x: Tensor, own: ArrayBufferLike | null, weights: Weights): Promise<Tensor> {
   return deferred(() => {
     const was = model.training;
     model.eval();
@@ -31,7 +32,19 @@ function forwardAsync(model: Module, x: Tensor, own: ArrayBufferLike | null): Pr
     } finally {
       model.train(was);
     }
-  }, own);
+  }, own, weights);
+}
+
+/** The model's parameters as they were when an async call started (null: read them live). */
+type Weights = ReadonlyMap<Float32Array, Float32Array> | null;
+
+/**
+ * Pins the weights for a call of several passes, so every pass uses the weights of the moment of
+ * the call even if training updates them meanwhile. Only the native path runs passes later; the
+ * TypeScript backend runs the whole call at once.
+ */
+function pinWeights(model: Module): Weights {
+  return getBackend().name === 'native' ? pin(model.parameters()) : null;
 }
 
 /**
@@ -50,8 +63,16 @@ export async function predictAsync(
   const who = 'predictAsync';
   const { batches, options: o } = predictBatches(who, model, input, options, ['batchSize', 'signal']);
   const signal = checkSignal(who, o['signal']);
-  const outs: Tensor[] = [];
   const aborted = (): boolean => signal?.aborted === true;
+  if (aborted()) throw signal!.reason ?? new Error(`${who}: aborted`);
+  if (getBackend().name !== 'native') {
+    // Nothing runs off the thread: compute now, with everything as it is at the call.
+    const out = predict(model, input, { batchSize: o['batchSize'] as number | undefined });
+    await new Promise((resolve) => setImmediate(resolve));
+    return out;
+  }
+  const weights = pinWeights(model);
+  const outs: Tensor[] = [];
   if (input instanceof Tensor) {
     // The rows are read over several passes: copy them once now, while they are what the caller
     // passed, and hand each pass a view of that private copy (which it need not copy again).
@@ -61,12 +82,12 @@ export async function predictAsync(
     for (let start = 0; start < rows || (rows === 0 && outs.length === 0); start += batchSize) {
       if (aborted()) break;
       const x = rows <= batchSize ? own : noGrad(() => slice(own, start, start + batchSize));
-      outs.push(await forwardAsync(model, x, own._buf.buffer));
+      outs.push(await forwardAsync(model, x, own._buf.buffer, weights));
     }
   } else {
     for (const batch of batches) {
       if (aborted()) break;
-      outs.push(await forwardAsync(model, batch[0]!, null));
+      outs.push(await forwardAsync(model, batch[0]!, null, weights));
     }
   }
   if (aborted()) throw signal!.reason ?? new Error(`${who}: aborted`);
@@ -84,7 +105,8 @@ export function evaluateAsync(
   data: DataLoader<[Tensor, Tensor]> | Dataset<[Tensor, Tensor]> | readonly [Tensor, Tensor],
   options: EvaluateOptions = {},
 ): Promise<EvaluateResult> {
-  return evaluateWith('evaluateAsync', model, data, options, (m, x) => forwardAsync(m, x, null));
+  let weights: Weights | undefined;
+  return evaluateWith('evaluateAsync', model, data, options, (m, x) => forwardAsync(m, x, null, (weights ??= pinWeights(m))));
 }
 
 setAsyncInference({ predict: predictAsync, evaluate: evaluateAsync });

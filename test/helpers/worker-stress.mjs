@@ -5,7 +5,7 @@
 //                                                <mode>, and terminate each one mid-op
 //   node worker-stress.mjs exit                  start two computing workers, then process.exit(0)
 // Modes: add (a broadcasting add in a loop), train (MLP training steps), load (terminate while the
-// worker is still loading the library).
+// worker is still loading the library), predictAsync (async inference batches in flight).
 import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,11 @@ const bodies = {
           ${ready}
           for (;;) { opt.zeroGrad(); tg.crossEntropy(m.forward(x), y).backward(); opt.step(); }`,
   load: `${ready} const tg = require(${entry}); for (;;) tg.randn([8, 8]).matmul(tg.randn([8, 8]));`,
+  // predictAsync keeps batches in flight on libuv threads while the worker is torn down.
+  predictAsync: `const tg = require(${entry}); const m = tg.mlp({ inputs: 256, hidden: [256, 128], outputs: 10 });
+                 const x = tg.randn([256, 256]); let first = true;
+                 (async () => { for (;;) { await Promise.all([m.predictAsync(x), m.predictAsync(x.neg()), tg.predictAsync(m, x, { batchSize: 64 })]);
+                   if (first) { first = false; ${ready} } } })();`,
   matmul: `const tg = require(${entry}); const a = tg.randn([128, 128]);
            ${ready} for (;;) a.matmul(a).softmax(1).sum();`,
 };
@@ -50,7 +55,7 @@ if (command === 'terminate') {
   }
   console.log(JSON.stringify({ terminated: n }));
 } else if (command === 'exit') {
-  const workers = [start('matmul'), start('add')];
+  const workers = [start('matmul'), start('add'), start('predictAsync')];
   await Promise.all(workers.map((s) => s.go));
   await sleep(Math.random() * 5);
   console.log(JSON.stringify({ exiting: true }));

@@ -1,0 +1,200 @@
+import { describe, expect, it } from 'vitest';
+import * as tg from '../src/index.js';
+import { Module, type Tensor } from '../src/index.js';
+import { loadAddon } from '../src/backend/native.js';
+import { describeBackends } from './helpers/backends.js';
+
+function model(seed = 1): tg.Sequential {
+  tg.manualSeed(seed);
+  return tg.mlp({ inputs: 20, hidden: [32, 16], outputs: 5, dropout: 0.3 });
+}
+
+/** Bitwise equality of two tensors' values (the async pass runs the very same kernels). */
+function expectSame(a: Tensor, b: Tensor): void {
+  expect(a.shape).toEqual(b.shape);
+  expect(Array.from(a.data)).toEqual(Array.from(b.data));
+}
+
+/** A module whose forward reads values in JS mid-pass and builds a tensor from them. */
+class Inspecting extends Module {
+  readonly lin = new tg.Linear(4, 3);
+  seen: Tensor | null = null;
+  forward(x: Tensor): Tensor {
+    const h = this.lin.forward(x);
+    this.seen = h;
+    const flip = h.sum().item() > 0 ? 1 : -1; // a value read on the JS thread
+    const rows = tg.concat([h, h.mul(flip)], 1); // concat copies in JS
+    return tg.indexSelect(rows, [x.shape[0]! - 1, ...Array.from({ length: x.shape[0]! - 1 }, (_, i) => i)]).softmax(1);
+  }
+}
+
+describeBackends('predictAsync and evaluateAsync', () => {
+  it('give exactly what predict and evaluate give, for one batch, many batches, no rows, datasets and loaders', async () => {
+    const m = model();
+    for (const rows of [1, 7, 64, 300]) {
+      const x = tg.randn([rows, 20]);
+      expectSame(await tg.predictAsync(m, x, { batchSize: 64 }), tg.predict(m, x, { batchSize: 64 }));
+      expectSame(await m.predictAsync(x), tg.predict(m, x));
+    }
+    expectSame(await m.predictAsync(tg.zeros([0, 20])), tg.predict(m, tg.zeros([0, 20])));
+    const x = tg.randn([50, 20]);
+    const y = tg.tensor(Array.from({ length: 50 }, (_, i) => i % 5));
+    const ds = new tg.TensorDataset(x, y);
+    expectSame(await m.predictAsync(ds, { batchSize: 16 }), tg.predict(m, ds, { batchSize: 16 }));
+    const loader = new tg.DataLoader(ds, { batchSize: 8 });
+    expectSame(await m.predictAsync(loader), tg.predict(m, loader));
+    const want = await tg.evaluate(m, [x, y], { batchSize: 16, confusionMatrix: true });
+    const got = await m.evaluateAsync([x, y], { batchSize: 16, confusionMatrix: true });
+    expect(got.loss).toBe(want.loss);
+    expect(got.metrics).toEqual(want.metrics);
+    expect(got.confusionMatrix!.matrix).toEqual(want.confusionMatrix!.matrix);
+  });
+
+  it('run in eval mode without a graph and leave the model in its mode', async () => {
+    const m = model();
+    m.train();
+    const x = tg.randn([9, 20], { requiresGrad: true });
+    const p = m.predictAsync(x);
+    expect(m.training).toBe(true); // eval only while the pass was recorded
+    const out = await p;
+    expect(out.requiresGrad).toBe(false);
+    expect(out.gradFn).toBeNull();
+    expectSame(out, tg.predict(m, x)); // dropout off, as predict
+  });
+
+  it('use the input and the weights as they were at the call, whatever happens to them before it resolves', async () => {
+    const m = model();
+    const x = tg.randn([40, 20]);
+    const want = tg.predict(m, x);
+    const p = m.predictAsync(x, { batchSize: 16 });
+    // The caller writes its input, transfers its buffer away, and trains the model at once.
+    x.data.fill(7);
+    structuredClone(x.data.buffer, { transfer: [x.data.buffer as ArrayBuffer] });
+    const opt = new tg.SGD(m.parameters(), { lr: 0.5 });
+    for (const q of m.parameters()) q.grad = tg.onesLike(q);
+    opt.step();
+    m.parameters()[0]!.data.fill(3); // and writes a weight through .data
+    expectSame(await p, want);
+  });
+
+  it('see every in-place weight update made before the call (the weight copies follow the version counter)', async () => {
+    const m = model();
+    const x = tg.randn([5, 20]);
+    await m.predictAsync(x); // caches copies of the weights
+    const opt = new tg.Adam(m.parameters(), { lr: 0.1 });
+    for (let i = 0; i < 3; i++) {
+      for (const q of m.parameters()) q.grad = tg.randn(q.shape);
+      opt.step();
+      expectSame(await m.predictAsync(x), tg.predict(m, x));
+    }
+    m.loadStateDict(model(2).stateDict());
+    expectSame(await m.predictAsync(x), tg.predict(m, x));
+    tg.noGrad(() => m.parameters()[1]!.fill_(0.25));
+    expectSame(await m.predictAsync(x), tg.predict(m, x));
+    m.parameters()[2]!.data[0] = 9; // a silent write through .data: the tensor is exposed, so never cached
+    expectSame(await m.predictAsync(x), tg.predict(m, x));
+  });
+
+  it('handle a forward that reads values, concatenates and indexes in JS mid-pass', async () => {
+    tg.manualSeed(3);
+    const m = new Inspecting();
+    const x = tg.randn([6, 4]);
+    const want = tg.predict(m, x);
+    expectSame(await m.predictAsync(x), want);
+    expectSame(await m.predictAsync(x.neg()), tg.predict(m, x.neg()));
+  });
+
+  it('run many calls at once, each with its own input, and agree with predict', async () => {
+    const m = model();
+    const xs = Array.from({ length: 24 }, (_, i) => tg.randn([1 + (i % 5) * 13, 20]));
+    const outs = await Promise.all(xs.map((x) => m.predictAsync(x, { batchSize: 32 })));
+    outs.forEach((o, i) => expectSame(o, tg.predict(m, xs[i]!, { batchSize: 32 })));
+  });
+
+  it('reject with the same errors as predict, and leave the library usable after a failing forward', async () => {
+    const m = model();
+    await expect(m.predictAsync(tg.zeros([3, 7]))).rejects.toThrow(/20/);
+    await expect(tg.predictAsync(m, tg.tensor(1))).rejects.toThrow('predictAsync: input must have a batch dim');
+    await expect(tg.predictAsync(m, tg.zeros([2, 20]), { batchSize: 0 })).rejects.toThrow('predictAsync');
+    await expect(tg.predictAsync(m, tg.zeros([2, 20]), { nope: 1 } as never)).rejects.toThrow(/nope/);
+    await expect(tg.predictAsync(m, tg.zeros([2, 20]), { signal: AbortSignal.abort(new Error('stop')) })).rejects.toThrow('stop');
+    class Throws extends Module {
+      forward(x: Tensor): Tensor {
+        x.relu();
+        throw new Error('forward failed on purpose');
+      }
+    }
+    await expect(new Throws().predictAsync(tg.ones([2, 2]))).rejects.toThrow('forward failed on purpose');
+    // Nothing is left installed: sync and async work go on as before.
+    const x = tg.randn([4, 20]);
+    expectSame(await m.predictAsync(x), tg.predict(m, x));
+    expect(tg.ones([2]).add(1).toArray()).toEqual([2, 2]);
+  });
+});
+
+describe.runIf(loadAddon()?.runAsync !== undefined && process.env['TENSORGRAD_BACKEND'] !== 'js')('predictAsync on the native backend', () => {
+  it('refuses access to a tensor of the pass until it has run, then allows it', async () => {
+    tg.manualSeed(4);
+    const m = new Inspecting();
+    // Reads mid-pass run the batch so far on the JS thread; what is queued after the last read
+    // (the softmax) still runs on the other thread, and m.seen is the Linear's output, read already.
+    const m2 = new (class extends Module {
+      readonly lin = new tg.Linear(64, 64);
+      kept: Tensor | null = null;
+      forward(x: Tensor): Tensor {
+        this.kept = this.lin.forward(x).relu();
+        return this.kept.softmax(1);
+      }
+    })();
+    const p = m2.predictAsync(tg.randn([512, 64]), { batchSize: 512 });
+    expect(() => m2.kept!.toArray()).toThrow(/still being computed.*await/);
+    expect(() => m2.kept!.data).toThrow(/still being computed/);
+    await p;
+    expect(m2.kept!.toArray()).toHaveLength(512);
+    expect(m.seen).toBeNull();
+  });
+
+  it('keeps the event loop free while a large batch runs, and returns the same numbers as predict', async () => {
+    tg.manualSeed(5);
+    const m = tg.mlp({ inputs: 784, hidden: [512, 256], outputs: 10 });
+    // A batch big enough that the synchronous call holds the thread for a long time (>= ~80 ms here).
+    let rows = 1024;
+    let syncMs = 0;
+    let want = tg.predict(m, tg.zeros([1, 784]));
+    let x = tg.zeros([1, 784]);
+    for (; rows <= 65536; rows *= 2) {
+      x = tg.rand([rows, 784]);
+      const t0 = performance.now();
+      want = tg.predict(m, x, { batchSize: rows });
+      syncMs = performance.now() - t0;
+      if (syncMs >= 80) break;
+    }
+    const start = performance.now();
+    const fired: number[] = [];
+    const p = m.predictAsync(x, { batchSize: rows });
+    const callMs = performance.now() - start;
+    // A timer scheduled meanwhile: it fires while the batch runs, a few ms late at most.
+    const timer = new Promise<void>((resolve) => setTimeout(() => (fired.push(performance.now() - start), resolve()), 1));
+    const out = await p;
+    const doneMs = performance.now() - start;
+    await timer;
+    expectSame(out, want);
+    expect(callMs).toBeLessThan(syncMs / 2); // the call itself only records the pass and copies the input
+    expect(fired[0]!).toBeLessThan(doneMs); // the timer ran before the work finished
+    expect(fired[0]! - callMs).toBeLessThan(Math.max(15, syncMs / 4));
+  });
+
+  it('checks every command of a batch in the addon before running any', async () => {
+    const a = loadAddon()!;
+    const c = new Float32Array(4);
+    expect(() => a.runAsync!([['gemm', false, false, 2, 2, 2, 1, new Float32Array(4), new Float32Array(3), 0, c, null, false]])).toThrow(
+      'tensorgrad native gemm: b has 3 elements, expected 4',
+    );
+    expect(() => a.runAsync!([['unary', 'neg', c, c, 0, 0], ['crossEntropy']])).toThrow("unknown kernel 'crossEntropy'");
+    expect(() => a.runAsync!([[1]])).toThrow('command 0 must be an array [kernel name, ...arguments]');
+    expect(() => (a.runAsync as unknown as (x: unknown) => void)(5)).toThrow('expected an array of commands');
+    c.fill(2);
+    await a.runAsync!([['unary', 'neg', c, c, 0, 0], ['binary', 'mul', c, [4], c, [4], c, [4]]]);
+    expect(Array.from(c)).toEqual([4, 4, 4, 4]);
+  });
+});
