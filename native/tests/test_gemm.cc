@@ -309,6 +309,31 @@ void test_pool() {
     b.join();
     check(sum.load() == 2 * 300 * 36, "concurrent parallel_for callers");
   }
+  // Two threads running GEMMs on one pool at once (async work on a libuv thread while the JS
+  // thread computes): whichever finds the pool taken runs its tiles inline, and both get the bits
+  // a lone call gets. 40 MFLOP each, above kMinWakeFlops, so they do want the pool.
+  {
+    tg::ThreadPool pool(2);
+    const int64_t m = 160, n = 250, k = 500;
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> A(m * k), B(k * n), want(m * n);
+    for (auto& v : A) v = u(rng);
+    for (auto& v : B) v = u(rng);
+    tg::sgemm(false, false, m, n, k, 1.0f, A.data(), k, B.data(), n, 0.0f, want.data(), n, nullptr, &pool);
+    std::atomic<bool> same{true};
+    auto caller = [&] {
+      std::vector<float> C(m * n);
+      for (int r = 0; r < 40; ++r) {
+        tg::sgemm(false, false, m, n, k, 1.0f, A.data(), k, B.data(), n, 0.0f, C.data(), n, nullptr, &pool);
+        if (std::memcmp(C.data(), want.data(), C.size() * sizeof(float)) != 0) same = false;
+      }
+    };
+    std::thread a(caller), b(caller);
+    a.join();
+    b.join();
+    check(same.load(), "concurrent sgemm calls on one pool give the bits of a lone call");
+  }
   // A nested parallel_for on the same pool runs inline instead of deadlocking.
   {
     tg::ThreadPool pool(2);
