@@ -35,7 +35,9 @@ describe('the built package (npm run build:ts)', () => {
   it('ships type declarations that a strict TypeScript consumer can use from ESM and CJS', () => {
     writeFileSync(
       join(dir, 'use.mts'),
-      "import { tensor, type Tensor } from 'tensorgrad';\nconst t: Tensor = tensor([1, 2], { requiresGrad: true });\nconst n: number = t.sum().item();\nconsole.log(n);\n",
+      "import { tensor, mlp, type Tensor } from 'tensorgrad';\nconst t: Tensor = tensor([1, 2], { requiresGrad: true });\nconst n: number = t.sum().item();\nconsole.log(n);\n" +
+        "const m = mlp({ inputs: 2, hidden: [], outputs: 1 });\nconst p: Promise<Tensor> = m.predictAsync(t.reshape([1, 2]));\nvoid p;\n" +
+        "{\n  using u = tensor([3]);\n  const d: boolean = u.isDisposed;\n  console.log(d);\n}\n",
     );
     writeFileSync(join(dir, 'use.cts'), "import tg = require('tensorgrad');\nconst t: tg.Tensor = tg.zeros([2]);\nconsole.log(t.shape.length);\n");
     writeFileSync(
