@@ -59,6 +59,19 @@ export class Generator {
     this.spare = null;
   }
 
+  /**
+   * @internal The stream's position, so library code that must draw (trainInWorker rebuilding a
+   * model on the calling thread) can put the user's stream back where it was.
+   */
+  _getState(): readonly [number, number, number, number, number | null] {
+    return [this.s0, this.s1, this.s2, this.s3, this.spare];
+  }
+
+  /** @internal Restores a position taken by _getState(). */
+  _setState(state: readonly [number, number, number, number, number | null]): void {
+    [this.s0, this.s1, this.s2, this.s3, this.spare] = state;
+  }
+
   /** Uniform 32-bit unsigned integer. */
   nextUint32(): number {
     const s1 = this.s1;

@@ -19,7 +19,12 @@ function isClass(v: unknown): v is abstract new (...a: never[]) => unknown {
 }
 
 function memberName(k: string | symbol): string {
-  return typeof k === 'symbol' ? `[${k.description}]` : k;
+  if (typeof k === 'string') return k;
+  // Well-known symbols by their Symbol property (Node 20's polyfilled Symbol.dispose is described
+  // as 'nodejs.dispose', later versions' as 'Symbol.dispose').
+  const statics = Symbol as unknown as Record<string, unknown>;
+  const known = Object.getOwnPropertyNames(Symbol).find((n) => statics[n] === k);
+  return known !== undefined ? `[Symbol.${known}]` : `[${k.description}]`;
 }
 
 /** Every public entry point by target name: functions, `new C`, `C#member`, `C.static`, `init.fn`. */

@@ -216,7 +216,8 @@ function checkCallbacks(v: unknown): Callback[] {
   return list as Callback[];
 }
 
-function checkEarlyStopping(v: unknown): EarlyStoppingOptions | null {
+/** @internal Also used by trainInWorker to check its fit options before starting a worker. */
+export function checkEarlyStopping(v: unknown): EarlyStoppingOptions | null {
   if (v === undefined || v === false) return null;
   if (v === true) return {};
   if (!isRecord(v)) throw new Error(`fit: earlyStopping must be a boolean or { monitor, patience, minDelta, mode }, got ${valueStr(v)}`);
@@ -253,7 +254,7 @@ function checkProgress(mode: unknown, stream: unknown): void {
 }
 
 /** The monitors a run can watch: its loss and metrics, with their validation twins when there is validation data. */
-function monitorsOf(metricNames: readonly string[], validation: boolean): string[] {
+export function monitorsOf(metricNames: readonly string[], validation: boolean): string[] {
   const out = ['loss', ...metricNames];
   if (validation) out.push('valLoss', ...metricNames.map((k) => `val${k.charAt(0).toUpperCase()}${k.slice(1)}`));
   return out;

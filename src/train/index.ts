@@ -3,6 +3,8 @@ export type { FitOptions, History, Callback, EarlyStoppingOptions, SchedulerLike
 export { evaluate, predict } from './evaluate.js';
 export { predictAsync, evaluateAsync } from './async.js';
 export type { PredictAsyncOptions } from './async.js';
+export { trainInWorker } from './worker.js';
+export type { TrainInWorkerOptions, TrainInWorkerResult, TrainProgress, WorkerFitOptions, WorkerOptimizerOptions, ModelFactory, TensorgradLibrary } from './worker.js';
 export type { EvaluateOptions, EvaluateResult, PredictOptions, LossLike, LossName, MetricLike } from './evaluate.js';
 export { accuracy, topK, TopK, ConfusionMatrix, confusionMatrix } from './metrics.js';
 export type { Metric } from './metrics.js';

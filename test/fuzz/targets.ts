@@ -1004,6 +1004,37 @@ add(
   { weight: 0.5 },
 );
 add('Module#evaluateAsync', ['evaluateAsync', ...LOSS_NAMES], tuple(model3to2, dataArg, opt(fc.record({ loss: lossArg }).map((r) => obj(r)))), (m: tg.Module, d, o) => m.evaluateAsync(d, o), { weight: 0.5 });
+// Mostly refused options (checked before any worker starts); the valid ones train a 3-2-2 MLP on
+// three rows in a worker for 0 or 1 epoch.
+const workerData: A = fc.oneof(
+  { weight: 3, arbitrary: fc.tuple(tOf([3, 3]), tOf([3], { dist: 'int', classes: 2 })).map(([x, y]) => obj({ train: arr([x, y]) })) },
+  { weight: 1, arbitrary: fc.constantFrom('digits-typo', 'mnist').map(raw) },
+  { weight: 1, arbitrary: junk },
+);
+add(
+  'trainInWorker',
+  ['trainInWorker', 'aborted by the fuzz harness'],
+  tuple(
+    fc.oneof(
+      { weight: 1, arbitrary: junk },
+      {
+        weight: 4,
+        arbitrary: fc
+          .record({
+            model: fc.oneof({ weight: 4, arbitrary: fc.constant(raw({ inputs: 3, hidden: [2], outputs: 2 })) }, { weight: 1, arbitrary: junk }),
+            data: workerData,
+            fit: opt(fc.record({ epochs: opt(intArb(0, 1)), batchSize: opt(intArb(1, 3)), optimizer: opt(fc.oneof(fc.constant(raw({ type: 'sgd', lr: 0.1 })), junk)) }).map((r) => obj(r))),
+            seed: opt(fc.oneof(intArb(0, 3), junk)),
+            threads: opt(fc.oneof(intArb(1, 2), junk)),
+            signal: fc.oneof({ weight: 6, arbitrary: c(undefined) }, { weight: 1, arbitrary: fc.constant(ref('abortedSignal')) }),
+          })
+          .map((r) => obj(r)),
+      },
+    ),
+  ),
+  (o) => tg.trainInWorker(o).then((r) => r.history.epochs.length),
+  { weight: 0.3 },
+);
 add('predict', ['predict', ...FORWARD_NAMES], tuple(orJunk(model3to2, 1, 8), fc.oneof(input3, dataArg), opt(fc.record({ batchSize: opt(intArb(1, 4)) }).map((r) => obj(r)))), (m, x, o) => tg.predict(m, x, o));
 const fitOpts: A = fc
   .record({
