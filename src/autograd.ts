@@ -1,6 +1,6 @@
 import { getBackend } from './backend/index.js';
-import { shapeStr, valueStr } from './shape.js';
-import type { Tensor } from './tensor.js';
+import { onAlloc, shapeStr, valueStr } from './shape.js';
+import type { Storage, Tensor } from './tensor.js';
 
 /** A tensor a backward closure reads, as it was when the op ran. */
 export interface SavedTensor {
@@ -171,6 +171,32 @@ export function runBackward(root: Tensor, grad: Tensor, add: (a: Tensor, b: Tens
   // leaves every .grad as it was.
   for (const t of order) if (t.gradFn !== null) checkSaved(t, t.gradFn, true);
   const grads = new Map<Tensor, Tensor>([[root, grad]]);
+  // A leaf whose .grad is empty takes its gradient tensor as it is instead of a copy (PyTorch's
+  // AccumulateGrad "steals" it the same way), which saves an allocation and a copy the size of
+  // every parameter per step. Only when nothing else can hold that buffer: it was allocated during
+  // this walk (so no user code or saved tensor has it), it was handed to exactly one tensor, it is
+  // the whole of its storage, and no backward closure exposed it.
+  const fresh = new WeakSet<ArrayBufferLike>();
+  const handedOut = new Map<Storage, number>();
+  const stopListening = onAlloc((a) => fresh.add(a.buffer));
+  const steals = (g: Tensor): boolean => {
+    const st = g._storage;
+    return handedOut.get(st) === 1 && !st.exposed && st.base.length === g.size && fresh.has(st.base.buffer);
+  };
+  try {
+    walk(order, grads, add, handedOut, steals);
+  } finally {
+    stopListening();
+  }
+}
+
+function walk(
+  order: readonly Tensor[],
+  grads: Map<Tensor, Tensor>,
+  add: (a: Tensor, b: Tensor) => Tensor,
+  handedOut: Map<Storage, number>,
+  steals: (g: Tensor) => boolean,
+): void {
   noGrad(() => {
     // Stryker disable next-line ArithmeticOperator: order[length] is undefined, which has no gradient and is skipped
     for (let i = order.length - 1; i >= 0; i--) {
@@ -178,7 +204,7 @@ export function runBackward(root: Tensor, grad: Tensor, add: (a: Tensor, b: Tens
       const g = grads.get(t);
       if (g === undefined) continue;
       grads.delete(t);
-      if (t.gradFn === null || t.retainsGrad) t._accumulateGrad(g);
+      if (t.gradFn === null || t.retainsGrad) t._accumulateGrad(g, 'backward', t.gradFn === null && steals(g));
       if (t.gradFn === null) continue;
       // Stryker disable next-line BooleanLiteral: no user code runs during the walk, so the full check (detached buffers, fingerprints) finds nothing the first pass did not
       checkSaved(t, t.gradFn, false);
@@ -189,7 +215,9 @@ export function runBackward(root: Tensor, grad: Tensor, add: (a: Tensor, b: Tens
         const gx = inGrads[j];
         if (!x.requiresGrad || gx === null || gx === undefined) continue;
         const prev = grads.get(x);
-        grads.set(x, prev === undefined ? gx : add(prev, gx));
+        const next = prev === undefined ? gx : add(prev, gx);
+        grads.set(x, next);
+        handedOut.set(next._storage, (handedOut.get(next._storage) ?? 0) + 1);
       }
     }
   });

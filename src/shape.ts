@@ -63,14 +63,19 @@ export function checkShape(op: string, shape: Shape): void {
 }
 
 /**
- * Told of every array allocFloat32 makes; set only while an async batch is recorded
- * (src/backend/deferred.ts), which counts those arrays as its own: fresh, private to the library.
+ * Told of every array allocFloat32 makes, while they listen: an async batch being recorded
+ * (src/backend/deferred.ts) and a backward walk (src/autograd.ts) count those arrays as fresh,
+ * private to the library. Usually empty: allocation then pays one length test.
  */
-let allocHook: ((a: Float32Array) => void) | null = null;
+const allocListeners: ((a: Float32Array) => void)[] = [];
 
-/** @internal Installs (or, with null, removes) the hook above. */
-export function setAllocHook(hook: ((a: Float32Array) => void) | null): void {
-  allocHook = hook;
+/** @internal Adds a listener for the arrays allocFloat32 makes; returns its removal. */
+export function onAlloc(listener: (a: Float32Array) => void): () => void {
+  allocListeners.push(listener);
+  return () => {
+    const i = allocListeners.lastIndexOf(listener);
+    if (i >= 0) allocListeners.splice(i, 1);
+  };
 }
 
 /**
@@ -81,7 +86,7 @@ export function setAllocHook(hook: ((a: Float32Array) => void) | null): void {
 export function allocFloat32(op: string, n: number): Float32Array {
   try {
     const a = new Float32Array(n);
-    if (allocHook !== null) allocHook(a);
+    for (let i = 0; i < allocListeners.length; i++) allocListeners[i]!(a);
     return a;
   } catch (e) {
     throw new Error(`${op}: cannot allocate ${n} float32 elements (${((n * 4) / 2 ** 30).toFixed(1)} GiB): ${(e as Error).message}`);

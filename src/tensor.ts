@@ -9,7 +9,7 @@ import { matmul } from './ops/matmul.js';
 import * as red from './ops/reduce.js';
 import * as shp from './ops/shape.js';
 import * as sm from './ops/softmax.js';
-import { type Shape, MAX_ELEMENTS, broadcastShapes, checkShape, sameShape, shapeStr, sizeOf, valueStr } from './shape.js';
+import { type Shape, MAX_ELEMENTS, allocFloat32, broadcastShapes, checkShape, sameShape, shapeStr, sizeOf, valueStr } from './shape.js';
 
 /** Nested number arrays, as accepted by `tensor()` and returned by `toArray()`. */
 export type NestedArray = number | NestedArray[];
@@ -505,13 +505,19 @@ export class Tensor {
   }
 
   /** @internal accumulateGrad for backward() (`op`), whose gradients are the library's own tensors. */
-  _accumulateGrad(g: Tensor, op = 'backward'): void {
+  _accumulateGrad(g: Tensor, op = 'backward', steal = false): void {
     if (g.size !== this.size) {
       throw new Error(`${op}: gradient of shape ${shapeStr(g.shape)} reached a tensor of shape ${shapeStr(this.shape)}`);
     }
     const mine = this.#grad;
-    if (mine === null) {
-      this.#grad = ownedTensor(g._read(op).slice(), this.shape);
+    if (mine === null && steal) {
+      // backward() vouches that nothing else holds g's buffer (see runBackward).
+      g._check(op);
+      this.#grad = sameShape(g.shape, this.shape) ? g : g._view(g._buf, this.shape);
+    } else if (mine === null) {
+      const copy = allocFloat32(op, this.size);
+      copy.set(g._read(op));
+      this.#grad = ownedTensor(copy, this.shape);
     } else if (this.size > 0) {
       // An in-place write like any other: a graph that saved this .grad must see it.
       const d = mine._write(op);

@@ -27,7 +27,7 @@
  * With the TypeScript backend, or an addon without runAsync, fn runs synchronously and the
  * promise resolves on a later turn of the event loop.
  */
-import { setAllocHook } from '../shape.js';
+import { onAlloc } from '../shape.js';
 import { type Storage, type Tensor, setAccessGuard, setBufHook } from '../tensor.js';
 import type { Backend } from './backend.js';
 import { getBackend, setBackend } from './index.js';
@@ -264,7 +264,7 @@ export async function deferred<T>(
   recording = batch;
   if (live++ === 0) setAccessGuard(guard);
   try {
-    setAllocHook((a) => batch.own.add(a.buffer));
+    const stopListening = onAlloc((a) => batch.own.add(a.buffer));
     setBufHook((raw, st) => batch.storages.set(raw, st));
     setBackend(recorder(batch));
     let result: T;
@@ -272,7 +272,7 @@ export async function deferred<T>(
       result = fn();
     } finally {
       setBackend(real);
-      setAllocHook(null);
+      stopListening();
       setBufHook(null);
       recording = null;
     }
