@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,6 +141,43 @@ function invalidRequests(url: string): Array<[string, number, () => Promise<Repl
   ];
 }
 
+/**
+ * Bytes straight onto a TCP connection (for requests node:http cannot make: malformed, pipelined,
+ * cut off); resolves with everything the server sent once it closes, or after `ms`.
+ */
+function raw(url: string, data: string, { ms = 3000, abortAfterWrite = false } = {}): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    let out = '';
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(data);
+      if (abortAfterWrite) socket.destroy();
+    });
+    const timer = setTimeout(() => socket.destroy(), ms);
+    socket.on('data', (d: Buffer) => (out += d.toString()));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}
+
+/** The [status, JSON body] of each response in a raw HTTP/1.1 byte stream. */
+function rawResponses(text: string): Array<[number, unknown]> {
+  const out: Array<[number, unknown]> = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const m = /^HTTP\/1\.1 (\d{3})[^\r]*\r\n([\s\S]*?)\r\n\r\n/.exec(rest);
+    if (m === null) throw new Error(`not an HTTP response: ${JSON.stringify(rest.slice(0, 200))}`);
+    const length = Number(/content-length: *(\d+)/i.exec(m[2]!)?.[1] ?? 0);
+    const body = rest.slice(m[0].length, m[0].length + length);
+    out.push([Number(m[1]), body === '' ? undefined : JSON.parse(body)]);
+    rest = rest.slice(m[0].length + length);
+  }
+  return out;
+}
+
 function checkError(r: Reply, status: number, what: string): void {
   expect(r.status, `${what}: ${r.text}`).toBe(status);
   expect(r.type, what).toMatch(/^application\/json/);
@@ -278,6 +316,68 @@ describeBackends('model service (examples/server)', (backend) => {
     const metrics = (await get(url, '/metrics')).body as { microBatches: { count: number; maxSize: number }; batching: { enabled: boolean } };
     expect(metrics.batching.enabled).toBe(false);
     expect(metrics.microBatches).toMatchObject({ count: rows.length, maxSize: 1 });
+    expect(await server.stop()).toBe(0);
+    server = undefined;
+  }, 30_000);
+
+  it('takes unusual but legal requests, and answers malformed HTTP and overflowing inputs with a JSON reason', async () => {
+    server = await startServer(['--model', modelPath], backend().name);
+    const { url } = server;
+    const input = rows[0]!;
+    const body = JSON.stringify({ input });
+    const ok = (r: Reply, what: string): void => {
+      expect(r.status, `${what}: ${r.text}`).toBe(200);
+      const { modelVersion, ...prediction } = r.body as Prediction & { modelVersion: number };
+      expect(modelVersion, what).toBe(0);
+      checkPrediction(prediction, what);
+    };
+    // Media type and parameter names are case-insensitive, values may be quoted, "utf8" is UTF-8.
+    ok(await send(url, 'POST', '/predict', body, { 'Content-Type': 'Application/JSON; Charset="UTF-8"' }), 'quoted charset');
+    ok(await send(url, 'POST', '/predict', body, { 'Content-Type': 'application/json;charset=utf8' }), 'charset=utf8');
+    ok(await send(url, 'POST', '/predict/?source=test', body, json), 'trailing slash and query');
+    const options = await send(url, 'OPTIONS', '/predict');
+    expect(options.status).toBe(204);
+    // "//health" is a path, not a host named health (it served the page).
+    const [[status, reply]] = rawResponses(await raw(url, 'GET //health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')) as [[number, unknown]];
+    expect(status, JSON.stringify(reply)).toBe(404);
+    // A coding we do not undo: refused, not read as JSON (a plain body labelled gzip was accepted).
+    checkError(await send(url, 'POST', '/predict', body, { ...json, 'Content-Encoding': 'gzip' }), 415, 'gzip body');
+    // Finite float32 inputs that overflow the layers: NaN probabilities went out as null with a 200.
+    // ±3e38 with the signs of hidden unit 0's weights: its pre-activation is surely +Infinity.
+    const w0 = ((await loadModel(modelPath)).model.parameters()[0]!.toArray() as number[][])[0]!;
+    const huge = w0.map((v) => (v >= 0 ? 3e38 : -3e38));
+    checkError(await post(url, '/predict', { input: huge }), 400, 'overflowing input');
+    checkError(await post(url, '/predict', { inputs: [input, huge] }), 400, 'overflowing batch row');
+
+    // What node:http refuses before the handler: a JSON reason now, not an empty body.
+    const head = (extra: string): string => `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${extra}\r\n`;
+    const refused = async (data: string, status: number, what: string): Promise<void> => {
+      const replies = rawResponses(await raw(url, data));
+      expect(replies.length, what).toBeGreaterThan(0);
+      const [code, reply] = replies.at(-1)!;
+      expect(code, `${what}: ${JSON.stringify(reply)}`).toBe(status);
+      expect(reply, what).toEqual({ error: expect.any(String) });
+    };
+    await refused('HELLO\r\n\r\n', 400, 'not HTTP');
+    await refused(head('Content-Length: 5\r\nContent-Length: 6\r\n') + '{}', 400, 'two Content-Lengths');
+    await refused(head('Transfer-Encoding: chunked\r\n') + 'zz\r\n{}\r\n0\r\n\r\n', 400, 'bad chunk size');
+    await refused(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'huge header');
+    await refused('GET /health HTTP/1.1\r\nConnection: close\r\n\r\n', 400, 'no Host');
+    // Content-Length shorter than the body: that request is answered, then the rest is refused.
+    const pipelined = rawResponses(await raw(url, head('Content-Length: 10\r\n') + body));
+    expect(pipelined.map(([code]) => code)).toEqual([400, 400]);
+    expect((pipelined[0]![1] as { error: string }).error).toMatch(/^bad JSON/);
+    // Pipelined good requests are answered in order.
+    const three = head(`Content-Length: ${body.length}\r\n`) + body;
+    expect(rawResponses(await raw(url, three + three + 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).map(([code]) => code)).toEqual([200, 200, 200]);
+    // Clients that leave mid-body or before the answer: nothing to answer, nothing logged (a
+    // broken-off body used to be logged as an internal error, with a 500 attempt).
+    await Promise.all(Array.from({ length: 20 }, (_, i) => raw(url, head(`Content-Length: ${body.length}\r\n`) + body.slice(0, i % 2 ? 100 : body.length), { abortAfterWrite: true })));
+    await raw(url, head(`Content-Length: ${body.length + 100}\r\n`) + body, { abortAfterWrite: true });
+    ok(await post(url, '/predict', { input }), 'after the aborted clients');
+    const metrics = (await get(url, '/metrics')).body as { requests: Record<string, Record<string, number>> };
+    for (const [route, byStatus] of Object.entries(metrics.requests)) expect(Object.keys(byStatus), route).not.toContain('500');
+    expect(server.stderr()).toBe('');
     expect(await server.stop()).toBe(0);
     server = undefined;
   }, 30_000);

@@ -2,7 +2,8 @@
  * The served model: predictions (with micro-batching of single-sample requests) and retraining in
  * a worker with an atomic swap. The HTTP layer (routes.mjs) hands it validated rows only.
  */
-import { backendInfo, FASHION_MNIST_CLASSES, loadDigits, loadFashionMnist, predictAsync, softmax, Tensor, trainInWorker } from 'tensorgrad';
+import { Worker } from 'node:worker_threads';
+import { backendInfo, FASHION_MNIST_CLASSES, predictAsync, softmax, Tensor, trainInWorker } from 'tensorgrad';
 
 export const DATASETS = ['digits', 'fashion-mnist'];
 
@@ -127,9 +128,10 @@ export class Predictor {
     };
     this.retrainDone = (async () => {
       try {
+        const data = limit === undefined ? dataset : await limitedData(dataset, limit, controller.signal);
         const result = await trainInWorker({
           model: spec,
-          data: limit === undefined ? dataset : limitedData(dataset, limit),
+          data,
           fit: { epochs, batchSize, loss: 'crossEntropy', metrics: ['accuracy'], optimizer: { type: 'adamw', lr } },
           seed,
           onProgress,
@@ -177,10 +179,28 @@ function entry({ version, classes, probs }, i) {
 
 /**
  * The first `limit` training rows (and as many test rows for validation) of a built-in dataset,
- * for quick retrains. Loaded on this thread, which for Fashion-MNIST blocks for about a second.
+ * for quick retrains, or the dataset's name when `limit` covers it all. Loaded in a worker
+ * (dataset-worker.mjs): on this thread, Fashion-MNIST held every request up for 1-3 s.
  */
-function limitedData(dataset, limit) {
-  const d = dataset === 'digits' ? loadDigits() : loadFashionMnist();
-  const cut = ([x, y], n) => [x.slice(0, Math.min(n, x.shape[0])), y.slice(0, Math.min(n, y.shape[0]))];
-  return { train: cut(d.train.tensors, limit), validation: cut(d.test.tensors, limit) };
+function limitedData(dataset, limit, signal) {
+  return new Promise((resolve, reject) => {
+    signal.throwIfAborted();
+    const worker = new Worker(new URL('./dataset-worker.mjs', import.meta.url), { workerData: { dataset, limit } });
+    const onAbort = () => void worker.terminate();
+    signal.addEventListener('abort', onAbort, { once: true });
+    let settled = false;
+    const settle = (fn, value) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      fn(value);
+    };
+    worker.once('message', (m) => {
+      if (m.whole) return settle(resolve, dataset);
+      const t = ({ data, shape }) => new Tensor(data, shape);
+      settle(resolve, { train: m.train.map(t), validation: m.validation.map(t) });
+    });
+    worker.once('error', (err) => settle(reject, err));
+    worker.once('exit', () => settle(reject, signal.aborted ? signal.reason : new Error(`loading ${dataset} stopped unexpectedly`)));
+  });
 }

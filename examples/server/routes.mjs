@@ -49,6 +49,16 @@ function readRow(what, v, n, out, offset) {
   }
 }
 
+/**
+ * Inputs that are valid float32 but huge (say 3e38) overflow the layers to ±Infinity and the
+ * softmax to NaN, which JSON would send as null probabilities with a meaningless class.
+ */
+function requireFinite(prediction, what) {
+  if (!prediction.probabilities.every(Number.isFinite)) {
+    throw bad(`predict: ${what} drives the model's outputs to infinity (values too large?); got no finite probabilities`);
+  }
+}
+
 /** A /predict body → { single: Float32Array } or { rows: Float32Array, count }. */
 export function parsePredict(body, n, maxRows) {
   requireOnly(body, ['input', 'inputs'], 'predict');
@@ -96,11 +106,25 @@ export function parseRetrain(body) {
  * The body of a JSON request, read with a byte limit enforced while it streams in (a
  * Content-Length over the limit is refused before reading anything).
  */
-function readJson(req, limit) {
+function readJson(req, limit, budget) {
+  // Media type and parameter names are case-insensitive and a value may be quoted (RFC 9110
+  // 8.3.1), so `Application/JSON; Charset="UTF-8"` is as good as `application/json`.
   const type = (req.headers['content-type'] ?? '').split(';');
-  const charset = type.slice(1).map((p) => p.trim().toLowerCase()).find((p) => p.startsWith('charset='));
-  if (type[0].trim().toLowerCase() !== 'application/json' || (charset !== undefined && charset !== 'charset=utf-8')) {
+  const params = new Map(
+    type.slice(1).map((p) => {
+      const eq = p.indexOf('=');
+      return [p.slice(0, eq).trim().toLowerCase(), p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase()];
+    }),
+  );
+  const charset = params.get('charset');
+  if (type[0].trim().toLowerCase() !== 'application/json' || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')) {
     throw new HttpError(415, `expected Content-Type: application/json (UTF-8), got ${JSON.stringify((req.headers['content-type'] ?? '(none)').slice(0, 60))}`);
+  }
+  // We do not inflate bodies: a gzip body would be read as (invalid) JSON text, or worse, a
+  // plain body labelled gzip would be accepted. RFC 7694: 415 for an unsupported coding.
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity' && encoding !== '') {
+    throw new HttpError(415, `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not supported; send the JSON uncompressed`, { 'Accept-Encoding': 'identity' });
   }
   // Too large: answer and close the connection rather than read (and discard) the rest.
   const tooLarge = () => new HttpError(413, `body over the limit of ${limit} bytes`, { Connection: 'close' });
@@ -109,18 +133,36 @@ function readJson(req, limit) {
   return new Promise((resolve, reject) => {
     const chunks = [];
     let size = 0;
+    let held = 0; // bytes of this body counted in budget.used
+    const release = () => {
+      budget.used -= held;
+      held = 0;
+    };
     const onData = (chunk) => {
       size += chunk.length;
       if (size > limit) {
         req.off('data', onData);
         chunks.length = 0;
+        release();
         reject(tooLarge());
         return;
       }
+      // All bodies being read share one budget: --max-body bounds one request, this bounds many
+      // slow uploads at once (each connection may hold up to --max-body until its timeout).
+      if (budget.used + chunk.length > budget.limit) {
+        req.off('data', onData);
+        chunks.length = 0;
+        release();
+        reject(new HttpError(503, 'server busy reading other requests; retry shortly', { 'Retry-After': '1', Connection: 'close' }));
+        return;
+      }
+      budget.used += chunk.length;
+      held += chunk.length;
       chunks.push(chunk);
     };
     req.on('data', onData);
     req.on('end', () => {
+      release();
       if (size > limit) return;
       let text;
       try {
@@ -135,9 +177,16 @@ function readJson(req, limit) {
         reject(bad(`bad JSON: ${String(e.message).split('\n')[0].slice(0, 120)}`));
       }
     });
-    req.on('error', reject);
+    // node:http errors a request whose connection broke mid-body ("aborted"): the client's doing.
+    req.on('error', () => {
+      release();
+      reject(new ClientGone());
+    });
     // A client that goes away mid-body gets no answer; this only settles the promise.
-    req.on('close', () => req.complete || reject(new ClientGone()));
+    req.on('close', () => {
+      release();
+      if (!req.complete) reject(new ClientGone());
+    });
   });
 }
 
@@ -153,6 +202,25 @@ function send(res, status, body, headers = {}) {
   res.end(text);
 }
 
+/**
+ * The path of a request target. Not `new URL(target, base)`: that reads "//health" as a host
+ * named health and served the page for it. Absolute-form ("http://host/path") is legal and kept;
+ * one trailing slash is dropped, so /predict/ is /predict.
+ */
+function requestPath(target = '/') {
+  let path = target;
+  if (/^https?:\/\//i.test(target)) {
+    try {
+      path = new URL(target).pathname;
+    } catch {
+      throw bad('bad request URL');
+    }
+  }
+  path = path.split(/[?#]/, 1)[0];
+  if (!path.startsWith('/')) throw bad(`bad request URL: ${JSON.stringify(path.slice(0, 40))} does not start with /`);
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
 const STATIC = {
   '/': ['index.html', 'text/html; charset=utf-8'],
   '/app.js': ['app.js', 'text/javascript; charset=utf-8'],
@@ -163,9 +231,11 @@ const STATIC = {
  * The request handler for http.createServer.
  * @param predictor a Predictor
  * @param metrics a Metrics
- * @param options.maxBody body limit in bytes; options.maxRows rows per batch request
+ * @param options.maxBody body limit in bytes; options.maxRows rows per batch request;
+ *   options.maxBuffered bytes of request bodies held at once over all requests (else 503)
  */
-export function createHandler(predictor, metrics, { maxBody = 1 << 20, maxRows = 1024, publicDir }) {
+export function createHandler(predictor, metrics, { maxBody = 1 << 20, maxRows = 1024, maxBuffered = Math.max(64 << 20, 4 * maxBody), publicDir }) {
+  const budget = { used: 0, limit: maxBuffered };
   const files = new Map();
   for (const [path, [name, type]] of Object.entries(STATIC)) files.set(path, { body: readFileSync(new URL(name, publicDir)), type });
   const page = (path) => (req, res) => {
@@ -188,12 +258,14 @@ export function createHandler(predictor, metrics, { maxBody = 1 << 20, maxRows =
     },
     '/predict': {
       POST: async (req, res) => {
-        const parsed = parsePredict(await readJson(req, maxBody), predictor.inputs, maxRows);
+        const parsed = parsePredict(await readJson(req, maxBody, budget), predictor.inputs, maxRows);
         if (parsed.single) {
           const { version, prediction } = await predictor.predictOne(parsed.single);
+          requireFinite(prediction, 'input');
           send(res, 200, { ...prediction, modelVersion: version });
         } else {
           const { version, predictions } = await predictor.predictMany(parsed.rows, parsed.count);
+          predictions.forEach((p, i) => requireFinite(p, `inputs[${i}]`));
           send(res, 200, { predictions, modelVersion: version });
         }
       },
@@ -201,7 +273,7 @@ export function createHandler(predictor, metrics, { maxBody = 1 << 20, maxRows =
     '/retrain': {
       GET: (req, res) => send(res, 200, predictor.retrainState),
       POST: async (req, res) => {
-        const options = parseRetrain(await readJson(req, maxBody));
+        const options = parseRetrain(await readJson(req, maxBody, budget));
         if (predictor.retrainRunning) throw new HttpError(409, 'retrain: a retrain is already running; see GET /retrain');
         if (predictor.inputs !== 784) throw new HttpError(409, `retrain: the served model takes ${predictor.inputs} inputs; the built-in datasets have 784`);
         predictor.startRetrain(options);
@@ -216,18 +288,25 @@ export function createHandler(predictor, metrics, { maxBody = 1 << 20, maxRows =
     let route = 'other';
     res.on('finish', () => metrics.request(route, res.statusCode, performance.now() - t0));
     try {
-      let path;
-      try {
-        path = new URL(req.url ?? '/', 'http://localhost').pathname;
-      } catch {
-        throw bad('bad request URL');
+      // HTTP/1.1 requires Host; node:http's own check (off in server.mjs) answers without a body.
+      if (req.headers.host === undefined && req.httpVersion !== '1.0') throw bad('missing Host header (required by HTTP/1.1)');
+      if (req.url === '*' && req.method === 'OPTIONS') {
+        res.writeHead(204, { Allow: 'GET, HEAD, POST, OPTIONS', 'Content-Length': 0 });
+        res.end();
+        return;
       }
+      const path = requestPath(req.url);
       const methods = Object.hasOwn(routes, path) ? routes[path] : undefined;
       if (methods === undefined) throw new HttpError(404, `no such route: ${req.method} ${path.slice(0, 80)}`);
+      const allow = [...Object.keys(methods), ...(methods.GET ? ['HEAD'] : []), 'OPTIONS'].join(', ');
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, { Allow: allow, 'Content-Length': 0 });
+        res.end();
+        return;
+      }
       // HEAD is GET without the body (node:http drops the body itself).
       const handler = methods[req.method === 'HEAD' ? 'GET' : req.method];
       if (handler === undefined) {
-        const allow = Object.keys(methods).join(', ');
         throw new HttpError(405, `${path} accepts ${allow}, not ${String(req.method).slice(0, 20)}`, { Allow: allow });
       }
       route = `${req.method} ${path}`;

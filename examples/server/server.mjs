@@ -23,6 +23,8 @@ const USAGE = `usage: node examples/server/server.mjs --model <file.safetensors>
   --max-rows <n>     most rows in one {"inputs": [...]} request (default 1024)
   --max-body <bytes> largest request body (default 1048576 = 1 MiB, about 200 rows
                      of 784 numbers with 4 decimals; raise it with --max-rows)
+  --max-connections <n>  most open connections (default 4096); all bodies being read at
+                     once share max(64 MiB, 4 × --max-body), over it a 503
   --no-batching      answer each single-sample request with its own forward pass
   --help             this text
 `;
@@ -48,6 +50,7 @@ try {
       'max-batch': { type: 'string', default: '256' },
       'max-rows': { type: 'string', default: '1024' },
       'max-body': { type: 'string', default: String(1 << 20) },
+      'max-connections': { type: 'string', default: '4096' },
       'no-batching': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -70,6 +73,7 @@ const port = intFlag('port', args.port, 0, 65535);
 const maxBatch = intFlag('max-batch', args['max-batch'], 1, 4096);
 const maxRows = intFlag('max-rows', args['max-rows'], 1, 65536);
 const maxBody = intFlag('max-body', args['max-body'], 1024, 1 << 30);
+const maxConnections = intFlag('max-connections', args['max-connections'], 1, 1 << 20);
 
 let loaded;
 try {
@@ -82,10 +86,68 @@ try {
 const metrics = new Metrics();
 const predictor = new Predictor(loaded, { batching: !args['no-batching'], maxBatch, source: args.model });
 predictor.onBatch = (size) => metrics.batch(size);
-const server = createServer(createHandler(predictor, metrics, { maxBody, maxRows, publicDir: new URL('./public/', import.meta.url) }));
-// A client gets this long to send a whole request, and headers must come sooner.
-server.requestTimeout = 30_000;
-server.headersTimeout = 10_000;
+const handle = createHandler(predictor, metrics, { maxBody, maxRows, publicDir: new URL('./public/', import.meta.url) });
+/** socket → request → a promise settled when its response is done (see clientError below) */
+const owed = new WeakMap();
+const server = createServer(
+  {
+    // A client gets 30 s to send a whole request, and headers must come within 10 s. node:http
+    // checks these every connectionsCheckingInterval (30 s by default, so a trickled body held a
+    // connection for up to 60 s); every second keeps them close to what they say.
+    requestTimeout: 30_000,
+    headersTimeout: 10_000,
+    connectionsCheckingInterval: 1_000,
+    // routes.mjs checks Host itself, so a request without one gets a JSON reason like any other.
+    requireHostHeader: false,
+  },
+  (req, res) => {
+    const socket = req.socket;
+    if (!owed.has(socket)) owed.set(socket, new Map());
+    const pending = owed.get(socket);
+    pending.set(req, new Promise((resolve) => res.once('close', resolve)).then(() => pending.delete(req)));
+    handle(req, res);
+  },
+);
+// Bodies being read share a byte budget (routes.mjs); this bounds the sockets themselves. Over
+// it, node:http drops new connections at once.
+server.maxConnections = maxConnections;
+
+/**
+ * Requests node:http refuses before our handler sees them (malformed HTTP, headers too large, a
+ * request or headers timeout) get the same one-line JSON error as everything else, not an empty
+ * body. The connection is closed: after a parse error its framing cannot be trusted.
+ */
+const CLIENT_ERRORS = {
+  HPE_HEADER_OVERFLOW: [431, 'request headers too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request not received in time'],
+  HPE_HEADERS_TIMEOUT: [408, 'request headers not received in time'],
+};
+server.on('clientError', (err, socket) => {
+  if (!socket.writable || socket.writableEnded || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const [status, reason] = CLIENT_ERRORS[err.code] ?? [400, `malformed HTTP request (${String(err.code ?? 'parse error')})`];
+  const body = JSON.stringify({ error: reason });
+  const text = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }[status];
+  const answer = () => socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  // Complete requests pipelined before the broken one may still be being answered: ours goes
+  // after theirs, or it would be read as their answer. (An incomplete one is the broken request
+  // itself, cut off inside its body: ours is its answer, and its handler sees the client gone.)
+  const before = [...(owed.get(socket) ?? new Map())].filter(([req]) => req.complete).map(([, done]) => done);
+  if (before.length === 0) return answer();
+  const timer = setTimeout(() => socket.destroy(), 10_000);
+  void Promise.all(before).then(() => {
+    clearTimeout(timer);
+    if (!socket.destroyed) answer();
+  });
+});
+// An Expect other than 100-continue: 417 as node:http would, with a reason.
+server.on('checkExpectation', (req, res) => {
+  const body = JSON.stringify({ error: `unsupported Expect: ${JSON.stringify(String(req.headers.expect).slice(0, 40))} (only 100-continue)` });
+  res.writeHead(417, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+  res.end(body);
+});
 
 server.on('error', (e) => {
   process.stderr.write(`server: cannot listen on ${args.host}:${port}: ${e.message}\n`);

@@ -24,6 +24,7 @@ ctx.lineCap = 'round';
 ctx.lineJoin = 'round';
 ctx.lineWidth = 18;
 ctx.strokeStyle = '#111';
+ctx.fillStyle = '#111';
 
 function makeBars(classes) {
   barsEl.replaceChildren(
@@ -61,6 +62,13 @@ function point(e) {
   return { x: ((e.clientX - r.left) * pad.width) / r.width, y: ((e.clientY - r.top) * pad.height) / r.height };
 }
 
+/** A round dot one stroke wide: a zero-length line would draw nothing (canvas drops those). */
+function dot(p) {
+  ctx.beginPath();
+  ctx.arc(p.x, p.y, ctx.lineWidth / 2, 0, 2 * Math.PI);
+  ctx.fill();
+}
+
 function line(a, b) {
   ctx.beginPath();
   ctx.moveTo(a.x, a.y);
@@ -72,7 +80,7 @@ pad.addEventListener('pointerdown', (e) => {
   pad.setPointerCapture(e.pointerId);
   drawing = true;
   last = point(e);
-  line(last, last); // a tap leaves a dot
+  dot(last); // a tap leaves a dot
 });
 pad.addEventListener('pointermove', (e) => {
   if (!drawing) return;
