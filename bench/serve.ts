@@ -1,6 +1,6 @@
 // node --import tsx bench/serve.ts — the model service (examples/server/server.mjs) over loopback.
 // Saves an untrained 784-512-ReLU-256-ReLU-10 MLP (speed does not depend on the weights), starts
-// the server on it as a child process (once with micro-batching, once with --no-batching), and
+// the server on it as two child processes (one with micro-batching, one with --no-batching), and
 // drives it with a bounded load generator of its own (node:http, one keep-alive socket per
 // client): `c` clients each send POST /predict with one digit ({"input": [784 numbers]}, real
 // rows of the embedded digits) and send the next as soon as the answer is in, for --duration
@@ -13,7 +13,8 @@
 // client's own cost (parsing, JSON), as an autocannon run on the same box would.
 //
 // The server runs the built package (dist/: npm run build:ts first). Options: --duration S per
-// run (default 5), --concurrency 1,16,64, --quick (1 s runs).
+// run (default 3), --reps N (runs per row, alternating between the two servers; the median is
+// reported; default 3), --concurrency 1,16,64, --quick (1 s runs, 1 rep).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -29,10 +30,16 @@ const { values: opts } = parseArgs({
   options: {
     duration: { type: 'string' },
     concurrency: { type: 'string', default: '1,16,64' },
+    reps: { type: 'string' },
     quick: { type: 'boolean', default: false },
   },
 });
-const duration = Number(opts.duration ?? (opts.quick ? 1 : 5));
+const duration = Number(opts.duration ?? (opts.quick ? 1 : 3));
+const reps = Number(opts.reps ?? (opts.quick ? 1 : 3));
+if (!(Number.isSafeInteger(reps) && reps >= 1 && reps <= 20)) {
+  console.error(`--reps must be an integer in [1, 20], got '${opts.reps}'`);
+  process.exit(2);
+}
 if (!(duration > 0 && duration <= 600)) {
   console.error(`--duration must be seconds in (0, 600], got '${opts.duration}'`);
   process.exit(2);
@@ -217,24 +224,38 @@ function report(label: string, clients: number, r: Run, rowsPerBody: number): vo
   if (r.errors > 0) console.error(`${label} c=${clients}: ${r.errors} errors; first: ${r.firstError}`);
 }
 
+/** The run with the median requests/s of several. */
+function medianRun(runs: Run[]): Run {
+  const sorted = [...runs].sort((a, b) => a.requests / a.seconds - b.requests / b.seconds);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
 try {
-  for (const batching of [true, false]) {
-    const s = await startServer(batching);
-    try {
-      banners.push(s.banner.replace(modelFile, 'mlp.safetensors'));
-      // Warm the server's JIT and kernels (and the client's) outside the measured runs.
-      await load(s, 16, Math.min(1, duration), singleBodies, 1);
-      for (const c of levels) report(`single sample, micro-batching ${batching ? 'on' : 'off'}`, c, await load(s, c, duration, singleBodies, 1), 1);
-      if (batching) report(`batch of ${BATCH_ROWS} rows (${(batchBody.length / 1024).toFixed(0)} KB)`, 1, await load(s, 1, duration, [batchBody], BATCH_ROWS), BATCH_ROWS);
-    } finally {
-      await stopServer(s);
+  // Both servers run side by side, and the runs alternate between them (on, off, on, off, …)
+  // for `reps` rounds: a machine that warms up or gets busier mid-bench moves both alike. Each
+  // row reports the run with the median requests/s.
+  const servers = [await startServer(true), await startServer(false)];
+  try {
+    for (const s of servers) banners.push(s.banner.replace(modelFile, 'mlp.safetensors'));
+    // Warm both servers' JIT and kernels, and this client's, outside the measured runs.
+    for (const s of servers) await load(s, 16, Math.min(2, duration), singleBodies, 1);
+    for (const s of servers) await load(s, 1, Math.min(1, duration), singleBodies, 1);
+    for (const c of levels) {
+      const runs: Run[][] = [[], []];
+      for (let r = 0; r < reps; r++) for (let i = 0; i < 2; i++) runs[i]!.push(await load(servers[i]!, c, duration, singleBodies, 1));
+      for (let i = 0; i < 2; i++) report(`single sample, micro-batching ${i === 0 ? 'on' : 'off'}`, c, medianRun(runs[i]!), 1);
     }
+    const batchRuns: Run[] = [];
+    for (let r = 0; r < reps; r++) batchRuns.push(await load(servers[0]!, 1, duration, [batchBody], BATCH_ROWS));
+    report(`batch of ${BATCH_ROWS} rows (${(batchBody.length / 1024).toFixed(0)} KB)`, 1, medianRun(batchRuns), BATCH_ROWS);
+  } finally {
+    for (const s of servers) await stopServer(s);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
-console.log(`\n### The model service over loopback (POST /predict, ${duration} s per row)\n`);
+console.log(`\n### The model service over loopback (POST /predict; median of ${reps} runs of ${duration} s per row)\n`);
 console.log(table(['request', 'clients', 'requests/s', 'rows/s', 'p50 (ms)', 'p99 (ms)', 'errors', 'server forward passes (/metrics)'], rows));
 console.log(`\nserver: ${banners.join(' | ')}`);
 console.log(`client: this process, node:http keep-alive, one socket per client; single-sample bodies ~${(singleBodies[0]!.length / 1024).toFixed(1)} KB`);

@@ -40,6 +40,8 @@ export class Predictor {
     });
     this.pending = [];
     this.flushScheduled = false;
+    /** Micro-batches whose forward pass is running. */
+    this.inFlight = 0;
     this.onBatch = () => {};
     this.retrainState = { status: 'idle' };
     this.retrainAbort = null;
@@ -68,7 +70,11 @@ export class Predictor {
     return { version: m.version, classes: m.classes, probs: softmax(out, 1).data };
   }
 
-  /** One sample's prediction; concurrent calls arriving in the same event-loop turn share a forward pass. */
+  /**
+   * One sample's prediction. With nothing in flight it starts at once (no wait at low load);
+   * otherwise it joins the requests that arrive in the same event-loop turn, which share one
+   * forward pass (so under load the batches grow by themselves).
+   */
   predictOne(row) {
     if (!this.batching) {
       this.onBatch(1);
@@ -76,7 +82,7 @@ export class Predictor {
     }
     return new Promise((resolve, reject) => {
       this.pending.push({ row, resolve, reject });
-      if (this.pending.length >= this.maxBatch) this.flush();
+      if (this.inFlight === 0 || this.pending.length >= this.maxBatch) this.flush();
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
         // setImmediate runs after the poll phase, so every request whose body completed in this
@@ -95,10 +101,13 @@ export class Predictor {
     const rows = new Float32Array(batch.length * n);
     batch.forEach((p, i) => rows.set(p.row, i * n));
     this.onBatch(batch.length);
-    this.run(rows, batch.length).then(
-      (r) => batch.forEach((p, i) => p.resolve(entry(r, i))),
-      (err) => batch.forEach((p) => p.reject(err)),
-    );
+    this.inFlight++;
+    this.run(rows, batch.length)
+      .finally(() => this.inFlight--)
+      .then(
+        (r) => batch.forEach((p, i) => p.resolve(entry(r, i))),
+        (err) => batch.forEach((p) => p.reject(err)),
+      );
   }
 
   /** Predictions for a batch request: one forward pass, no micro-batching. */
