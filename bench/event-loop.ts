@@ -6,7 +6,8 @@
 //                the loop is held for about one step at a time)
 //   worker       trainInWorker(...) with the same model, data and options (the main thread only
 //                receives progress messages), measured from the first step to the last epoch;
-//                again with one kernel thread fewer, which leaves a core to the event loop
+//                with its default kernel threads (one fewer than the cores, leaving one to the
+//                event loop), and again with every core
 //   predict      predict(model, x) on a batch of 256, in a loop (awaiting setImmediate between
 //                calls so the loop can run at all)
 //   predictAsync await predictAsync(model, x) on the same batch, in a loop
@@ -190,7 +191,7 @@ async function inWorker(threads: number | undefined): Promise<Row> {
   return row;
 }
 rows.push(await inWorker(undefined));
-if (m.threads > 1) rows.push(await inWorker(m.threads - 1));
+if (m.threads > 1) rows.push(await inWorker(m.threads)); // every core, the event loop's too
 
 {
   const model = freshModel();
