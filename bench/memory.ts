@@ -16,7 +16,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import * as tg from '../src/index.js';
-import { fmt, int, intFlag, machine, machineLine, mean, mib, table } from './embed-common.js';
+import { fmt, int, intFlag, machine, machineLine, mean, mib, table } from './embed-common.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -42,7 +42,7 @@ if (steps < 4 * every) {
 }
 const gc = (globalThis as { gc?: () => void }).gc;
 
-const m = machine();
+const m = machine(tg.backendInfo());
 const data = tg.loadDigits();
 tg.manualSeed(0);
 const model = tg.mlp({ inputs: 784, hidden: [512, 256], outputs: 10 });

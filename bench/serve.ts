@@ -24,7 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tg from '../src/index.js';
-import { fmt, int, machine, machineLine, quantile, table } from './embed-common.js';
+import { fmt, int, machine, machineLine, quantile, table } from './embed-common.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -52,7 +52,7 @@ if (!levels.every((c) => Number.isSafeInteger(c) && c >= 1 && c <= 1024)) {
 const BATCH_ROWS = 256;
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-const m = machine();
+const m = machine(tg.backendInfo());
 const dir = mkdtempSync(join(tmpdir(), 'tensorgrad-serve-bench-'));
 const modelFile = join(dir, 'mlp.safetensors');
 tg.manualSeed(0);
