@@ -169,19 +169,25 @@ describe.runIf(loadAddon()?.runAsync !== undefined && process.env['TENSORGRAD_BA
       syncMs = performance.now() - t0;
       if (syncMs >= 80) break;
     }
-    const start = performance.now();
-    const fired: number[] = [];
-    const p = m.predictAsync(x, { batchSize: rows });
-    const callMs = performance.now() - start;
-    // A timer scheduled meanwhile: it fires while the batch runs, a few ms late at most.
-    const timer = new Promise<void>((resolve) => setTimeout(() => (fired.push(performance.now() - start), resolve()), 1));
-    const out = await p;
-    const doneMs = performance.now() - start;
-    await timer;
-    expectSame(out, want);
-    expect(callMs).toBeLessThan(syncMs / 2); // the call itself only records the pass and copies the input
-    expect(fired[0]!).toBeLessThan(doneMs); // the timer ran before the work finished
-    expect(fired[0]! - callMs).toBeLessThan(Math.max(15, syncMs / 4));
+    // Timing on a shared 2-core machine: up to three tries, each must give the same numbers.
+    const lateness: number[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const start = performance.now();
+      let fired = NaN;
+      const p = m.predictAsync(x, { batchSize: rows });
+      const callMs = performance.now() - start;
+      // A timer scheduled meanwhile: it fires while the batch runs, a few ms late at most.
+      const timer = new Promise<void>((resolve) => setTimeout(() => ((fired = performance.now() - start), resolve()), 1));
+      const out = await p;
+      const doneMs = performance.now() - start;
+      await timer;
+      expectSame(out, want);
+      expect(callMs).toBeLessThan(syncMs / 2); // the call itself only records the pass and copies the input
+      expect(fired).toBeLessThan(doneMs); // the timer ran before the work finished
+      lateness.push(fired - callMs);
+      if (fired - callMs < Math.max(15, syncMs / 4)) break;
+    }
+    expect(Math.min(...lateness)).toBeLessThan(Math.max(15, syncMs / 4));
   });
 
   it('checks every command of a batch in the addon before running any', async () => {
