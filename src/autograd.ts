@@ -170,6 +170,14 @@ export function runBackward(root: Tensor, grad: Tensor, add: (a: Tensor, b: Tens
   // Every saved tensor is checked before any gradient is accumulated, so a refused backward
   // leaves every .grad as it was.
   for (const t of order) if (t.gradFn !== null) checkSaved(t, t.gradFn, true);
+  // So are the tensors that will take a gradient: a disposed one (or one whose .grad was
+  // disposed) would throw mid-walk, after other leaves had taken theirs.
+  for (const t of order) {
+    if (t.gradFn === null || t.retainsGrad) {
+      t._check('backward');
+      t.grad?._check('backward');
+    }
+  }
   const grads = new Map<Tensor, Tensor>([[root, grad]]);
   // A leaf whose .grad is empty takes its gradient tensor as it is instead of a copy (PyTorch's
   // AccumulateGrad "steals" it the same way), which saves an allocation and a copy the size of

@@ -138,8 +138,11 @@ export function ownedTensor(data: Float32Array, shape: Shape, requiresGrad = fal
 export class Tensor {
   #raw: Float32Array;
   #grad: Tensor | null = null;
-  /** @internal The version counter and exposure state, shared with every view of this buffer. */
-  readonly _storage: Storage;
+  /**
+   * @internal The version counter and exposure state, shared with every view of this buffer.
+   * Replaced only by dispose() (see there).
+   */
+  _storage: Storage;
   readonly shape: Shape;
   /** Number of elements (the product of the shape). */
   readonly size: number;
@@ -260,6 +263,13 @@ export class Tensor {
     this.#raw = DISPOSED;
     this.#grad = null;
     this.gradFn = null;
+    // The storage holds the whole array as well (`base`), so keeping it would keep the memory for
+    // as long as this object is reachable (a graph node's inputs, a list, a module field): take an
+    // empty one instead. Views keep the old storage, and with it the array they use. The version
+    // carries over so a graph that saved this tensor still sees no in-place write, only disposal.
+    const st = new Storage(DISPOSED, true);
+    st.version = this._storage.version;
+    this._storage = st;
   }
 
   /** For `using t = …` (explicit resource management): the same as dispose(). */
@@ -506,6 +516,9 @@ export class Tensor {
 
   /** @internal accumulateGrad for backward() (`op`), whose gradients are the library's own tensors. */
   _accumulateGrad(g: Tensor, op = 'backward', steal = false): void {
+    // A disposed tensor takes no gradient: it would silently hold one again (memory dispose()
+    // gave back) and a training step would go on as if the tensor were still in use.
+    this._check(op);
     if (g.size !== this.size) {
       throw new Error(`${op}: gradient of shape ${shapeStr(g.shape)} reached a tensor of shape ${shapeStr(this.shape)}`);
     }

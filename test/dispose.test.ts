@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { expect, it } from 'vitest';
 import * as tg from '../src/index.js';
 import { describeBackends } from './helpers/backends.js';
@@ -58,6 +60,43 @@ describeBackends('dispose', () => {
     const sd = other.stateDict();
     sd['bias']!.dispose();
     expect(() => m.loadStateDict(sd)).toThrow(/bias: tensor was disposed/);
+  });
+
+  it('frees the memory while the disposed tensor itself is still reachable', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const kept = [tg.randn([256, 256]), tg.randn([64])];
+    const refs = kept.map((t) => new WeakRef(t.data.buffer));
+    const view = kept[1]!.reshape(8, 8);
+    for (const t of kept) t.dispose();
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    // The disposed tensor's storage used to keep its whole array alive.
+    expect(refs[0]!.deref()).toBeUndefined();
+    expect(refs[1]!.deref()).toBeDefined(); // a view made before still holds it, and works
+    expect(view.sum().item()).toBe(view.sum().item());
+    expect(kept[0]!.isDisposed).toBe(true);
+  });
+
+  it('gives no gradient to a disposed tensor: backward and accumulateGrad throw, leaving every .grad as it was', () => {
+    const w = tg.randn([3], { requiresGrad: true });
+    const other = tg.randn([3], { requiresGrad: true });
+    const h = w.mul(2);
+    const loss = h.sum().add(other.sum());
+    h.dispose(); // an intermediate: w's gradient would have been lost silently
+    expect(() => loss.backward()).toThrow('backward: tensor was disposed');
+    expect(w.grad).toBeNull();
+    expect(other.grad).toBeNull();
+    const lin = new tg.Linear(2, 2);
+    const out = lin.forward(tg.randn([4, 2])).sum();
+    lin.weight.dispose(); // a parameter the graph did not save
+    expect(() => out.backward()).toThrow('backward: tensor was disposed');
+    expect(lin.bias!.grad).toBeNull();
+    expect(lin.weight.grad).toBeNull();
+    expect(() => lin.weight.accumulateGrad(tg.ones([2, 2]))).toThrow('accumulateGrad: tensor was disposed');
+    expect(() => tg.serialize({ w: lin.weight })).toThrow('tensor was disposed');
   });
 
   it('supports `using` declarations: leaving the block disposes', () => {

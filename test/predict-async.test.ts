@@ -130,6 +130,84 @@ describeBackends('predictAsync and evaluateAsync', () => {
     expectSame(await m.predictAsync(x), tg.predict(m, x));
     expect(tg.ones([2]).add(1).toArray()).toEqual([2, 2]);
   });
+
+  it('evaluateAsync copies an [x, y] pair at the call, and uses the weights of the call on every pass', async () => {
+    const m = model();
+    const x = tg.randn([40, 20]);
+    const y = tg.tensor(Array.from({ length: 40 }, (_, i) => i % 5));
+    const want = await tg.evaluate(m, [x, y], { batchSize: 8 });
+    const p = m.evaluateAsync([x, y], { batchSize: 8 });
+    // Later batches used to read the caller's x and y after these writes (both backends), and the
+    // TS backend's later passes the trained weights.
+    x.data.fill(1);
+    y.data.fill(0);
+    for (const q of m.parameters()) tg.noGrad(() => q.fill_(0.5));
+    const got = await p;
+    expect(got.loss).toBe(want.loss);
+    expect(got.metrics).toEqual(want.metrics);
+  });
+
+  it('handle forwards that write their own weights, return their input or a non-Tensor, or throw after kernels ran', async () => {
+    class SelfUpdating extends Module {
+      readonly lin = new tg.Linear(4, 4);
+      kept: Tensor | null = null;
+      forward(x: Tensor): Tensor {
+        const h = this.lin.forward(x);
+        tg.noGrad(() => this.lin.bias!.copy_(h.sum(0))); // in-place on a parameter mid-pass
+        this.lin.weight.data[0] = this.lin.weight.data[0]! + 1; // and a write through .data
+        this.kept = this.lin.forward(x).tanh();
+        if (x.shape[0] === 3) throw new Error('failed after its kernels');
+        return this.kept.add(h);
+      }
+    }
+    const x = tg.randn([5, 4]);
+    tg.manualSeed(8);
+    const a = new SelfUpdating();
+    tg.manualSeed(8);
+    const b = new SelfUpdating();
+    // The native path used to run the later kernels on the weights pinned at the call.
+    expectSame(await a.predictAsync(x, { batchSize: 2 }), tg.predict(b, x, { batchSize: 2 }));
+    // Tensors the forward kept hold their values even though it threw (they were left all zeros).
+    await expect(a.predictAsync(x.slice(0, 3))).rejects.toThrow('failed after its kernels');
+    expect(() => tg.predict(b, x.slice(0, 3))).toThrow('failed after its kernels');
+    expectSame(a.kept!, b.kept!);
+    expect(a.kept!.abs().sum().item()).toBeGreaterThan(0);
+
+    const identity = new (class extends Module {
+      forward(t: Tensor): Tensor {
+        return t.reshape(t.shape[0]!, -1);
+      }
+    })();
+    const input = tg.randn([3, 4]);
+    const out = await identity.predictAsync(input);
+    input.data.fill(5); // the result is not the caller's array (it was on the TS backend)
+    expect(out.data[0]).not.toBe(5);
+    const junk = new (class extends Module {
+      forward(): Tensor {
+        return 42 as unknown as Tensor;
+      }
+    })();
+    await expect(junk.predictAsync(tg.ones([2, 2]))).rejects.toThrow('forward() must return a Tensor, got 42');
+  });
+
+  it('a predictAsync called inside a forward resolves once its values exist', async () => {
+    const inner = tg.mlp({ inputs: 64, hidden: [64], outputs: 64 });
+    let pending: Promise<Tensor> | null = null;
+    const outer = new (class extends Module {
+      forward(x: Tensor): Tensor {
+        pending = inner.predictAsync(x);
+        let h = x;
+        for (let i = 0; i < 20; i++) h = inner.forward(h).tanh();
+        return h;
+      }
+    })();
+    const x = tg.randn([256, 64]);
+    const done = outer.predictAsync(x);
+    // Awaited before the outer call: it used to resolve while the outer batch (holding its
+    // kernels) still ran, and reading it threw "still being computed".
+    expectSame(await pending!, tg.predict(inner, x));
+    expectSame(await done, tg.predict(outer, x));
+  });
 });
 
 describe.runIf(loadAddon()?.runAsync !== undefined && process.env['TENSORGRAD_BACKEND'] !== 'js')('predictAsync on the native backend', () => {
@@ -142,7 +220,7 @@ describe.runIf(loadAddon()?.runAsync !== undefined && process.env['TENSORGRAD_BA
       readonly lin = new tg.Linear(64, 64);
       kept: Tensor | null = null;
       forward(x: Tensor): Tensor {
-        this.kept = this.lin.forward(x).relu();
+        this.kept = this.lin.forward(x).tanh();
         return this.kept.softmax(1);
       }
     })();

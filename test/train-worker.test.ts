@@ -191,9 +191,21 @@ describe('trainInWorker', () => {
         },
       }),
     ).rejects.toThrow('trainInWorker: onProgress threw: boom');
+    // An async listener that rejects: the rejection used to go unhandled, which ends the process.
+    await expect(
+      trainInWorker({
+        model: spec,
+        data: { train: [x, y] },
+        fit: { epochs: 50 },
+        onProgress: async () => {
+          await Promise.resolve();
+          throw new Error('async boom');
+        },
+      }),
+    ).rejects.toThrow('trainInWorker: onProgress threw: async boom');
     const after = _workerCounts();
-    expect(after.started - before.started).toBe(3);
-    expect(after.exited - before.exited).toBe(3);
+    expect(after.started - before.started).toBe(4);
+    expect(after.exited - before.exited).toBe(4);
   });
 
   it('terminates a worker that does not stop within 2 s of the abort (stuck in a step)', async () => {

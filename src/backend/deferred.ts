@@ -83,15 +83,30 @@ class Batch {
   readonly copies = new Map<Float32Array, Float32Array>();
   /** The storage of each array ops handed to a kernel (Tensor._buf reports it). */
   readonly storages = new Map<Float32Array, Storage>();
-  /** Copies taken before recording (a model's weights when a predictAsync call started). */
-  pinned: ReadonlyMap<Float32Array, Float32Array> | null = null;
+  /**
+   * Copies taken before recording (a model's weights when a predictAsync call started), shared by
+   * every pass of that call; unpin() drops the ones JS code has since touched.
+   */
+  pinned: Map<Float32Array, Float32Array> | null = null;
   /** Buffers the queued commands touch (to release their owner entries). */
   touched: ArrayBufferLike[] = [];
+  /**
+   * Settles once every kernel recorded into this batch has run (or failed): a deferred() call
+   * nested in this batch's recording (predictAsync inside a forward) queued its kernels here, so
+   * its result exists only then.
+   */
+  readonly settled: Promise<void>;
+  settle!: (error?: unknown) => void;
 
   constructor(
     readonly addon: NativeAddon,
     readonly real: Backend,
-  ) {}
+  ) {
+    this.settled = new Promise<void>((resolve, reject) => {
+      this.settle = (error?: unknown) => (error === undefined ? resolve() : reject(error));
+    });
+    this.settled.catch(() => {}); // only nested calls await it; the outer call reports the error
+  }
 
   /** The array a queued kernel reads: this batch's own, or a private copy of an outside one. */
   input(a: Float32Array): Float32Array {
@@ -107,6 +122,18 @@ class Batch {
     }
     this.touch(c.buffer);
     return c;
+  }
+
+  /**
+   * JS code is at `raw`, an outside array, during recording, and may write it (a forward that
+   * updates its own weights or reads one with item()): the copy pinned at the call's start no
+   * longer stands for it, for the rest of this pass and the call's later passes, which then read
+   * it as it is when they are recorded, as predict() would. Views cut from its buffer too.
+   */
+  unpin(raw: Float32Array): void {
+    const p = this.pinned;
+    if (p === null || p.size === 0 || p.delete(raw)) return;
+    for (const k of p.keys()) if (k.buffer === raw.buffer) p.delete(k);
   }
 
   maybeInput(a: Float32Array | null): Float32Array | null {
@@ -161,7 +188,10 @@ function guard(raw: Float32Array, op: string): void {
   if (b === undefined) {
     // JS code is at an array no queued kernel uses; it may write it, so a copy taken of it
     // earlier could go stale: take fresh ones from here on.
-    if (recording !== null && !recording.own.has(raw.buffer)) recording.copies.clear();
+    if (recording !== null && !recording.own.has(raw.buffer)) {
+      recording.copies.clear();
+      recording.unpin(raw);
+    }
     return;
   }
   if (b.state === 'recording') b.flush();
@@ -245,11 +275,20 @@ function nextTurn(): Promise<void> {
 export async function deferred<T>(
   fn: () => T,
   own: ArrayBufferLike | null = null,
-  pinned: ReadonlyMap<Float32Array, Float32Array> | null = null,
+  pinned: Map<Float32Array, Float32Array> | null = null,
 ): Promise<T> {
   const real = getBackend();
   const addon = real.name === 'native' ? loadAddon() : null;
-  if (addon === null || typeof addon.runAsync !== 'function' || recording !== null) {
+  if (recording !== null) {
+    // Nested in another batch's recording (a forward that calls predictAsync): fn's kernels join
+    // that batch, so resolving after one turn would hand out tensors not computed yet (reading
+    // them threw "still being computed" right after the await). Wait for that batch instead.
+    const outer = recording;
+    const result = fn();
+    await outer.settled;
+    return result;
+  }
+  if (addon === null || typeof addon.runAsync !== 'function') {
     const result = fn();
     await nextTurn();
     return result;
@@ -263,6 +302,7 @@ export async function deferred<T>(
   }
   recording = batch;
   if (live++ === 0) setAccessGuard(guard);
+  let error: unknown;
   try {
     const stopListening = onAlloc((a) => batch.own.add(a.buffer));
     setBufHook((raw, st) => batch.storages.set(raw, st));
@@ -270,6 +310,18 @@ export async function deferred<T>(
     let result: T;
     try {
       result = fn();
+    } catch (e) {
+      // fn threw after queuing kernels whose outputs may have escaped (a module that keeps an
+      // activation, a nested predictAsync): run them here, as the synchronous call would have,
+      // so those tensors hold their values rather than the zeros of never-run kernels.
+      setBackend(real);
+      try {
+        batch.flush();
+        batch.settle(); // a nested call's kernels have run: it may resolve
+      } catch (flushError) {
+        batch.settle(flushError); // fn's own error is the one this call reports
+      }
+      throw e;
     } finally {
       setBackend(real);
       stopListening();
@@ -284,9 +336,13 @@ export async function deferred<T>(
     if (cmds.length > 0) await addon.runAsync(cmds);
     else await nextTurn();
     return result;
+  } catch (e) {
+    error = e ?? new Error('deferred: the batch failed');
+    throw e;
   } finally {
     batch.state = 'done';
     batch.release();
     if (--live === 0) setAccessGuard(null);
+    batch.settle(error);
   }
 }

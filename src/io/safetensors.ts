@@ -252,7 +252,7 @@ function prepare(obj: Saveable, options: SaveOptions | undefined, who: string): 
     try {
       t._check(who);
     } catch {
-      throw fail(`${tensorLabel(name)}: tensor data was detached (transferred or resized)`);
+      throw fail(`${tensorLabel(name)}: ${t.isDisposed ? 'tensor was disposed' : 'tensor data was detached (transferred or resized)'}`);
     }
     // An empty tensor may have any dim; the reader (ours, and JSON readers generally) takes only exact integers.
     if (!t.shape.every((d) => Number.isSafeInteger(d))) {

@@ -6,8 +6,8 @@ import type { Dataset } from '../data/dataset.js';
 import { Module, setAsyncInference } from '../nn/module.js';
 import { concat, slice } from '../ops/indexing.js';
 import { valueStr } from '../shape.js';
-import { Tensor } from '../tensor.js';
-import { type EvaluateOptions, type EvaluateResult, checkSignal, evaluateWith, predict, predictBatches } from './evaluate.js';
+import { Tensor, tensorProblem } from '../tensor.js';
+import { type EvaluateOptions, type EvaluateResult, checkSignal, evaluateWith, predictBatches } from './evaluate.js';
 
 export interface PredictAsyncOptions {
   /** Rows per forward pass (each pass is one batch of native work). Default 256. */
@@ -35,16 +35,42 @@ function forwardAsync(model: Module, x: Tensor, own: ArrayBufferLike | null, wei
   }, own, weights);
 }
 
+/**
+ * forwardAsync's pass on the calling thread, for the TypeScript backend, which has no thread to
+ * move work to. Callers run every pass of a call in one synchronous stretch (no await between
+ * passes), so, as with the native path's pinned weights, training that interleaves with the
+ * pending promise can't change the weights between two passes of one call.
+ */
+function forwardNow(model: Module, x: Tensor): Tensor {
+  const was = model.training;
+  model.eval();
+  try {
+    const out: unknown = noGrad(() => model.forward(x));
+    if (!(out instanceof Tensor)) throw new Error(`forward() must return a Tensor, got ${valueStr(out)}`);
+    return out;
+  } finally {
+    model.train(was);
+  }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** The model's parameters as they were when an async call started (null: read them live). */
-type Weights = ReadonlyMap<Float32Array, Float32Array> | null;
+type Weights = Map<Float32Array, Float32Array> | null;
 
 /**
  * Pins the weights for a call of several passes, so every pass uses the weights of the moment of
  * the call even if training updates them meanwhile. Only the native path runs passes later; the
  * TypeScript backend runs the whole call at once.
  */
-function pinWeights(model: Module): Weights {
-  return getBackend().name === 'native' ? pin(model.parameters()) : null;
+function pinWeights(who: string, model: Module): Weights {
+  if (getBackend().name !== 'native') return null;
+  const params = model.parameters();
+  // Checked here so a disposed parameter is reported under the caller's name, not "Tensor".
+  for (const p of params) p._check(who);
+  return pin(params);
 }
 
 /**
@@ -65,31 +91,37 @@ export async function predictAsync(
   const signal = checkSignal(who, o['signal']);
   const aborted = (): boolean => signal?.aborted === true;
   if (aborted()) throw signal!.reason ?? new Error(`${who}: aborted`);
-  if (getBackend().name !== 'native') {
-    // Nothing runs off the thread: compute now, with everything as it is at the call.
-    const out = predict(model, input, { batchSize: o['batchSize'] as number | undefined });
-    await new Promise((resolve) => setImmediate(resolve));
-    return out;
-  }
-  const weights = pinWeights(model);
+  // With the TypeScript backend nothing runs off the thread: every pass runs now, with no await
+  // between them (so the weights are those of the call), and the promise resolves a turn later.
+  const native = getBackend().name === 'native';
+  const weights = pinWeights(who, model);
+  const pass = (x: Tensor, own: ArrayBufferLike | null): Tensor | Promise<Tensor> =>
+    native ? forwardAsync(model, x, own, weights) : forwardNow(model, x);
   const outs: Tensor[] = [];
   if (input instanceof Tensor) {
     // The rows are read over several passes: copy them once now, while they are what the caller
-    // passed, and hand each pass a view of that private copy (which it need not copy again).
+    // passed, and hand each pass a view of that private copy (which it need not copy again). On
+    // both backends, so that a forward returning (a view of) its input does not hand back the
+    // caller's array, which the caller may overwrite at once.
     const own = noGrad(() => input.detach().clone());
     const rows = own.shape[0]!;
     const batchSize = (o['batchSize'] as number | undefined) ?? 256;
     for (let start = 0; start < rows || (rows === 0 && outs.length === 0); start += batchSize) {
       if (aborted()) break;
       const x = rows <= batchSize ? own : noGrad(() => slice(own, start, start + batchSize));
-      outs.push(await forwardAsync(model, x, own._buf.buffer, weights));
+      const out = pass(x, own._buf.buffer);
+      outs.push(out instanceof Promise ? await out : out);
     }
   } else {
     for (const batch of batches) {
       if (aborted()) break;
-      outs.push(await forwardAsync(model, batch[0]!, null, weights));
+      const out = pass(batch[0]!, null);
+      outs.push(out instanceof Promise ? await out : out);
     }
   }
+  if (!native) await nextTurn();
+  // Checked after the last pass too: a signal aborted while the promise was pending rejects it
+  // on both backends, even when every pass had already run.
   if (aborted()) throw signal!.reason ?? new Error(`${who}: aborted`);
   if (outs.length === 0) throw new Error(`${who}: no input rows`);
   return outs.length === 1 ? outs[0]! : noGrad(() => concat(outs, 0));
@@ -100,13 +132,30 @@ export async function predictAsync(
  * metrics, which are small, are computed on the calling thread after each pass. The model is in
  * eval mode only while each pass is recorded, not for the whole run.
  */
-export function evaluateAsync(
+export async function evaluateAsync(
   model: Module,
   data: DataLoader<[Tensor, Tensor]> | Dataset<[Tensor, Tensor]> | readonly [Tensor, Tensor],
   options: EvaluateOptions = {},
 ): Promise<EvaluateResult> {
+  const who = 'evaluateAsync';
+  // An [x, y] pair is read batch by batch after awaits: copy it now, as predictAsync copies its
+  // input, so the caller may overwrite or transfer x and y at once (else later batches read the
+  // new values). Anything else invalid is left for evaluateWith to report.
+  let own: ArrayBufferLike | null = null;
+  const pair: readonly unknown[] | null = Array.isArray(data) ? data : null;
+  if (pair !== null && pair.length === 2 && pair.every((t) => tensorProblem(t) === null)) {
+    const [x, y] = noGrad(() => (pair as readonly Tensor[]).map((t) => t.detach().clone()));
+    own = x!._buf.buffer;
+    data = [x!, y!];
+  }
+  if (getBackend().name !== 'native') {
+    // Every pass now, with no await between them (see forwardNow); resolve on a later turn.
+    const result = await evaluateWith(who, model, data, options, forwardNow);
+    await nextTurn();
+    return result;
+  }
   let weights: Weights | undefined;
-  return evaluateWith('evaluateAsync', model, data, options, (m, x) => forwardAsync(m, x, null, (weights ??= pinWeights(m))));
+  return evaluateWith(who, model, data, options, (m, x) => forwardAsync(m, x, own, (weights ??= pinWeights(who, m))));
 }
 
 setAsyncInference({ predict: predictAsync, evaluate: evaluateAsync });

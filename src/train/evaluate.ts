@@ -186,7 +186,7 @@ export function evaluate(
  * The model's outputs for x in eval mode without a graph, computed off the JS thread (set by
  * train/async.ts, which imports this file).
  */
-export type AsyncForward = (model: Module, x: Tensor) => Promise<Tensor>;
+export type AsyncForward = (model: Module, x: Tensor) => Promise<Tensor> | Tensor;
 
 /**
  * evaluate() and evaluateAsync(): with `forwardAsync` null, each batch's forward pass runs here
@@ -219,7 +219,10 @@ export async function evaluateWith(
     let lossSum = 0;
     let samples = 0;
     for (const [x, y] of loader.transientBatches()) {
-      const out = forwardAsync === null ? undefined : await forwardAsync(model, x);
+      // A forward that returns a Tensor (evaluateAsync on the TS backend) is not awaited, so all
+      // passes run in one synchronous stretch with the weights of the call.
+      const r = forwardAsync === null ? undefined : forwardAsync(model, x);
+      const out = r instanceof Promise ? await r : r;
       noGrad(() => {
         const o = out ?? model.forward(x);
         const n = x.shape[0]!;

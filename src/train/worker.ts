@@ -518,16 +518,24 @@ export async function trainInWorker(options: TrainInWorkerOptions): Promise<Trai
       stop();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
+    let exited = false;
+    const progressFailed = (e: unknown): void => {
+      if (exited || aborted || failure !== null) return; // settled already, or failing for another reason
+      failure = named(e, 'onProgress threw: ');
+      stop();
+    };
 
     worker.on('message', (msg: WorkerMessage) => {
       if (aborted || failure !== null) return;
       switch (msg.type) {
         case 'progress':
           try {
-            onProgress?.(msg.event);
+            const r: unknown = onProgress?.(msg.event);
+            // An async listener's rejection would otherwise be unhandled, which ends the process
+            // (Node's default): fail the training with it, as a synchronous throw does.
+            if (r instanceof Promise) r.catch((e: unknown) => progressFailed(e));
           } catch (e) {
-            failure = named(e, 'onProgress threw: ');
-            stop();
+            progressFailed(e);
           }
           break;
         case 'done':
@@ -544,6 +552,7 @@ export async function trainInWorker(options: TrainInWorkerOptions): Promise<Trai
       failure ??= named(e, 'the worker failed: ');
     });
     worker.once('exit', (code) => {
+      exited = true;
       counts.exited++;
       clearTimeout(killTimer);
       signal?.removeEventListener('abort', onAbort);
