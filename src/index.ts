@@ -1,6 +1,7 @@
 /**
  * tensorgrad's public API. Everything users can import is re-exported here; nothing else is public.
  */
+import { announceBackend } from './backend/index.js';
 export { Tensor } from './tensor.js';
 export type { NestedArray, TensorLike, IndexLike } from './tensor.js';
 export type { Shape } from './shape.js';
@@ -25,3 +26,7 @@ export * from './optim/index.js';
 export * from './data/index.js';
 export * from './train/index.js';
 export * from './io/index.js';
+
+// Announce a fallback to the TypeScript backend (no loadable native addon) when the library loads,
+// on stderr, once: not after the first minutes of synchronous work.
+announceBackend();

@@ -44,12 +44,23 @@ describe.runIf(hasPrebuild)('the npm pack tarball, installed with --ignore-scrip
     const without = run();
     expect(without.info.backend).toBe('js');
     expect(without.stderr.match(/tensorgrad: native addon not available/g)).toHaveLength(1);
+    // Said when the library is imported, before the program's own synchronous work, not after it.
+    const order = spawnSync(process.execPath, ['-e', "require('tensorgrad'); process.stderr.write('MARK\\n'); void require('tensorgrad').ones([2]).sum();"], {
+      cwd: dir,
+      env: { ...process.env, TENSORGRAD_BACKEND: '' },
+      encoding: 'utf8',
+    });
+    expect(order.stderr.indexOf('tensorgrad: native addon not available')).toBeGreaterThanOrEqual(0);
+    expect(order.stderr.indexOf('tensorgrad: native addon not available')).toBeLessThan(order.stderr.indexOf('MARK'));
 
     // The install hook on a machine with no compiler or CMake (an empty PATH): it must finish
     // with exit code 0 and say the TypeScript backend will be used.
     const pkg = join(dir, 'node_modules/tensorgrad');
     const hook = spawnSync(process.execPath, ['scripts/install.mjs'], { cwd: pkg, env: { ...process.env, PATH: dir }, encoding: 'utf8' });
     expect(hook.status, hook.stderr).toBe(0);
-    expect(hook.stderr + hook.stdout).toMatch(/could not build the native addon.*pure TypeScript backend will be used/);
+    // One line, no build log: what is missing, what happens, and how to build it.
+    const said = (hook.stderr + hook.stdout).trim();
+    expect(said.split('\n')).toHaveLength(1);
+    expect(said).toMatch(/^tensorgrad: no prebuilt native addon loads on .+building one needs .*CMake.*; the pure TypeScript backend will be used.*npm rebuild tensorgrad/);
   }, 180_000);
 });

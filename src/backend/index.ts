@@ -25,10 +25,17 @@ function requested(): BackendName | undefined {
 }
 
 let warned = false;
+/**
+ * Says once, on stderr, that the TypeScript backend runs instead of the native one. Written
+ * directly rather than through process.emitWarning, which prints only after the current
+ * synchronous work (a whole training run, in a script). Node's --no-warnings and
+ * NODE_NO_WARNINGS=1 silence it as they silence warnings.
+ */
 function warnOnce(message: string): void {
   if (warned) return;
   warned = true;
-  process.emitWarning(message, { code: 'TENSORGRAD_BACKEND' });
+  const silenced = process.env['NODE_NO_WARNINGS'] === '1' || process.execArgv.includes('--no-warnings');
+  if (!silenced) process.stderr.write(`${message}\n`);
 }
 
 function choose(): Backend {
@@ -50,6 +57,19 @@ let current: Backend | undefined;
 export function getBackend(): Backend {
   if (current === undefined) current = choose();
   return current;
+}
+
+/**
+ * Picks the backend now, so that a fallback to TypeScript is announced when the library is
+ * imported rather than at the first op. Never throws: a bad TENSORGRAD_BACKEND is reported by the
+ * first op instead, with the usual error.
+ */
+export function announceBackend(): void {
+  try {
+    getBackend();
+  } catch {
+    // reported again, as an error, by the first getBackend() that needs it
+  }
 }
 
 /** Switches the global backend (tests use it to run one suite per backend). */
