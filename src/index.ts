@@ -1,7 +1,9 @@
 /**
  * tensorgrad's public API. Everything users can import is re-exported here; nothing else is public.
  */
-import { announceBackend } from './backend/index.js';
+import { announceBackend, registerCopy } from './backend/index.js';
+import { join } from 'node:path';
+import { packageRoot } from './backend/root.js';
 export { Tensor } from './tensor.js';
 export type { NestedArray, TensorLike, IndexLike } from './tensor.js';
 export type { Shape } from './shape.js';
@@ -30,3 +32,8 @@ export * from './io/index.js';
 // Announce a fallback to the TypeScript backend (no loadable native addon) when the library loads,
 // on stderr, once: not after the first minutes of synchronous work.
 announceBackend();
+// `__filename` exists only in the CommonJS build.
+registerCopy(
+  typeof __filename === 'string' ? 'CommonJS' : 'an ES module',
+  typeof __filename === 'string' ? __filename : join(packageRoot(), 'dist', 'esm', 'index.js'),
+);

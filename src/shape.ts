@@ -34,8 +34,21 @@ export function valueStr(v: unknown): string {
     case 'function': return 'a function';
   }
   if (Array.isArray(v)) return 'an array';
+  const copy = (v as Record<symbol, unknown>)[COPY_BRAND];
+  if (copy !== undefined && copy !== THIS_COPY) {
+    return `a ${(v as object).constructor?.name ?? 'value'} from another copy of tensorgrad (the library was loaded twice, e.g. both imported and required; use one)`;
+  }
   return (v as object).constructor?.name ?? 'an object';
 }
+
+/**
+ * Marks the prototypes of the library's classes (Tensor) with this copy's identity, so that an
+ * error can tell "a Tensor of another copy of tensorgrad" (the ES module and CommonJS entries
+ * loaded in one process) from any other wrong value.
+ */
+export const COPY_BRAND = Symbol.for('tensorgrad.copy');
+/** This copy's identity (an object: two copies never share it). */
+export const THIS_COPY: object = Object.freeze({});
 
 /**
  * Throws unless `shape` is an array of at most MAX_DIMS non-negative integer dims whose product

@@ -9,7 +9,7 @@ import { matmul } from './ops/matmul.js';
 import * as red from './ops/reduce.js';
 import * as shp from './ops/shape.js';
 import * as sm from './ops/softmax.js';
-import { type Shape, MAX_ELEMENTS, allocFloat32, broadcastShapes, checkShape, sameShape, shapeStr, sizeOf, valueStr } from './shape.js';
+import { type Shape, COPY_BRAND, MAX_ELEMENTS, THIS_COPY, allocFloat32, broadcastShapes, checkShape, sameShape, shapeStr, sizeOf, valueStr } from './shape.js';
 
 /** Nested number arrays, as accepted by `tensor()` and returned by `toArray()`. */
 export type NestedArray = number | NestedArray[];
@@ -539,48 +539,225 @@ export class Tensor {
   }
 
   // ---- ops as methods (each defined, with its gradient, in src/ops/) ----
+
+  /**
+   * Elementwise sum with broadcasting; the same as the function `add`.
+   * @param other - a tensor broadcastable with this one, or a number
+   * @example
+   * ```ts
+   * tensor([1, 2]).add(tensor([[10], [20]])); // shape [2, 2]
+   * ```
+   * PyTorch: `Tensor.add`.
+   */
   add(other: TensorLike): Tensor { return ew.add(this, other); }
+  /**
+   * Elementwise difference `this - other` with broadcasting; see the function `sub`.
+   * @param other - a tensor broadcastable with this one, or a number
+   * PyTorch: `Tensor.sub`.
+   */
   sub(other: TensorLike): Tensor { return ew.sub(this, other); }
+  /**
+   * Elementwise product with broadcasting; see the function `mul`.
+   * @param other - a tensor broadcastable with this one, or a number
+   * PyTorch: `Tensor.mul`.
+   */
   mul(other: TensorLike): Tensor { return ew.mul(this, other); }
+  /**
+   * Elementwise quotient `this / other` with broadcasting; see the function `div`.
+   * @param other - a tensor broadcastable with this one, or a number
+   * PyTorch: `Tensor.div`.
+   */
   div(other: TensorLike): Tensor { return ew.div(this, other); }
+  /** Elementwise negation. PyTorch: `Tensor.neg`. */
   neg(): Tensor { return ew.neg(this); }
+  /**
+   * Raises every element to a scalar power; see the function `pow`.
+   * @param exponent - a finite number
+   * PyTorch: `Tensor.pow`.
+   */
   pow(exponent: number): Tensor { return ew.pow(this, exponent); }
+  /** Elementwise square root (NaN for negative elements). PyTorch: `Tensor.sqrt`. */
   sqrt(): Tensor { return ew.sqrt(this); }
+  /** Elementwise e^x. PyTorch: `Tensor.exp`. */
   exp(): Tensor { return ew.exp(this); }
+  /** Elementwise natural logarithm (-Infinity at 0, NaN below). PyTorch: `Tensor.log`. */
   log(): Tensor { return ew.log(this); }
+  /** Elementwise absolute value. PyTorch: `Tensor.abs`. */
   abs(): Tensor { return ew.abs(this); }
+  /**
+   * Limits every element to [min, max]; see the function `clamp`.
+   * @param min - lower bound; null or omitted for none
+   * @param max - upper bound; null or omitted for none
+   * PyTorch: `Tensor.clamp`.
+   */
   clamp(min?: number | null, max?: number | null): Tensor { return ew.clamp(this, min, max); }
 
+  /** max(x, 0) elementwise. PyTorch: `Tensor.relu`. */
   relu(): Tensor { return act.relu(this); }
+  /**
+   * x for x ≥ 0, negativeSlope·x below; see the function `leakyRelu`.
+   * @param negativeSlope - slope for negative inputs (default 0.01)
+   * PyTorch: `torch.nn.functional.leaky_relu`.
+   */
   leakyRelu(negativeSlope?: number): Tensor { return act.leakyRelu(this, negativeSlope); }
+  /** 1 / (1 + e^-x) elementwise. PyTorch: `Tensor.sigmoid`. */
   sigmoid(): Tensor { return act.sigmoid(this); }
+  /** Hyperbolic tangent elementwise. PyTorch: `Tensor.tanh`. */
   tanh(): Tensor { return act.tanh(this); }
+  /**
+   * Gaussian error linear unit; see the function `gelu`.
+   * @param approximate - `'none'` (default: exact, with erf) or `'tanh'`
+   * PyTorch: `torch.nn.functional.gelu`.
+   */
   gelu(approximate?: 'none' | 'tanh'): Tensor { return act.gelu(this, approximate); }
+  /**
+   * Softmax along a dim: the values along it become positive and sum to 1.
+   * @param dim - the dim to normalise (default -1, the last)
+   * PyTorch: `Tensor.softmax`.
+   */
   softmax(dim = -1): Tensor { return sm.softmax(this, dim); }
+  /**
+   * log(softmax(x)) along a dim, computed stably.
+   * @param dim - the dim to normalise (default -1, the last)
+   * PyTorch: `Tensor.log_softmax`.
+   */
   logSoftmax(dim = -1): Tensor { return sm.logSoftmax(this, dim); }
 
+  /**
+   * Matrix product; see the function `matmul` for the shapes accepted (1-D, 2-D, batched).
+   * @param other - the right operand
+   * @example
+   * ```ts
+   * tensor([[1, 2], [3, 4]]).matmul(tensor([[1], [1]])); // [[3], [7]]
+   * ```
+   * PyTorch: `Tensor.matmul` (the `@` operator).
+   */
   matmul(other: Tensor): Tensor { return matmul(this, other); }
+  /**
+   * Same data, new shape (no copy: the result shares the buffer).
+   * @param shape - the new dims, as arguments or one array; one may be -1 (inferred)
+   * @example
+   * ```ts
+   * arange(6).reshape(2, -1); // shape [2, 3]
+   * ```
+   * PyTorch: `Tensor.reshape`.
+   */
   reshape(...shape: number[] | [readonly number[]]): Tensor { return shp.reshape(this, ...shape); }
+  /**
+   * Merges dims startDim..endDim into one (no copy).
+   * @param startDim - first dim to merge (default 0)
+   * @param endDim - last dim to merge, inclusive (default -1, the last)
+   * PyTorch: `Tensor.flatten`.
+   */
   flatten(startDim = 0, endDim = -1): Tensor { return shp.flatten(this, startDim, endDim); }
+  /**
+   * Removes size-1 dims: all of them, or only `dim` (unchanged if that dim is not 1). No copy.
+   * @param dim - the dim to remove; omit to remove every size-1 dim
+   * PyTorch: `Tensor.squeeze`.
+   */
+  squeeze(dim?: number): Tensor { return shp.squeeze(this, dim); }
+  /**
+   * Inserts a size-1 dim at `dim` (no copy).
+   * @param dim - where the new dim goes, in -(ndim+1)..ndim
+   * @example
+   * ```ts
+   * tensor([1, 2, 3]).unsqueeze(0); // shape [1, 3]
+   * ```
+   * PyTorch: `Tensor.unsqueeze`.
+   */
+  unsqueeze(dim: number): Tensor { return shp.unsqueeze(this, dim); }
+  /**
+   * Swaps two dims (copies into a new contiguous buffer).
+   * @param dim0 - first dim (default 0)
+   * @param dim1 - second dim (default 1)
+   * PyTorch: `Tensor.transpose`.
+   */
   transpose(dim0 = 0, dim1 = 1): Tensor { return shp.transpose(this, dim0, dim1); }
+  /**
+   * Reorders dims: result dim i is this tensor's dim axes[i] (copies).
+   * @param axes - a permutation of 0..ndim-1 (negative dims count from the end)
+   * PyTorch: `Tensor.permute`.
+   */
   permute(...axes: number[]): Tensor { return shp.permute(this, axes); }
-  /** Transpose of a 2-D tensor. */
+  /** Transpose of a 2-D tensor (a 0-d or 1-d tensor is returned as is). PyTorch: `Tensor.T`. */
   get T(): Tensor { return shp.t(this); }
 
+  /**
+   * Sum of all elements, or along one dim.
+   * @param dim - the dim to reduce; null or omitted reduces everything to a 0-d tensor
+   * @param keepdim - keep the reduced dim with size 1 (default false)
+   * @example
+   * ```ts
+   * tensor([[1, 2], [3, 4]]).sum(1); // [3, 7]
+   * ```
+   * PyTorch: `Tensor.sum`.
+   */
   sum(dim?: number | null, keepdim = false): Tensor { return red.sum(this, dim, keepdim); }
+  /**
+   * Mean of all elements, or along one dim.
+   * @param dim - the dim to reduce; null or omitted reduces everything
+   * @param keepdim - keep the reduced dim with size 1 (default false)
+   * PyTorch: `Tensor.mean`.
+   */
   mean(dim?: number | null, keepdim = false): Tensor { return red.mean(this, dim, keepdim); }
+  /**
+   * Largest value, overall or along one dim (NaN wins, as in PyTorch).
+   * @param dim - the dim to reduce; null or omitted reduces everything
+   * @param keepdim - keep the reduced dim with size 1 (default false)
+   * PyTorch: `Tensor.amax` (`Tensor.max(dim)` returns the values and indices; see argmax).
+   */
   max(dim?: number | null, keepdim = false): Tensor { return red.max(this, dim, keepdim); }
+  /**
+   * Smallest value, overall or along one dim (NaN wins, as in PyTorch).
+   * @param dim - the dim to reduce; null or omitted reduces everything
+   * @param keepdim - keep the reduced dim with size 1 (default false)
+   * PyTorch: `Tensor.amin`.
+   */
   min(dim?: number | null, keepdim = false): Tensor { return red.min(this, dim, keepdim); }
+  /**
+   * Index of the largest value (first on ties), as a float32 tensor of integers. Throws for a
+   * dim longer than 2^24, where float32 stops being exact: use argmaxIndices there.
+   * @param dim - the dim to reduce; null or omitted gives the flat index over everything
+   * @param keepdim - keep the reduced dim with size 1 (default false)
+   * PyTorch: `Tensor.argmax`.
+   */
   argmax(dim?: number | null, keepdim = false): Tensor { return red.argmax(this, dim, keepdim); }
+  /**
+   * Index of the smallest value (first on ties), as a float32 tensor of integers; see argmax.
+   * @param dim - the dim to reduce; null or omitted gives the flat index over everything
+   * @param keepdim - keep the reduced dim with size 1 (default false)
+   * PyTorch: `Tensor.argmin`.
+   */
   argmin(dim?: number | null, keepdim = false): Tensor { return red.argmin(this, dim, keepdim); }
-  /** Exact indices of the largest values (any length; argmax's float32 holds integers only up to 2^24). */
+  /**
+   * Exact indices of the largest values (any length; argmax's float32 holds integers only up to 2^24).
+   * @param dim - the dim to reduce; null or omitted gives one flat index
+   * @returns the indices, row-major over the remaining dims
+   */
   argmaxIndices(dim?: number | null): Float64Array { return red.argmaxIndices(this, dim); }
-  /** Exact indices of the smallest values; see argmaxIndices. */
+  /**
+   * Exact indices of the smallest values; see argmaxIndices.
+   * @param dim - the dim to reduce; null or omitted gives one flat index
+   * @returns the indices, row-major over the remaining dims
+   */
   argminIndices(dim?: number | null): Float64Array { return red.argminIndices(this, dim); }
 
+  /**
+   * Rows of this tensor picked by index along dim 0 (copies; repeats allowed).
+   * @param indices - row indices: integers in 0..rows-1, as a tensor, Int32Array or number[]
+   * PyTorch: `Tensor.index_select(0, indices)`.
+   */
   indexSelect(indices: IndexLike): Tensor { return idx.indexSelect(this, indices); }
-  /** Rows start..end (end exclusive, negative counts from the end) along dim 0: a view sharing the buffer. */
+  /**
+   * Rows start..end (end exclusive, negative counts from the end) along dim 0: a view sharing the buffer.
+   * @param start - first row
+   * @param end - one past the last row (default: the number of rows)
+   * PyTorch: `t[start:end]`.
+   */
   slice(start: number, end?: number): Tensor { return idx.slice(this, start, end); }
 }
+
+// Tells this copy's tensors from another copy's in error messages (see COPY_BRAND).
+Object.defineProperty(Tensor.prototype, COPY_BRAND, { value: THIS_COPY });
 
 const ZERO = new Float32Array(1);

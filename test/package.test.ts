@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -25,6 +25,23 @@ describe('the built package (npm run build:ts)', () => {
   it('imports from ESM', () => {
     writeFileSync(join(dir, 'esm.mjs'), "import { tensor, backendInfo } from 'tensorgrad';\nconsole.log(tensor([1, 2]).add(1).toString(), backendInfo().backend);\n");
     expect(node(['esm.mjs'], { TENSORGRAD_BACKEND: 'js' }).trim()).toBe('tensor([2., 3.]) js');
+  });
+
+  it('loaded both as an ES module and as CommonJS in one process: each copy works, and the second load says what happened, once', () => {
+    writeFileSync(
+      join(dir, 'both.mjs'),
+      "import * as esm from 'tensorgrad';\nimport { createRequire } from 'node:module';\nconst cjs = createRequire(import.meta.url)('tensorgrad');\n" +
+        "createRequire(import.meta.url)('tensorgrad');\n" + // a third load is the cached CommonJS copy: no second message
+        "console.log(String(esm.tensor([1]).add(1)), String(cjs.tensor([2]).add(1)), esm.Tensor === cjs.Tensor);\n" +
+        "try { esm.add(cjs.tensor([1]), 1); } catch (e) { console.log(e.message); }\n",
+    );
+    const r = spawnSync(process.execPath, ['both.mjs'], { cwd: dir, encoding: 'utf8', env: { ...process.env, TENSORGRAD_BACKEND: 'js' } });
+    expect(r.status, r.stderr).toBe(0);
+    const [first, error] = r.stdout.trim().split('\n');
+    expect(first).toBe('tensor([2.]) tensor([3.]) false');
+    expect(error).toMatch(/^add: .*Tensor from another copy of tensorgrad/);
+    const said = r.stderr.match(/tensorgrad: loaded twice in this process, as an ES module \(.+dist\/esm\/index\.js\) and as CommonJS \(.+dist\/cjs\/index\.js\)/g);
+    expect(said).toHaveLength(1);
   });
 
   it('requires from CommonJS', () => {

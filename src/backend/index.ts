@@ -60,6 +60,28 @@ export function getBackend(): Backend {
 }
 
 /**
+ * Records this copy of the library in a process-wide (per thread) registry and, when another copy
+ * is there already, says so once on stderr. The ES module and CommonJS entries are two copies with
+ * their own classes and state: a Tensor of one is not a Tensor to the other, so a program that
+ * both imports and requires tensorgrad (a mixed codebase) would otherwise fail later with a
+ * puzzling "expected a Tensor, got Tensor".
+ */
+export function registerCopy(format: string, where: string): void {
+  const key = Symbol.for('tensorgrad.copies');
+  const g = globalThis as unknown as Record<symbol, { format: string; where: string }[] | undefined>;
+  const copies = (g[key] ??= []);
+  copies.push({ format, where });
+  if (copies.length === 2) {
+    const [a, b] = copies as [{ format: string; where: string }, { format: string; where: string }];
+    process.stderr.write(
+      `tensorgrad: loaded twice in this process, as ${a.format} (${a.where}) and as ${b.format} (${b.where}); ` +
+        "tensors, modules and optimizers of one copy can't be used with the other. Load it one way " +
+        '(import, or require) throughout the program.\n',
+    );
+  }
+}
+
+/**
  * Picks the backend now, so that a fallback to TypeScript is announced when the library is
  * imported rather than at the first op. Never throws: a bad TENSORGRAD_BACKEND is reported by the
  * first op instead, with the usual error.
