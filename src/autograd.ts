@@ -4,6 +4,7 @@ import type { Storage, Tensor } from './tensor.js';
 
 /** A tensor a backward closure reads, as it was when the op ran. */
 export interface SavedTensor {
+  /** The tensor. */
   readonly tensor: Tensor;
   /** Its storage's version counter then. */
   readonly version: number;
@@ -17,14 +18,19 @@ export interface SavedTensor {
  * Backward closures run under noGrad.
  */
 export interface GradNode {
+  /** The op's name, e.g. 'matmul' (what `tensor.gradFn.op` shows). */
   readonly op: string;
+  /** The op's tensor inputs, in order. */
   readonly inputs: readonly Tensor[];
+  /** The tensors backward reads, with their versions when the op ran. */
   readonly saved: readonly SavedTensor[];
+  /** The gradient of each input from the gradient of the output (null where none is needed). */
   readonly backward: (grad: Tensor) => readonly (Tensor | null)[];
 }
 
 let gradEnabled = true;
 
+/** Whether ops are being recorded for backward (false inside noGrad). PyTorch: `torch.is_grad_enabled`. */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }
@@ -32,6 +38,13 @@ export function isGradEnabled(): boolean {
 /**
  * Runs fn without recording a graph (inference, optimizer updates). Synchronous only: an async
  * fn would leave recording off for unrelated code running while it awaits.
+ * PyTorch: `torch.no_grad()`.
+ * @param fn - synchronous work to run without recording
+ * @returns fn's result
+ * @example
+ * ```ts
+ * const preds = noGrad(() => model.forward(x).argmax(1));
+ * ```
  */
 export function noGrad<T>(fn: () => T): T {
   if (typeof fn !== 'function') throw new Error(`noGrad: fn must be a function, got ${valueStr(fn)}`);

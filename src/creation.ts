@@ -3,6 +3,7 @@ import { defaultGenerator } from './random.js';
 import { type Shape, allocFloat32, checkShape, shapeStr, sizeOf, valueStr } from './shape.js';
 import { type NestedArray, Tensor, detachedError, isDetachedArray, ownedTensor } from './tensor.js';
 
+/** Options of the creation functions. */
 export interface TensorOptions {
   /** Make the new tensor a leaf that collects gradients. Default false. */
   requiresGrad?: boolean;
@@ -76,6 +77,16 @@ function flattenNested(data: NestedArray): { values: Float32Array; shape: number
  * A tensor from nested arrays (shape inferred), a number (0-d), or flat data (a typed array or a
  * number array) with an optional shape (default: 1-D). The values are copied into a new
  * Float32Array.
+ * PyTorch: `torch.tensor`.
+ * @param data - nested arrays, a number, or flat data (typed array or number[])
+ * @param shape - the shape of flat data (default 1-D), or the options
+ * @param options - `requiresGrad` (default false)
+ * @example
+ * ```ts
+ * const x = tensor([[1, 2], [3, 4]]);            // shape [2, 2]
+ * const w = tensor([0.5, -0.5], { requiresGrad: true });
+ * const y = tensor(new Float32Array(6), [2, 3]); // flat data with a shape
+ * ```
  */
 export function tensor(data: NestedArray | ArrayLike<number>, shape?: Shape | TensorOptions, options?: TensorOptions): Tensor {
   let opts = options;
@@ -113,6 +124,12 @@ function shapeArg(op: string, shape: Shape | number): Shape {
   return s;
 }
 
+/**
+ * A tensor filled with value. PyTorch: `torch.full`.
+ * @param shape - the dims, or a number for 1-D
+ * @param value - the fill value
+ * @param options - `requiresGrad` (default false)
+ */
 export function full(shape: Shape | number, value: number, options?: TensorOptions): Tensor {
   const s = shapeArg('full', shape);
   if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${valueStr(value)}`);
@@ -120,12 +137,22 @@ export function full(shape: Shape | number, value: number, options?: TensorOptio
   return ownedTensor(allocFloat32('full', sizeOf(s)).fill(value), s, requiresGrad);
 }
 
+/**
+ * A tensor of zeros. PyTorch: `torch.zeros`.
+ * @param shape - the dims, or a number for 1-D
+ * @param options - `requiresGrad` (default false)
+ */
 export function zeros(shape: Shape | number, options?: TensorOptions): Tensor {
   const s = shapeArg('zeros', shape);
   const requiresGrad = gradOption('zeros', options);
   return ownedTensor(allocFloat32('zeros', sizeOf(s)), s, requiresGrad);
 }
 
+/**
+ * A tensor of ones. PyTorch: `torch.ones`.
+ * @param shape - the dims, or a number for 1-D
+ * @param options - `requiresGrad` (default false)
+ */
 export function ones(shape: Shape | number, options?: TensorOptions): Tensor {
   const s = shapeArg('ones', shape);
   const requiresGrad = gradOption('ones', options);
@@ -137,19 +164,34 @@ function likeArg(op: string, x: Tensor): Shape {
   return requireTensor(op, 'input', x).shape;
 }
 
+/**
+ * Zeros of x's shape. PyTorch: `torch.zeros_like`.
+ * @param x - the tensor whose shape to take
+ * @param options - `requiresGrad` (default false)
+ */
 export function zerosLike(x: Tensor, options?: TensorOptions): Tensor {
   const s = likeArg('zerosLike', x);
   const requiresGrad = gradOption('zerosLike', options);
   return ownedTensor(allocFloat32('zerosLike', sizeOf(s)), s, requiresGrad);
 }
 
+/**
+ * Ones of x's shape. PyTorch: `torch.ones_like`.
+ * @param x - the tensor whose shape to take
+ * @param options - `requiresGrad` (default false)
+ */
 export function onesLike(x: Tensor, options?: TensorOptions): Tensor {
   const s = likeArg('onesLike', x);
   const requiresGrad = gradOption('onesLike', options);
   return ownedTensor(allocFloat32('onesLike', sizeOf(s)).fill(1), s, requiresGrad);
 }
 
-/** Uniform on [0, 1), from the seeded generator. */
+/**
+ * Uniform on [0, 1), from the seeded generator.
+ * PyTorch: `torch.rand`.
+ * @param shape - the dims, or a number for 1-D
+ * @param options - `requiresGrad` (default false)
+ */
 export function rand(shape: Shape | number, options?: TensorOptions): Tensor {
   const s = shapeArg('rand', shape);
   const requiresGrad = gradOption('rand', options);
@@ -158,7 +200,12 @@ export function rand(shape: Shape | number, options?: TensorOptions): Tensor {
   return ownedTensor(data, s, requiresGrad);
 }
 
-/** Standard normal, from the seeded generator. */
+/**
+ * Standard normal, from the seeded generator.
+ * PyTorch: `torch.randn`.
+ * @param shape - the dims, or a number for 1-D
+ * @param options - `requiresGrad` (default false)
+ */
 export function randn(shape: Shape | number, options?: TensorOptions): Tensor {
   const s = shapeArg('randn', shape);
   const requiresGrad = gradOption('randn', options);
@@ -170,6 +217,11 @@ export function randn(shape: Shape | number, options?: TensorOptions): Tensor {
 /**
  * Values from start (inclusive) to end (exclusive) by step, like PyTorch: arange(5) is 0..4,
  * arange(1, 4) is 1..3, arange(0, 1, 0.25) is 0, 0.25, 0.5, 0.75.
+ * PyTorch: `torch.arange`.
+ * @param start - first value, or the end when it is the only argument
+ * @param end - end (exclusive)
+ * @param step - increment (default 1; non-zero)
+ * @param options - `requiresGrad` (default false)
  */
 export function arange(start: number, end?: number, step = 1, options?: TensorOptions): Tensor {
   let lo = start;
@@ -192,7 +244,13 @@ export function arange(start: number, end?: number, step = 1, options?: TensorOp
   return ownedTensor(data, [n], requiresGrad);
 }
 
-/** Identity matrix n×m (m defaults to n). */
+/**
+ * Identity matrix n×m (m defaults to n).
+ * PyTorch: `torch.eye`.
+ * @param n - rows
+ * @param m - columns (default n)
+ * @param options - `requiresGrad` (default false)
+ */
 export function eye(n: number, m = n, options?: TensorOptions): Tensor {
   checkShape('eye', [n, m]);
   const requiresGrad = gradOption('eye', options);

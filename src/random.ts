@@ -20,6 +20,16 @@ function splitmix32(state: { s: number }): number {
 
 const TWO_POW_MINUS_24 = 1 / 16777216;
 
+/**
+ * A seeded random stream (xoshiro128**). `defaultGenerator` is the one the library uses; pass your
+ * own to DataLoader, randperm or randomSplit for a stream apart from it.
+ * @example
+ * ```ts
+ * const g = new Generator(42);
+ * const loader = new DataLoader(ds, { batchSize: 32, shuffle: true, generator: g });
+ * ```
+ * PyTorch: `torch.Generator`.
+ */
 export class Generator {
   private s0 = 0;
   private s1 = 0;
@@ -28,11 +38,15 @@ export class Generator {
   /** Box–Muller makes normals in pairs; the second waits here. */
   private spare: number | null = null;
 
+  /** @param seed - any finite number (default 0); see seed() */
   constructor(seed: number = 0) {
     this._reseed('Generator', seed);
   }
 
-  /** Resets the stream. Any finite number works; its integer part (mod 2^53) is used. */
+  /**
+   * Resets the stream. Any finite number works; its integer part (mod 2^53) is used.
+   * @param seed - the new seed
+   */
   seed(seed: number): void {
     this._reseed('Generator.seed', seed);
   }
@@ -116,6 +130,7 @@ export class Generator {
   /**
    * Gamma(shape, 1) by Marsaglia and Tsang's squeeze method (shape ≥ 1); for shape < 1 it draws
    * Gamma(shape + 1) and multiplies by U^(1/shape), which keeps the method exact.
+   * @param shape - a positive finite number
    */
   nextGamma(shape: number): number {
     if (typeof shape !== 'number' || !(shape > 0) || !Number.isFinite(shape)) {
@@ -141,7 +156,11 @@ export class Generator {
     }
   }
 
-  /** Beta(a, b) as X / (X + Y) with X ~ Gamma(a), Y ~ Gamma(b). */
+  /**
+   * Beta(a, b) as X / (X + Y) with X ~ Gamma(a), Y ~ Gamma(b).
+   * @param a - a positive finite number
+   * @param b - a positive finite number
+   */
   nextBeta(a: number, b: number): number {
     // Checked here, not left to nextGamma, so the error names the method the user called.
     for (const [name, v] of [['a', a], ['b', b]] as const) {
@@ -154,7 +173,10 @@ export class Generator {
     return x / (x + y);
   }
 
-  /** Uniform integer in [0, n), unbiased (rejection sampling), for n ≤ 2^32. */
+  /**
+   * Uniform integer in [0, n), unbiased (rejection sampling), for n ≤ 2^32.
+   * @param n - an integer in [1, 2^32]
+   */
   randint(n: number): number {
     if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0 || n > 4294967296) throw new Error(`randint: n must be an integer in [1, 2^32], got ${valueStr(n)}`);
     const limit = 4294967296 - (4294967296 % n);
@@ -169,6 +191,10 @@ export class Generator {
     return [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0, this.spare ?? Number.NaN];
   }
 
+  /**
+   * Restores a state from getState(): the stream continues exactly where it was.
+   * @param state - what getState() returned
+   */
   setState(state: readonly number[]): void {
     const want = 'an array of 5 numbers from getState() (4 integers in [-2^31, 2^32), then a number or NaN)';
     if (!Array.isArray(state) || state.length !== 5) {
@@ -210,10 +236,14 @@ export function requireGenerator(op: string, name: string, g: unknown): Generato
   return g;
 }
 
-/** The library-wide generator. */
+/** The library-wide generator: init, rand/randn, dropout, shuffling and MixUp draw from it. */
 export const defaultGenerator = new Generator(initialSeed());
 
-/** Seeds the library-wide generator: same seed, same random numbers everywhere in tensorgrad. */
+/**
+ * Seeds the library-wide generator: same seed, same random numbers everywhere in tensorgrad.
+ * PyTorch: `torch.manual_seed`.
+ * @param seed - any finite number
+ */
 export function manualSeed(seed: number): void {
   defaultGenerator._reseed('manualSeed', seed);
 }

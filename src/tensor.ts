@@ -143,6 +143,7 @@ export class Tensor {
    * Replaced only by dispose() (see there).
    */
   _storage: Storage;
+  /** The dims, outermost first (frozen; `[]` for a 0-d tensor). PyTorch: `Tensor.shape`. */
   readonly shape: Shape;
   /** Number of elements (the product of the shape). */
   readonly size: number;
@@ -296,6 +297,7 @@ export class Tensor {
     return new Tensor(data, shape);
   }
 
+  /** Number of dims (`shape.length`). PyTorch: `Tensor.ndim`. */
   get ndim(): number {
     return this.shape.length;
   }
@@ -395,6 +397,7 @@ export class Tensor {
     return build(0, 0);
   }
 
+  /** The values, PyTorch-style: `tensor([[1, 2], [3, 4]], requiresGrad=true)`; long tensors are elided. */
   toString(): string {
     return formatTensor(this);
   }
@@ -542,38 +545,38 @@ export class Tensor {
 
   /**
    * Elementwise sum with broadcasting; the same as the function `add`.
+   * PyTorch: `Tensor.add`.
    * @param other - a tensor broadcastable with this one, or a number
    * @example
    * ```ts
    * tensor([1, 2]).add(tensor([[10], [20]])); // shape [2, 2]
    * ```
-   * PyTorch: `Tensor.add`.
    */
   add(other: TensorLike): Tensor { return ew.add(this, other); }
   /**
    * Elementwise difference `this - other` with broadcasting; see the function `sub`.
-   * @param other - a tensor broadcastable with this one, or a number
    * PyTorch: `Tensor.sub`.
+   * @param other - a tensor broadcastable with this one, or a number
    */
   sub(other: TensorLike): Tensor { return ew.sub(this, other); }
   /**
    * Elementwise product with broadcasting; see the function `mul`.
-   * @param other - a tensor broadcastable with this one, or a number
    * PyTorch: `Tensor.mul`.
+   * @param other - a tensor broadcastable with this one, or a number
    */
   mul(other: TensorLike): Tensor { return ew.mul(this, other); }
   /**
    * Elementwise quotient `this / other` with broadcasting; see the function `div`.
-   * @param other - a tensor broadcastable with this one, or a number
    * PyTorch: `Tensor.div`.
+   * @param other - a tensor broadcastable with this one, or a number
    */
   div(other: TensorLike): Tensor { return ew.div(this, other); }
   /** Elementwise negation. PyTorch: `Tensor.neg`. */
   neg(): Tensor { return ew.neg(this); }
   /**
    * Raises every element to a scalar power; see the function `pow`.
-   * @param exponent - a finite number
    * PyTorch: `Tensor.pow`.
+   * @param exponent - a finite number
    */
   pow(exponent: number): Tensor { return ew.pow(this, exponent); }
   /** Elementwise square root (NaN for negative elements). PyTorch: `Tensor.sqrt`. */
@@ -586,9 +589,9 @@ export class Tensor {
   abs(): Tensor { return ew.abs(this); }
   /**
    * Limits every element to [min, max]; see the function `clamp`.
+   * PyTorch: `Tensor.clamp`.
    * @param min - lower bound; null or omitted for none
    * @param max - upper bound; null or omitted for none
-   * PyTorch: `Tensor.clamp`.
    */
   clamp(min?: number | null, max?: number | null): Tensor { return ew.clamp(this, min, max); }
 
@@ -596,8 +599,8 @@ export class Tensor {
   relu(): Tensor { return act.relu(this); }
   /**
    * x for x ≥ 0, negativeSlope·x below; see the function `leakyRelu`.
-   * @param negativeSlope - slope for negative inputs (default 0.01)
    * PyTorch: `torch.nn.functional.leaky_relu`.
+   * @param negativeSlope - slope for negative inputs (default 0.01)
    */
   leakyRelu(negativeSlope?: number): Tensor { return act.leakyRelu(this, negativeSlope); }
   /** 1 / (1 + e^-x) elementwise. PyTorch: `Tensor.sigmoid`. */
@@ -606,77 +609,77 @@ export class Tensor {
   tanh(): Tensor { return act.tanh(this); }
   /**
    * Gaussian error linear unit; see the function `gelu`.
-   * @param approximate - `'none'` (default: exact, with erf) or `'tanh'`
    * PyTorch: `torch.nn.functional.gelu`.
+   * @param approximate - `'none'` (default: exact, with erf) or `'tanh'`
    */
   gelu(approximate?: 'none' | 'tanh'): Tensor { return act.gelu(this, approximate); }
   /**
    * Softmax along a dim: the values along it become positive and sum to 1.
-   * @param dim - the dim to normalise (default -1, the last)
    * PyTorch: `Tensor.softmax`.
+   * @param dim - the dim to normalise (default -1, the last)
    */
   softmax(dim = -1): Tensor { return sm.softmax(this, dim); }
   /**
    * log(softmax(x)) along a dim, computed stably.
-   * @param dim - the dim to normalise (default -1, the last)
    * PyTorch: `Tensor.log_softmax`.
+   * @param dim - the dim to normalise (default -1, the last)
    */
   logSoftmax(dim = -1): Tensor { return sm.logSoftmax(this, dim); }
 
   /**
    * Matrix product; see the function `matmul` for the shapes accepted (1-D, 2-D, batched).
+   * PyTorch: `Tensor.matmul` (the `@` operator).
    * @param other - the right operand
    * @example
    * ```ts
    * tensor([[1, 2], [3, 4]]).matmul(tensor([[1], [1]])); // [[3], [7]]
    * ```
-   * PyTorch: `Tensor.matmul` (the `@` operator).
    */
   matmul(other: Tensor): Tensor { return matmul(this, other); }
   /**
    * Same data, new shape (no copy: the result shares the buffer).
+   * PyTorch: `Tensor.reshape`.
    * @param shape - the new dims, as arguments or one array; one may be -1 (inferred)
    * @example
    * ```ts
    * arange(6).reshape(2, -1); // shape [2, 3]
    * ```
-   * PyTorch: `Tensor.reshape`.
    */
   reshape(...shape: number[] | [readonly number[]]): Tensor { return shp.reshape(this, ...shape); }
   /**
    * Merges dims startDim..endDim into one (no copy).
+   * PyTorch: `Tensor.flatten`.
    * @param startDim - first dim to merge (default 0)
    * @param endDim - last dim to merge, inclusive (default -1, the last)
-   * PyTorch: `Tensor.flatten`.
    */
   flatten(startDim = 0, endDim = -1): Tensor { return shp.flatten(this, startDim, endDim); }
   /**
    * Removes size-1 dims: all of them, or only `dim` (unchanged if that dim is not 1). No copy.
-   * @param dim - the dim to remove; omit to remove every size-1 dim
    * PyTorch: `Tensor.squeeze`.
+   * @param dim - the dim to remove; omit to remove every size-1 dim
    */
   squeeze(dim?: number): Tensor { return shp.squeeze(this, dim); }
   /**
    * Inserts a size-1 dim at `dim` (no copy).
+   * PyTorch: `Tensor.unsqueeze`.
    * @param dim - where the new dim goes, in -(ndim+1)..ndim
    * @example
    * ```ts
    * tensor([1, 2, 3]).unsqueeze(0); // shape [1, 3]
    * ```
-   * PyTorch: `Tensor.unsqueeze`.
    */
   unsqueeze(dim: number): Tensor { return shp.unsqueeze(this, dim); }
   /**
    * Swaps two dims (copies into a new contiguous buffer).
+   * PyTorch: `Tensor.transpose`.
    * @param dim0 - first dim (default 0)
    * @param dim1 - second dim (default 1)
-   * PyTorch: `Tensor.transpose`.
    */
   transpose(dim0 = 0, dim1 = 1): Tensor { return shp.transpose(this, dim0, dim1); }
   /**
    * Reorders dims: result dim i is this tensor's dim axes[i] (copies).
-   * @param axes - a permutation of 0..ndim-1 (negative dims count from the end)
    * PyTorch: `Tensor.permute`.
+   * @param axes - a permutation of 0..ndim-1 (negative dims count from the end)
    */
   permute(...axes: number[]): Tensor { return shp.permute(this, axes); }
   /** Transpose of a 2-D tensor (a 0-d or 1-d tensor is returned as is). PyTorch: `Tensor.T`. */
@@ -684,49 +687,49 @@ export class Tensor {
 
   /**
    * Sum of all elements, or along one dim.
+   * PyTorch: `Tensor.sum`.
    * @param dim - the dim to reduce; null or omitted reduces everything to a 0-d tensor
    * @param keepdim - keep the reduced dim with size 1 (default false)
    * @example
    * ```ts
    * tensor([[1, 2], [3, 4]]).sum(1); // [3, 7]
    * ```
-   * PyTorch: `Tensor.sum`.
    */
   sum(dim?: number | null, keepdim = false): Tensor { return red.sum(this, dim, keepdim); }
   /**
    * Mean of all elements, or along one dim.
+   * PyTorch: `Tensor.mean`.
    * @param dim - the dim to reduce; null or omitted reduces everything
    * @param keepdim - keep the reduced dim with size 1 (default false)
-   * PyTorch: `Tensor.mean`.
    */
   mean(dim?: number | null, keepdim = false): Tensor { return red.mean(this, dim, keepdim); }
   /**
    * Largest value, overall or along one dim (NaN wins, as in PyTorch).
+   * PyTorch: `Tensor.amax` (`Tensor.max(dim)` returns the values and indices; see argmax).
    * @param dim - the dim to reduce; null or omitted reduces everything
    * @param keepdim - keep the reduced dim with size 1 (default false)
-   * PyTorch: `Tensor.amax` (`Tensor.max(dim)` returns the values and indices; see argmax).
    */
   max(dim?: number | null, keepdim = false): Tensor { return red.max(this, dim, keepdim); }
   /**
    * Smallest value, overall or along one dim (NaN wins, as in PyTorch).
+   * PyTorch: `Tensor.amin`.
    * @param dim - the dim to reduce; null or omitted reduces everything
    * @param keepdim - keep the reduced dim with size 1 (default false)
-   * PyTorch: `Tensor.amin`.
    */
   min(dim?: number | null, keepdim = false): Tensor { return red.min(this, dim, keepdim); }
   /**
    * Index of the largest value (first on ties), as a float32 tensor of integers. Throws for a
    * dim longer than 2^24, where float32 stops being exact: use argmaxIndices there.
+   * PyTorch: `Tensor.argmax`.
    * @param dim - the dim to reduce; null or omitted gives the flat index over everything
    * @param keepdim - keep the reduced dim with size 1 (default false)
-   * PyTorch: `Tensor.argmax`.
    */
   argmax(dim?: number | null, keepdim = false): Tensor { return red.argmax(this, dim, keepdim); }
   /**
    * Index of the smallest value (first on ties), as a float32 tensor of integers; see argmax.
+   * PyTorch: `Tensor.argmin`.
    * @param dim - the dim to reduce; null or omitted gives the flat index over everything
    * @param keepdim - keep the reduced dim with size 1 (default false)
-   * PyTorch: `Tensor.argmin`.
    */
   argmin(dim?: number | null, keepdim = false): Tensor { return red.argmin(this, dim, keepdim); }
   /**
@@ -744,15 +747,15 @@ export class Tensor {
 
   /**
    * Rows of this tensor picked by index along dim 0 (copies; repeats allowed).
-   * @param indices - row indices: integers in 0..rows-1, as a tensor, Int32Array or number[]
    * PyTorch: `Tensor.index_select(0, indices)`.
+   * @param indices - row indices: integers in 0..rows-1, as a tensor, Int32Array or number[]
    */
   indexSelect(indices: IndexLike): Tensor { return idx.indexSelect(this, indices); }
   /**
    * Rows start..end (end exclusive, negative counts from the end) along dim 0: a view sharing the buffer.
+   * PyTorch: `t[start:end]`.
    * @param start - first row
    * @param end - one past the last row (default: the number of rows)
-   * PyTorch: `t[start:end]`.
    */
   slice(start: number, end?: number): Tensor { return idx.slice(this, start, end); }
 }

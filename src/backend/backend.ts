@@ -31,10 +31,13 @@ export type UnaryOp =
 
 export type ReduceOp = 'sum' | 'max' | 'min';
 
+/** Which backend runs the kernels, as `backendInfo()` reports it. */
 export interface BackendInfo {
+  /** 'native' (the C++ addon) or 'js' (the TypeScript fallback). */
   backend: 'js' | 'native';
   /** Instruction set of the kernels in use ('js' for the TypeScript backend). */
   isa: string;
+  /** Kernel threads in use (see setNumThreads). */
   threads: number;
 }
 

@@ -110,7 +110,14 @@ export function availableBackends(): Backend[] {
   return nb ? [nb, jsBackend] : [jsBackend];
 }
 
-/** Which backend runs, on which instruction set, with how many threads. */
+/**
+ * Which backend runs, on which instruction set, with how many threads.
+ *
+ * @example
+ * ```ts
+ * console.log(backendInfo()); // { backend: 'native', isa: 'avx2', threads: 8 }
+ * ```
+ */
 export function backendInfo(): BackendInfo {
   return getBackend().info();
 }
@@ -118,6 +125,9 @@ export function backendInfo(): BackendInfo {
 /**
  * Sets how many threads the native kernels use (default: the machine's available parallelism,
  * or env TENSORGRAD_NUM_THREADS). The TypeScript backend is single-threaded and ignores it.
+ * PyTorch: `torch.set_num_threads`.
+ *
+ * @param n - kernel threads, an integer in [1, 1024]
  */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > 1024) throw new Error(`setNumThreads: n must be an integer in [1, 1024], got ${n}`);

@@ -349,14 +349,36 @@ function parse(fn: string, where: string, text: string, options: CsvOptions): Cs
  * have spaces or tabs around them; empty, NaN, Infinity, hex and anything else is an error, as is
  * a number outside float32's range. Labels are trimmed of spaces and tabs; see `CsvData.classes`.
  * `name` names the text in errors (default '<string>').
+ * @param text - the CSV text
+ * @param options - labelColumn, ignoreColumns, delimiter, header, name
  */
-export function parseCsv(text: string, options: CsvOptions & { name?: string } = {}): CsvData {
+export function parseCsv(
+  text: string,
+  options: CsvOptions & {
+    /** What errors call the text (default '<string>'). */
+    name?: string;
+  } = {},
+): CsvData {
   const o = checkOptions('parseCsv', options);
   return parse('parseCsv', o.name ?? '<string>', text, o);
 }
 
-/** Reads a UTF-8 CSV file at path `source` and parses it as `parseCsv` does. */
-export function loadCsv(source: string, options: CsvOptions & { name?: string } = {}): CsvData {
+/**
+ * Reads a UTF-8 CSV file at path `source` and parses it as `parseCsv` does.
+ * @param source - the file's path
+ * @param options - as parseCsv takes them
+ * @example
+ * ```ts
+ * const { x, y, classes } = loadCsv('iris.csv', { labelColumn: 'species' });
+ * ```
+ */
+export function loadCsv(
+  source: string,
+  options: CsvOptions & {
+    /** What errors call the file (default: its path). */
+    name?: string;
+  } = {},
+): CsvData {
   const o = checkOptions('loadCsv', options);
   if (typeof source !== 'string') throw new Error(`loadCsv: source must be a file path (a string), got ${valueStr(source)}`);
   const where = o.name ?? source;

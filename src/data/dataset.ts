@@ -7,7 +7,12 @@ import { Tensor } from '../tensor.js';
  * (e.g. `[image, label]`) returned by `get(i)`.
  */
 export interface Dataset<T extends Tensor[] = Tensor[]> {
+  /** Number of samples. */
   readonly length: number;
+  /**
+   * One sample.
+   * @param index - an integer in 0..length-1
+   */
   get(index: number): T;
 }
 
@@ -17,6 +22,7 @@ export interface Dataset<T extends Tensor[] = Tensor[]> {
  * sequential and no indirection exists, to hand out views without copying.
  */
 export interface RowStorage {
+  /** The tensors whose rows hold the samples. */
   readonly tensors: readonly Tensor[];
   /** Sample i lives in row `rows[i]` of every tensor; null means sample i is row i. */
   readonly rows: Int32Array | null;
@@ -61,8 +67,10 @@ export function checkDataset(op: string, d: unknown): void {
  * `new TensorDataset(x, y)` with x [N, ...] and y [N] gives samples `[x[i], y[i]]`.
  */
 export class TensorDataset<T extends Tensor[] = [Tensor, Tensor]> implements Dataset<T> {
+  /** The tensors whose rows are the samples. */
   readonly tensors: T;
 
+  /** @param tensors - tensors with the same number of rows (dim 0) */
   constructor(...tensors: T) {
     if (tensors.length === 0) throw new Error('TensorDataset: needs at least one tensor');
     tensors.forEach((t: unknown, k) => {
@@ -80,15 +88,21 @@ export class TensorDataset<T extends Tensor[] = [Tensor, Tensor]> implements Dat
     this.tensors = tensors;
   }
 
+  /** Number of samples (rows). */
   get length(): number {
     return this.tensors[0].shape[0]!;
   }
 
+  /**
+   * Sample `index`: row `index` of every tensor, as views sharing their buffers.
+   * @param index - an integer in 0..length-1
+   */
   get(index: number): T {
     checkIndex('TensorDataset.get', index, this.length);
     return this.tensors.map((t) => rowView('TensorDataset.get', t, index)) as T;
   }
 
+  /** The tensors themselves, for the DataLoader to copy rows straight out of. */
   rowStorage(): RowStorage {
     return { tensors: this.tensors, rows: null };
   }
@@ -96,8 +110,13 @@ export class TensorDataset<T extends Tensor[] = [Tensor, Tensor]> implements Dat
 
 /** The samples of `dataset` at `indices`, in that order (torch.utils.data.Subset). */
 export class Subset<T extends Tensor[] = Tensor[]> implements Dataset<T> {
+  /** The wrapped dataset's index of each sample. */
   readonly indices: Int32Array;
 
+  /**
+   * @param dataset - the wrapped dataset
+   * @param indices - which of its samples, in order (integers in 0..dataset.length-1)
+   */
   constructor(
     readonly dataset: Dataset<T>,
     indices: ArrayLike<number>,
@@ -116,10 +135,15 @@ export class Subset<T extends Tensor[] = Tensor[]> implements Dataset<T> {
     }
   }
 
+  /** Number of samples (indices). */
   get length(): number {
     return this.indices.length;
   }
 
+  /**
+   * The wrapped dataset's sample `indices[index]`.
+   * @param index - an integer in 0..length-1
+   */
   get(index: number): T {
     checkIndex('Subset.get', index, this.length);
     return this.dataset.get(this.indices[index]!);
@@ -134,7 +158,12 @@ export class Subset<T extends Tensor[] = Tensor[]> implements Dataset<T> {
   }
 }
 
-/** A random permutation of 0..n-1 from the generator (Fisher–Yates). */
+/**
+ * A random permutation of 0..n-1 from the generator (Fisher–Yates).
+ * PyTorch: `torch.randperm`.
+ * @param n - length (0 ≤ n < 2^31)
+ * @param generator - the random stream (default: the global one, seeded by manualSeed)
+ */
 export function randperm(n: number, generator: Generator = defaultGenerator): Int32Array {
   // Int32Array holds the permutation (Subset indices are int32), so n stops at 2^31 − 1.
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_RANDPERM) {
@@ -161,6 +190,14 @@ export function randperm(n: number, generator: Generator = defaultGenerator): In
  * Splits a dataset into non-overlapping random subsets (torch.utils.data.random_split). `lengths`
  * are sample counts summing to the dataset's length, or fractions summing to 1 (the remainder of
  * rounding goes to the first subsets, one sample each, as PyTorch does).
+ * PyTorch: `torch.utils.data.random_split`.
+ * @param dataset - the dataset to split
+ * @param lengths - sample counts, or fractions summing to 1 (e.g. [0.8, 0.2])
+ * @param generator - the random stream (default: the global one)
+ * @example
+ * ```ts
+ * const [train, val] = randomSplit(new TensorDataset(x, y), [0.9, 0.1]);
+ * ```
  */
 export function randomSplit<T extends Tensor[]>(
   dataset: Dataset<T>,

@@ -18,8 +18,11 @@ export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float
 
 /** A parsed IDX file: values in host order, row-major, in a typed array of the declared type. */
 export interface IdxArray {
+  /** The element type the header declares. */
   dtype: IdxDtype;
+  /** The dims the header declares. */
   shape: number[];
+  /** The values, row-major, in the array type matching dtype. */
   data: Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 }
 
@@ -314,8 +317,16 @@ function floatData(d: Decoded, scale: boolean): Float32Array {
  * path or the bytes; `name` names it in errors. Multi-byte values are big-endian in the file and
  * come back in host order. Throws on anything malformed: bad magic, unknown type, 0 or > 16 dims,
  * more than 2^31 - 1 elements, truncated data, trailing bytes, corrupt or oversized gzip streams.
+ * @param source - a file path or the file's bytes
+ * @param options - name
  */
-export function readIdx(source: string | Uint8Array, options: { name?: string } = {}): IdxArray {
+export function readIdx(
+  source: string | Uint8Array,
+  options: {
+    /** What errors call the source (default: the path, or '<bytes>'). */
+    name?: string;
+  } = {},
+): IdxArray {
   const o = checkOptions<{ name: string }>('readIdx', options, { name: 'string' });
   const d = decode('readIdx', source, o.name);
   return { dtype: d.header.dtype, shape: d.header.shape.slice(), data: typedData(d) };
@@ -325,8 +336,18 @@ export function readIdx(source: string | Uint8Array, options: { name?: string } 
  * Any IDX array as a float32 tensor of the same shape. uint8 is scaled to [0, 1] (x / 255) unless
  * `scale: false`, which keeps 0..255; other types convert as they are (int32 and float64 round to
  * the nearest float32).
+ * @param source - a file path or the file's bytes
+ * @param options - scale, name
  */
-export function loadIdxTensor(source: string | Uint8Array, options: { scale?: boolean; name?: string } = {}): Tensor {
+export function loadIdxTensor(
+  source: string | Uint8Array,
+  options: {
+    /** Scale uint8 data to [0, 1] (default true). */
+    scale?: boolean;
+    /** What errors call the source (default: the path, or '<bytes>'). */
+    name?: string;
+  } = {},
+): Tensor {
   const o = checkOptions<{ scale: boolean; name: string }>('loadIdxTensor', options, { scale: 'boolean', name: 'string' });
   const d = decode('loadIdxTensor', source, o.name);
   return ownedTensor(floatData(d, o.scale ?? true), d.header.shape.slice());
@@ -358,8 +379,23 @@ function pair(fn: string, imagesPath: string, labelsPath: string, flatten: boole
  * An images file and a labels file: x [N, ...dims] float32 (uint8 images scaled to [0, 1]), y [N]
  * class indices as float32 integers. The labels file must be 1-D uint8 and hold as many labels as
  * there are images. With `flatten: true` (the default) x is [N, rows * cols].
+ * @param imagesPath - the images file (idx3, raw or .gz)
+ * @param labelsPath - the labels file (idx1, raw or .gz)
+ * @param options - flatten
  */
-export function loadIdxPair(imagesPath: string, labelsPath: string, options: { flatten?: boolean } = {}): { x: Tensor; y: Tensor } {
+export function loadIdxPair(
+  imagesPath: string,
+  labelsPath: string,
+  options: {
+    /** Flatten each image to one row (default true). */
+    flatten?: boolean;
+  } = {},
+): {
+  /** Images [N, rows * cols] (or [N, rows, cols] without flatten), scaled to [0, 1]. */
+  x: Tensor;
+  /** Labels [N]. */
+  y: Tensor;
+} {
   const o = checkOptions<{ flatten: boolean }>('loadIdxPair', options, { flatten: 'boolean' });
   checkPath('loadIdxPair', 'imagesPath', imagesPath);
   checkPath('loadIdxPair', 'labelsPath', labelsPath);
@@ -391,14 +427,40 @@ function isFile(path: string): boolean {
  * t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each optionally gzipped (`.gz`) and with
  * `train-images.idx3-ubyte` (a dot before the kind) also accepted. Where several spellings exist
  * the first of dash-raw, dash-gz, dot-raw, dot-gz wins. Throws listing every missing file.
+ * @param dir - the folder
+ * @param options - flatten
+ * @example
+ * ```ts
+ * const { train, test } = loadIdxFolder('data/fashion-mnist');
+ * await fit(model, { train: [train.x, train.y], validation: [test.x, test.y] });
+ * ```
  */
-export function loadIdxFolder(dir: string, options: { flatten?: boolean } = {}): IdxSplit {
+export function loadIdxFolder(
+  dir: string,
+  options: {
+    /** Flatten each image to one row (default true). */
+    flatten?: boolean;
+  } = {},
+): IdxSplit {
   return idxFolder('loadIdxFolder', dir, options);
 }
 
+/** The train and test splits of an MNIST-layout folder. */
 export interface IdxSplit {
-  train: { x: Tensor; y: Tensor };
-  test: { x: Tensor; y: Tensor };
+  /** The training images and labels. */
+  train: {
+    /** Inputs [N, ...]. */
+    x: Tensor;
+    /** Class indices [N]. */
+    y: Tensor;
+  };
+  /** The test images and labels. */
+  test: {
+    /** Inputs [N, ...]. */
+    x: Tensor;
+    /** Class indices [N]. */
+    y: Tensor;
+  };
 }
 
 /** @internal loadIdxFolder, with `fn` (the function the user called, e.g. loadFashionMnist) named in its errors. */

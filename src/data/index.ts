@@ -7,7 +7,7 @@ export type { ScalerState } from './transforms.js';
 export { mixup, MixUp } from './mixup.js';
 export type { MixUpOptions, MixedBatch } from './mixup.js';
 export { readIdx, loadIdxTensor, loadIdxPair, loadIdxFolder } from './idx.js';
-export type { IdxArray, IdxDtype } from './idx.js';
+export type { IdxArray, IdxDtype, IdxSplit } from './idx.js';
 export { loadCsv, parseCsv } from './csv.js';
 export type { CsvOptions, CsvData } from './csv.js';
 export { loadDigits, loadFashionMnist, FASHION_MNIST_CLASSES } from './datasets.js';

@@ -6,6 +6,7 @@ import { type Dataset, type RowStorage, checkDataset, randperm, rowStorageOf } f
 
 const OPTION_KEYS = ['batchSize', 'shuffle', 'dropLast', 'generator', 'reuseBuffers'];
 
+/** Options of `new DataLoader(dataset, options)`. */
 export interface DataLoaderOptions {
   /** Samples per batch. Default 1 (PyTorch's). */
   batchSize?: number;
@@ -32,16 +33,33 @@ export interface DataLoaderOptions {
  * TensorDataset in sequential order a batch is a view on the dataset's rows (no copy); in shuffled
  * order (or through a Subset) the rows are copied into the batch buffers, one `set` per row.
  * Datasets that compute samples in `get(i)` are collated the same way from their samples.
+ * @example
+ * ```ts
+ * const loader = new DataLoader(new TensorDataset(x, y), { batchSize: 64, shuffle: true });
+ * for (let epoch = 0; epoch < 10; epoch++) {
+ *   for (const [xb, yb] of loader) { ... } // a new order each epoch
+ * }
+ * ```
+ * PyTorch: `torch.utils.data.DataLoader`.
  */
 export class DataLoader<T extends Tensor[] = [Tensor, Tensor]> implements Iterable<T> {
+  /** Samples per batch. */
   readonly batchSize: number;
+  /** Whether each epoch draws a new random order. */
   readonly shuffle: boolean;
+  /** Whether a short last batch is dropped. */
   readonly dropLast: boolean;
+  /** Source of the shuffle order. */
   readonly generator: RandomGenerator;
+  /** The reuseBuffers option as given (undefined: only under fit()/evaluate()). */
   readonly reuseBuffers: boolean | undefined;
   /** Flat tensors whose views are the reused batches: one storage, so one version counter, per buffer. */
   private buffers: Tensor[] | null = null;
 
+  /**
+   * @param dataset - the samples (e.g. a TensorDataset)
+   * @param options - batchSize (default 1), shuffle, dropLast, generator, reuseBuffers
+   */
   constructor(
     readonly dataset: Dataset<T>,
     options: DataLoaderOptions = {},
@@ -68,6 +86,7 @@ export class DataLoader<T extends Tensor[] = [Tensor, Tensor]> implements Iterab
     return this.dropLast ? this.length * this.batchSize : this.dataset.length;
   }
 
+  /** One epoch of batches (`for (const [x, y] of loader)`). */
   [Symbol.iterator](): Iterator<T> {
     return this.epoch(this.reuseBuffers === true);
   }

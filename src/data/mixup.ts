@@ -6,6 +6,7 @@ import { Tensor } from '../tensor.js';
 import { randperm } from './dataset.js';
 import { checkNumClasses, oneHotFor } from './transforms.js';
 
+/** Options of mixup() and new MixUp(). */
 export interface MixUpOptions {
   /** λ ~ Beta(alpha, alpha); 0.2–0.4 is usual. Must be > 0. */
   alpha: number;
@@ -15,10 +16,13 @@ export interface MixUpOptions {
   generator?: Generator;
 }
 
+/** What mixup() returns: the blended batch and how it was blended. */
 export interface MixedBatch {
+  /** The blended inputs, x's shape. */
   x: Tensor;
   /** Probability targets [batch, classes]: use them with crossEntropy. */
   y: Tensor;
+  /** The batch's λ. */
   lambda: number;
   /** The partner of each sample: x = λ·x + (1 − λ)·x[perm]. */
   perm: Int32Array;
@@ -29,6 +33,9 @@ export interface MixedBatch {
  * x̃ = λx + (1 − λ)x[perm], ỹ = λy + (1 − λ)y[perm], one λ ~ Beta(α, α) per batch. Targets may be
  * class indices [batch] (made one-hot with numClasses) or probability rows [batch, classes]; the
  * mixed targets are probabilities, which crossEntropy accepts directly.
+ * @param x - inputs [batch, ...]
+ * @param y - class indices [batch] or probabilities [batch, classes]
+ * @param options - alpha, numClasses, generator
  */
 export function mixup(x: Tensor, y: Tensor, options: MixUpOptions): MixedBatch {
   return mix('mixup', x, y, options);
@@ -78,11 +85,15 @@ function mix(op: string, x: unknown, y: unknown, options: unknown): MixedBatch {
 
 /** MixUp as a batch transform for fit(): `fit(model, { ..., batchTransform: new MixUp({ alpha: 0.2, numClasses: 10 }) })`. */
 export class MixUp {
+  /** @param options - alpha, numClasses (for index targets), generator; read again on every batch */
   constructor(readonly options: MixUpOptions) {
     checkOptions('MixUp', options);
   }
 
-  /** Mixes one batch [x, y] → [x̃, ỹ]. */
+  /**
+   * Mixes one batch [x, y] → [x̃, ỹ].
+   * @param batch - inputs and targets, as a DataLoader yields them
+   */
   apply(batch: readonly [Tensor, Tensor]): [Tensor, Tensor] {
     if (!Array.isArray(batch) || batch.length !== 2) throw new Error(`MixUp.apply: batch must be an [x, y] pair of tensors, got ${valueStr(batch)}`);
     // Options are re-read here: they are a public readonly field whose contents a caller can still change.

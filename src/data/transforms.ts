@@ -6,6 +6,13 @@ import { Tensor, ownedTensor } from '../tensor.js';
 /**
  * Class indices [N] (integers stored as floats, as argmax returns them) → one-hot rows [N, C].
  * Throws on an index that is not an integer in [0, numClasses).
+ * PyTorch: `torch.nn.functional.one_hot` (which returns integers).
+ * @param labels - class indices, shape [N]
+ * @param numClasses - C, the number of classes
+ * @example
+ * ```ts
+ * oneHot(tensor([0, 2]), 3); // [[1, 0, 0], [0, 0, 1]]
+ * ```
  */
 export function oneHot(labels: Tensor, numClasses: number): Tensor {
   checkNumClasses('oneHot', numClasses);
@@ -51,6 +58,7 @@ function checkFeatures(op: string, x: Tensor, features?: number): void {
 
 /** A scaler's fitted statistics as plain numbers (to store with a saved model). */
 export interface ScalerState {
+  /** Which scaler: StandardScaler ('standard') or MinMaxScaler ('minmax'). */
   kind: 'standard' | 'minmax';
   /** Subtracted from each feature. */
   shift: number[];
@@ -81,18 +89,28 @@ function scalerStateProblem(state: unknown, kind: string): string | null {
  * unchanged to validation and test data (fitting on them would leak their statistics).
  */
 abstract class AffineScaler {
+  /** Subtracted from each feature (null until fitted). */
   protected shift: Tensor | null = null;
+  /** Each feature is divided by this after the shift (null until fitted). */
   protected scale: Tensor | null = null;
+  /** The ScalerState kind this class saves as. */
   protected abstract readonly kind: ScalerState['kind'];
 
-  /** Computes the statistics from x [samples, features]; returns this. */
+  /**
+   * Computes the statistics from x [samples, features]; returns this.
+   * @param x - training data, [samples, features]
+   */
   abstract fit(x: Tensor): this;
 
+  /** True once fit() or loadJSON() has run. */
   get fitted(): boolean {
     return this.shift !== null;
   }
 
-  /** (x − shift) / scale, feature by feature; x is [samples, features]. A new tensor, no graph. */
+  /**
+   * (x − shift) / scale, feature by feature; x is [samples, features]. A new tensor, no graph.
+   * @param x - data with the fitted number of features
+   */
   transform(x: Tensor): Tensor {
     if (this.shift === null || this.scale === null) throw new Error(`${this.constructor.name}.transform: call fit() first`);
     checkFeatures(`${this.constructor.name}.transform`, x, this.shift.size);
@@ -101,16 +119,24 @@ abstract class AffineScaler {
     return noGrad(() => x.sub(shift).div(scale));
   }
 
+  /**
+   * fit(x) then transform(x). PyTorch has none; scikit-learn's `fit_transform`.
+   * @param x - training data, [samples, features]
+   */
   fitTransform(x: Tensor): Tensor {
     return this.fit(x).transform(x);
   }
 
+  /** The fitted statistics as plain numbers (JSON.stringify calls it). */
   toJSON(): ScalerState {
     if (this.shift === null || this.scale === null) throw new Error(`${this.constructor.name}.toJSON: call fit() first`);
     return { kind: this.kind, shift: Array.from(this.shift._data), scale: Array.from(this.scale._data) };
   }
 
-  /** Restores statistics saved by toJSON(); returns this. */
+  /**
+   * Restores statistics saved by toJSON(); returns this.
+   * @param state - what toJSON() returned
+   */
   loadJSON(state: ScalerState): this {
     const op = `${this.constructor.name}.loadJSON`;
     const bad = scalerStateProblem(state, this.kind);
@@ -121,6 +147,11 @@ abstract class AffineScaler {
     return this.setStats(ownedTensor(Float32Array.from(state.shift), [n]), ownedTensor(Float32Array.from(state.scale), [n]));
   }
 
+  /**
+   * Stores the fitted statistics; a zero spread becomes 1 (a constant feature maps to 0).
+   * @param shift - subtracted from each feature, [features]
+   * @param spread - each feature's spread, [features]
+   */
   protected setStats(shift: Tensor, spread: Tensor): this {
     // A constant feature has spread 0: leave it centred but unscaled instead of dividing by zero.
     const s = spread._data.slice();
@@ -131,10 +162,23 @@ abstract class AffineScaler {
   }
 }
 
-/** Standardisation: subtract each feature's mean, divide by its (population) standard deviation. */
+/**
+ * Standardisation: subtract each feature's mean, divide by its (population) standard deviation.
+ * scikit-learn: `StandardScaler`.
+ * @example
+ * ```ts
+ * const scaler = new StandardScaler().fit(xTrain);
+ * const xTestScaled = scaler.transform(xTest);
+ * ```
+ */
 export class StandardScaler extends AffineScaler {
+  /** 'standard'. */
   protected readonly kind = 'standard' as const;
 
+  /**
+   * Computes each feature's mean and standard deviation; returns this.
+   * @param x - training data, [samples, features]
+   */
   fit(x: Tensor): this {
     checkFeatures('StandardScaler.fit', x);
     if (x.shape[0] === 0) throw new Error('StandardScaler.fit: no samples');
@@ -146,10 +190,15 @@ export class StandardScaler extends AffineScaler {
   }
 }
 
-/** Min-max scaling of each feature to [0, 1] (on the data it was fitted on). */
+/** Min-max scaling of each feature to [0, 1] (on the data it was fitted on). scikit-learn: `MinMaxScaler`. */
 export class MinMaxScaler extends AffineScaler {
+  /** 'minmax'. */
   protected readonly kind = 'minmax' as const;
 
+  /**
+   * Computes each feature's minimum and range; returns this.
+   * @param x - training data, [samples, features]
+   */
   fit(x: Tensor): this {
     checkFeatures('MinMaxScaler.fit', x);
     if (x.shape[0] === 0) throw new Error('MinMaxScaler.fit: no samples');
@@ -160,7 +209,10 @@ export class MinMaxScaler extends AffineScaler {
   }
 }
 
-/** Rebuilds a fitted scaler from its toJSON() state (e.g. read back from a saved model). */
+/**
+ * Rebuilds a fitted scaler from its toJSON() state (e.g. read back from a saved model).
+ * @param state - a ScalerState
+ */
 export function scalerFromJSON(state: ScalerState): StandardScaler | MinMaxScaler {
   const kind = (state as Partial<ScalerState> | null)?.kind;
   if (kind !== 'standard' && kind !== 'minmax') throw new Error(`scalerFromJSON: kind must be "standard" or "minmax", got ${typeof kind === 'string' ? JSON.stringify(kind) : valueStr(kind)}`);

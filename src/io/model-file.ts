@@ -29,6 +29,7 @@ export interface ModelInfo {
   extra: Record<string, string>;
 }
 
+/** What loadModel() returns: the rebuilt model and its description. */
 export interface LoadedModel extends ModelInfo {
   /** The model, in eval mode: a Sequential, or an Ensemble of them. */
   model: Module;
@@ -45,8 +46,25 @@ const KEY = {
   preprocess: 'tensorgrad.preprocess',
 } as const;
 
-/** Saves a model (a Sequential from mlp(), or an Ensemble of them) with its description, atomically. */
-export async function saveModel(model: Module, path: string, info: Omit<ModelInfo, 'members' | 'extra'> & { extra?: Record<string, string> }): Promise<void> {
+/**
+ * Saves a model (a Sequential from mlp(), or an Ensemble of them) with its description, atomically.
+ * @param model - a Sequential from mlp(), or an Ensemble of them
+ * @param path - the file to write
+ * @param info - spec, classes, preprocess (a scaler's toJSON()), extra
+ * @example
+ * ```ts
+ * await saveModel(model, 'digits.safetensors', { spec, classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], preprocess: null });
+ * const { model: loaded, classes } = await loadModel('digits.safetensors');
+ * ```
+ */
+export async function saveModel(
+  model: Module,
+  path: string,
+  info: Omit<ModelInfo, 'members' | 'extra'> & {
+    /** Free-form facts about the training run, stored as strings. */
+    extra?: Record<string, string>;
+  },
+): Promise<void> {
   const who = 'saveModel';
   if (!((model as unknown) instanceof Module)) throw new Error(`${who}: model must be a Module (an mlp() or an Ensemble of them), got ${valueStr(model)}`);
   checkPath(who, path);
@@ -154,8 +172,20 @@ function checkActivation(who: string, what: string, v: unknown): ActivationName 
  * names them: Linear layers at the indices that have `<i>.weight` [out, in] (and optionally
  * `<i>.bias`), the activation right after each hidden Linear, Identity for any other index (a
  * Dropout, which does nothing at inference). `file` names the source in errors.
+ * @param tensors - a state dict with `<i>.weight` / `<i>.bias` keys
+ * @param activation - the activation between layers (default 'relu')
+ * @param file - what errors call the source (default 'model')
  */
-export function inferMlp(tensors: StateDict, activation: ActivationName = 'relu', file = 'model'): { model: Sequential; spec: MLPSpec } {
+export function inferMlp(
+  tensors: StateDict,
+  activation: ActivationName = 'relu',
+  file = 'model',
+): {
+  /** The rebuilt model, with the tensors loaded. */
+  model: Sequential;
+  /** Its shape. */
+  spec: MLPSpec;
+} {
   const who = 'inferMlp';
   if (!isRecord(tensors)) throw new Error(`${who}: tensors must be a record of name → Tensor (a state dict), got ${valueStr(tensors)}`);
   const act = checkActivation(who, 'activation', activation);
@@ -243,8 +273,24 @@ function fromContents(contents: SafetensorsContents, where: string, activation: 
   return { model: model.eval(), spec, members, classes: classes as string[], preprocess, scaler, extra, inferred: false };
 }
 
-/** Loads a model file written by saveModel (or a PyTorch MLP's safetensors, inferred from its keys). */
-export async function loadModel(path: string, options: { activation?: ActivationName } = {}): Promise<LoadedModel> {
+/**
+ * Loads a model file written by saveModel (or a PyTorch MLP's safetensors, inferred from its keys).
+ * @param path - the file
+ * @param options - activation (for files without tensorgrad metadata)
+ * @example
+ * ```ts
+ * const { model, classes, scaler } = await loadModel('digits.safetensors');
+ * const x = scaler ? scaler.transform(input) : input;
+ * const label = classes[predict(model, x).argmax(1).item()];
+ * ```
+ */
+export async function loadModel(
+  path: string,
+  options: {
+    /** The activation between layers of an inferred MLP (a file without tensorgrad metadata); default 'relu'. */
+    activation?: ActivationName;
+  } = {},
+): Promise<LoadedModel> {
   const who = 'loadModel';
   checkPath(who, path);
   const o = requireKnownOptions(who, options, ['activation']);
@@ -252,8 +298,20 @@ export async function loadModel(path: string, options: { activation?: Activation
   return fromContents(await readContents(who, path), `${who}: ${path}`, activation);
 }
 
-/** loadModel from bytes already in memory; `options.name` names the source in errors. */
-export function loadModelFromBuffer(bytes: Uint8Array, options: { activation?: ActivationName; name?: string } = {}): LoadedModel {
+/**
+ * loadModel from bytes already in memory; `options.name` names the source in errors.
+ * @param bytes - the file's bytes
+ * @param options - activation, name
+ */
+export function loadModelFromBuffer(
+  bytes: Uint8Array,
+  options: {
+    /** The activation between layers of an inferred MLP (a file without tensorgrad metadata); default 'relu'. */
+    activation?: ActivationName;
+    /** What errors call the bytes (default 'model'). */
+    name?: string;
+  } = {},
+): LoadedModel {
   const who = 'loadModelFromBuffer';
   const o = requireKnownOptions(who, options, ['activation', 'name']);
   const activation = o['activation'] === undefined ? undefined : checkActivation(who, 'options.activation', o['activation']);

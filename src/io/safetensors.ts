@@ -32,7 +32,12 @@ import {
 export type StateDict = Record<string, Tensor>;
 
 /** Anything with a stateDict() (a Module) or a plain name → Tensor record. */
-export type Saveable = { stateDict(): StateDict } | StateDict;
+export type Saveable =
+  | {
+      /** The tensors to save, by name (a Module's). */
+      stateDict(): StateDict;
+    }
+  | StateDict;
 
 /** Options for {@link serialize}, {@link save} and {@link saveSync}. */
 export interface SaveOptions {
@@ -42,7 +47,9 @@ export interface SaveOptions {
 
 /** Everything a safetensors file holds: its tensors (as float32) and its string metadata. */
 export interface SafetensorsContents {
+  /** The tensors by name, as float32. */
   tensors: StateDict;
+  /** The `__metadata__` strings (`{}` when the file has none). */
   metadata: Record<string, string>;
 }
 
@@ -56,8 +63,18 @@ const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] ===
 // ---------------------------------------------------------------------------------------------
 // reading
 
-/** Parses a whole safetensors file held in memory; `options.name` (a path) prefixes errors. */
-export function deserialize(bytes: Uint8Array, options?: { name?: string }): SafetensorsContents {
+/**
+ * Parses a whole safetensors file held in memory; `options.name` (a path) prefixes errors.
+ * @param bytes - a whole safetensors file
+ * @param options - name
+ */
+export function deserialize(
+  bytes: Uint8Array,
+  options?: {
+    /** What errors call the bytes (e.g. the path they came from). */
+    name?: string;
+  },
+): SafetensorsContents {
   if (options !== undefined && !isPlainObject(options)) throw new Error(`deserialize: options must be an object, got ${show(options)}`);
   const name: unknown = options?.name;
   if (name !== undefined && typeof name !== 'string') throw new Error(`deserialize: options.name must be a string, got ${show(name)}`);
@@ -182,17 +199,29 @@ async function loadContents(path: string, who: string): Promise<SafetensorsConte
 /**
  * Reads a safetensors file's tensors (like `safetensors.torch.load_file`). Every dtype becomes
  * float32: F16/BF16 exactly, F64 rounded to nearest, integers and BOOL only when exact.
+ * PyTorch: `safetensors.torch.load_file`.
+ * @param path - the file
+ * @example
+ * ```ts
+ * model.loadStateDict(await load('weights.safetensors'));
+ * ```
  */
 export async function load(path: string): Promise<StateDict> {
   return (await readContents('load', path)).tensors;
 }
 
-/** The synchronous form of {@link load}. */
+/**
+ * The synchronous form of {@link load}.
+ * @param path - the file
+ */
 export function loadSync(path: string): StateDict {
   return loadContentsSync(checkPath('loadSync', path), 'loadSync').tensors;
 }
 
-/** Reads a safetensors file's tensors and its `__metadata__` strings. */
+/**
+ * Reads a safetensors file's tensors and its `__metadata__` strings.
+ * @param path - the file
+ */
 export async function loadFile(path: string): Promise<SafetensorsContents> {
   return readContents('loadFile', path);
 }
@@ -202,7 +231,10 @@ export async function readContents(who: string, path: string): Promise<Safetenso
   return loadContents(checkPath(who, path), who);
 }
 
-/** The synchronous form of {@link loadFile}. */
+/**
+ * The synchronous form of {@link loadFile}.
+ * @param path - the file
+ */
 export function loadFileSync(path: string): SafetensorsContents {
   return loadContentsSync(checkPath('loadFileSync', path), 'loadFileSync');
 }
@@ -321,6 +353,9 @@ function* pieces(p: Prepared, who: string): Generator<Uint8Array> {
 /**
  * The safetensors bytes of a Module's state dict or a name → Tensor record (always F32). A Node
  * Buffer at run time; typed as Uint8Array so the declarations need no Node types.
+ * PyTorch: `safetensors.torch.save`.
+ * @param obj - a Module or a name → Tensor record
+ * @param options - metadata
  */
 export function serialize(obj: Saveable, options?: SaveOptions): Uint8Array {
   const p = prepare(obj, options, 'serialize');
@@ -336,6 +371,14 @@ export function serialize(obj: Saveable, options?: SaveOptions): Uint8Array {
 /**
  * Writes a Module's state dict (or a name → Tensor record) to `path` as safetensors, atomically:
  * a crash mid-save leaves the previous file intact (and possibly a `.<name>.<pid>.<hex>.tmp` beside it).
+ * PyTorch: `safetensors.torch.save_file`.
+ * @param obj - a Module or a name → Tensor record
+ * @param path - the file to write
+ * @param options - metadata
+ * @example
+ * ```ts
+ * await save(model, 'weights.safetensors');
+ * ```
  */
 export async function save(obj: Saveable, path: string, options?: SaveOptions): Promise<void> {
   await saveAs('save', obj, path, options);
@@ -348,7 +391,12 @@ export async function saveAs(who: string, obj: Saveable, path: string, options?:
   await writeFileAtomic(path, pieces(p, who), who);
 }
 
-/** The synchronous form of {@link save}. */
+/**
+ * The synchronous form of {@link save}.
+ * @param obj - a Module or a name → Tensor record
+ * @param path - the file to write
+ * @param options - metadata
+ */
 export function saveSync(obj: Saveable, path: string, options?: SaveOptions): void {
   checkPath('saveSync', path);
   const p = prepare(obj, options, 'saveSync');

@@ -10,6 +10,7 @@ import { defaultGenerator } from '../random.js';
 import { shapeStr, valueStr } from '../shape.js';
 import { type Tensor, tensorProblem } from '../tensor.js';
 
+/** The nonlinearities calculateGain knows, by PyTorch's names. */
 export type Nonlinearity = 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'selu';
 
 const FLOAT32_MAX = 3.4028234663852886e38;
@@ -26,7 +27,12 @@ function finite(fn: string, what: string, v: unknown): number {
   return v;
 }
 
-/** The recommended gain for a nonlinearity (leaky_relu takes its negative slope as param, default 0.01). */
+/**
+ * The recommended gain for a nonlinearity (leaky_relu takes its negative slope as param, default 0.01).
+ * PyTorch: `torch.nn.init.calculate_gain`.
+ * @param nonlinearity - e.g. 'relu', 'tanh', 'leaky_relu'
+ * @param param - leaky_relu's negative slope
+ */
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
   return gainOf('calculateGain', nonlinearity, param);
 }
@@ -54,8 +60,16 @@ function gainOf(fn: string, nonlinearity: unknown, param: unknown): number {
   }
 }
 
-/** fan_in and fan_out of a weight [out, in, ...receptive field]. */
-export function calculateFans(t: Tensor): { fanIn: number; fanOut: number } {
+/**
+ * fan_in and fan_out of a weight [out, in, ...receptive field].
+ * @param t - a tensor with at least 2 dims
+ */
+export function calculateFans(t: Tensor): {
+  /** in × receptive field size. */
+  fanIn: number;
+  /** out × receptive field size. */
+  fanOut: number;
+} {
   return fans('calculateFans', t);
 }
 
@@ -67,6 +81,14 @@ function fans(fn: string, t: Tensor): { fanIn: number; fanOut: number } {
   return { fanIn: t.shape[1]! * receptive, fanOut: t.shape[0]! * receptive };
 }
 
+/**
+ * Fills t from U(a, b), in place.
+ * PyTorch: `torch.nn.init.uniform_`.
+ * @param t - the tensor to fill (overwritten)
+ * @param a - lower bound (default 0)
+ * @param b - upper bound (default 1)
+ * @returns t
+ */
 export function uniform_(t: Tensor, a = 0, b = 1): Tensor {
   target('uniform_', t);
   return fillUniform('uniform_', t, a, b);
@@ -85,6 +107,14 @@ function fillUniform(fn: string, t: Tensor, a: unknown, b: unknown): Tensor {
   return t;
 }
 
+/**
+ * Fills t from N(mean, std²), in place.
+ * PyTorch: `torch.nn.init.normal_`.
+ * @param t - the tensor to fill (overwritten)
+ * @param mean - default 0
+ * @param std - standard deviation, ≥ 0 (default 1)
+ * @returns t
+ */
 export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
   target('normal_', t);
   return fillNormal('normal_', t, mean, std);
@@ -99,6 +129,13 @@ function fillNormal(fn: string, t: Tensor, mean: unknown, std: unknown): Tensor 
   return t;
 }
 
+/**
+ * Fills t with value, in place.
+ * PyTorch: `torch.nn.init.constant_`.
+ * @param t - the tensor to fill (overwritten)
+ * @param value - any number
+ * @returns t
+ */
 export function constant_(t: Tensor, value: number): Tensor {
   return fillConstant('constant_', t, value);
 }
@@ -111,7 +148,17 @@ function fillConstant(fn: string, t: Tensor, value: unknown): Tensor {
   return t;
 }
 
+/**
+ * Fills t with 0, in place; returns t.
+ * PyTorch: `torch.nn.init.zeros_`.
+ * @param t - the tensor to fill (overwritten)
+ */
 export const zeros_ = (t: Tensor): Tensor => fillConstant('zeros_', t, 0);
+/**
+ * Fills t with 1, in place; returns t.
+ * PyTorch: `torch.nn.init.ones_`.
+ * @param t - the tensor to fill (overwritten)
+ */
 export const ones_ = (t: Tensor): Tensor => fillConstant('ones_', t, 1);
 
 function checkGain(fn: string, gain: unknown): number {
@@ -120,7 +167,13 @@ function checkGain(fn: string, gain: unknown): number {
   return g;
 }
 
-/** U(−a, a) with a = gain·√(6 / (fanIn + fanOut)) (Glorot & Bengio 2010). */
+/**
+ * Fills t from U(−a, a) with a = gain·√(6 / (fanIn + fanOut)) (Glorot & Bengio 2010), in place.
+ * PyTorch: `torch.nn.init.xavier_uniform_`.
+ * @param t - a weight [out, in, …] (overwritten)
+ * @param gain - scale (default 1; see calculateGain)
+ * @returns t
+ */
 export function xavierUniform_(t: Tensor, gain = 1): Tensor {
   const fn = 'xavierUniform_';
   target(fn, t);
@@ -131,7 +184,13 @@ export function xavierUniform_(t: Tensor, gain = 1): Tensor {
   return fillUniform(fn, t, -a, a);
 }
 
-/** N(0, std²) with std = gain·√(2 / (fanIn + fanOut)). */
+/**
+ * Fills t from N(0, std²) with std = gain·√(2 / (fanIn + fanOut)), in place.
+ * PyTorch: `torch.nn.init.xavier_normal_`.
+ * @param t - a weight [out, in, …] (overwritten)
+ * @param gain - scale (default 1; see calculateGain)
+ * @returns t
+ */
 export function xavierNormal_(t: Tensor, gain = 1): Tensor {
   const fn = 'xavierNormal_';
   target(fn, t);
@@ -141,10 +200,13 @@ export function xavierNormal_(t: Tensor, gain = 1): Tensor {
   return fillNormal(fn, t, 0, g * Math.sqrt(2 / (fanIn + fanOut)));
 }
 
+/** Options of kaimingUniform_ and kaimingNormal_; defaults are PyTorch's. */
 export interface KaimingOptions {
   /** Negative slope of the leaky_relu that follows (used only with nonlinearity 'leaky_relu'). */
   a?: number;
+  /** 'fanIn' (default) keeps the forward pass's variance; 'fanOut' the backward pass's. */
   mode?: 'fanIn' | 'fanOut';
+  /** The nonlinearity that follows (default 'leaky_relu', which with a = 0 is ReLU's gain). */
   nonlinearity?: Nonlinearity;
 }
 
@@ -162,13 +224,26 @@ function kaimingStd(fn: string, t: Tensor, o: KaimingOptions): number {
   return gain / Math.sqrt(mode === 'fanIn' ? fanIn : fanOut);
 }
 
-/** U(−b, b) with b = gain·√(3 / fan) (He et al. 2015). PyTorch's defaults: a 0, fanIn, leaky_relu. */
+/**
+ * Fills t from U(−b, b) with b = gain·√(3 / fan) (He et al. 2015), in place. PyTorch's defaults:
+ * a 0, fanIn, leaky_relu.
+ * PyTorch: `torch.nn.init.kaiming_uniform_`.
+ * @param t - a weight [out, in, …] (overwritten)
+ * @param options - a, mode, nonlinearity
+ * @returns t
+ */
 export function kaimingUniform_(t: Tensor, options: KaimingOptions = {}): Tensor {
   const bound = Math.sqrt(3) * kaimingStd('kaimingUniform_', t, options);
   return fillUniform('kaimingUniform_', t, -bound, bound);
 }
 
-/** N(0, std²) with std = gain / √fan. */
+/**
+ * Fills t from N(0, std²) with std = gain / √fan, in place.
+ * PyTorch: `torch.nn.init.kaiming_normal_`.
+ * @param t - a weight [out, in, …] (overwritten)
+ * @param options - a, mode, nonlinearity
+ * @returns t
+ */
 export function kaimingNormal_(t: Tensor, options: KaimingOptions = {}): Tensor {
   return fillNormal('kaimingNormal_', t, 0, kaimingStd('kaimingNormal_', t, options));
 }

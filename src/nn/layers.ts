@@ -8,18 +8,33 @@ import { MAX_ELEMENTS, valueStr } from '../shape.js';
 import { kaimingUniform_, uniform_ } from './init.js';
 import { Module, parameter } from './module.js';
 
+/** Options of `new Linear(in, out, options)`. */
 export interface LinearOptions {
+  /** Learn an additive bias (default true). */
   bias?: boolean;
 }
 
 /**
  * y = x·Wᵀ + b with W of shape [out, in], as torch.nn.Linear, initialised as PyTorch does:
  * W from kaimingUniform(a = √5), i.e. U(±1/√in), and b from U(±1/√in).
+ * PyTorch: `torch.nn.Linear`.
+ * @example
+ * ```ts
+ * const layer = new Linear(784, 10);
+ * const logits = layer.forward(randn([32, 784])); // shape [32, 10]
+ * ```
  */
 export class Linear extends Module {
+  /** The weight parameter, shape [outFeatures, inFeatures]. */
   readonly weight: Tensor;
+  /** The bias parameter, shape [outFeatures], or null without bias. */
   readonly bias: Tensor | null;
 
+  /**
+   * @param inFeatures - size of each input row
+   * @param outFeatures - size of each output row
+   * @param options - `bias: false` for no bias
+   */
   constructor(
     readonly inFeatures: number,
     readonly outFeatures: number,
@@ -42,6 +57,11 @@ export class Linear extends Module {
     this.bias = options.bias === false ? null : parameter(uniform_(zeros([outFeatures]), -bound, bound));
   }
 
+  /**
+   * x·Wᵀ + b.
+   * @param x - input of shape [..., inFeatures]
+   * @returns output of shape [..., outFeatures]
+   */
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias);
   }
@@ -56,10 +76,20 @@ export class Linear extends Module {
   }
 }
 
-/** Runs its modules in order. A Linear directly followed by a ReLU runs as one fused call. */
+/**
+ * Runs its modules in order. A Linear directly followed by a ReLU runs as one fused call.
+ * PyTorch: `torch.nn.Sequential`.
+ * @example
+ * ```ts
+ * const model = new Sequential(new Linear(2, 8), new ReLU(), new Linear(8, 1));
+ * const y = model.forward(tensor([[0, 1]])); // shape [1, 1]
+ * ```
+ */
 export class Sequential extends Module {
+  /** The modules, in the order they run. */
   readonly layers: Module[];
 
+  /** @param layers - the modules, first to last */
   constructor(...layers: Module[]) {
     super();
     layers.forEach((m, i) => {
@@ -72,10 +102,15 @@ export class Sequential extends Module {
     for (let i = 0; i < this.layers.length; i++) yield [String(i), this.layers[i]!];
   }
 
+  /** Number of layers. */
   get length(): number {
     return this.layers.length;
   }
 
+  /**
+   * The layer at index i (negative counts from the end).
+   * @param i - an integer index
+   */
   at(i: number): Module {
     // Array.prototype.at would read 'x' or 1.5 as an index (0, 1) and return a layer.
     requireInteger('Sequential.at', 'index', i);
@@ -84,6 +119,11 @@ export class Sequential extends Module {
     return m;
   }
 
+  /**
+   * Feeds x through every layer in turn.
+   * @param x - input of the first layer
+   * @returns output of the last layer
+   */
   forward(x: Tensor): Tensor {
     let y = x;
     for (let i = 0; i < this.layers.length; i++) {
@@ -102,14 +142,20 @@ export class Sequential extends Module {
   static fuse = true;
 }
 
+/** Returns its input unchanged (a placeholder layer). PyTorch: `torch.nn.Identity`. */
 export class Identity extends Module {
+  /** Returns x. @param x - any tensor */
   forward(x: Tensor): Tensor {
     return x;
   }
 }
 
-/** Flattens dims startDim..endDim (default: all but the batch dim). */
+/** Flattens dims startDim..endDim (default: all but the batch dim). PyTorch: `torch.nn.Flatten`. */
 export class Flatten extends Module {
+  /**
+   * @param startDim - first dim to merge (default 1, after the batch dim)
+   * @param endDim - last dim to merge, inclusive (default -1)
+   */
   constructor(
     readonly startDim = 1,
     readonly endDim = -1,
@@ -118,6 +164,7 @@ export class Flatten extends Module {
     requireInteger('Flatten', 'startDim', startDim);
     requireInteger('Flatten', 'endDim', endDim);
   }
+  /** Merges dims startDim..endDim of x. @param x - input tensor */
   forward(x: Tensor): Tensor {
     return flatten(x, this.startDim, this.endDim);
   }
@@ -126,17 +173,22 @@ export class Flatten extends Module {
   }
 }
 
+/** max(x, 0) elementwise. PyTorch: `torch.nn.ReLU`. */
 export class ReLU extends Module {
+  /** Applies ReLU. @param x - input tensor */
   forward(x: Tensor): Tensor {
     return x.relu();
   }
 }
 
+/** x for x ≥ 0, negativeSlope·x below. PyTorch: `torch.nn.LeakyReLU`. */
 export class LeakyReLU extends Module {
+  /** @param negativeSlope - slope for negative inputs (default 0.01) */
   constructor(readonly negativeSlope = 0.01) {
     super();
     requireFinite('LeakyReLU', 'negativeSlope', negativeSlope);
   }
+  /** Applies leaky ReLU. @param x - input tensor */
   forward(x: Tensor): Tensor {
     return x.leakyRelu(this.negativeSlope);
   }
@@ -145,23 +197,30 @@ export class LeakyReLU extends Module {
   }
 }
 
+/** 1 / (1 + e^-x) elementwise. PyTorch: `torch.nn.Sigmoid`. */
 export class Sigmoid extends Module {
+  /** Applies the sigmoid. @param x - input tensor */
   forward(x: Tensor): Tensor {
     return x.sigmoid();
   }
 }
 
+/** Hyperbolic tangent elementwise. PyTorch: `torch.nn.Tanh`. */
 export class Tanh extends Module {
+  /** Applies tanh. @param x - input tensor */
   forward(x: Tensor): Tensor {
     return x.tanh();
   }
 }
 
+/** Gaussian error linear unit. PyTorch: `torch.nn.GELU`. */
 export class GELU extends Module {
+  /** @param approximate - `'none'` (default: exact, with erf) or `'tanh'` */
   constructor(readonly approximate: 'none' | 'tanh' = 'none') {
     super();
     requireOneOf('GELU', 'approximate', approximate, ['none', 'tanh']);
   }
+  /** Applies GELU. @param x - input tensor */
   forward(x: Tensor): Tensor {
     return x.gelu(this.approximate);
   }
@@ -170,11 +229,14 @@ export class GELU extends Module {
   }
 }
 
+/** Softmax along a dim. PyTorch: `torch.nn.Softmax`. */
 export class Softmax extends Module {
+  /** @param dim - the dim to normalise (default -1, the last) */
   constructor(readonly dim = -1) {
     super();
     requireInteger('Softmax', 'dim', dim);
   }
+  /** Applies softmax along `dim`. @param x - input tensor */
   forward(x: Tensor): Tensor {
     return x.softmax(this.dim);
   }
@@ -183,11 +245,14 @@ export class Softmax extends Module {
   }
 }
 
+/** log(softmax(x)) along a dim, computed stably. PyTorch: `torch.nn.LogSoftmax`. */
 export class LogSoftmax extends Module {
+  /** @param dim - the dim to normalise (default -1, the last) */
   constructor(readonly dim = -1) {
     super();
     requireInteger('LogSoftmax', 'dim', dim);
   }
+  /** Applies log-softmax along `dim`. @param x - input tensor */
   forward(x: Tensor): Tensor {
     return x.logSoftmax(this.dim);
   }
@@ -196,12 +261,21 @@ export class LogSoftmax extends Module {
   }
 }
 
-/** Inverted dropout with probability p, seeded; the identity in eval mode. */
+/**
+ * Inverted dropout with probability p, seeded; the identity in eval mode.
+ * PyTorch: `torch.nn.Dropout`.
+ */
 export class Dropout extends Module {
+  /** @param p - probability of zeroing each element, in [0, 1] (default 0.5) */
   constructor(readonly p = 0.5) {
     super();
     if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be a number in [0, 1], got ${valueStr(p)}`);
   }
+  /**
+   * In training mode zeroes each element with probability p and scales the rest by 1/(1-p);
+   * returns x in eval mode.
+   * @param x - input tensor
+   */
   forward(x: Tensor): Tensor {
     return dropout(x, this.p, this.training);
   }

@@ -9,6 +9,7 @@ import { Tensor, ownedTensor } from '../tensor.js';
 import { empty } from '../ops/util.js';
 import { requireFinite, requireInteger, requireOneOf, requireOptions, requireTensor } from '../ops/args.js';
 
+/** How a loss combines its per-element values: their mean (default), their sum, or none (one per element). */
 export type Reduction = 'mean' | 'sum' | 'none';
 
 const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];
@@ -34,17 +35,31 @@ function requireSameShape(op: string, input: Tensor, target: Tensor): void {
   }
 }
 
+/** The options every loss takes. */
 export interface ReductionOptions {
+  /** 'mean' (default), 'sum' or 'none'. */
   reduction?: Reduction;
 }
 
-/** Mean squared error (x − y)². */
+/**
+ * Mean squared error (x − y)².
+ * PyTorch: `torch.nn.functional.mse_loss`.
+ * @param input - predictions
+ * @param target - targets, of input's shape
+ * @param options - `reduction`: 'mean' (default), 'sum' or 'none'
+ */
 export function mseLoss(input: Tensor, target: Tensor, options: ReductionOptions = {}): Tensor {
   requireSameShape('mseLoss', input, target);
   return reduce(input.sub(target).pow(2), reductionOf('mseLoss', options), 'mseLoss');
 }
 
-/** Mean absolute error |x − y| (gradient 0 where x = y, as PyTorch). */
+/**
+ * Mean absolute error |x − y| (gradient 0 where x = y, as PyTorch).
+ * PyTorch: `torch.nn.functional.l1_loss`.
+ * @param input - predictions
+ * @param target - targets, of input's shape
+ * @param options - `reduction`: 'mean' (default), 'sum' or 'none'
+ */
 export function l1Loss(input: Tensor, target: Tensor, options: ReductionOptions = {}): Tensor {
   requireSameShape('l1Loss', input, target);
   return reduce(input.sub(target).abs(), reductionOf('l1Loss', options), 'l1Loss');
@@ -61,6 +76,7 @@ function ignoreIndexOf(op: string, v: unknown): number {
   return v as number;
 }
 
+/** Options of crossEntropy (and, without labelSmoothing, nllLoss). */
 export interface CrossEntropyOptions extends ReductionOptions {
   /** Class index whose rows are skipped (index targets only); PyTorch's default is -100. */
   ignoreIndex?: number;
@@ -72,6 +88,15 @@ export interface CrossEntropyOptions extends ReductionOptions {
  * Cross-entropy of logits [N, C] against class indices [N] (a tensor of integers) or class
  * probabilities [N, C] (soft labels, MixUp). Computed from the logits in one fused, stable
  * softmax + cross-entropy kernel that also produces the gradient.
+ * PyTorch: `torch.nn.functional.cross_entropy`.
+ * @param logits - unnormalised scores [N, C] (no softmax before)
+ * @param target - class indices [N], or probabilities [N, C]
+ * @param options - reduction, ignoreIndex, labelSmoothing
+ * @example
+ * ```ts
+ * const loss = crossEntropy(model.forward(x), y); // y: class indices [N]
+ * loss.backward();
+ * ```
  */
 export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
   const reduction = reductionOf('crossEntropy', options);
@@ -122,7 +147,13 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
   });
 }
 
-/** Negative log-likelihood of log-probabilities [N, C] at class indices [N]: −logp[n, target[n]]. */
+/**
+ * Negative log-likelihood of log-probabilities [N, C] at class indices [N]: −logp[n, target[n]].
+ * PyTorch: `torch.nn.functional.nll_loss`.
+ * @param logProbs - log-probabilities [N, C] (e.g. from logSoftmax)
+ * @param target - class indices [N]
+ * @param options - reduction, ignoreIndex
+ */
 export function nllLoss(logProbs: Tensor, target: Tensor, options: Omit<CrossEntropyOptions, 'labelSmoothing'> = {}): Tensor {
   const reduction = reductionOf('nllLoss', options);
   const ignoreIndex = ignoreIndexOf('nllLoss', options.ignoreIndex);
@@ -164,6 +195,7 @@ export function nllLoss(logProbs: Tensor, target: Tensor, options: Omit<CrossEnt
   });
 }
 
+/** Options of bceWithLogits. */
 export interface BceWithLogitsOptions extends ReductionOptions {
   /** Weight of the positive term, broadcast along the last dim (PyTorch's pos_weight). */
   posWeight?: Tensor;
@@ -172,6 +204,10 @@ export interface BceWithLogitsOptions extends ReductionOptions {
 /**
  * Binary cross-entropy on logits, stable for any logit:
  * (1 − y)·x + l·(log(1 + e^(−|x|)) + max(−x, 0)) with l = 1 + (posWeight − 1)·y.
+ * PyTorch: `torch.nn.functional.binary_cross_entropy_with_logits`.
+ * @param input - logits
+ * @param target - targets in [0, 1], of input's shape
+ * @param options - reduction, posWeight
  */
 export function bceWithLogits(input: Tensor, target: Tensor, options: BceWithLogitsOptions = {}): Tensor {
   const reduction = reductionOf('bceWithLogits', options);
@@ -211,7 +247,13 @@ export function bceWithLogits(input: Tensor, target: Tensor, options: BceWithLog
   return reduce(elementwise, reduction, 'bceWithLogits');
 }
 
-/** Binary cross-entropy on probabilities; logs are clamped at −100 as in PyTorch. */
+/**
+ * Binary cross-entropy on probabilities; logs are clamped at −100 as in PyTorch.
+ * PyTorch: `torch.nn.functional.binary_cross_entropy`.
+ * @param input - probabilities in [0, 1]
+ * @param target - targets in [0, 1], of input's shape
+ * @param options - `reduction`: 'mean' (default), 'sum' or 'none'
+ */
 export function bce(input: Tensor, target: Tensor, options: ReductionOptions = {}): Tensor {
   const reduction = reductionOf('bce', options);
   requireSameShape('bce', input, target);

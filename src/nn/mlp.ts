@@ -7,9 +7,11 @@ export type ActivationName = 'relu' | 'leakyRelu' | 'gelu' | 'tanh' | 'sigmoid';
 
 /** A multilayer perceptron's shape: what mlp() builds, and what a saved model records. */
 export interface MLPSpec {
+  /** Features per input row. */
   inputs: number;
   /** Widths of the hidden layers, e.g. [512, 256]; [] gives one Linear (a linear model). */
   hidden: readonly number[];
+  /** Outputs per row (classes, for a classifier: the model returns logits). */
   outputs: number;
   /** Default 'relu'. */
   activation?: ActivationName;
@@ -91,6 +93,12 @@ export function mlpParameterShapes(spec: MLPSpec, prefix = ''): Map<string, numb
  * Linear → activation (→ Dropout) for each hidden width, then a final Linear, as one Sequential.
  * The layer indices match the same torch.nn.Sequential, so state dict keys ("0.weight", "3.bias", …)
  * are PyTorch's.
+ * @param spec - inputs, hidden widths, outputs, activation (default 'relu'), dropout
+ * @example
+ * ```ts
+ * const model = mlp({ inputs: 784, hidden: [256, 128], outputs: 10, dropout: 0.2 });
+ * String(model); // Sequential( (0): Linear(…) (1): ReLU() (2): Dropout(p=0.2) … )
+ * ```
  */
 export function mlp(spec: MLPSpec): Sequential {
   checkMlpSpec(spec);

@@ -30,7 +30,13 @@ function inference(who: string): AsyncInference {
 /** Tensors registered as parameters (by `parameter()`), so modules can find them among their fields. */
 const PARAMETERS = new WeakSet<Tensor>();
 
-/** Marks t as a module parameter (a leaf that requires grad) and returns it. */
+/**
+ * Marks t as a module parameter (a leaf that requires grad) and returns it. A Module field
+ * holding such a tensor is what `parameters()`, `stateDict()` and the optimizers see.
+ * PyTorch: `torch.nn.Parameter`.
+ * @param t - a leaf tensor (its requiresGrad is set to true)
+ * @returns t itself
+ */
 export function parameter(t: Tensor): Tensor {
   const problem = tensorProblem(t);
   if (problem !== null) throw new Error(`parameter: ${problem}`);
@@ -40,6 +46,10 @@ export function parameter(t: Tensor): Tensor {
   return t;
 }
 
+/**
+ * Whether x is a tensor registered by `parameter()`.
+ * @param x - any value
+ */
 export function isParameter(x: unknown): x is Tensor {
   return x instanceof Tensor && PARAMETERS.has(x);
 }
@@ -54,6 +64,11 @@ export abstract class Module {
   /** True in training mode (Dropout active), false after eval(). */
   training = true;
 
+  /**
+   * The computation: subclasses implement it; call it directly (`model.forward(x)`).
+   * @param inputs - the input tensors (one for most layers)
+   * @returns the output tensor
+   */
   abstract forward(...inputs: Tensor[]): Tensor;
 
   /** Direct submodules with their names (field names; Sequential uses "0", "1", …). */
@@ -61,6 +76,7 @@ export abstract class Module {
     for (const [k, v] of Object.entries(this)) if (v instanceof Module) yield [k, v];
   }
 
+  /** Direct submodules, in field order. PyTorch: `Module.children`. */
   *children(): Generator<Module> {
     for (const [, m] of this.namedChildren()) yield m;
   }
@@ -84,26 +100,43 @@ export abstract class Module {
     }
   }
 
+  /**
+   * Every parameter of this module and its submodules, each tensor once: what an optimizer takes.
+   * PyTorch: `Module.parameters`.
+   * @example
+   * ```ts
+   * const opt = new Adam(model.parameters(), { lr: 1e-3 });
+   * ```
+   */
   parameters(): Tensor[] {
     return [...this.namedParameters()].map(([, p]) => p);
   }
 
-  /** Sets training mode here and in every submodule. */
+  /**
+   * Sets training mode here and in every submodule.
+   * PyTorch: `Module.train`.
+   * @param mode - true for training (default), false for evaluation
+   * @returns this module
+   */
   train(mode = true): this {
     for (const [, m] of this.namedModules()) m.training = mode;
     return this;
   }
 
+  /** Switches to evaluation mode (`train(false)`): Dropout passes inputs through. PyTorch: `Module.eval`. */
   eval(): this {
     return this.train(false);
   }
 
-  /** Clears every parameter's gradient (to null, PyTorch's default set_to_none). */
+  /** Clears every parameter's gradient (to null, PyTorch's default set_to_none). PyTorch: `Module.zero_grad`. */
   zeroGrad(): void {
     for (const p of this.parameters()) p.grad = null;
   }
 
-  /** Name → tensor for every parameter; the tensors are detached views of the live values. */
+  /**
+   * Name → tensor for every parameter; the tensors are detached views of the live values.
+   * PyTorch: `Module.state_dict`.
+   */
   stateDict(): Record<string, Tensor> {
     const out: Record<string, Tensor> = {};
     for (const [k, p] of this.namedParameters()) out[k] = p.detach();
@@ -116,8 +149,19 @@ export abstract class Module {
    * (a real Tensor with intact data, of its parameter's shape), so a bad dict changes nothing.
    * Errors list every missing, unexpected, invalid and mis-shaped key. Returns the missing and
    * unexpected keys (empty when strict).
+   * PyTorch: `Module.load_state_dict`.
+   * @param state - parameter name → tensor, as `stateDict()` or `loadSync()` returns
+   * @param strict - demand exactly this module's keys (default true)
    */
-  loadStateDict(state: Record<string, Tensor>, strict = true): { missingKeys: string[]; unexpectedKeys: string[] } {
+  loadStateDict(
+    state: Record<string, Tensor>,
+    strict = true,
+  ): {
+    /** This module's parameters the dict had no value for. */
+    missingKeys: string[];
+    /** Keys of the dict that name no parameter. */
+    unexpectedKeys: string[];
+  } {
     if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Tensor) {
       throw new Error(`loadStateDict: expected an object mapping names to Tensors, got ${valueStr(state)}`);
     }
@@ -162,12 +206,18 @@ export abstract class Module {
   /**
    * `predictAsync(this, input, options)`: the outputs for every row of input, batched, in eval
    * mode, with the native kernels run off the JS thread so the event loop stays free.
+   * @param input - a tensor whose rows are samples, a dataset, or a loader
+   * @param options - batch size, worker threads; see `PredictAsyncOptions`
    */
   predictAsync(input: Tensor | Dataset | DataLoader<Tensor[]>, options?: PredictAsyncOptions): Promise<Tensor> {
     return inference('predictAsync').predict(this, input, options);
   }
 
-  /** `evaluateAsync(this, data, options)`: evaluate() with its forward passes off the JS thread. */
+  /**
+   * `evaluateAsync(this, data, options)`: evaluate() with its forward passes off the JS thread.
+   * @param data - a loader or dataset of (input, target) pairs, or an [inputs, targets] pair
+   * @param options - loss, metrics, batch size; see `EvaluateOptions`
+   */
   evaluateAsync(
     data: DataLoader<[Tensor, Tensor]> | Dataset<[Tensor, Tensor]> | readonly [Tensor, Tensor],
     options?: EvaluateOptions,
@@ -180,6 +230,7 @@ export abstract class Module {
     return '';
   }
 
+  /** The module tree, one line per layer, PyTorch-style (`print(model)`). */
   toString(): string {
     const kids = [...this.namedChildren()];
     const head = `${this.constructor.name}(${this.extraRepr()}`;

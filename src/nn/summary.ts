@@ -5,10 +5,15 @@ import type { Tensor } from '../tensor.js';
 import { Sequential } from './layers.js';
 import { Module, isParameter } from './module.js';
 
+/** One row of summary()'s table. */
 export interface LayerSummary {
+  /** Dotted module name ('' for the model itself, '0', '0.weight'…). */
   name: string;
+  /** The module's class name. */
   type: string;
+  /** The module's output shape in the forward pass (null if it was not called). */
   outputShape: number[] | null;
+  /** The module's own parameter count (not its children's). */
   params: number;
 }
 
@@ -16,8 +21,24 @@ export interface LayerSummary {
  * A layer table like torchinfo's: every submodule with its output shape (from one forward pass
  * on zeros of `inputShape`, under noGrad and with fusion off so each layer runs) and its own
  * parameter count; then the totals. Returns the text and the rows.
+ * @param model - the model
+ * @param inputShape - an input shape, batch dim included (e.g. [1, 784])
+ * @example
+ * ```ts
+ * console.log(summary(mlp({ inputs: 784, hidden: [128], outputs: 10 }), [1, 784]).text);
+ * ```
  */
-export function summary(model: Module, inputShape: readonly number[]): { text: string; layers: LayerSummary[]; totalParams: number } {
+export function summary(
+  model: Module,
+  inputShape: readonly number[],
+): {
+  /** The table, ready to print. */
+  text: string;
+  /** The table's rows. */
+  layers: LayerSummary[];
+  /** Parameter count of the whole model. */
+  totalParams: number;
+} {
   if (!((model as unknown) instanceof Module)) throw new Error(`summary: model must be a Module, got ${valueStr(model)}`);
   if (!Array.isArray(inputShape)) throw new Error(`summary: inputShape must be an array of dims (e.g. [1, 784]), got ${valueStr(inputShape)}`);
   checkShape('summary: inputShape', inputShape);

@@ -10,6 +10,10 @@ import { empty } from './util.js';
  * Inverted dropout: in training, each element is zeroed with probability p and the survivors
  * are scaled by 1/(1 − p), so the expected value is unchanged; outside training, the identity.
  * The mask comes from the seeded library generator.
+ * PyTorch: `torch.nn.functional.dropout`.
+ * @param x - input
+ * @param p - probability of zeroing an element, in [0, 1] (default 0.5)
+ * @param training - apply dropout (default true); false returns x
  */
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   requireTensor('dropout', 'input', x);

@@ -12,6 +12,16 @@ function binary(op: BinaryOp, x: Tensor, y: Tensor): Tensor {
   return out;
 }
 
+/**
+ * Elementwise sum a + b with broadcasting (a number counts as a 0-d tensor).
+ * PyTorch: `torch.add`.
+ * @param a - left operand
+ * @param b - right operand
+ * @example
+ * ```ts
+ * add(tensor([[1], [2]]), tensor([10, 20])); // [[11, 21], [12, 22]]
+ * ```
+ */
 export function add(a: TensorLike, b: TensorLike): Tensor {
   const x = asTensor('add', a);
   const y = asTensor('add', b);
@@ -21,6 +31,12 @@ export function add(a: TensorLike, b: TensorLike): Tensor {
   ]);
 }
 
+/**
+ * Elementwise difference a − b with broadcasting (a number counts as a 0-d tensor).
+ * PyTorch: `torch.sub`.
+ * @param a - left operand
+ * @param b - right operand
+ */
 export function sub(a: TensorLike, b: TensorLike): Tensor {
   const x = asTensor('sub', a);
   const y = asTensor('sub', b);
@@ -30,6 +46,12 @@ export function sub(a: TensorLike, b: TensorLike): Tensor {
   ]);
 }
 
+/**
+ * Elementwise product a · b with broadcasting (a number counts as a 0-d tensor).
+ * PyTorch: `torch.mul`.
+ * @param a - left operand
+ * @param b - right operand
+ */
 export function mul(a: TensorLike, b: TensorLike): Tensor {
   const x = asTensor('mul', a);
   const y = asTensor('mul', b);
@@ -39,6 +61,12 @@ export function mul(a: TensorLike, b: TensorLike): Tensor {
   ]);
 }
 
+/**
+ * Elementwise quotient a / b with broadcasting (a number counts as a 0-d tensor).
+ * PyTorch: `torch.div`.
+ * @param a - left operand
+ * @param b - right operand
+ */
 export function div(a: TensorLike, b: TensorLike): Tensor {
   const x = asTensor('div', a);
   const y = asTensor('div', b);
@@ -78,15 +106,38 @@ export function unaryOp(op: UnaryOp, a: TensorLike, p0 = 0, p1 = 0, name: string
   });
 }
 
+/**
+ * −x elementwise. PyTorch: `torch.neg`.
+ * @param x - input
+ */
 export const neg = (x: TensorLike): Tensor => unaryOp('neg', x);
+/**
+ * √x elementwise (NaN below 0). PyTorch: `torch.sqrt`.
+ * @param x - input
+ */
 export const sqrt = (x: TensorLike): Tensor => unaryOp('sqrt', x);
+/**
+ * e^x elementwise. PyTorch: `torch.exp`.
+ * @param x - input
+ */
 export const exp = (x: TensorLike): Tensor => unaryOp('exp', x);
+/**
+ * Natural logarithm elementwise (−Infinity at 0, NaN below). PyTorch: `torch.log`.
+ * @param x - input
+ */
 export const log = (x: TensorLike): Tensor => unaryOp('log', x);
+/**
+ * |x| elementwise. PyTorch: `torch.abs`.
+ * @param x - input
+ */
 export const abs = (x: TensorLike): Tensor => unaryOp('abs', x);
 
 /**
  * x ** exponent for a finite scalar exponent. (An infinite or NaN exponent is refused: JS's
  * Math.pow and C's pow disagree there, e.g. 1 ** Infinity, so the backends would.)
+ * PyTorch: `torch.pow`.
+ * @param x - base
+ * @param exponent - a finite number
  */
 export function pow(x: TensorLike, exponent: number): Tensor {
   if (typeof exponent !== 'number' || !Number.isFinite(exponent)) {
@@ -98,6 +149,10 @@ export function pow(x: TensorLike, exponent: number): Tensor {
 /**
  * Limits values to [min, max]; either bound may be omitted (null/undefined); ±Infinity is allowed,
  * NaN is not. NaN elements stay NaN, as in PyTorch.
+ * PyTorch: `torch.clamp`.
+ * @param x - input
+ * @param min - lower bound (null/undefined: none)
+ * @param max - upper bound (null/undefined: none)
  */
 export function clamp(x: TensorLike, min?: number | null, max?: number | null): Tensor {
   const bound = (name: string, v: unknown): number | null => {

@@ -34,6 +34,9 @@ function toIndices(op: string, indices: IndexLike, rows: number): Int32Array {
 /**
  * Rows of x picked by integer indices along dim 0 (repeats allowed):
  * out[i] = x[indices[i]]. The backward adds each row's gradient back into the row it came from.
+ * PyTorch: `torch.index_select(x, 0, indices)`.
+ * @param x - input with at least 1 dim
+ * @param indices - row indices in 0..rows-1: a tensor of integers, Int32Array or number[]
  */
 export function indexSelect(x: Tensor, indices: IndexLike): Tensor {
   requireTensor('indexSelect', 'input', x);
@@ -59,6 +62,10 @@ export function indexSelect(x: Tensor, indices: IndexLike): Tensor {
 /**
  * Rows start..end (end exclusive; negative values count from the end, out-of-range values are
  * clipped, as in Python slicing) along dim 0. The result is a view: it shares x's buffer.
+ * PyTorch: `x[start:end]`.
+ * @param x - input with at least 1 dim
+ * @param start - first row
+ * @param end - one past the last row (default: all rows)
  */
 export function slice(x: Tensor, start: number, end?: number): Tensor {
   requireTensor('slice', 'input', x);
@@ -82,7 +89,12 @@ function isList(x: readonly Tensor[]): boolean {
   return Array.isArray(x as unknown);
 }
 
-/** Joins tensors along an existing dim; all other dims must match. */
+/**
+ * Joins tensors along an existing dim; all other dims must match.
+ * PyTorch: `torch.cat`.
+ * @param tensors - at least one tensor
+ * @param dim - the dim to join along (default 0)
+ */
 export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
   if (!isList(tensors) || tensors.length === 0) throw new Error('concat: expected a non-empty array of tensors');
   tensors.forEach((t, i) => {
@@ -124,7 +136,12 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
   });
 }
 
-/** Joins same-shaped tensors along a new dim. */
+/**
+ * Joins same-shaped tensors along a new dim.
+ * PyTorch: `torch.stack`.
+ * @param tensors - at least one tensor, all of one shape
+ * @param dim - where the new dim goes (default 0)
+ */
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   if (!isList(tensors) || tensors.length === 0) throw new Error('stack: expected a non-empty array of tensors');
   const first = tensors[0]!;

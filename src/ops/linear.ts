@@ -68,11 +68,24 @@ function linearOp(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | u
   });
 }
 
+/**
+ * y = x·Wᵀ + b in one fused backend call (bias added inside the GEMM). Leading dims of x fold into rows.
+ * PyTorch: `torch.nn.functional.linear`.
+ * @param x - input [..., in]
+ * @param weight - [out, in]
+ * @param bias - [out], or null/omitted for none
+ * @returns [..., out]
+ */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   return linearOp('linear', x, weight, bias, false);
 }
 
-/** relu(linear(x, weight, bias)) in one fused call. */
+/**
+ * relu(linear(x, weight, bias)) in one fused call.
+ * @param x - input [..., in]
+ * @param weight - [out, in]
+ * @param bias - [out], or null/omitted for none
+ */
 export function linearRelu(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   return linearOp('linearRelu', x, weight, bias, true);
 }

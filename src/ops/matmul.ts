@@ -18,6 +18,13 @@ function incompatible(a: Tensor, b: Tensor, why: string): Error {
  * - a 1-D operand is a row (left) or column (right) vector whose dim is dropped from the result.
  * Gradients: dA = dC·Bᵀ and dB = Aᵀ·dC, computed by the GEMM's transpose flags, never by
  * materialising a transpose.
+ * PyTorch: `torch.matmul` (`a @ b`).
+ * @param a - left operand
+ * @param b - right operand
+ * @example
+ * ```ts
+ * const y = matmul(randn([32, 784]), randn([784, 10])); // [32, 10]
+ * ```
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   requireTensor('matmul', 'input', a);

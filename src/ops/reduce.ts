@@ -85,7 +85,13 @@ function argReduce(op: 'max' | 'min', x: Tensor, p: Plan, vals: Float32Array): F
   return idx;
 }
 
-/** Sum over all elements or along dim. */
+/**
+ * Sum over all elements or along dim.
+ * PyTorch: `torch.sum`.
+ * @param x - input
+ * @param dim - the dim to reduce; null or omitted reduces every element
+ * @param keepdim - keep the reduced dim with size 1 (default false)
+ */
 export function sum(x: Tensor, dim?: number | null, keepdim = false): Tensor {
   const p = plan('sum', x, dim, keepdim);
   const out = empty(p.shape, 'sum');
@@ -93,7 +99,13 @@ export function sum(x: Tensor, dim?: number | null, keepdim = false): Tensor {
   return record(out, 'sum', [x], [], (g) => [expand(g, p.kept, x.shape)]);
 }
 
-/** Mean over all elements or along dim (NaN for an empty reduction, as in PyTorch). */
+/**
+ * Mean over all elements or along dim (NaN for an empty reduction, as in PyTorch).
+ * PyTorch: `torch.mean`.
+ * @param x - input
+ * @param dim - the dim to reduce; null or omitted reduces every element
+ * @param keepdim - keep the reduced dim with size 1 (default false)
+ */
 export function mean(x: Tensor, dim?: number | null, keepdim = false): Tensor {
   const p = plan('mean', x, dim, keepdim);
   const out = empty(p.shape, 'mean');
@@ -145,12 +157,24 @@ function extreme(op: 'max' | 'min', x: Tensor, dim: number | null | undefined, k
   });
 }
 
-/** Largest value overall or along dim (values only; see argmax for the indices). */
+/**
+ * Largest value overall or along dim (values only; see argmax for the indices).
+ * PyTorch: `torch.amax`.
+ * @param x - input
+ * @param dim - the dim to reduce; null or omitted reduces every element
+ * @param keepdim - keep the reduced dim with size 1 (default false)
+ */
 export function max(x: Tensor, dim?: number | null, keepdim = false): Tensor {
   return extreme('max', x, dim, keepdim);
 }
 
-/** Smallest value overall or along dim (values only; see argmin for the indices). */
+/**
+ * Smallest value overall or along dim (values only; see argmin for the indices).
+ * PyTorch: `torch.amin`.
+ * @param x - input
+ * @param dim - the dim to reduce; null or omitted reduces every element
+ * @param keepdim - keep the reduced dim with size 1 (default false)
+ */
 export function min(x: Tensor, dim?: number | null, keepdim = false): Tensor {
   return extreme('min', x, dim, keepdim);
 }
@@ -170,14 +194,26 @@ function argExtreme(op: 'argmax' | 'argmin', x: Tensor, dim: number | null | und
   return idx;
 }
 
-/** Index of the largest value (flat index when dim is omitted), as a float tensor of integers;
+/**
+ * Index of the largest value (flat index when dim is omitted), as a float tensor of integers;
  * the first one on ties, the first NaN if there is one (PyTorch). Not differentiable. Throws when
- * the reduced dim is longer than 2^24 (float32 cannot hold those indices): use argmaxIndices. */
+ * the reduced dim is longer than 2^24 (float32 cannot hold those indices): use argmaxIndices.
+ * PyTorch: `torch.argmax`.
+ * @param x - input
+ * @param dim - the dim to reduce; null or omitted reduces every element
+ * @param keepdim - keep the reduced dim with size 1 (default false)
+ */
 export function argmax(x: Tensor, dim?: number | null, keepdim = false): Tensor {
   return argExtreme('argmax', x, dim, keepdim);
 }
 
-/** Index of the smallest value; see argmax. */
+/**
+ * Index of the smallest value; see argmax.
+ * PyTorch: `torch.argmin`.
+ * @param x - input
+ * @param dim - the dim to reduce; null or omitted reduces every element
+ * @param keepdim - keep the reduced dim with size 1 (default false)
+ */
 export function argmin(x: Tensor, dim?: number | null, keepdim = false): Tensor {
   return argExtreme('argmin', x, dim, keepdim);
 }
@@ -192,12 +228,18 @@ function argIndices(op: 'argmaxIndices' | 'argminIndices', x: Tensor, dim: numbe
 /**
  * argmax as exact integers, for any length: a Float64Array laid out as argmax(x, dim)'s result
  * (one index per row of the other dims; one flat index when dim is omitted).
+ * @param x - input
+ * @param dim - the dim to reduce; null or omitted reduces every element
  */
 export function argmaxIndices(x: Tensor, dim?: number | null): Float64Array {
   return argIndices('argmaxIndices', x, dim);
 }
 
-/** argmin as exact integers; see argmaxIndices. */
+/**
+ * argmin as exact integers; see argmaxIndices.
+ * @param x - input
+ * @param dim - the dim to reduce; null or omitted reduces every element
+ */
 export function argminIndices(x: Tensor, dim?: number | null): Float64Array {
   return argIndices('argminIndices', x, dim);
 }

@@ -24,7 +24,12 @@ function resolveShape(x: Tensor, shape: readonly number[]): number[] {
   return out;
 }
 
-/** Same data, new shape (one dim may be -1). The result shares the buffer: no copy. */
+/**
+ * Same data, new shape (one dim may be -1). The result shares the buffer: no copy.
+ * PyTorch: `torch.reshape`.
+ * @param x - input
+ * @param shape - the new dims, as arguments or one array
+ */
 export function reshape(x: Tensor, ...shape: number[] | [readonly number[]]): Tensor {
   requireTensor('reshape', 'input', x);
   const dims: readonly number[] = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
@@ -32,7 +37,13 @@ export function reshape(x: Tensor, ...shape: number[] | [readonly number[]]): Te
   return record(x._view(x._buf, s), 'reshape', [x], [], (g) => [g._view(g._buf, x.shape)]);
 }
 
-/** Merges dims startDim..endDim into one. */
+/**
+ * Merges dims startDim..endDim into one.
+ * PyTorch: `torch.flatten`.
+ * @param x - input
+ * @param startDim - first dim to merge (default 0)
+ * @param endDim - last dim to merge, inclusive (default -1)
+ */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   requireTensor('flatten', 'input', x);
   // A 0-d tensor flattens as if it had one dim (PyTorch).
@@ -43,14 +54,24 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   return reshape(x, [...x.shape.slice(0, s), sizeOf(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)]);
 }
 
-/** Inserts a size-1 dim at `dim`. */
+/**
+ * Inserts a size-1 dim at `dim`.
+ * PyTorch: `torch.unsqueeze`.
+ * @param x - input
+ * @param dim - where the new dim goes, in -(ndim+1)..ndim
+ */
 export function unsqueeze(x: Tensor, dim: number): Tensor {
   requireTensor('unsqueeze', 'input', x);
   const d = normDim('unsqueeze', dim, x.ndim + 1);
   return reshape(x, [...x.shape.slice(0, d), 1, ...x.shape.slice(d)]);
 }
 
-/** Removes size-1 dims: all of them, or only `dim` (a no-op if that dim is not 1). */
+/**
+ * Removes size-1 dims: all of them, or only `dim` (a no-op if that dim is not 1).
+ * PyTorch: `torch.squeeze`.
+ * @param x - input
+ * @param dim - the dim to remove; omit to remove every size-1 dim
+ */
 export function squeeze(x: Tensor, dim?: number): Tensor {
   requireTensor('squeeze', 'input', x);
   if (dim === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
@@ -58,7 +79,12 @@ export function squeeze(x: Tensor, dim?: number): Tensor {
   return x.shape[d] === 1 ? reshape(x, [...x.shape.slice(0, d), ...x.shape.slice(d + 1)]) : x;
 }
 
-/** Reorders dims: result dim i is input dim axes[i]. Copies into a new contiguous buffer. */
+/**
+ * Reorders dims: result dim i is input dim axes[i]. Copies into a new contiguous buffer.
+ * PyTorch: `torch.permute`.
+ * @param x - input
+ * @param axes - a permutation of 0..ndim-1
+ */
 export function permute(x: Tensor, axes: readonly number[]): Tensor {
   requireTensor('permute', 'input', x);
   if (!Array.isArray(axes)) throw new Error(`permute: axes must be an array of dims, got ${describe(axes)}`);
@@ -79,7 +105,13 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
   });
 }
 
-/** Swaps two dims. */
+/**
+ * Swaps two dims.
+ * PyTorch: `torch.transpose`.
+ * @param x - input
+ * @param dim0 - first dim
+ * @param dim1 - second dim
+ */
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
   requireTensor('transpose', 'input', x);
   const d0 = normDim('transpose', dim0, x.ndim, 'dim0');

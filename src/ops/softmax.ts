@@ -21,12 +21,22 @@ function softmaxOp(name: string, x: Tensor, dim: number, log: boolean): Tensor {
   });
 }
 
-/** exp(x) / Σ exp(x) along dim (default: the last), computed stably for large logits. */
+/**
+ * exp(x) / Σ exp(x) along dim (default: the last), computed stably for large logits.
+ * PyTorch: `torch.softmax`.
+ * @param x - input (logits)
+ * @param dim - the dim to normalise (default -1)
+ */
 export function softmax(x: Tensor, dim = -1): Tensor {
   return softmaxOp('softmax', x, dim, false);
 }
 
-/** log(softmax(x)) along dim, as x − logsumexp(x): finite even where softmax underflows to 0. */
+/**
+ * log(softmax(x)) along dim, as x − logsumexp(x): finite even where softmax underflows to 0.
+ * PyTorch: `torch.log_softmax`.
+ * @param x - input (logits)
+ * @param dim - the dim to normalise (default -1)
+ */
 export function logSoftmax(x: Tensor, dim = -1): Tensor {
   return softmaxOp('logSoftmax', x, dim, true);
 }

@@ -12,20 +12,33 @@ import {
   checkNumber,
 } from './optimizer.js';
 
+/** Options of `new Adam(params, options)` and `new AdamW(params, options)`; defaults are PyTorch's. */
 export interface AdamOptions {
+  /** Learning rate (default 1e-3). */
   lr?: number;
+  /** Decay rates of the gradient's running mean and of its square (default [0.9, 0.999]). */
   betas?: [number, number];
+  /** Added to the denominator for stability (default 1e-8). */
   eps?: number;
+  /** Weight decay: L2 for Adam (default 0), decoupled for AdamW (default 1e-2). */
   weightDecay?: number;
+  /** Use the AMSGrad variant (default false). */
   amsgrad?: boolean;
+  /** Maximize the objective instead of minimizing it (default false). */
   maximize?: boolean;
 }
 
+/** One Adam/AdamW parameter group: the options, all set. */
 export interface AdamGroup extends ParamGroup {
+  /** Decay rates of the running averages. */
   betas: [number, number];
+  /** Added to the denominator for stability. */
   eps: number;
+  /** Weight decay (L2 for Adam, decoupled for AdamW). */
   weightDecay: number;
+  /** AMSGrad variant. */
   amsgrad: boolean;
+  /** Maximize instead of minimize. */
   maximize: boolean;
 }
 
@@ -47,6 +60,7 @@ const ADAM_STATE = { buffers: ['expAvg', 'expAvgSq', 'maxExpAvgSq'], counters: [
 
 /** Shared body of Adam and AdamW: one backend adamStep call per parameter (the native fused kernel). */
 abstract class AdamBase extends Optimizer<AdamGroup> {
+  /** Whether weight decay is decoupled from the gradient (AdamW) or added to it (Adam). */
   protected abstract readonly decoupled: boolean;
 
   protected update(group: AdamGroup): void {
@@ -100,17 +114,40 @@ function adamDefaults(name: string, o: AdamOptions, wd: number): Omit<AdamGroup,
   };
 }
 
-/** Adam (torch.optim.Adam): weight decay is L2, added to the gradient. */
+/**
+ * Adam (torch.optim.Adam): weight decay is L2, added to the gradient. Each step is one fused
+ * kernel call per parameter.
+ * PyTorch: `torch.optim.Adam`.
+ * @example
+ * ```ts
+ * const opt = new Adam(model.parameters(), { lr: 1e-3 });
+ * for (const [x, y] of loader) {
+ *   opt.zeroGrad();
+ *   crossEntropy(model.forward(x), y).backward();
+ *   opt.step();
+ * }
+ * ```
+ */
 export class Adam extends AdamBase {
+  /** false: Adam's weight decay is L2. */
   protected readonly decoupled = false;
+  /**
+   * @param params - the tensors to optimize (`model.parameters()`), or parameter groups
+   * @param options - lr, betas, eps…; see `AdamOptions`
+   */
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamGroup>>, options: AdamOptions = {}) {
     super('Adam', params, adamDefaults('Adam', options, 0), validateAdam, ADAM_STATE);
   }
 }
 
-/** AdamW (torch.optim.AdamW): decoupled weight decay, default 1e-2. */
+/** AdamW (torch.optim.AdamW): decoupled weight decay, default 1e-2. PyTorch: `torch.optim.AdamW`. */
 export class AdamW extends AdamBase {
+  /** true: AdamW's weight decay is decoupled. */
   protected readonly decoupled = true;
+  /**
+   * @param params - the tensors to optimize (`model.parameters()`), or parameter groups
+   * @param options - lr, betas, eps, weightDecay (default 1e-2)…; see `AdamOptions`
+   */
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamGroup>>, options: AdamOptions = {}) {
     super('AdamW', params, adamDefaults('AdamW', options, 1e-2), validateAdam, ADAM_STATE);
   }

@@ -29,6 +29,7 @@ function gradsOf(fn: string, params: Iterable<Tensor> | Tensor): Tensor[] {
   return out;
 }
 
+/** Options of `clipGradNorm`. */
 export interface ClipGradNormOptions {
   /** Throw if the total norm is NaN or infinite (PyTorch's error_if_nonfinite). Default false. */
   errorIfNonfinite?: boolean;
@@ -39,6 +40,17 @@ export interface ClipGradNormOptions {
  * gradients taken together; Infinity for the max-abs norm) is at most maxNorm, as
  * torch.nn.utils.clip_grad_norm_: coefficient min(1, maxNorm / (total + 1e-6)).
  * Returns the total norm before clipping (0 when no parameter has a gradient).
+ * PyTorch: `torch.nn.utils.clip_grad_norm_`.
+ * @param params - the parameters whose gradients to clip (e.g. `model.parameters()`)
+ * @param maxNorm - the largest total norm allowed (≥ 0)
+ * @param normType - p of the p-norm (default 2; Infinity for max-abs)
+ * @param options - `errorIfNonfinite`
+ * @example
+ * ```ts
+ * loss.backward();
+ * clipGradNorm(model.parameters(), 1.0);
+ * opt.step();
+ * ```
  */
 export function clipGradNorm(
   params: Iterable<Tensor> | Tensor,
@@ -96,7 +108,12 @@ export function clipGradNorm(
   return total;
 }
 
-/** Clamps every gradient element of params into [-clipValue, clipValue], in place (torch.nn.utils.clip_grad_value_). */
+/**
+ * Clamps every gradient element of params into [-clipValue, clipValue], in place.
+ * PyTorch: `torch.nn.utils.clip_grad_value_`.
+ * @param params - the parameters whose gradients to clip
+ * @param clipValue - the bound (≥ 0)
+ */
 export function clipGradValue(params: Iterable<Tensor> | Tensor, clipValue: number): void {
   // A negative clipValue would make the range empty and set every gradient to it (PyTorch does so silently).
   if (typeof clipValue !== 'number' || Number.isNaN(clipValue) || clipValue < 0) {

@@ -5,7 +5,9 @@ import type { ParamGroup } from './optimizer.js';
 
 /** What a scheduler needs from an optimizer: its groups (lr, momentum/betas) and its defaults. */
 export interface SchedulableOptimizer {
+  /** The groups whose `lr` (and momentum or betas) the scheduler writes. */
   readonly paramGroups: ParamGroup[];
+  /** The optimizer's defaults; OneCycleLR reads whether they hold `momentum` or `betas`. */
   readonly defaults: object;
 }
 
@@ -86,12 +88,21 @@ function loadSchedulerState(scheduler: object, schema: Schema, sd: unknown, name
  * Subclasses compute the new lrs from the current ones in getLr().
  */
 export abstract class LRScheduler {
+  /** The optimizer whose groups' lrs this scheduler sets. */
   readonly optimizer: SchedulableOptimizer;
+  /** Each group's initial lr, the value the schedule is relative to. */
   baseLrs: number[];
+  /** Index of the current epoch (or step): 0 after construction, +1 per step(). */
   lastEpoch: number;
+  /** step() calls since construction (including the initial one). */
   protected stepCount = 0;
+  /** The lrs set by the last step(). */
   protected lastLr: number[] = [];
 
+  /**
+   * @param optimizer - the optimizer to schedule
+   * @param lastEpoch - the last epoch when resuming (default -1: a fresh start)
+   */
   protected constructor(optimizer: SchedulableOptimizer, lastEpoch = -1) {
     checkOptimizer(new.target.name, optimizer);
     this.optimizer = optimizer;
@@ -110,8 +121,8 @@ export abstract class LRScheduler {
   }
 
   /**
-   * Checks of every field stateDict() holds (see FieldCheck). Subclasses add theirs; a method,
-   * not a field, so it is not part of the state.
+   * @internal Checks of every field stateDict() holds (see FieldCheck). Subclasses add theirs; a
+   * method, not a field, so it is not part of the state.
    */
   protected schema(): Schema {
     const n = this.optimizer.paramGroups.length;
@@ -153,20 +164,40 @@ export abstract class LRScheduler {
     return schedulerState(this);
   }
 
-  /** Restores a stateDict(), all or nothing (every key checked as the constructor checks it). */
+  /**
+   * Restores a stateDict(), all or nothing (every key checked as the constructor checks it).
+   * @param sd - what stateDict() returned
+   */
   loadStateDict(sd: Record<string, unknown>): void {
     loadSchedulerState(this, this.schema(), sd, this.constructor.name);
   }
 
+  /** Each group's lr as it is now. */
   protected currentLrs(): number[] {
     return this.optimizer.paramGroups.map((g) => g.lr);
   }
 }
 
-/** Multiplies the lr by gamma every stepSize epochs. */
+/**
+ * Multiplies the lr by gamma every stepSize epochs.
+ * PyTorch: `torch.optim.lr_scheduler.StepLR`.
+ * @example
+ * ```ts
+ * const sched = new StepLR(opt, { stepSize: 10, gamma: 0.5 });
+ * for (let epoch = 0; epoch < 30; epoch++) { trainOneEpoch(); sched.step(); }
+ * ```
+ */
 export class StepLR extends LRScheduler {
+  /** Epochs between two decays. */
   readonly stepSize: number;
+  /** Factor applied at each decay. */
   readonly gamma: number;
+  /**
+   * @param optimizer - the optimizer to schedule
+   * @param options.stepSize - epochs between two decays (a positive integer)
+   * @param options.gamma - decay factor (default 0.1)
+   * @param options.lastEpoch - index of the last epoch when resuming (default -1: a fresh start)
+   */
   constructor(optimizer: SchedulableOptimizer, options: { stepSize: number; gamma?: number; lastEpoch?: number }) {
     requireKnownOptions('StepLR', options, ['stepSize', 'gamma', 'lastEpoch'], true);
     super(optimizer, options.lastEpoch ?? -1);
@@ -174,6 +205,7 @@ export class StepLR extends LRScheduler {
     this.gamma = options.gamma ?? 0.1;
     this.initialStep();
   }
+  /** @internal */
   protected override schema(): Schema {
     return { ...super.schema(), stepSize: positiveInt, gamma: nonNegative };
   }
@@ -190,10 +222,21 @@ const milestoneCounts: FieldCheck = (v, where, what) => {
   if (!ok) throw new Error(`${where}: invalid ${what} ${valueStr(v)}, must be an object mapping integer epochs to positive counts`);
 };
 
-/** Multiplies the lr by gamma at each milestone epoch (a milestone listed k times: gamma^k). */
+/**
+ * Multiplies the lr by gamma at each milestone epoch (a milestone listed k times: gamma^k).
+ * PyTorch: `torch.optim.lr_scheduler.MultiStepLR`.
+ */
 export class MultiStepLR extends LRScheduler {
+  /** Milestone epoch → how many times it was listed. */
   readonly milestones: Record<number, number> = {};
+  /** Factor applied at each milestone. */
   readonly gamma: number;
+  /**
+   * @param optimizer - the optimizer to schedule
+   * @param options.milestones - epochs at which to decay (integers; repeats compound)
+   * @param options.gamma - decay factor (default 0.1)
+   * @param options.lastEpoch - index of the last epoch when resuming (default -1: a fresh start)
+   */
   constructor(optimizer: SchedulableOptimizer, options: { milestones: number[]; gamma?: number; lastEpoch?: number }) {
     requireKnownOptions('MultiStepLR', options, ['milestones', 'gamma', 'lastEpoch'], true);
     if (!Array.isArray(options.milestones)) throw new Error(`MultiStepLR: milestones must be an array of epochs, got ${valueStr(options.milestones)}`);
@@ -205,6 +248,7 @@ export class MultiStepLR extends LRScheduler {
     this.gamma = options.gamma ?? 0.1;
     this.initialStep();
   }
+  /** @internal */
   protected override schema(): Schema {
     return { ...super.schema(), milestones: milestoneCounts, gamma: nonNegative };
   }
@@ -216,15 +260,22 @@ export class MultiStepLR extends LRScheduler {
   }
 }
 
-/** Multiplies the lr by gamma every epoch. */
+/** Multiplies the lr by gamma every epoch. PyTorch: `torch.optim.lr_scheduler.ExponentialLR`. */
 export class ExponentialLR extends LRScheduler {
+  /** Factor applied every epoch. */
   readonly gamma: number;
+  /**
+   * @param optimizer - the optimizer to schedule
+   * @param options.gamma - decay factor per epoch
+   * @param options.lastEpoch - index of the last epoch when resuming (default -1: a fresh start)
+   */
   constructor(optimizer: SchedulableOptimizer, options: { gamma: number; lastEpoch?: number }) {
     requireKnownOptions('ExponentialLR', options, ['gamma', 'lastEpoch'], true);
     super(optimizer, options.lastEpoch ?? -1);
     this.gamma = options.gamma;
     this.initialStep();
   }
+  /** @internal */
   protected override schema(): Schema {
     return { ...super.schema(), gamma: nonNegative };
   }
@@ -235,11 +286,22 @@ export class ExponentialLR extends LRScheduler {
   }
 }
 
-/** Cosine annealing from the base lr to etaMin over tMax epochs (PyTorch's recursive form, which
- * keeps going past tMax as a cosine of period 2·tMax). */
+/**
+ * Cosine annealing from the base lr to etaMin over tMax epochs (PyTorch's recursive form, which
+ * keeps going past tMax as a cosine of period 2·tMax).
+ * PyTorch: `torch.optim.lr_scheduler.CosineAnnealingLR`.
+ */
 export class CosineAnnealingLR extends LRScheduler {
+  /** Epochs of one half-period. */
   readonly tMax: number;
+  /** The lowest lr. */
   readonly etaMin: number;
+  /**
+   * @param optimizer - the optimizer to schedule
+   * @param options.tMax - epochs from the base lr down to etaMin (a positive integer)
+   * @param options.etaMin - the lowest lr (default 0)
+   * @param options.lastEpoch - index of the last epoch when resuming (default -1: a fresh start)
+   */
   constructor(optimizer: SchedulableOptimizer, options: { tMax: number; etaMin?: number; lastEpoch?: number }) {
     requireKnownOptions('CosineAnnealingLR', options, ['tMax', 'etaMin', 'lastEpoch'], true);
     super(optimizer, options.lastEpoch ?? -1);
@@ -247,6 +309,7 @@ export class CosineAnnealingLR extends LRScheduler {
     this.etaMin = options.etaMin ?? 0;
     this.initialStep();
   }
+  /** @internal */
   protected override schema(): Schema {
     return { ...super.schema(), tMax: positiveInt, etaMin: nonNegative };
   }
@@ -266,11 +329,24 @@ export class CosineAnnealingLR extends LRScheduler {
   }
 }
 
-/** Scales the lr linearly from startFactor to endFactor over totalIters epochs (warm-up). */
+/**
+ * Scales the lr linearly from startFactor to endFactor over totalIters epochs (warm-up).
+ * PyTorch: `torch.optim.lr_scheduler.LinearLR`.
+ */
 export class LinearLR extends LRScheduler {
+  /** Factor of the base lr at epoch 0. */
   readonly startFactor: number;
+  /** Factor of the base lr from epoch totalIters on. */
   readonly endFactor: number;
+  /** Epochs the ramp lasts. */
   readonly totalIters: number;
+  /**
+   * @param optimizer - the optimizer to schedule
+   * @param options.startFactor - factor at the start, in (0, 1] (default 1/3)
+   * @param options.endFactor - factor at the end, in [0, 1] (default 1)
+   * @param options.totalIters - epochs of the ramp (default 5)
+   * @param options.lastEpoch - index of the last epoch when resuming (default -1: a fresh start)
+   */
   constructor(
     optimizer: SchedulableOptimizer,
     options: { startFactor?: number; endFactor?: number; totalIters?: number; lastEpoch?: number } = {},
@@ -282,6 +358,7 @@ export class LinearLR extends LRScheduler {
     this.totalIters = options.totalIters ?? 5;
     this.initialStep();
   }
+  /** @internal */
   protected override schema(): Schema {
     return {
       ...super.schema(),
@@ -299,36 +376,71 @@ export class LinearLR extends LRScheduler {
   }
 }
 
+/** Options of `new ReduceLROnPlateau(optimizer, options)`; defaults are PyTorch's. */
 export interface ReduceLROnPlateauOptions {
+  /** `'min'` (default): lower is better (a loss); `'max'`: higher is better (an accuracy). */
   mode?: 'min' | 'max';
+  /** Factor the lr is multiplied by on a plateau, in [0, 1) (default 0.1). */
   factor?: number;
+  /** Epochs without improvement tolerated before cutting the lr (default 10). */
   patience?: number;
+  /** Least change that counts as an improvement (default 1e-4). */
   threshold?: number;
+  /** `'rel'` (default): threshold is relative to the best value; `'abs'`: absolute. */
   thresholdMode?: 'rel' | 'abs';
+  /** Epochs to wait after a cut before counting bad epochs again (default 0). */
   cooldown?: number;
+  /** Lower bound on the lr: one for all groups or one per group (default 0). */
   minLr?: number | number[];
+  /** A cut smaller than this is skipped (default 1e-8). */
   eps?: number;
 }
 
 const PLATEAU_OPTIONS = ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps'] as const;
 
-/** Cuts the lr by `factor` when a metric has not improved for more than `patience` epochs. */
+/**
+ * Cuts the lr by `factor` when a metric has not improved for more than `patience` epochs.
+ * PyTorch: `torch.optim.lr_scheduler.ReduceLROnPlateau`.
+ * @example
+ * ```ts
+ * const sched = new ReduceLROnPlateau(opt, { patience: 3 });
+ * sched.step(valLoss); // once per epoch
+ * ```
+ */
 export class ReduceLROnPlateau {
+  /** The optimizer whose groups' lrs this scheduler cuts. */
   readonly optimizer: SchedulableOptimizer;
+  /** Whether lower (`'min'`) or higher (`'max'`) metrics are better. */
   readonly mode: 'min' | 'max';
+  /** Factor applied to the lr on a plateau. */
   readonly factor: number;
+  /** Bad epochs tolerated before a cut. */
   readonly patience: number;
+  /** Least change that counts as an improvement. */
   readonly threshold: number;
+  /** Whether threshold is relative or absolute. */
   readonly thresholdMode: 'rel' | 'abs';
+  /** Epochs to wait after a cut. */
   readonly cooldown: number;
+  /** Each group's lower bound on the lr. */
   readonly minLrs: number[];
+  /** Smallest cut applied. */
   readonly eps: number;
+  /** The best metric seen so far (±Infinity before the first step). */
   best: number;
+  /** Consecutive epochs without improvement. */
   numBadEpochs = 0;
+  /** Epochs of cooldown left. */
   cooldownCounter = 0;
+  /** Number of step() calls. */
   lastEpoch = 0;
+  /** The lrs after the last step(). */
   protected lastLr: number[];
 
+  /**
+   * @param optimizer - the optimizer to schedule
+   * @param options - mode, factor, patience…; see `ReduceLROnPlateauOptions`
+   */
   constructor(optimizer: SchedulableOptimizer, options: ReduceLROnPlateauOptions = {}) {
     checkOptimizer('ReduceLROnPlateau', optimizer);
     requireKnownOptions('ReduceLROnPlateau', options, PLATEAU_OPTIONS, true);
@@ -353,7 +465,7 @@ export class ReduceLROnPlateau {
     checkFields(this.schema(), this as unknown as Record<string, unknown>, 'ReduceLROnPlateau');
   }
 
-  /** Checks of every field stateDict() holds (see FieldCheck). */
+  /** @internal Checks of every field stateDict() holds (see FieldCheck). */
   protected schema(): Schema {
     const n = this.optimizer.paramGroups.length;
     return {
@@ -379,7 +491,10 @@ export class ReduceLROnPlateau {
     return this.thresholdMode === 'rel' ? a > best * (t + 1) : a > best + t;
   }
 
-  /** Feeds one epoch's metric (a number or a one-element tensor; NaN counts as no improvement). */
+  /**
+   * Feeds one epoch's metric (a number or a one-element tensor; NaN counts as no improvement).
+   * @param metric - the monitored value, e.g. the validation loss
+   */
   step(metric: number | Tensor): void {
     let current: number;
     if (typeof metric === 'number') current = metric;
@@ -408,33 +523,55 @@ export class ReduceLROnPlateau {
     this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
   }
 
+  /** The lrs after the last step(). */
   getLastLr(): number[] {
     return this.lastLr.slice();
   }
 
+  /** Everything but the optimizer, copied. */
   stateDict(): Record<string, unknown> {
     return schedulerState(this);
   }
 
-  /** Restores a stateDict(), all or nothing (every key checked as the constructor checks it). */
+  /**
+   * Restores a stateDict(), all or nothing (every key checked as the constructor checks it).
+   * @param sd - what stateDict() returned
+   */
   loadStateDict(sd: Record<string, unknown>): void {
     loadSchedulerState(this, this.schema(), sd, 'ReduceLROnPlateau');
   }
 }
 
+/**
+ * Options of `new OneCycleLR(optimizer, options)`; defaults are PyTorch's. Give totalSteps, or
+ * epochs and stepsPerEpoch.
+ */
 export interface OneCycleLROptions {
+  /** The peak lr: one for all groups or one per group. */
   maxLr: number | number[];
+  /** Steps in the whole cycle (the number of step() calls). */
   totalSteps?: number;
+  /** Epochs of training; with stepsPerEpoch, gives totalSteps. */
   epochs?: number;
+  /** Batches per epoch; with epochs, gives totalSteps. */
   stepsPerEpoch?: number;
+  /** Fraction of the cycle spent raising the lr, in [0, 1] (default 0.3). */
   pctStart?: number;
+  /** Shape of the ramps: `'cos'` (default) or `'linear'`. */
   annealStrategy?: 'cos' | 'linear';
+  /** Cycle momentum (or Adam's beta1) inversely to the lr (default true). */
   cycleMomentum?: boolean;
+  /** Momentum at the lr's peak (default 0.85). */
   baseMomentum?: number | number[];
+  /** Momentum at the lr's ends (default 0.95). */
   maxMomentum?: number | number[];
+  /** The start lr is maxLr / divFactor (default 25). */
   divFactor?: number;
+  /** The final lr is the start lr / finalDivFactor (default 1e4). */
   finalDivFactor?: number;
+  /** Use fast.ai's three phases (up, down to the start lr, then to the final lr); default false. */
   threePhase?: boolean;
+  /** Index of the last step when resuming (default -1: a fresh start). */
   lastEpoch?: number;
 }
 
@@ -473,15 +610,32 @@ const phaseList: FieldCheck = (v, where, what) => {
   if (!ok) throw new Error(`${where}: invalid ${what} ${valueStr(v)}, must be 2 or 3 phases { endStep, startLr, endLr, startMomentum, endMomentum } as stateDict() writes them`);
 };
 
-/** The 1cycle policy (Smith & Topin): lr up from maxLr/divFactor to maxLr, then down to
- * initialLr/finalDivFactor; momentum (or Adam's beta1) cycles the opposite way. Step it per batch. */
+/**
+ * The 1cycle policy (Smith & Topin): lr up from maxLr/divFactor to maxLr, then down to
+ * initialLr/finalDivFactor; momentum (or Adam's beta1) cycles the opposite way. Step it per batch.
+ * PyTorch: `torch.optim.lr_scheduler.OneCycleLR`.
+ * @example
+ * ```ts
+ * const sched = new OneCycleLR(opt, { maxLr: 0.01, epochs: 10, stepsPerEpoch: loader.length });
+ * // after every optimizer step: sched.step();
+ * ```
+ */
 export class OneCycleLR extends LRScheduler {
+  /** Steps in the whole cycle. */
   readonly totalSteps: number;
+  /** @internal The phase table (ends and the group fields each ramp runs between), part of the state. */
   readonly phases: Phase[];
+  /** Shape of the ramps. */
   readonly annealStrategy: 'cos' | 'linear';
+  /** Whether momentum (or beta1) cycles. */
   readonly cycleMomentum: boolean;
+  /** Whether the cycled momentum is Adam's beta1 (the optimizer has `betas`). */
   readonly useBeta1: boolean;
 
+  /**
+   * @param optimizer - the optimizer to schedule (SGD with momentum, Adam, AdamW, RMSprop…)
+   * @param options - maxLr and the cycle length; see `OneCycleLROptions`
+   */
   constructor(optimizer: SchedulableOptimizer, options: OneCycleLROptions) {
     const name = 'OneCycleLR';
     checkOptimizer(name, optimizer);
@@ -560,6 +714,7 @@ export class OneCycleLR extends LRScheduler {
     this.initialStep();
   }
 
+  /** @internal */
   protected override schema(): Schema {
     const hasBetas = 'betas' in this.optimizer.defaults;
     return {

@@ -9,7 +9,9 @@ import { Tensor, tensorProblem } from '../tensor.js';
  * `minLr`, `maxMomentum`, `baseMomentum`), as PyTorch does.
  */
 export interface ParamGroup {
+  /** The parameters this group updates. */
   params: Tensor[];
+  /** Learning rate (schedulers write it). */
   lr: number;
   /** SGD/RMSprop momentum (OneCycleLR cycles it). */
   momentum?: number;
@@ -17,23 +19,34 @@ export interface ParamGroup {
   betas?: [number, number];
   /** Set by schedulers: the lr the schedule starts from. */
   initialLr?: number;
-  /** Set by OneCycleLR. */
+  /** Set by OneCycleLR: the peak lr. */
   maxLr?: number;
+  /** Set by OneCycleLR: the final lr. */
   minLr?: number;
+  /** Set by OneCycleLR: the momentum at the lr's ends. */
   maxMomentum?: number;
+  /** Set by OneCycleLR: the momentum at the lr's peak. */
   baseMomentum?: number;
 }
 
 /** A group as passed to a constructor: any hyper-parameter it names overrides the defaults. */
-export type ParamGroupInput<G extends ParamGroup = ParamGroup> = { params: Iterable<Tensor> } & Partial<Omit<G, 'params'>>;
+export type ParamGroupInput<G extends ParamGroup = ParamGroup> = {
+  /** The parameters of this group (any iterable of tensors, e.g. `layer.parameters()`). */
+  params: Iterable<Tensor>;
+} & Partial<Omit<G, 'params'>>;
 
 /** Per-parameter state: numbers (e.g. the step count) and Float32Array buffers. */
 export type ParamState = Record<string, number | Float32Array>;
 
 /** PyTorch's optimizer state_dict layout, with parameters named by their index across groups. */
 export interface OptimizerStateDict {
+  /** Parameter index → its state (parameters never stepped have none). */
   state: Record<number, ParamState>;
-  paramGroups: ({ params: number[] } & Record<string, unknown>)[];
+  /** Each group's hyper-parameters, with its parameters as indices. */
+  paramGroups: ({
+    /** Indices of the group's parameters, counted across groups in order. */
+    params: number[];
+  } & Record<string, unknown>)[];
 }
 
 /**
@@ -43,8 +56,11 @@ export interface OptimizerStateDict {
  * the update trusts those to exist together.
  */
 export interface StateSpec {
+  /** Keys holding one float32 value per parameter element (e.g. `expAvg`). */
   readonly buffers: readonly string[];
+  /** Keys holding non-negative integers (e.g. `step`). */
   readonly counters: readonly string[];
+  /** Keys a non-empty state must have. */
   readonly required: readonly string[];
 }
 
@@ -54,7 +70,14 @@ export interface StateSpec {
  */
 // Declared through a method signature so it is bivariant in G: an Adam (validating AdamGroup) stays
 // assignable to Optimizer<ParamGroup>, as code that accepts any optimizer needs.
-export type GroupValidator<G extends ParamGroup> = { check(group: G, where: string): void }['check'];
+export type GroupValidator<G extends ParamGroup> = {
+  /**
+   * Throws unless every hyper-parameter of the group is valid.
+   * @param group - the group to check
+   * @param where - what the error message starts with, e.g. "Adam.step"
+   */
+  check(group: G, where: string): void;
+}['check'];
 
 /** Keys the schedulers add to a group (see ParamGroup). */
 const SCHEDULER_KEYS = ['initialLr', 'maxLr', 'minLr', 'maxMomentum', 'baseMomentum'] as const;
@@ -100,16 +123,26 @@ export function checkBoolean(where: string, what: string, v: unknown): void {
  * the group whose `.grad` is not null; step() has checked every gradient first.
  */
 export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
+  /** The parameter groups; their hyper-parameters may be changed between steps (schedulers do). */
   readonly paramGroups: G[] = [];
+  /** Hyper-parameters a group takes when it does not name them. */
   readonly defaults: Omit<G, 'params'>;
   /** State per parameter (created lazily on the first step that sees a gradient). */
   readonly state = new Map<Tensor, ParamState>();
   /** Number of step() calls (schedulers read it, as PyTorch's _step_count). */
   stepCount = 0;
+  /** The class name, for error messages ("Adam.step: …"). */
   protected readonly name: string;
   private readonly validate: GroupValidator<G>;
   private readonly stateSpec: StateSpec | undefined;
 
+  /**
+   * @param name - the optimizer's name in errors
+   * @param params - the tensors to optimize, or parameter groups
+   * @param defaults - hyper-parameters for groups that do not set them
+   * @param validate - checks a group's hyper-parameters
+   * @param stateSpec - the per-parameter state's layout
+   */
   protected constructor(
     name: string,
     params: Iterable<Tensor> | Iterable<ParamGroupInput<G>>,
@@ -139,7 +172,11 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
     for (const g of groups) this.addParamGroup(g);
   }
 
-  /** Adds a group (its unset hyper-parameters take the defaults). */
+  /**
+   * Adds a group (its unset hyper-parameters take the defaults).
+   * PyTorch: `Optimizer.add_param_group`.
+   * @param input - `{ params, ...hyperParameters }`; its parameters must be in no other group
+   */
   addParamGroup(input: ParamGroupInput<G>): void {
     if (!isRecord(input) || !('params' in input)) {
       throw new TypeError(`${this.name}: a parameter group must be an object with a params field, got ${valueStr(input)}`);
@@ -180,7 +217,11 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
     }
   }
 
-  /** Clears gradients: sets `.grad` to null (default), or fills it with zeros. */
+  /**
+   * Clears gradients: sets `.grad` to null (default), or fills it with zeros.
+   * PyTorch: `Optimizer.zero_grad`.
+   * @param setToNone - null the gradients (default true) instead of zeroing them
+   */
   zeroGrad(setToNone = true): void {
     if (typeof setToNone !== 'boolean') throw new TypeError(`${this.name}.zeroGrad: setToNone must be a boolean, got ${valueStr(setToNone)}`);
     for (const g of this.paramGroups) {
@@ -197,6 +238,9 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
    * gradients, compute the loss and call backward), the closure runs first, with grad mode on,
    * and its result is returned. Every group and gradient is checked before any parameter
    * changes, so a bad one leaves all of them as they were.
+   * PyTorch: `Optimizer.step`.
+   * @param closure - optional: recomputes the loss (clear grads, forward, backward) and returns it
+   * @returns the closure's result, or undefined without one
    */
   step<T = undefined>(closure?: () => T): T | undefined {
     if (closure !== undefined && typeof closure !== 'function') {
@@ -240,6 +284,11 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
     });
   }
 
+  /**
+   * Updates every parameter of `group` that has a gradient, in place (runs under noGrad; the
+   * gradients have been checked).
+   * @param group - one of paramGroups
+   */
   protected abstract update(group: G): void;
 
   /** The state of p, created empty on first use. */
@@ -252,7 +301,7 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
     return s;
   }
 
-  /** A copy of the optimizer's state in PyTorch's layout (buffers cloned). */
+  /** A copy of the optimizer's state in PyTorch's layout (buffers cloned). PyTorch: `Optimizer.state_dict`. */
   stateDict(): OptimizerStateDict {
     const index = new Map<Tensor, number>();
     const paramGroups = this.paramGroups.map((g) => {
@@ -278,6 +327,8 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
    * against the format stateDict() writes (buffers of the parameter's size, integer counters, no
    * unknown keys) — and nothing changes unless all of it is valid. Buffers may also be given as
    * Tensors (PyTorch's state dicts hold tensors); they are copied.
+   * PyTorch: `Optimizer.load_state_dict`.
+   * @param sd - what stateDict() returned (for an optimizer over the same parameters)
    */
   loadStateDict(sd: OptimizerStateDict): void {
     const where = `${this.name}.loadStateDict`;

@@ -2,22 +2,37 @@ import type { Tensor } from '../tensor.js';
 import { type ParamGroup, type ParamGroupInput, Optimizer, checkBoolean, checkNonNegative } from './optimizer.js';
 import { requireKnownOptions } from '../ops/args.js';
 
+/** Options of `new RMSprop(params, options)`; defaults are PyTorch's. */
 export interface RMSpropOptions {
+  /** Learning rate (default 1e-2). */
   lr?: number;
+  /** Decay rate of the squared gradient's running mean (default 0.99). */
   alpha?: number;
+  /** Added to the denominator for stability (default 1e-8). */
   eps?: number;
+  /** L2 penalty added to the gradient (default 0). */
   weightDecay?: number;
+  /** Momentum factor (default 0). */
   momentum?: number;
+  /** Normalise by the gradient's estimated variance instead of its second moment (default false). */
   centered?: boolean;
+  /** Maximize the objective instead of minimizing it (default false). */
   maximize?: boolean;
 }
 
+/** One RMSprop parameter group: the options, all set. */
 export interface RMSpropGroup extends ParamGroup {
+  /** Decay rate of the squared gradient's running mean. */
   alpha: number;
+  /** Added to the denominator for stability. */
   eps: number;
+  /** L2 penalty added to the gradient. */
   weightDecay: number;
+  /** Momentum factor. */
   momentum: number;
+  /** Centered variant. */
   centered: boolean;
+  /** Maximize instead of minimize. */
   maximize: boolean;
 }
 
@@ -34,8 +49,12 @@ function validateRMSprop(g: RMSpropGroup, where: string): void {
   checkBoolean(where, 'maximize', g.maximize);
 }
 
-/** RMSprop (torch.optim.RMSprop), with optional momentum and centering. */
+/** RMSprop (torch.optim.RMSprop), with optional momentum and centering. PyTorch: `torch.optim.RMSprop`. */
 export class RMSprop extends Optimizer<RMSpropGroup> {
+  /**
+   * @param params - the tensors to optimize (`model.parameters()`), or parameter groups
+   * @param options - lr, alpha, eps…; see `RMSpropOptions`
+   */
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<RMSpropGroup>>, options: RMSpropOptions = {}) {
     requireKnownOptions('RMSprop', options, OPTIONS);
     const defaults = {

@@ -2,20 +2,33 @@ import type { Tensor } from '../tensor.js';
 import { type ParamGroup, type ParamGroupInput, Optimizer, checkBoolean, checkNonNegative, checkNumber } from './optimizer.js';
 import { requireKnownOptions } from '../ops/args.js';
 
+/** Options of `new SGD(params, options)`; defaults are PyTorch's. */
 export interface SGDOptions {
+  /** Learning rate (required). */
   lr: number;
+  /** Momentum factor (default 0: plain SGD). */
   momentum?: number;
+  /** Dampening of the momentum (default 0). */
   dampening?: number;
+  /** L2 penalty added to the gradient (default 0). */
   weightDecay?: number;
+  /** Nesterov momentum (default false; needs momentum > 0 and dampening 0). */
   nesterov?: boolean;
+  /** Maximize the objective instead of minimizing it (default false). */
   maximize?: boolean;
 }
 
+/** One SGD parameter group: the options, all set. */
 export interface SGDGroup extends ParamGroup {
+  /** Momentum factor. */
   momentum: number;
+  /** Dampening of the momentum. */
   dampening: number;
+  /** L2 penalty added to the gradient. */
   weightDecay: number;
+  /** Nesterov momentum. */
   nesterov: boolean;
+  /** Maximize instead of minimize. */
   maximize: boolean;
 }
 
@@ -34,8 +47,20 @@ function validateSGD(g: SGDGroup, where: string): void {
   }
 }
 
-/** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch.optim.SGD). */
+/**
+ * Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch.optim.SGD).
+ * PyTorch: `torch.optim.SGD`.
+ * @example
+ * ```ts
+ * const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+ * opt.zeroGrad(); loss.backward(); opt.step();
+ * ```
+ */
 export class SGD extends Optimizer<SGDGroup> {
+  /**
+   * @param params - the tensors to optimize (`model.parameters()`), or parameter groups
+   * @param options - lr (required), momentum…; see `SGDOptions`
+   */
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDGroup>>, options: SGDOptions) {
     if (options === undefined) throw new Error('SGD: lr is required');
     requireKnownOptions('SGD', options, OPTIONS);

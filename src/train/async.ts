@@ -9,6 +9,7 @@ import { valueStr } from '../shape.js';
 import { Tensor, tensorProblem } from '../tensor.js';
 import { type EvaluateOptions, type EvaluateResult, checkSignal, evaluateWith, predictBatches } from './evaluate.js';
 
+/** Options of predictAsync() and evaluateAsync() (and the Module methods of the same names). */
 export interface PredictAsyncOptions {
   /** Rows per forward pass (each pass is one batch of native work). Default 256. */
   batchSize?: number;
@@ -80,6 +81,15 @@ function pinWeights(who: string, model: Module): Weights {
  * pass starts: the caller may change or transfer its arrays at once, and may keep training the
  * model. With the TypeScript backend the work runs on the calling thread and the promise resolves
  * on a later turn of the event loop. Same results as predict().
+ * @param model - the model
+ * @param input - a tensor [N, ...], a dataset, or a DataLoader
+ * @param options - batchSize (default 256), signal
+ * @returns the outputs [N, outputs]
+ * @example
+ * ```ts
+ * // in an HTTP handler: the event loop keeps serving while this runs
+ * const logits = await predictAsync(model, batch, { batchSize: 512 });
+ * ```
  */
 export async function predictAsync(
   model: Module,
@@ -131,6 +141,9 @@ export async function predictAsync(
  * evaluate() whose forward passes run off the JS thread (see predictAsync); the loss and the
  * metrics, which are small, are computed on the calling thread after each pass. The model is in
  * eval mode only while each pass is recorded, not for the whole run.
+ * @param model - the model
+ * @param data - a DataLoader, a dataset of (input, target) pairs, or an [x, y] pair
+ * @param options - loss, metrics, batchSize, confusionMatrix, classNames, signal
  */
 export async function evaluateAsync(
   model: Module,

@@ -13,8 +13,10 @@ import { fit, type FitOptions, type History } from './fit.js';
  * dict prefixes each member's keys with its index ("0.0.weight", "1.0.weight", …).
  */
 export class Ensemble extends Module {
+  /** The member models. */
   readonly members: Module[];
 
+  /** @param members - at least one model, each mapping the same input to logits over the same classes */
   constructor(members: readonly Module[]) {
     super();
     if (!Array.isArray(members)) throw new Error(`Ensemble: members must be an array of Modules, got ${valueStr(members)}`);
@@ -29,12 +31,18 @@ export class Ensemble extends Module {
     for (let i = 0; i < this.members.length; i++) yield [String(i), this.members[i]!];
   }
 
-  /** log(mean_i softmax(member_i(x))): log-probabilities [batch, classes]. */
+  /**
+   * log(mean_i softmax(member_i(x))): log-probabilities [batch, classes].
+   * @param x - input batch
+   */
   forward(x: Tensor): Tensor {
     return this.predictProba(x).log();
   }
 
-  /** The mean of the members' class probabilities [batch, classes]. */
+  /**
+   * The mean of the members' class probabilities [batch, classes].
+   * @param x - input batch
+   */
   predictProba(x: Tensor): Tensor {
     let sum: Tensor | null = null;
     for (const m of this.members) {
@@ -48,12 +56,29 @@ export class Ensemble extends Module {
    * Trains `count` members, member i after `manualSeed(seed + i)`, so each starts from different
    * weights and sees a different shuffle. `create(i)` builds a fresh model; the fit options are
    * shared (give the optimizer and scheduler as factories so each member gets its own).
+   * @param count - number of members
+   * @param create - builds member i's model
+   * @param options - fit()'s options, plus `seed` and `onMemberEnd`
+   * @example
+   * ```ts
+   * const { ensemble } = await Ensemble.train(5, () => mlp(spec), { train: [x, y], epochs: 10 });
+   * ```
    */
   static async train(
     count: number,
     create: (index: number) => Module,
-    options: FitOptions & { seed?: number; onMemberEnd?: (index: number, history: History) => void | Promise<void> },
-  ): Promise<{ ensemble: Ensemble; histories: History[] }> {
+    options: FitOptions & {
+      /** Member i is trained after manualSeed(seed + i) (default 0). */
+      seed?: number;
+      /** Called after each member is trained. */
+      onMemberEnd?: (index: number, history: History) => void | Promise<void>;
+    },
+  ): Promise<{
+    /** The trained ensemble. */
+    ensemble: Ensemble;
+    /** Each member's fit() history. */
+    histories: History[];
+  }> {
     if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1) throw new Error(`Ensemble.train: count must be a positive integer, got ${valueStr(count)}`);
     if (typeof create !== 'function') throw new Error(`Ensemble.train: create must be a function (index) => Module, got ${valueStr(create)}`);
     if (!isRecord(options)) throw new Error(`Ensemble.train: options must be an object (fit's options, plus seed and onMemberEnd), got ${valueStr(options)}`);
@@ -83,11 +108,20 @@ export class Ensemble extends Module {
     return { ensemble: new Ensemble(members), histories };
   }
 
-  /** The ensemble's loss and metrics next to each member's, on the same data. */
+  /**
+   * The ensemble's loss and metrics next to each member's, on the same data.
+   * @param data - as evaluate() takes it
+   * @param options - as evaluate() takes them
+   */
   async evaluate(
     data: Parameters<typeof evaluate>[1],
     options: EvaluateOptions = {},
-  ): Promise<EvaluateResult & { members: EvaluateResult[] }> {
+  ): Promise<
+    EvaluateResult & {
+      /** Each member's own result, in order. */
+      members: EvaluateResult[];
+    }
+  > {
     if (options !== undefined && !isRecord(options)) throw new Error(`Ensemble.evaluate: options must be an object, got ${valueStr(options)}`);
     // Members are scored on their own logits; the ensemble on its log-probabilities.
     const members: EvaluateResult[] = [];

@@ -139,6 +139,7 @@ export function toLoader(
   throw new Error(`${what} must be a DataLoader, a Dataset or an [x, y] pair of tensors, got ${valueStr(data)}`);
 }
 
+/** Options of evaluate() and evaluateAsync(). */
 export interface EvaluateOptions {
   /** Default 'crossEntropy'. */
   loss?: LossLike;
@@ -154,12 +155,15 @@ export interface EvaluateOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** What evaluate() returns. */
 export interface EvaluateResult {
   /** Mean loss over the samples. */
   loss: number;
   /** Each metric's value, e.g. { accuracy: 0.97 }. */
   metrics: Record<string, number>;
+  /** Number of samples evaluated. */
   samples: number;
+  /** The confusion matrix, when `confusionMatrix: true` was asked for. */
   confusionMatrix?: ConfusionMatrix;
 }
 
@@ -173,6 +177,14 @@ function inEval<T>(model: Module, fn: () => Promise<T>): Promise<T> {
 /**
  * Loss and metrics of `model` on `data`, in eval mode (Dropout off) and without building a graph.
  * Yields to the event loop between batches.
+ * @param model - the model to evaluate
+ * @param data - a DataLoader, a dataset of (input, target) pairs, or an [x, y] pair of tensors
+ * @param options - loss, metrics, batchSize (default 256), confusionMatrix, classNames, signal
+ * @example
+ * ```ts
+ * const { loss, metrics } = await evaluate(model, [xTest, yTest]);
+ * console.log(loss, metrics.accuracy);
+ * ```
  */
 export function evaluate(
   model: Module,
@@ -249,6 +261,7 @@ export async function evaluateWith(
   return forwardAsync === null ? inEval(model, run) : run();
 }
 
+/** Options of predict(). */
 export interface PredictOptions {
   /** Rows per forward pass. Default 256. */
   batchSize?: number;
@@ -284,6 +297,14 @@ export function predictBatches(
 /**
  * The model's outputs for every row of `input` (a tensor [N, ...], a dataset or a DataLoader whose
  * first element is the input), in eval mode, without a graph, batched. Returns [N, outputs].
+ * PyTorch: `model.eval()` then `model(x)` under `torch.no_grad()`, batched.
+ * @param model - the model
+ * @param input - a tensor [N, ...], a dataset, or a DataLoader
+ * @param options - batchSize (default 256)
+ * @example
+ * ```ts
+ * const classes = predict(model, xTest).argmax(1); // [N]
+ * ```
  */
 export function predict(model: Module, input: Tensor | Dataset | DataLoader<Tensor[]>, options: PredictOptions = {}): Tensor {
   const who = 'predict';

@@ -31,27 +31,64 @@ export type DataSource = DataLoader<[Tensor, Tensor]> | Dataset<[Tensor, Tensor]
 
 /** Anything with step(): every scheduler in tensorgrad's optim. */
 export interface SchedulerLike {
+  /**
+   * Advances the schedule; fit() passes the monitored value to ReduceLROnPlateau.
+   * @param metric - the epoch's monitored value (ignored by epoch/step schedulers)
+   */
   step(metric?: number): void;
 }
 
 /** What fit() needs of an optimizer (every optimizer in tensorgrad's optim, whatever its group type). */
 export interface OptimizerLike {
+  /** The parameter groups (schedulers write their lr). */
   readonly paramGroups: ParamGroup[];
+  /** The optimizer's default hyper-parameters. */
   readonly defaults: object;
+  /** Clears the gradients before each step's backward pass. */
   zeroGrad(): void;
+  /** Updates the parameters from their gradients. */
   step(): unknown;
 }
 
 /** Hooks called during fit(); each may be async (fit awaits it). */
 export interface Callback {
-  onTrainBegin?(info: { epochs: number; stepsPerEpoch: number }): void | Promise<void>;
+  /** Called once before the first epoch. @param info - the planned epochs and batches per epoch */
+  onTrainBegin?(info: {
+    /** Epochs planned. */
+    epochs: number;
+    /** Batches per epoch. */
+    stepsPerEpoch: number;
+  }): void | Promise<void>;
+  /** Called before each epoch. @param epoch - the epoch about to run, 1-based */
   onEpochBegin?(epoch: number): void | Promise<void>;
-  onBatchEnd?(info: { epoch: number; step: number; loss: number; samples: number }): void | Promise<void>;
-  /** `control.stop()` ends training after this epoch. */
-  onEpochEnd?(log: EpochLog, control: { stop(): void }): void | Promise<void>;
+  /** Called after each training step. @param info - where training is and the batch's loss */
+  onBatchEnd?(info: {
+    /** The current epoch, 1-based. */
+    epoch: number;
+    /** The step within the epoch, 1-based. */
+    step: number;
+    /** The batch's training loss. */
+    loss: number;
+    /** Rows in the batch. */
+    samples: number;
+  }): void | Promise<void>;
+  /**
+   * Called after each epoch with its log; `control.stop()` ends training after this epoch.
+   * @param log - the epoch's losses and metrics
+   * @param control - `stop()` ends training
+   */
+  onEpochEnd?(
+    log: EpochLog,
+    control: {
+      /** Ends training after this epoch. */
+      stop(): void;
+    },
+  ): void | Promise<void>;
+  /** Called once when training ends (also when it stops early). @param history - what fit() returns */
   onTrainEnd?(history: History): void | Promise<void>;
 }
 
+/** Options of fit's `earlyStopping`; `true` takes all the defaults. */
 export interface EarlyStoppingOptions {
   /** The quantity watched: 'valLoss' (default with validation data), 'loss', or a metric ('valAccuracy', 'accuracy', …). */
   monitor?: string;
@@ -63,6 +100,7 @@ export interface EarlyStoppingOptions {
   mode?: 'min' | 'max';
 }
 
+/** Options of `fit(model, options)`: the data, and how to train on it. */
 export interface FitOptions {
   /** Training data: a DataLoader, or a dataset that fit batches (shuffled) with batchSize. */
   train: DataSource;
@@ -82,13 +120,19 @@ export interface FitOptions {
   scheduler?: SchedulerLike | ((optimizer: OptimizerLike, stepsPerEpoch: number) => SchedulerLike);
   /** When the scheduler steps: after every 'epoch' (default; OneCycleLR defaults to 'batch'). */
   schedulerInterval?: 'epoch' | 'batch';
+  /** Hooks called at the start, per batch, per epoch and at the end. */
   callbacks?: Callback | Callback[];
   /** Stop when the monitored quantity stops improving (`true` for the defaults). */
   earlyStopping?: boolean | EarlyStoppingOptions;
   /** At the end, put back the weights of the best epoch by the monitored quantity. */
   restoreBest?: boolean;
   /** Applied to each training batch before the forward pass (e.g. `new MixUp(...)`). */
-  batchTransform?: { apply(batch: readonly [Tensor, Tensor]) : [Tensor, Tensor] } | ((batch: readonly [Tensor, Tensor]) => [Tensor, Tensor]);
+  batchTransform?:
+    | {
+        /** Returns the transformed batch. @param batch - the (input, target) batch */
+        apply(batch: readonly [Tensor, Tensor]): [Tensor, Tensor];
+      }
+    | ((batch: readonly [Tensor, Tensor]) => [Tensor, Tensor]);
   /** Clip the gradients' global L2 norm to this before each step. */
   clipGradNorm?: number;
   /** Progress display. Default 'auto' (a bar on a TTY, one line per epoch otherwise). */
@@ -103,6 +147,7 @@ export interface FitOptions {
 
 /** What fit() returns: the per-epoch logs and how training ended. */
 export interface History extends HistoryLike {
+  /** One log per epoch run, in order. */
   epochs: EpochLog[];
   /** The epoch (1-based) with the best value of `monitor`. */
   bestEpoch: number | null;
@@ -265,6 +310,21 @@ export function monitorsOf(metricNames: readonly string[], validation: boolean):
  * the event loop, so a server in the same process keeps answering while it trains. Validation,
  * metrics and early stopping follow Keras' fit(); the loop inside each step is PyTorch's
  * (zeroGrad, forward, loss, backward, optional clipping, step).
+ * PyTorch has no fit(); this is Keras' `Model.fit` around a PyTorch training loop.
+ * @param model - the model to train (its weights change in place)
+ * @param options - the data (`train`, `validation`), epochs, optimizer, loss, metrics…; see `FitOptions`
+ * @returns the per-epoch losses and metrics, and how training ended
+ * @example
+ * ```ts
+ * const model = mlp({ inputs: 784, hidden: [128], outputs: 10 });
+ * const history = await fit(model, {
+ *   train: [xTrain, yTrain],
+ *   validation: [xTest, yTest],
+ *   epochs: 5,
+ *   optimizer: (m) => new Adam(m.parameters(), { lr: 1e-3 }),
+ * });
+ * console.log(history.epochs.at(-1)?.valMetrics.accuracy);
+ * ```
  */
 export async function fit(model: Module, options: FitOptions): Promise<History> {
   // Every option is checked before any work, so a typo fails at once rather than after an epoch.

@@ -27,7 +27,9 @@ export interface EpochLog {
 
 /** A training history: its epochs in order and, when early stopping or checkpointing tracked one, the best epoch. */
 export interface HistoryLike {
+  /** One log per epoch, in order. */
   epochs: readonly EpochLog[];
+  /** The best epoch (1-based), if one was tracked; charts mark it. */
   bestEpoch?: number | null;
 }
 

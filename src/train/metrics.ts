@@ -13,9 +13,17 @@ const MAX_CLASSES = 4096;
  * (MixUp), whose argmax is then the class.
  */
 export interface Metric {
+  /** The key the metric is reported under (e.g. 'accuracy', 'top5'). */
   readonly name: string;
+  /** Forgets everything seen (called at the start of each epoch). */
   reset(): void;
+  /**
+   * Adds one batch.
+   * @param output - the model's outputs, [batch, classes]
+   * @param target - class indices [batch] or probability rows [batch, classes]
+   */
   update(output: Tensor, target: Tensor): void;
+  /** The metric over everything seen since reset(). */
   compute(): number;
 }
 
@@ -46,20 +54,28 @@ export function targetClasses(op: string, output: Tensor, target: Tensor): Float
 
 /** Fraction of rows whose target class is among the k largest outputs (ties count against). */
 export class TopK implements Metric {
+  /** 'accuracy' for k = 1, else `top${k}`. */
   readonly name: string;
   private hits = 0;
   private total = 0;
 
+  /** @param k - how many of the largest outputs count as a hit (a positive integer) */
   constructor(readonly k: number) {
     if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 1) throw new Error(`TopK: k must be a positive integer, got ${valueStr(k)}`);
     this.name = k === 1 ? 'accuracy' : `top${k}`;
   }
 
+  /** Forgets the counts. */
   reset(): void {
     this.hits = 0;
     this.total = 0;
   }
 
+  /**
+   * Counts one batch's hits.
+   * @param output - the model's outputs, [batch, classes]
+   * @param target - class indices [batch] or probability rows [batch, classes]
+   */
   update(output: Tensor, target: Tensor): void {
     const classes = targetClasses(`${this.name}.update`, output, target);
     const [rows, c] = output.shape as [number, number];
@@ -84,6 +100,7 @@ export class TopK implements Metric {
     this.total += rows;
   }
 
+  /** Hits / rows since reset() (NaN before any row). */
   compute(): number {
     return this.total === 0 ? Number.NaN : this.hits / this.total;
   }
@@ -94,7 +111,10 @@ export function accuracy(): Metric {
   return new TopK(1);
 }
 
-/** Top-k accuracy. */
+/**
+ * Top-k accuracy: the share of rows whose target class is among the k largest outputs.
+ * @param k - a positive integer
+ */
 export function topK(k: number): Metric {
   return new TopK(k);
 }
@@ -112,8 +132,14 @@ export function metricByName(name: string): Metric {
  * true classes, as in scikit-learn.
  */
 export class ConfusionMatrix {
+  /** `matrix[t][p]`: samples of true class t predicted as p. */
   readonly matrix: number[][];
 
+  /**
+   * An empty matrix.
+   * @param numClasses - number of classes (1..4096)
+   * @param classNames - a name per class (default "0", "1", …)
+   */
   constructor(
     readonly numClasses: number,
     readonly classNames: readonly string[] = defaultNames(numClasses),
@@ -164,10 +190,12 @@ export class ConfusionMatrix {
     for (let i = 0; i < pred.length; i++) this.matrix[truth[i]!]![pred[i]!]!++;
   }
 
+  /** Number of samples counted. */
   get total(): number {
     return this.matrix.reduce((a, row) => a + row.reduce((x, y) => x + y, 0), 0);
   }
 
+  /** Share of samples on the diagonal (NaN when empty). */
   get accuracy(): number {
     let diag = 0;
     for (let i = 0; i < this.numClasses; i++) diag += this.matrix[i]![i]!;
@@ -175,7 +203,16 @@ export class ConfusionMatrix {
   }
 
   /** Per class: recall (correct / true count) and precision (correct / predicted count); NaN when undefined. */
-  perClass(): { name: string; recall: number; precision: number; support: number }[] {
+  perClass(): {
+    /** The class's name. */
+    name: string;
+    /** Correct / true count of the class. */
+    recall: number;
+    /** Correct / predicted count of the class. */
+    precision: number;
+    /** True count of the class. */
+    support: number;
+  }[] {
     return this.matrix.map((row, i) => {
       const support = row.reduce((a, b) => a + b, 0);
       const predicted = this.matrix.reduce((a, r) => a + r[i]!, 0);
@@ -204,7 +241,13 @@ function defaultNames(numClasses: unknown): string[] {
     : [];
 }
 
-/** A confusion matrix from outputs [N, classes] (or predicted indices [N]) and targets [N]. */
+/**
+ * A confusion matrix from outputs [N, classes] (or predicted indices [N]) and targets [N].
+ * @param output - the model's outputs [N, classes], or predicted class indices [N]
+ * @param target - true class indices [N] (or probability rows [N, classes])
+ * @param numClasses - default: the outputs' width, or the largest index seen + 1
+ * @param classNames - a name per class, for toString()
+ */
 export function confusionMatrix(output: Tensor, target: Tensor, numClasses?: number, classNames?: readonly string[]): ConfusionMatrix {
   const op = 'confusionMatrix';
   requireTensor(op, 'output', output);

@@ -21,22 +21,35 @@ function d3Modules(): { scale: typeof D3Scale; shape: typeof D3Shape } {
 export interface ChartOptions {
   /** Drawn centred above the panels and used as the document's `<title>`. */
   title?: string;
+  /** Width in CSS pixels (historyChart default 960, functionChart 720). */
   width?: number;
+  /** Height in CSS pixels (historyChart default 400, functionChart 420). */
   height?: number;
 }
 
 /** Options of {@link functionChart}: the common ones plus the axis labels. */
 export interface FunctionChartOptions extends ChartOptions {
+  /** The x axis's label (default 'x'). */
   xLabel?: string;
+  /** The y axis's label (default 'y'). */
   yLabel?: string;
 }
 
 /** The data {@link functionChart} draws: everything indexed like `x`, except the optional training sample. */
 export interface FunctionChartData {
+  /** The inputs. */
   x: ArrayLike<number>;
+  /** The true function at each x. */
   target: ArrayLike<number>;
+  /** Legend label → the model's output at each x. */
   predictions: Record<string, ArrayLike<number>>;
-  trainPoints?: { x: ArrayLike<number>; y: ArrayLike<number> };
+  /** The training sample, drawn as hollow circles. */
+  trainPoints?: {
+    /** The sample's inputs. */
+    x: ArrayLike<number>;
+    /** The sample's targets. */
+    y: ArrayLike<number>;
+  };
 }
 
 // Tableau 10: colours chosen to stay distinguishable for the common colour-vision deficiencies.
@@ -110,6 +123,13 @@ interface LegendItem {
  * Validation values missing from an epoch (validation run every few epochs) are bridged by the
  * line; NaN or infinite values (a diverged run) leave a gap. Without any metric the loss panel
  * takes the whole width.
+ * @param history - what fit() returns (or any `{ epochs, bestEpoch? }`)
+ * @param options - title, width, height
+ * @example
+ * ```ts
+ * const history = await fit(model, { train, validation, epochs: 20 });
+ * writeSvg('curves.svg', historyChart(history, { title: 'digits' }));
+ * ```
  */
 export function historyChart(history: HistoryLike, options: ChartOptions = {}): string {
   const fn = 'historyChart';
@@ -184,6 +204,8 @@ export function historyChart(history: HistoryLike, options: ChartOptions = {}): 
  * A 1-D function fit: the target as a line (or points) and one or more predictions as lines over
  * the same x, with a legend. The optional `trainPoints` (the sample the model saw) are drawn as
  * hollow circles. Lines are drawn in order of x, so `x` need not be sorted.
+ * @param data - x, target, predictions by name, optional trainPoints
+ * @param options - title, width, height, xLabel, yLabel
  */
 export function functionChart(data: FunctionChartData, options: FunctionChartOptions = {}): string {
   const fn = 'functionChart';
@@ -238,6 +260,8 @@ export function functionChart(data: FunctionChartData, options: FunctionChartOpt
 /**
  * Writes an SVG string to a file atomically (temp file + rename in the same folder), so a browser
  * or file watcher never sees half a chart when it is rewritten every epoch.
+ * @param path - the file to write
+ * @param svg - the SVG document (from historyChart or functionChart)
  */
 export function writeSvg(path: string, svg: string): void {
   checkPath('writeSvg', path);

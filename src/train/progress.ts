@@ -7,7 +7,9 @@ import { checkEpochLog, type EpochLog } from './history.js';
  * (isTTY, plus cursorTo/clearLine as on Node's tty.WriteStream).
  */
 export interface ProgressStream {
+  /** Writes text. @param chunk - the text */
   write(chunk: string): unknown;
+  /** True for a terminal: 'auto' then draws a live bar. */
   readonly isTTY?: boolean;
 }
 
@@ -16,10 +18,27 @@ export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
 
 /** The hooks fit() calls; a custom reporter can implement them too. */
 export interface ProgressReporter {
+  /**
+   * Before each epoch.
+   * @param epoch - the epoch about to run, 1-based
+   * @param epochs - epochs planned
+   * @param samples - training samples per epoch
+   */
   epochBegin(epoch: number, epochs: number, samples: number): void;
-  /** After each step: samples done this epoch, running mean loss, samples per second so far. */
+  /**
+   * After each step: samples done this epoch, running mean loss, samples per second so far.
+   * @param samplesDone - samples done this epoch
+   * @param loss - running mean loss of the epoch
+   * @param samplesPerSecond - throughput so far
+   */
   step(samplesDone: number, loss: number, samplesPerSecond: number): void;
+  /**
+   * After each epoch.
+   * @param log - the epoch's losses and metrics
+   * @param epochs - epochs planned
+   */
   epochEnd(log: EpochLog, epochs: number): void;
+  /** When training ends (also on an error or early stop). */
   end(): void;
 }
 
@@ -30,6 +49,8 @@ const rate = (v: number): string => Math.round(v).toLocaleString('en-US');
 /**
  * The one-line summary of an epoch, as printed when not on a TTY. Fields a hand-made log leaves
  * out (validation, lr, timings) are left out of the line.
+ * @param log - one epoch of fit()'s history
+ * @param epochs - epochs planned (for the `epoch 3/10` counter)
  */
 export function formatEpoch(log: EpochLog, epochs: number): string {
   checkEpochLog('formatEpoch', log, 'log');

@@ -39,7 +39,9 @@ export type ModelFactory = (args: unknown, lib: TensorgradLibrary) => Module;
 
 /** The optimizers a worker can build: a type and its hyper-parameters (as the constructor takes them). */
 export interface WorkerOptimizerOptions {
+  /** Which optimizer: Adam, AdamW, SGD or RMSprop. */
   type: 'adam' | 'adamw' | 'sgd' | 'rmsprop';
+  /** Learning rate (default: the optimizer's; SGD needs one). */
   lr?: number;
   [hyper: string]: unknown;
 }
@@ -56,9 +58,13 @@ export interface WorkerFitOptions {
   metrics?: string[];
   /** Default { type: 'adam' } (lr 1e-3), as fit's default. */
   optimizer?: WorkerOptimizerOptions;
+  /** Clip the gradients' global L2 norm to this before each step. */
   clipGradNorm?: number;
+  /** Stop when the monitored quantity stops improving (`true` for the defaults). */
   earlyStopping?: boolean | EarlyStoppingOptions;
+  /** At the end, put back the weights of the best epoch. */
   restoreBest?: boolean;
+  /** Throw when the training loss becomes NaN or infinite (default true). */
   stopOnNaN?: boolean;
   /**
    * Share of the training rows held out (seeded by `seed + 1`, apart from the training stream) as
@@ -68,18 +74,37 @@ export interface WorkerFitOptions {
   validationSplit?: number;
 }
 
+/** Options of `trainInWorker(options)`: only data that can cross a thread. */
 export interface TrainInWorkerOptions {
   /**
    * An MLP spec (as mlp() takes), or an ES module file (a path, resolved from the current
    * directory, or a file: URL) whose export (default: 'default') is a ModelFactory.
    */
-  model: MLPSpec | { module: string | URL; export?: string; args?: unknown };
+  model:
+    | MLPSpec
+    | {
+        /** The ES module file: a path (from the current directory) or a file: URL. */
+        module: string | URL;
+        /** The export holding the ModelFactory (default 'default'). */
+        export?: string;
+        /** Passed to the factory (structured-cloned). */
+        args?: unknown;
+      };
   /**
    * A built-in dataset by name ('digits' | 'fashion-mnist', loaded inside the worker: its train
    * split is trained on, its test split is the validation data unless fit.validationSplit is
    * set), or tensors (copied to the worker, so the caller may go on using them).
    */
-  data: 'digits' | 'fashion-mnist' | { train: readonly [Tensor, Tensor]; validation?: readonly [Tensor, Tensor] };
+  data:
+    | 'digits'
+    | 'fashion-mnist'
+    | {
+        /** Training inputs and targets. */
+        train: readonly [Tensor, Tensor];
+        /** Validation inputs and targets, evaluated after each epoch. */
+        validation?: readonly [Tensor, Tensor];
+      };
+  /** The fit() options that can cross a thread: epochs, batch size, loss, optimizer… */
   fit?: WorkerFitOptions;
   /** Start from these weights: safetensors bytes or a state dict (checked against the model first). */
   initialWeights?: Uint8Array | Record<string, Tensor>;
@@ -92,6 +117,7 @@ export interface TrainInWorkerOptions {
   threads?: number;
   /** Default: the backend the calling thread runs on ('native' when the addon loads). */
   backend?: 'native' | 'js';
+  /** Called on the calling thread with each progress event. */
   onProgress?: (event: TrainProgress) => void;
   /** Minimum ms between 'step' events (default 100; 0 = every step). Epoch events always come. */
   progressIntervalMs?: number;
@@ -101,18 +127,40 @@ export interface TrainInWorkerOptions {
 
 /** Progress from the worker: a 'step' event at most every progressIntervalMs (the first step always), an 'epoch' event after each epoch. */
 export type TrainProgress =
-  | { type: 'step'; epoch: number; step: number; stepsPerEpoch: number; loss: number; samplesPerSecond: number }
   | {
-      type: 'epoch';
+      /** A training step ended. */
+      type: 'step';
+      /** The current epoch, 1-based. */
       epoch: number;
-      epochs: number;
+      /** The step within the epoch, 1-based. */
+      step: number;
+      /** Batches per epoch. */
+      stepsPerEpoch: number;
+      /** The batch's training loss. */
       loss: number;
+      /** Training throughput since the last step event. */
+      samplesPerSecond: number;
+    }
+  | {
+      /** An epoch ended. */
+      type: 'epoch';
+      /** The epoch that ended, 1-based. */
+      epoch: number;
+      /** Epochs planned. */
+      epochs: number;
+      /** Mean training loss of the epoch. */
+      loss: number;
+      /** Training metrics of the epoch, by name. */
       metrics: Record<string, number>;
+      /** Validation loss, when there is validation data. */
       valLoss?: number;
+      /** Validation metrics, when there is validation data. */
       valMetrics?: Record<string, number>;
+      /** Wall-clock seconds the epoch took. */
       seconds: number;
     };
 
+/** What `trainInWorker` resolves to. */
 export interface TrainInWorkerResult {
   /** Rebuilt on the calling thread (mlp(spec) or the factory) with the trained weights. */
   model: Module;
@@ -120,6 +168,7 @@ export interface TrainInWorkerResult {
   stateDict: Record<string, Tensor>;
   /** The weights as a safetensors file. */
   safetensors: Uint8Array;
+  /** fit()'s history, from the worker. */
   history: History;
   /** Wall-clock seconds from the call to the result. */
   seconds: number;
@@ -484,6 +533,19 @@ async function check(options: unknown): Promise<Checked> {
  *
  * The calling thread's random stream is left as it was (building its copy of the model draws
  * from it, and is undone).
+ * @param options - the model (an MLP spec or a factory module), the data, fit options, progress
+ *   and cancellation; see `TrainInWorkerOptions`
+ * @example
+ * ```ts
+ * const ac = new AbortController();
+ * const { model, history } = await trainInWorker({
+ *   model: { inputs: 784, hidden: [128], outputs: 10 },
+ *   data: 'digits',
+ *   fit: { epochs: 5, optimizer: { type: 'adam', lr: 1e-3 } },
+ *   onProgress: (e) => { if (e.type === 'epoch') console.log(e.epoch, e.loss); },
+ *   signal: ac.signal,
+ * });
+ * ```
  */
 export async function trainInWorker(options: TrainInWorkerOptions): Promise<TrainInWorkerResult> {
   const t0 = performance.now();

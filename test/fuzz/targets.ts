@@ -264,6 +264,8 @@ const oneDim = (optional: boolean): fc.Arbitrary<Spec[]> =>
   });
 add('squeeze', ['squeeze'], oneDim(true), (x, d) => withBackward(() => tg.squeeze(x, d), x));
 add('unsqueeze', ['unsqueeze'], oneDim(false), (x, d) => withBackward(() => tg.unsqueeze(x, d), x));
+add('Tensor#squeeze', ['squeeze'], oneDim(true), (x, d) => withBackward(() => x.squeeze(d), x));
+add('Tensor#unsqueeze', ['unsqueeze'], oneDim(false), (x, d) => withBackward(() => x.unsqueeze(d), x));
 add('Tensor#T', ['T', 'transpose'], tuple(subject({ minRank: 0, maxRank: 3 })), (x) => withBackward(() => x.T, x));
 
 // reductions
