@@ -120,8 +120,9 @@ describe('parseDynamicSymbols', () => {
   });
 });
 
-describe.skipIf(!hasObjdump)('the Linux binaries load on glibc 2.28 / GCC 8 (needs objdump, from binutils)', () => {
-  it.skipIf(binaries.length > 0)('(no build/Release/tensorgrad.node or prebuilds/linux-*/*.node to check)', () => {});
+// CI always has a prebuild (.ci/run fails without one) and objdump; a checkout with neither
+// reports this suite as skipped, by name.
+describe.runIf(hasObjdump && binaries.length > 0)('the Linux binaries load on glibc 2.28 / GCC 8 (needs objdump, from binutils, and a built binary)', () => {
 
   for (const file of binaries) {
     const rel = relative(root, file);
