@@ -262,7 +262,8 @@ function recorder(b: Batch): Backend {
   };
 }
 
-function nextTurn(): Promise<void> {
+/** Resolves on a later turn of the event loop (after I/O callbacks). */
+export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 

@@ -1,5 +1,5 @@
 import { noGrad } from '../autograd.js';
-import { deferred, pin } from '../backend/deferred.js';
+import { deferred, nextTurn, pin } from '../backend/deferred.js';
 import { getBackend } from '../backend/index.js';
 import type { DataLoader } from '../data/loader.js';
 import type { Dataset } from '../data/dataset.js';
@@ -23,22 +23,12 @@ export interface PredictAsyncOptions {
  * are copied), so the model may change mode or train while the promise is pending.
  */
 function forwardAsync(model: Module, x: Tensor, own: ArrayBufferLike | null, weights: Weights): Promise<Tensor> {
-  return deferred(() => {
-    const was = model.training;
-    model.eval();
-    try {
-      const out: unknown = noGrad(() => model.forward(x));
-      if (!(out instanceof Tensor)) throw new Error(`forward() must return a Tensor, got ${valueStr(out)}`);
-      return out;
-    } finally {
-      model.train(was);
-    }
-  }, own, weights);
+  return deferred(() => forwardNow(model, x), own, weights);
 }
 
 /**
- * forwardAsync's pass on the calling thread, for the TypeScript backend, which has no thread to
- * move work to. Callers run every pass of a call in one synchronous stretch (no await between
+ * One pass in eval mode without a graph, on the calling thread: what forwardAsync records, and
+ * the whole pass for the TypeScript backend, which has no thread to move work to. Callers run every pass of a call in one synchronous stretch (no await between
  * passes), so, as with the native path's pinned weights, training that interleaves with the
  * pending promise can't change the weights between two passes of one call.
  */
@@ -52,10 +42,6 @@ function forwardNow(model: Module, x: Tensor): Tensor {
   } finally {
     model.train(was);
   }
-}
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The model's parameters as they were when an async call started (null: read them live). */
