@@ -349,7 +349,7 @@ auto prepare_permute(const Args& info) {
 }
 
 // adamStep(p, g, m, v, vmax|null, lr, beta1, beta2, eps, weightDecay, decoupled, amsgrad, step)
-auto prepare_adam_step(const Args& info) {
+auto prepare_adam_step(const Args& info, tg::ThreadPool* pool) {
   const char* fn = "adamStep";
   Napi::Env env = info.Env();
   need_args(info, 13, fn);
@@ -377,7 +377,7 @@ auto prepare_adam_step(const Args& info) {
     for (int j = i + 1; j < 5; j++)
       if (overlaps(all[i], all[j])) fail(env, fn, "p, g, m, v and vmax must not overlap");
   return [=]() {
-    tg::adam_step(p.data, g.data, m.data, v.data, hp.amsgrad ? vmax.data : nullptr, p.length, hp);
+    tg::adam_step(p.data, g.data, m.data, v.data, hp.amsgrad ? vmax.data : nullptr, p.length, hp, pool);
   };
 }
 
@@ -570,7 +570,7 @@ class Addon : public Napi::Addon<Addon> {
   }
 
   Napi::Value AdamStep(const Napi::CallbackInfo& info) {
-    prepare_adam_step(Args(info))();
+    prepare_adam_step(Args(info), pool_.get())();
     return info.Env().Undefined();
   }
 
@@ -611,7 +611,7 @@ class Addon : public Napi::Addon<Addon> {
       else if (name == "softmax") steps.emplace_back(prepare_softmax(a));
       else if (name == "softmaxGrad") steps.emplace_back(prepare_softmax_grad(a));
       else if (name == "permute") steps.emplace_back(prepare_permute(a));
-      else if (name == "adamStep") steps.emplace_back(prepare_adam_step(a));
+      else if (name == "adamStep") steps.emplace_back(prepare_adam_step(a, pool_.get()));
       else fail(env, fn, "command " + std::to_string(j) + ": unknown kernel '" + name + "'");
     }
     auto* worker = new BatchWorker(env, std::move(steps), pool_, cmds);

@@ -2,10 +2,12 @@
 // primitives, the scalar Adam step, and dispatch to fused_avx2.cc.
 #include "kernels/fused.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "cpu.h"
+#include "threadpool.h"
 
 namespace tg {
 
@@ -206,7 +208,8 @@ double softmax_xent_prob(const float* logits, int64_t rows, int64_t classes, con
   return total;
 }
 
-void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamParams& hp) {
+void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamParams& hp,
+               ThreadPool* pool) {
   if (n <= 0) return;
   detail::AdamConsts k;
   const double t = double(hp.step);
@@ -223,8 +226,13 @@ void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_
   k.coupled_wd = hp.weight_decay != 0.0 && !hp.decoupled;
   k.decoupled_wd = hp.weight_decay != 0.0 && hp.decoupled;
   k.amsgrad = hp.amsgrad && vmax != nullptr;
-  if (active_isa() >= Isa::Avx2) return avx2::adam(p, g, m, v, vmax, n, k);
-  adam_scalar(p, g, m, v, vmax, n, k);
+  const auto run = active_isa() >= Isa::Avx2 ? avx2::adam : adam_scalar;
+  if (pool == nullptr || pool->threads() <= 1 || n < kAdamParallelMin) return run(p, g, m, v, vmax, n, k);
+  const int64_t pieces = (n + kAdamChunk - 1) / kAdamChunk;
+  pool->parallel_for(pieces, [&](int64_t piece, int /*worker*/) {
+    const int64_t i = piece * kAdamChunk, len = std::min(kAdamChunk, n - i);
+    run(p + i, g + i, m + i, v + i, vmax ? vmax + i : nullptr, len, k);
+  });
 }
 
 }  // namespace tg

@@ -6,6 +6,8 @@
 
 namespace tg {
 
+class ThreadPool;
+
 // ---- softmax cross-entropy ------------------------------------------------------------------------
 //
 // logits [rows, classes], row-major. Per row r, with lse = log Σ_c exp(x_c) (max subtracted first)
@@ -64,7 +66,9 @@ double softmax_xent_prob(const float* logits, int64_t rows, int64_t classes, con
 // updated in place. PyTorch's own vectorised CPU kernels fuse some of these multiply-adds, so
 // its results can differ from these (and from its scalar kernels) in the last bit.
 // The scalar and AVX2 paths perform the same float operations (no FMA contraction), so they give
-// bit-identical results. Single-threaded; threading would pay above ~1M parameters.
+// bit-identical results. With a pool, buffers of at least kAdamParallelMin parameters are split
+// into kAdamChunk-sized pieces over its threads; every element is computed the same way wherever
+// it falls, so the result is bitwise identical for any thread count.
 struct AdamParams {
   double lr = 1e-3;
   double beta1 = 0.9;
@@ -76,7 +80,11 @@ struct AdamParams {
   int64_t step = 1;
 };
 
-void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamParams& hp);
+constexpr int64_t kAdamChunk = 16384;        // a multiple of 8: only the last piece has a tail
+constexpr int64_t kAdamParallelMin = 65536;  // below this, waking a worker costs more than it saves
+
+void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamParams& hp,
+               ThreadPool* pool = nullptr);
 
 namespace detail {
 // The constants of one Adam step as float, the way PyTorch's kernels see them (internal: shared by

@@ -12,6 +12,7 @@
 
 #include "cpu.h"
 #include "kernels/fused.h"
+#include "threadpool.h"
 
 namespace {
 
@@ -371,6 +372,36 @@ void test_adam() {
   }
 }
 
+// Split over a pool, Adam gives the single-threaded bits for any thread count, at sizes around the
+// parallel threshold and the piece size (tails inside the last piece), with amsgrad's vmax too.
+void test_adam_threads_agree() {
+  g_ctx = "threads";
+  Rng rng(14);
+  for (int64_t n : {tg::kAdamParallelMin - 1, tg::kAdamParallelMin, tg::kAdamParallelMin + 5,
+                    3 * tg::kAdamChunk + 13, 25 * tg::kAdamChunk + 1001}) {
+    for (int threads : {2, 3, 5}) {
+      tg::ThreadPool pool(threads);
+      tg::AdamParams hp;
+      hp.amsgrad = threads == 3;
+      hp.weight_decay = threads == 5 ? 0.01 : 0.0;
+      std::vector<float> p(static_cast<size_t>(n)), m(p.size(), 0.0f), v(p.size(), 0.0f), vm(p.size(), 0.0f);
+      for (auto& x : p) x = static_cast<float>(rng.normal());
+      std::vector<float> p2 = p, m2 = m, v2 = v, vm2 = vm;
+      for (int step = 1; step <= 3; step++) {
+        std::vector<float> g(p.size());
+        for (auto& x : g) x = static_cast<float>(rng.normal());
+        hp.step = step;
+        tg::adam_step(p.data(), g.data(), m.data(), v.data(), vm.data(), n, hp, nullptr);
+        tg::adam_step(p2.data(), g.data(), m2.data(), v2.data(), vm2.data(), n, hp, &pool);
+      }
+      bool ok = true;
+      for (size_t i = 0; i < p.size() && ok; i++)
+        ok = same_bits(p[i], p2[i]) && same_bits(m[i], m2[i]) && same_bits(v[i], v2[i]) && same_bits(vm[i], vm2[i]);
+      CHECK(ok, "adam n=%" PRId64 " on %d threads differs from 1 thread", n, threads);
+    }
+  }
+}
+
 // The scalar and AVX2 Adam perform the same float operations: bit-identical results.
 void test_adam_paths_agree() {
   if (tg::detect_isa() < tg::Isa::Avx2) return;
@@ -434,6 +465,7 @@ int main() {
     std::printf("%s path: %s\n", g_ctx.c_str(), g_fail == before ? "ok" : "FAILURES");
   }
   test_adam_paths_agree();
+  test_adam_threads_agree();
   std::printf("%d passed, %d failed\n", g_pass, g_fail);
   return g_fail == 0 ? 0 : 1;
 }
