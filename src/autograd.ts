@@ -1,4 +1,5 @@
 import { getBackend } from './backend/index.js';
+import { givePooled } from './pool.js';
 import { onAlloc, shapeStr, valueStr } from './shape.js';
 import type { Storage, Tensor } from './tensor.js';
 
@@ -188,7 +189,7 @@ export function runBackward(root: Tensor, grad: Tensor, add: (a: Tensor, b: Tens
   for (const t of order) {
     if (t.gradFn === null || t.retainsGrad) {
       t._check('backward');
-      t.grad?._check('backward');
+      t._grad?._check('backward');
     }
   }
   const grads = new Map<Tensor, Tensor>([[root, grad]]);
@@ -199,16 +200,44 @@ export function runBackward(root: Tensor, grad: Tensor, add: (a: Tensor, b: Tens
   // the whole of its storage, and no backward closure exposed it.
   const fresh = new WeakSet<ArrayBufferLike>();
   const handedOut = new Map<Storage, number>();
-  const stopListening = onAlloc((a) => fresh.add(a.buffer));
+  const life: Lifetimes = { allocated: [], pending: new Map(), kept: new Set(), released: new Set() };
+  const stopListening = onAlloc((a) => {
+    fresh.add(a.buffer);
+    life.allocated.push(a);
+  });
   const steals = (g: Tensor): boolean => {
     const st = g._storage;
     return handedOut.get(st) === 1 && !st.exposed && st.base.length === g.size && fresh.has(st.base.buffer);
   };
+  const dead = (st: Storage): boolean => !st.exposed && fresh.has(st.base.buffer) && (life.pending.get(st.base) ?? 0) === 0;
   try {
-    walk(order, grads, add, handedOut, steals);
+    walk(order, grads, add, handedOut, steals, life, dead);
   } finally {
     stopListening();
   }
+}
+
+/**
+ * What the walk knows about the arrays allocated during it, to recycle the ones it has finished
+ * with (src/pool.ts): a gradient once the node that takes it has run, and a backward closure's
+ * temporaries once it has returned. No user code runs during the walk, so an array allocated in
+ * it that is no longer a pending gradient, nor some tensor's `.grad`, is unreachable.
+ */
+interface Lifetimes {
+  /** Every array allocated so far in this walk, in order. */
+  readonly allocated: Float32Array[];
+  /** How many entries of the walk's gradient map use each array. */
+  readonly pending: Map<Float32Array, number>;
+  /** Arrays that became a `.grad` (stolen): never recycled. */
+  readonly kept: Set<Float32Array>;
+  /** Arrays already given back, so none is given back twice. */
+  readonly released: Set<Float32Array>;
+}
+
+function giveBack(life: Lifetimes, a: Float32Array): void {
+  if (life.kept.has(a) || life.released.has(a)) return;
+  life.released.add(a);
+  givePooled(a);
 }
 
 function walk(
@@ -217,7 +246,26 @@ function walk(
   add: (a: Tensor, b: Tensor) => Tensor,
   handedOut: Map<Storage, number>,
   steals: (g: Tensor) => boolean,
+  life: Lifetimes,
+  dead: (st: Storage) => boolean,
 ): void {
+  const { pending } = life;
+  const hold = (t: Tensor): void => {
+    const a = t._storage.base;
+    pending.set(a, (pending.get(a) ?? 0) + 1);
+  };
+  // One use of t's array ends; recycle it when that was the last and nothing else can hold it.
+  const letGo = (t: Tensor): void => {
+    const st = t._storage;
+    const a = st.base;
+    const n = (pending.get(a) ?? 0) - 1;
+    if (n > 0) pending.set(a, n);
+    else {
+      pending.delete(a);
+      if (dead(st)) giveBack(life, a);
+    }
+  };
+  hold(grads.get(order[order.length - 1]!)!);
   noGrad(() => {
     // Stryker disable next-line ArithmeticOperator: order[length] is undefined, which has no gradient and is skipped
     for (let i = order.length - 1; i >= 0; i--) {
@@ -225,21 +273,45 @@ function walk(
       const g = grads.get(t);
       if (g === undefined) continue;
       grads.delete(t);
-      if (t.gradFn === null || t.retainsGrad) t._accumulateGrad(g, 'backward', t.gradFn === null && steals(g));
-      if (t.gradFn === null) continue;
+      if (t.gradFn === null || t.retainsGrad) {
+        const steal = t.gradFn === null && steals(g);
+        t._accumulateGrad(g, 'backward', steal);
+        if (steal) life.kept.add(g._storage.base);
+      }
+      if (t.gradFn === null) {
+        letGo(g);
+        continue;
+      }
       // Stryker disable next-line BooleanLiteral: no user code runs during the walk, so the full check (detached buffers, fingerprints) finds nothing the first pass did not
       checkSaved(t, t.gradFn, false);
+      const firstTemp = life.allocated.length;
       const inGrads = t.gradFn.backward(g);
+      const lastTemp = life.allocated.length;
       const inputs = t.gradFn.inputs;
       for (let j = 0; j < inputs.length; j++) {
         const x = inputs[j]!;
         const gx = inGrads[j];
         if (!x.requiresGrad || gx === null || gx === undefined) continue;
         const prev = grads.get(x);
-        const next = prev === undefined ? gx : add(prev, gx);
+        let next = gx;
+        if (prev !== undefined) {
+          next = add(prev, gx);
+          hold(next);
+          letGo(prev);
+          // gx was never held: count it in and out, which recycles it unless it is pending elsewhere
+          hold(gx);
+          letGo(gx);
+        } else hold(next);
         grads.set(x, next);
         handedOut.set(next._storage, (handedOut.get(next._storage) ?? 0) + 1);
       }
+      letGo(g);
+      // The closure's own temporaries (e.g. a masked copy of g): dead unless handed on above.
+      for (let k = firstTemp; k < lastTemp; k++) {
+        const a = life.allocated[k]!;
+        if (!pending.has(a)) giveBack(life, a);
+      }
     }
   });
+  life.allocated.length = 0;
 }

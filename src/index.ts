@@ -14,6 +14,7 @@ export type { TensorOptions } from './creation.js';
 export { manualSeed, Generator, defaultGenerator } from './random.js';
 export { backendInfo, setNumThreads } from './backend/index.js';
 export type { BackendInfo } from './backend/index.js';
+export { emptyCache } from './pool.js';
 export { add, sub, mul, div, neg, pow, sqrt, exp, log, abs, clamp } from './ops/elementwise.js';
 export { relu, leakyRelu, sigmoid, tanh, gelu } from './ops/activation.js';
 export { softmax, logSoftmax } from './ops/softmax.js';

@@ -1,5 +1,7 @@
-/** Shape arithmetic shared by tensor creation and the ops. */
+// Shape arithmetic shared by tensor creation and the ops.
+import { MIN_POOLED, takePooled } from './pool.js';
 
+/** A tensor's dims, outermost first (`[]` for a 0-d tensor). */
 export type Shape = readonly number[];
 
 /** The most dims a tensor may have (PyTorch's limit too); both backends accept up to this. */
@@ -92,13 +94,16 @@ export function onAlloc(listener: (a: Float32Array) => void): () => void {
 }
 
 /**
- * A zero-filled Float32Array of n elements (n within MAX_ELEMENTS, as checkShape ensures) for
- * `op`. When the machine can't provide the memory, V8 throws a RangeError naming nobody; this
- * names the op and the size instead.
+ * A Float32Array of n elements (n within MAX_ELEMENTS, as checkShape ensures) for `op`,
+ * zero-filled unless `zero` is false: then it may be a recycled array (src/pool.ts) holding stale
+ * values, for a kernel that overwrites every element. When the machine can't provide the memory,
+ * V8 throws a RangeError naming nobody; this names the op and the size instead.
  */
-export function allocFloat32(op: string, n: number): Float32Array {
+export function allocFloat32(op: string, n: number, zero = true): Float32Array {
   try {
-    const a = new Float32Array(n);
+    let a = n >= MIN_POOLED ? takePooled(n) : undefined;
+    if (a === undefined) a = new Float32Array(n);
+    else if (zero) a.fill(0);
     for (let i = 0; i < allocListeners.length; i++) allocListeners[i]!(a);
     return a;
   } catch (e) {

@@ -2,6 +2,7 @@
 import { type GradNode, isGradEnabled, runBackward } from './autograd.js';
 import { getBackend } from './backend/index.js';
 import { formatTensor } from './format.js';
+import { givePooled } from './pool.js';
 import * as act from './ops/activation.js';
 import * as ew from './ops/elementwise.js';
 import * as idx from './ops/indexing.js';
@@ -126,6 +127,15 @@ let nextStorage: Storage | null = null;
  * `new Tensor`, whose caller keeps the array (so it counts as exposed to user code), nothing can
  * write it behind the version counter's back, so saving it for backward costs no fingerprint.
  */
+/**
+ * @internal `p.grad` as user code would see it (an own `grad` property, which test and user code
+ * can define, shadows the accessor), for library code: reading it this way does not count as user
+ * code having seen the gradient (see Tensor#_releaseGrad).
+ */
+export function gradOf(p: Tensor): Tensor | null {
+  return Object.prototype.hasOwnProperty.call(p, 'grad') ? p.grad : p._grad;
+}
+
 export function ownedTensor(data: Float32Array, shape: Shape, requiresGrad = false): Tensor {
   nextOwned = true;
   return new Tensor(data, shape, requiresGrad);
@@ -138,6 +148,11 @@ export function ownedTensor(data: Float32Array, shape: Shape, requiresGrad = fal
 export class Tensor {
   #raw: Float32Array;
   #grad: Tensor | null = null;
+  /**
+   * Whether the current .grad could be held outside the library: user code read it through the
+   * `grad` getter, or assigned it. Only a gradient nobody else saw is recycled when cleared.
+   */
+  #gradShared = false;
   /**
    * @internal The version counter and exposure state, shared with every view of this buffer.
    * Replaced only by dispose() (see there).
@@ -346,13 +361,40 @@ export class Tensor {
 
   /** Accumulated gradient (same shape), filled by backward() on leaves and retainGrad() tensors. */
   get grad(): Tensor | null {
+    const g = this.#grad;
+    if (g !== null) this.#gradShared = true;
+    return g;
+  }
+
+  /** @internal `.grad` for library code (optimizers, clipping): not counted as seen by user code. */
+  get _grad(): Tensor | null {
     return this.#grad;
+  }
+
+  /**
+   * @internal Clears `.grad` (an optimizer's zeroGrad). A gradient that backward() made and no
+   * user code has seen is disposed and its array recycled (src/pool.ts) for the next step's
+   * gradients, instead of being left to the garbage collector.
+   */
+  _releaseGrad(): void {
+    const g = this.#grad;
+    this.#grad = null;
+    if (g === null) return;
+    const shared = this.#gradShared;
+    this.#gradShared = false;
+    if (shared) return;
+    const st = g._storage;
+    // Whole-array gradients the library allocated (never exposed): what backward() steals or copies.
+    if (st.exposed || st.base.length !== g.size || g.isDisposed) return;
+    g.dispose();
+    givePooled(st.base);
   }
 
   /** Assign null to clear it, or a tensor of this tensor's shape (it is used, not copied). */
   set grad(g: Tensor | null) {
     if (g === null) {
       this.#grad = null;
+      this.#gradShared = false;
       return;
     }
     if (!(g instanceof Tensor)) throw new Error(`grad: expected a Tensor or null, got ${valueStr(g)}`);
@@ -363,6 +405,7 @@ export class Tensor {
       throw new Error(`grad: assigned gradient has shape ${shapeStr(g.shape)}, but the tensor has shape ${shapeStr(this.shape)}`);
     }
     this.#grad = g;
+    this.#gradShared = true;
   }
 
   /** The single value of a one-element tensor. */
@@ -530,10 +573,12 @@ export class Tensor {
       // backward() vouches that nothing else holds g's buffer (see runBackward).
       g._check(op);
       this.#grad = sameShape(g.shape, this.shape) ? g : g._view(g._buf, this.shape);
+      this.#gradShared = false;
     } else if (mine === null) {
-      const copy = allocFloat32(op, this.size);
+      const copy = allocFloat32(op, this.size, false);
       copy.set(g._read(op));
       this.#grad = ownedTensor(copy, this.shape);
+      this.#gradShared = false;
     } else if (this.size > 0) {
       // An in-place write like any other: a graph that saved this .grad must see it.
       const d = mine._write(op);

@@ -212,8 +212,11 @@ describe('trainInWorker', () => {
     const [x, y] = synthetic(16, 3, 2, 9);
     const ac = new AbortController();
     const before = _workerCounts();
-    const p = trainInWorker({ model: { module: factory, export: 'stuckNet', args: { inputs: 3, hidden: 4, outputs: 2 } }, data: { train: [x, y] }, signal: ac.signal });
-    await sleep(300);
+    const started = new Int32Array(new SharedArrayBuffer(4));
+    const p = trainInWorker({ model: { module: factory, export: 'stuckNet', args: { inputs: 3, hidden: 4, outputs: 2, started } }, data: { train: [x, y] }, signal: ac.signal });
+    // Abort only once the worker is stuck in its first step (a loaded machine can take seconds to start it).
+    for (let i = 0; i < 600 && Atomics.load(started, 0) === 0; i++) await sleep(50);
+    expect(Atomics.load(started, 0)).toBe(1);
     const t0 = performance.now();
     ac.abort();
     await expect(p).rejects.toThrow(/aborted/);

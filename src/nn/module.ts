@@ -130,7 +130,7 @@ export abstract class Module {
 
   /** Clears every parameter's gradient (to null, PyTorch's default set_to_none). PyTorch: `Module.zero_grad`. */
   zeroGrad(): void {
-    for (const p of this.parameters()) p.grad = null;
+    for (const p of this.parameters()) p._releaseGrad();
   }
 
   /**

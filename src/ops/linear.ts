@@ -3,7 +3,7 @@ import { getBackend } from '../backend/index.js';
 import { shapeStr, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { requireTensor } from './args.js';
-import { empty } from './util.js';
+import { empty, scratch } from './util.js';
 
 function check(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | undefined): void {
   requireTensor(op, 'input', x);
@@ -36,7 +36,8 @@ function linearOp(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | u
   check(op, x, weight, bias);
   const [outF, inF] = weight.shape as [number, number];
   const rows = sizeOf(x.shape.slice(0, -1));
-  const y = empty([...x.shape.slice(0, -1), outF], op);
+  // Every element is written by the kernel (a GEMM with beta = 0): a recycled array will do.
+  const y = scratch([...x.shape.slice(0, -1), outF], op);
   if (y.size > 0) getBackend().linear(rows, outF, inF, x._buf, weight._buf, bias ? bias._buf : null, relu, y._buf);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(y, op, inputs, linearReads(x, weight, relu ? y : null), (g) => {
@@ -46,18 +47,18 @@ function linearOp(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | u
     if (relu) {
       // ReLU's derivative from its output: y ≤ 0 exactly where the pre-activation was ≤ 0, and
       // y is NaN exactly where it was NaN (where PyTorch passes the gradient).
-      gy = empty(y.shape, op);
+      gy = scratch(y.shape, op);
       be.unaryGrad('relu', y._buf, y._buf, g._buf, gy._buf, 0, 0);
     }
     let gx: Tensor | null = null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
     if (x.requiresGrad) {
-      gx = empty(x.shape, op);
+      gx = scratch(x.shape, op);
       be.gemm(false, false, rows, inF, outF, 1, gy._buf, weight._buf, 0, gx._buf);
     }
     if (weight.requiresGrad) {
-      gw = empty(weight.shape, op);
+      gw = scratch(weight.shape, op);
       be.gemm(true, false, outF, inF, rows, 1, gy._buf, x._buf, 0, gw._buf);
     }
     if (bias && bias.requiresGrad) {

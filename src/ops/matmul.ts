@@ -4,7 +4,7 @@ import { shapeStr, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { reshape } from './shape.js';
 import { requireTensor } from './args.js';
-import { empty } from './util.js';
+import { empty, scratch } from './util.js';
 
 function incompatible(a: Tensor, b: Tensor, why: string): Error {
   return new Error(`matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} are incompatible (${why})`);
@@ -53,7 +53,8 @@ function matmulFolded(a: Tensor, b: Tensor): Tensor {
   const n = b.shape[1]!;
   if (b.shape[0] !== k) throw incompatible(a, b, `inner dims ${k} != ${b.shape[0]}`);
   const rows = sizeOf(a.shape.slice(0, -1));
-  const out = empty([...a.shape.slice(0, -1), n], 'matmul');
+  // A GEMM with beta = 0 writes every element of C (zeros when k = 0): a recycled array will do.
+  const out = scratch([...a.shape.slice(0, -1), n], 'matmul');
   if (out.size > 0) getBackend().gemm(false, false, rows, n, k, 1, a._buf, b._buf, 0, out._buf);
   return record(out, 'matmul', [a, b], a.requiresGrad ? (b.requiresGrad ? [a, b] : [b]) : [a], (g) => {
     const be = getBackend();
@@ -61,11 +62,11 @@ function matmulFolded(a: Tensor, b: Tensor): Tensor {
     let gb: Tensor | null = null;
     // An empty product contributes nothing: zeros, without backend calls on dims like 2^50.
     if (a.requiresGrad) {
-      ga = empty(a.shape, 'matmul');
+      ga = scratch(a.shape, 'matmul');
       if (ga.size > 0) be.gemm(false, true, rows, k, n, 1, g._buf, b._buf, 0, ga._buf);
     }
     if (b.requiresGrad) {
-      gb = empty(b.shape, 'matmul');
+      gb = scratch(b.shape, 'matmul');
       if (gb.size > 0) be.gemm(true, false, k, n, rows, 1, a._buf, g._buf, 0, gb._buf);
     }
     return [ga, gb];

@@ -22,6 +22,15 @@ export function empty(shape: Shape, op: string): Tensor {
   return ownedTensor(allocFloat32(op, sizeOf(shape)), shape);
 }
 
+/**
+ * Like `empty`, but its values are unspecified (possibly a recycled array's): only for an output
+ * the next kernel call overwrites in full, such as a GEMM's C with beta = 0.
+ */
+export function scratch(shape: Shape, op: string): Tensor {
+  checkShape(op, shape);
+  return ownedTensor(allocFloat32(op, sizeOf(shape), false), shape);
+}
+
 /** The backward of broadcasting: sums g (the output's shape) down to `shape`. */
 export function unbroadcast(g: Tensor, shape: Shape): Tensor {
   if (sameShape(g.shape, shape)) return g;

@@ -1,5 +1,6 @@
 import { getBackend } from '../backend/index.js';
 import type { Tensor } from '../tensor.js';
+import { gradOf } from '../tensor.js';
 import { requireKnownOptions } from '../ops/args.js';
 import { valueStr } from '../shape.js';
 import {
@@ -67,7 +68,8 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
     const backend = getBackend();
     const { lr, betas, eps, weightDecay, amsgrad, maximize } = group;
     for (const p of group.params) {
-      if (p.grad === null) continue;
+      const grad = gradOf(p);
+      if (grad === null) continue;
       const n = p.size;
       const s: ParamState = this.stateOf(p);
       if (!(s['expAvg'] instanceof Float32Array)) {
@@ -79,7 +81,7 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
       if (amsgrad && !(s['maxExpAvgSq'] instanceof Float32Array)) s['maxExpAvgSq'] = new Float32Array(n);
       const step = (s['step'] as number) + 1;
       s['step'] = step;
-      let g = p.grad._data;
+      let g = grad._data;
       if (maximize) {
         const neg = new Float32Array(n);
         for (let i = 0; i < n; i++) neg[i] = -g[i]!;

@@ -1,5 +1,5 @@
 import { shapeStr, valueStr } from '../shape.js';
-import { Tensor, tensorProblem } from '../tensor.js';
+import { Tensor, gradOf, tensorProblem } from '../tensor.js';
 
 /**
  * The gradients of params, each checked against its parameter (a Tensor of the same shape with
@@ -14,7 +14,7 @@ function gradsOf(fn: string, params: Iterable<Tensor> | Tensor): Tensor[] {
   const out: Tensor[] = [];
   list.forEach((p, i) => {
     if (!(p instanceof Tensor)) throw new TypeError(`${fn}: params must be Tensors, got ${valueStr(p)} at index ${i}`);
-    const grad: unknown = p.grad;
+    const grad: unknown = gradOf(p);
     if (grad === null) return;
     if (!(grad instanceof Tensor)) throw new Error(`${fn}: the gradient of parameter ${i} must be a Tensor or null, got ${valueStr(grad)}`);
     const pBad = tensorProblem(p);

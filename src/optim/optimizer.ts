@@ -1,7 +1,7 @@
 import { noGrad } from '../autograd.js';
 import { isRecord } from '../ops/args.js';
 import { sameShape, shapeStr, sizeOf, valueStr } from '../shape.js';
-import { Tensor, tensorProblem } from '../tensor.js';
+import { Tensor, gradOf, tensorProblem } from '../tensor.js';
 
 /**
  * One parameter group: its parameters, learning rate and the optimizer's other hyper-parameters
@@ -226,9 +226,13 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
     if (typeof setToNone !== 'boolean') throw new TypeError(`${this.name}.zeroGrad: setToNone must be a boolean, got ${valueStr(setToNone)}`);
     for (const g of this.paramGroups) {
       for (const p of g.params) {
-        if (p.grad === null) continue;
-        if (setToNone) p.grad = null;
-        else p.grad._write('zeroGrad').fill(0);
+        const grad = gradOf(p);
+        if (grad === null) continue;
+        if (setToNone) {
+          // An own `grad` property (not the accessor's gradient) is cleared like any assignment.
+          if (grad === p._grad) p._releaseGrad();
+          else p.grad = null;
+        } else grad._write('zeroGrad').fill(0);
       }
     }
   }
@@ -268,7 +272,7 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
       group.params.forEach((p, j) => {
         const bad = tensorProblem(p);
         if (bad !== null) throw new Error(`${where}: parameter ${j} of group ${gi}: ${bad}`);
-        const grad: unknown = p.grad;
+        const grad: unknown = gradOf(p);
         if (grad === null) return;
         if (!(grad instanceof Tensor)) {
           throw new Error(`${where}: the gradient of parameter ${j} of group ${gi} must be a Tensor or null, got ${valueStr(grad)}`);

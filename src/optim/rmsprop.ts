@@ -1,4 +1,5 @@
 import type { Tensor } from '../tensor.js';
+import { gradOf } from '../tensor.js';
 import { type ParamGroup, type ParamGroupInput, Optimizer, checkBoolean, checkNonNegative } from './optimizer.js';
 import { requireKnownOptions } from '../ops/args.js';
 
@@ -76,7 +77,8 @@ export class RMSprop extends Optimizer<RMSpropGroup> {
   protected update(group: RMSpropGroup): void {
     const { lr, alpha, eps, weightDecay: wd, momentum, centered, maximize } = group;
     for (const p of group.params) {
-      if (p.grad === null) continue;
+      const grad = gradOf(p);
+      if (grad === null) continue;
       const n = p.size;
       const s = this.stateOf(p);
       if (!(s['squareAvg'] instanceof Float32Array)) {
@@ -90,7 +92,7 @@ export class RMSprop extends Optimizer<RMSpropGroup> {
       const ga = centered ? (s['gradAvg'] as Float32Array) : null;
       const buf = momentum > 0 ? (s['momentumBuffer'] as Float32Array) : null;
       const x = p._write('RMSprop'); // bumps the version: graphs that saved p refuse to backward
-      const g = p.grad._data;
+      const g = grad._data;
       for (let i = 0; i < n; i++) {
         let gi = maximize ? -g[i]! : g[i]!;
         if (wd !== 0) gi = Math.fround(gi + wd * x[i]!);

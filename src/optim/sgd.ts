@@ -1,4 +1,5 @@
 import type { Tensor } from '../tensor.js';
+import { gradOf } from '../tensor.js';
 import { type ParamGroup, type ParamGroupInput, Optimizer, checkBoolean, checkNonNegative, checkNumber } from './optimizer.js';
 import { requireKnownOptions } from '../ops/args.js';
 
@@ -79,9 +80,10 @@ export class SGD extends Optimizer<SGDGroup> {
   protected update(group: SGDGroup): void {
     const { lr, momentum, dampening, weightDecay: wd, nesterov, maximize } = group;
     for (const p of group.params) {
-      if (p.grad === null) continue;
+      const grad = gradOf(p);
+      if (grad === null) continue;
       const x = p._write('SGD'); // bumps the version: graphs that saved p refuse to backward
-      const g = p.grad._data;
+      const g = grad._data;
       const n = x.length;
       const sign = maximize ? -1 : 1;
       let buf: Float32Array | null = null;

@@ -133,6 +133,7 @@ add('manualSeed', ['manualSeed', 'seed'], tuple(orJunk(fc.integer().map(raw))), 
   return tg.rand([3]);
 });
 add('backendInfo', ['backendInfo'], tuple(), () => tg.backendInfo(), { compare: false });
+add('emptyCache', ['emptyCache'], tuple(), () => tg.emptyCache());
 add('setNumThreads', ['setNumThreads'], tuple(intArb(1, 4)), (n) => {
   try {
     return tg.setNumThreads(n);

@@ -12,7 +12,8 @@ export function notAModel() {
 export const notAFunction = 42;
 
 // A model whose forward pass blocks its thread for a minute: a worker running it never reaches
-// the per-step cancel check, so only trainInWorker's terminate() fallback can stop it.
+// the per-step cancel check, so only trainInWorker's terminate() fallback can stop it. It sets
+// args.started[0] (an Int32Array over a SharedArrayBuffer, when given) as it starts blocking.
 export function stuckNet(args, lib) {
   class Stuck extends lib.Module {
     constructor() {
@@ -20,6 +21,7 @@ export function stuckNet(args, lib) {
       this.inner = tanhNet(args, lib);
     }
     forward(x) {
+      if (args.started) Atomics.store(args.started, 0, 1);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
       return this.inner.forward(x);
     }

@@ -1,0 +1,70 @@
+/**
+ * Recycled Float32Arrays for buffers the library knows are dead: the gradients backward() has
+ * finished with, the temporaries of backward closures, and the gradients an optimizer's
+ * zeroGrad() drops (when user code never held them). A training step asks for the same sizes
+ * every time, so these come back as the next step's gradients and activations.
+ *
+ * Why: a fresh `new Float32Array(n)` of a few hundred KiB or more is zero-filled memory that V8
+ * gets from the C allocator and frees only at a later GC, so a loop that allocates the same
+ * megabytes each step keeps touching new, cold (often freshly mapped) pages; the kernels that
+ * first write them pay the page faults. A recycled array is warm in cache and needs no zeroing
+ * when the kernel overwrites it.
+ *
+ * Safety rests on the callers: only arrays no tensor, view or user code can reach are given
+ * back (see runBackward in autograd.ts and Tensor#_releaseGrad). Arrays that are pieces of a
+ * larger buffer, or that a transfer detached, are never taken.
+ */
+
+/** Below this many elements (16 KiB) V8's own allocation is cheap: not pooled. */
+export const MIN_POOLED = 4096;
+/** At most this many free arrays of one length. */
+const MAX_PER_LENGTH = 8;
+/** The pool never holds more than this many bytes. */
+const MAX_BYTES = 64 * 2 ** 20;
+
+const free = new Map<number, Float32Array[]>();
+let pooledBytes = 0;
+let enabled = true;
+
+/** @internal Turns recycling off (every array fresh) or on; for tests that compare the two. */
+export function setPooling(on: boolean): void {
+  enabled = on;
+  if (!on) emptyCache();
+}
+
+/** A recycled array of exactly n elements, with stale values, or undefined when none is free. */
+export function takePooled(n: number): Float32Array | undefined {
+  if (!enabled) return undefined;
+  const list = free.get(n);
+  const a = list?.pop();
+  if (a !== undefined) pooledBytes -= a.byteLength;
+  return a;
+}
+
+/** Gives back an array nothing else can reach any more; ignored when it does not qualify. */
+export function givePooled(a: Float32Array): void {
+  const n = a.length;
+  if (!enabled || n < MIN_POOLED || a.byteOffset !== 0 || a.buffer.byteLength !== a.byteLength) return;
+  if (pooledBytes + a.byteLength > MAX_BYTES) return;
+  let list = free.get(n);
+  if (list === undefined) free.set(n, (list = []));
+  if (list.length >= MAX_PER_LENGTH || list.includes(a)) return;
+  list.push(a);
+  pooledBytes += a.byteLength;
+}
+
+/** @internal Bytes held by free arrays now (for tests and the memory benchmark). */
+export function pooledByteCount(): number {
+  return pooledBytes;
+}
+
+/**
+ * Drops every recycled array, so the garbage collector can return the memory. The pool holds at
+ * most 64 MiB, taken from buffers training already used; a long-running process that has
+ * finished training can call this to give that back.
+ * PyTorch: `torch.cuda.empty_cache` (the same idea, for its caching allocator).
+ */
+export function emptyCache(): void {
+  free.clear();
+  pooledBytes = 0;
+}

@@ -1,0 +1,207 @@
+import { afterEach, expect, it } from 'vitest';
+import * as tg from '../src/index.js';
+import { MIN_POOLED, givePooled, pooledByteCount, setPooling, takePooled } from '../src/pool.js';
+import { describeBackends } from './helpers/backends.js';
+
+// The library recycles the arrays it knows are dead (src/pool.ts): gradients backward() has
+// finished with, backward closures' temporaries, and gradients zeroGrad() drops when user code
+// never saw them. These tests check that it happens, that results do not change, and that no
+// array a user (or a graph) can still reach is ever handed out again.
+
+/** A model big enough that its activations and gradients are pooled (≥ MIN_POOLED elements). */
+function setup(seed = 3) {
+  tg.manualSeed(seed);
+  const model = tg.mlp({ inputs: 96, hidden: [128, 64], outputs: 10 });
+  const opt = new tg.Adam(model.parameters(), { lr: 1e-2 });
+  const x = tg.randn([64, 96]);
+  const y = tg.tensor(Array.from({ length: 64 }, (_, i) => (i * 7) % 10));
+  const step = (): number => {
+    const loss = tg.crossEntropy(model.forward(x), y);
+    opt.zeroGrad();
+    loss.backward();
+    opt.step();
+    return loss.item();
+  };
+  return { model, opt, x, y, step };
+}
+
+/** Fills the pool with NaN arrays of every length a training step of setup() asks for. */
+function poison(): void {
+  const lengths = [64 * 128, 64 * 64, 128 * 96, 64 * 128, 64 * 64, 128 * 96, 64 * 128, 64 * 96];
+  for (const n of lengths) if (n >= MIN_POOLED) givePooled(new Float32Array(n).fill(Number.NaN));
+}
+
+/** NaN arrays of the 64×64 size the branching graphs below use, a few of them. */
+function poisonSquares(): void {
+  for (let i = 0; i < 6; i++) givePooled(new Float32Array(64 * 64).fill(Number.NaN));
+}
+
+afterEach(() => tg.emptyCache());
+
+describeBackends('buffer pool', () => {
+  it('recycles gradients and temporaries: the pool fills during a training step', () => {
+    const { step } = setup();
+    tg.emptyCache();
+    step();
+    expect(pooledByteCount()).toBeGreaterThan(0);
+    // zeroGrad hands back every gradient it drops (nobody read .grad)
+    const before = pooledByteCount();
+    const s = setup();
+    s.step();
+    tg.emptyCache();
+    s.opt.zeroGrad();
+    expect(pooledByteCount()).toBeGreaterThanOrEqual((128 * 96 + 64 * 128) * 4);
+    expect(before).toBeGreaterThan(0);
+  });
+
+  it('gives the same losses, bit for bit, with recycled (even NaN-filled) arrays as with fresh ones', () => {
+    const fresh: number[] = [];
+    const a = setup(7);
+    for (let i = 0; i < 6; i++) {
+      tg.emptyCache(); // every array fresh
+      fresh.push(a.step());
+    }
+    const recycled: number[] = [];
+    const b = setup(7);
+    for (let i = 0; i < 6; i++) {
+      poison(); // stale values everywhere a kernel could read before it writes
+      recycled.push(b.step());
+    }
+    expect(recycled).toEqual(fresh);
+    expect(fresh.every(Number.isFinite)).toBe(true);
+    expect(fresh[5]!).toBeLessThan(fresh[0]!);
+    // and the weights themselves agree
+    const wa = a.model.parameters().map((p) => Array.from(p.data));
+    const wb = b.model.parameters().map((p) => Array.from(p.data));
+    expect(wb).toEqual(wa);
+  });
+
+  it('never recycles a gradient user code read through .grad', () => {
+    const { model, opt, x, y } = setup();
+    tg.crossEntropy(model.forward(x), y).backward();
+    const w = model.parameters()[0]!;
+    const held = w.grad!; // user code now holds it (toArray reads without exposing the array)
+    const values = held.toArray();
+    opt.zeroGrad();
+    expect(w.grad).toBeNull();
+    // more steps: every pooled array of that length is handed out and overwritten again
+    for (let i = 0; i < 3; i++) {
+      poison();
+      const loss = tg.crossEntropy(model.forward(x), y);
+      opt.zeroGrad();
+      loss.backward();
+      opt.step();
+    }
+    expect(held.isDisposed).toBe(false);
+    expect(held.toArray()).toEqual(values);
+  });
+
+  it('never recycles a gradient assigned by user code, nor one kept by retainGrad', () => {
+    const p = tg.randn([64, 80], { requiresGrad: true });
+    const mine = tg.ones([64, 80]);
+    p.grad = mine;
+    const opt = new tg.SGD([p], { lr: 0.1 });
+    opt.zeroGrad();
+    for (let i = 0; i < 3; i++) {
+      p.mul(2).sum().backward();
+      opt.zeroGrad();
+    }
+    expect((mine.toArray() as number[][]).flat().every((v) => v === 1)).toBe(true);
+
+    const x = tg.randn([64, 80], { requiresGrad: true });
+    const h = x.mul(3);
+    h.retainGrad();
+    h.mul(h).sum().backward();
+    const kept = Array.from(h.grad!.data);
+    for (let i = 0; i < 3; i++) {
+      poison();
+      x.mul(5).relu().sum().backward();
+    }
+    expect(Array.from(h.grad!.data)).toEqual(kept);
+  });
+
+  it('keeps activations the caller holds: outputs of forward are never recycled', () => {
+    const { model, opt, x, y } = setup();
+    const out = model.forward(x);
+    const values = Array.from(out.data);
+    const loss = tg.crossEntropy(out, y);
+    opt.zeroGrad();
+    loss.backward();
+    opt.step();
+    for (let i = 0; i < 3; i++) {
+      poison();
+      const l = tg.crossEntropy(model.forward(x), y);
+      opt.zeroGrad();
+      l.backward();
+      opt.step();
+    }
+    expect(Array.from(out.data)).toEqual(values);
+  });
+
+  it('refuses arrays it must not hand out again: views, small arrays, duplicates; emptyCache drops everything', () => {
+    tg.emptyCache();
+    const big = new Float32Array(MIN_POOLED * 2);
+    givePooled(big.subarray(0, MIN_POOLED)); // a piece of a larger buffer
+    givePooled(new Float32Array(MIN_POOLED - 1)); // too small to matter
+    expect(pooledByteCount()).toBe(0);
+    const a = new Float32Array(MIN_POOLED);
+    givePooled(a);
+    givePooled(a); // twice: must not be handed to two tensors
+    expect(pooledByteCount()).toBe(MIN_POOLED * 4);
+    expect(takePooled(MIN_POOLED)).toBe(a);
+    expect(takePooled(MIN_POOLED)).toBeUndefined();
+    givePooled(a);
+    tg.emptyCache();
+    expect(pooledByteCount()).toBe(0);
+    expect(takePooled(MIN_POOLED)).toBeUndefined();
+  });
+
+  it('gives the gradients of branching graphs exactly as with recycling off (shared inputs, fan-out, accumulation)', () => {
+    const graphs: ((t: tg.Tensor[]) => tg.Tensor)[] = [
+      // a used three times; d both feeds a matmul and is squared
+      ([x, w1, w2]) => {
+        const a = x!.matmul(w1!);
+        const c = a.mul(a.relu()).add(a);
+        return c.matmul(w2!).tanh().sum().add(c.mul(c).mean());
+      },
+      // add hands one gradient tensor to both of its inputs
+      ([x, w1, w2, w3]) => x!.matmul(w1!).add(x!.matmul(w2!)).relu().matmul(w3!).sum(),
+      // views (reshape, transpose) and a concat between matmuls
+      ([x, w1, w2]) => {
+        const a = x!.matmul(w1!).reshape([32, 128]).reshape([64, 64]);
+        const b = tg.concat([a.transpose(0, 1), x!.matmul(w2!)], 0);
+        return b.sigmoid().mul(b).sum().add(a.exp().mean());
+      },
+      // a linear+relu chain where a leaf is also used mid-way
+      ([x, w1, w2, w3]) => {
+        const h = tg.linearRelu(x!, w1!).add(x!);
+        return tg.linear(tg.linearRelu(h, w2!), w3!).pow(2).mean().add(h.mul(w1!).sum());
+      },
+    ];
+    graphs.forEach((f, gi) => {
+      const run = (pool: boolean): number[][] => {
+        setPooling(pool);
+        try {
+          tg.manualSeed(11 + gi);
+          const ts = [0, 1, 2, 3].map(() => tg.randn([64, 64], { requiresGrad: true }));
+          for (let r = 0; r < 2; r++) {
+            if (pool) poisonSquares();
+            for (const t of ts) t.grad = null;
+            f(ts).backward();
+          }
+          return ts.map((t) => (t.grad ? Array.from(t.grad.toArray() as number[][]).flat() : []));
+        } finally {
+          setPooling(true);
+        }
+      };
+      expect(run(true), `graph ${gi}`).toEqual(run(false));
+    });
+  });
+
+  it('zero-fills recycled arrays for ops that need zeros', () => {
+    tg.emptyCache();
+    givePooled(new Float32Array(MIN_POOLED).fill(Number.NaN));
+    const z = tg.zeros([MIN_POOLED]);
+    expect((z.toArray() as number[]).every((v) => v === 0)).toBe(true);
+  });
+});
