@@ -272,6 +272,38 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
     return;
   }
   const Kernels& K = active_kernels();  // read once per call
+  const double flops = 2.0 * double(m) * double(n) * double(k);
+  // Threads worth using for this job: none below kMinParallelFlops; below kMinWakeFlops only when
+  // the pool is awake, or once every kMinWakeFlops of such jobs (a stream of them is worth waking
+  // the pool for).
+  auto useful_threads = [&]() {
+    int t = pool ? pool->threads() : 1;
+    if (t <= 1) return 1;
+    if (flops < gemm::kMinParallelFlops) return 1;
+    if (flops < gemm::kMinWakeFlops && !pool->workers_awake()) {
+      static std::atomic<int64_t> cold_flops{0};
+      const int64_t f = static_cast<int64_t>(flops);
+      if (cold_flops.fetch_add(f, std::memory_order_relaxed) + f < static_cast<int64_t>(gemm::kMinWakeFlops)) return 1;
+      cold_flops.store(0, std::memory_order_relaxed);
+    }
+    return t;
+  };
+  // One row against a weight stored [out, in]: dot products over the weight rows in place (see
+  // gemv_avx2.cc), split over outputs.
+  if (m == 1 && transB && (!transA || lda == 1) && K.gemv_nt != nullptr) {
+    const int threads = static_cast<int>(std::min<int64_t>(useful_threads(), (n + 63) / 64));
+    if (threads <= 1) {
+      K.gemv_nt(0, n, k, alpha, A, B, ldb, beta, C, bias, relu);
+      return;
+    }
+    // Pieces of whole multiples of 16 outputs, two per thread so a late thread's share moves.
+    const int64_t tasks = 2 * threads, per = ((n + tasks - 1) / tasks + 15) / 16 * 16;
+    pool->parallel_for(tasks, [&](int64_t t, int /*worker*/) {
+      const int64_t j0 = std::min(n, t * per), j1 = std::min(n, j0 + per);
+      if (j0 < j1) K.gemv_nt(j0, j1, k, alpha, A, B, ldb, beta, C, bias, relu);
+    });
+    return;
+  }
 
   Problem P;
   P.ta = transA;
@@ -297,23 +329,7 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
   P.kc = (k + nkb - 1) / nkb;
   if (nkb > 1) P.kc = (P.kc + 7) / 8 * 8;
 
-  int threads = pool ? pool->threads() : 1;
-  const double flops = 2.0 * double(m) * double(n) * double(k);
-  if (threads > 1) {
-    if (flops < gemm::kMinParallelFlops) {
-      threads = 1;
-    } else if (flops < gemm::kMinWakeFlops && !pool->workers_awake()) {
-      // Not worth waking a worker for this job alone; but a stream of such jobs is, so wake the
-      // pool each time kMinWakeFlops of them have run inline.
-      static std::atomic<int64_t> cold_flops{0};
-      const int64_t f = static_cast<int64_t>(flops);
-      if (cold_flops.fetch_add(f, std::memory_order_relaxed) + f < static_cast<int64_t>(gemm::kMinWakeFlops)) {
-        threads = 1;
-      } else {
-        cold_flops.store(0, std::memory_order_relaxed);
-      }
-    }
-  }
+  const int threads = useful_threads();
   Grid g;
   if (threads > 1) g = choose_grid(P, threads);
   if (g.tm * g.tn <= 1) {

@@ -88,6 +88,11 @@ using PackB = void (*)(bool trans, const float* b, int64_t ldb, int64_t kc, int6
 
 inline constexpr int64_t kPackSlack = 16;
 
+// y[j] = act(alpha·dot(x, B[j,:]) + beta·y[j] + bias[j]) for j in [j0, j1): one row of A against a
+// row-major n x k B (the NT form at m = 1). beta == 0 does not read y; bias may be nullptr.
+using GemvNT = void (*)(int64_t j0, int64_t j1, int64_t k, float alpha, const float* x, const float* B, int64_t ldb,
+                        float beta, float* y, const float* bias, bool relu);
+
 struct Kernels {
   const char* name;
   Blocking blk;
@@ -95,7 +100,11 @@ struct Kernels {
   MicroKernel rows_a;
   PackA pack_a;
   PackB pack_b;
+  GemvNT gemv_nt;  // nullptr: m = 1 goes through the packed path
 };
+
+void gemv_nt_avx2(int64_t j0, int64_t j1, int64_t k, float alpha, const float* x, const float* B, int64_t ldb,
+                  float beta, float* y, const float* bias, bool relu);  // gemv_avx2.cc
 
 const Kernels& kernels_scalar();  // gemm_kernel_scalar.cc
 const Kernels& kernels_avx2();    // gemm_kernel_avx2.cc: call only when the CPU has AVX2 and FMA

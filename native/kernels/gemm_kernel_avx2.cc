@@ -471,7 +471,7 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, flo
 }  // namespace
 
 const Kernels& kernels_avx2() {
-  static const Kernels k{"avx2", kBlockingAvx2, &kernel<false>, &kernel<true>, &pack_a, &pack_b};
+  static const Kernels k{"avx2", kBlockingAvx2, &kernel<false>, &kernel<true>, &pack_a, &pack_b, &gemv_nt_avx2};
   return k;
 }
 

@@ -102,7 +102,7 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, flo
 }  // namespace
 
 const Kernels& kernels_scalar() {
-  static const Kernels k{"scalar", kBlockingScalar, &kernel<false>, &kernel<true>, &pack_a, &pack_b};
+  static const Kernels k{"scalar", kBlockingScalar, &kernel<false>, &kernel<true>, &pack_a, &pack_b, nullptr};
   return k;
 }
 

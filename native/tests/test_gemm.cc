@@ -179,6 +179,13 @@ void test_reference(const char* isa_name, tg::Isa isa) {
   shapes.push_back({70, 300, 784});   // packed A (n > 256), ragged edges, 4 K blocks
   shapes.push_back({61, 37, 255});    // ~1 MFLOP: threaded when the pool is awake, ragged both ways
   shapes.push_back({7, 255, 300});
+  // m = 1 (NT reaches the dot-product path): k with and without 16/8-element tails, n ragged by 4
+  shapes.push_back({1, 300, 784});
+  shapes.push_back({1, 513, 1000});
+  shapes.push_back({1, 10, 256});
+  shapes.push_back({1, 37, 255});
+  shapes.push_back({1, 1000, 300});
+  shapes.push_back({1, 6, 9});
   int idx = 0;
   for (const auto& s : shapes) {
     for (int tr = 0; tr < 4; ++tr) {
@@ -221,7 +228,8 @@ void test_thread_determinism(tg::Isa isa) {
     int64_t m, n, k;
   };
   const S shapes[] = {{300, 200, 700},  {128, 512, 784},  {512, 784, 128},
-                      {1000, 17, 300}, {17, 1000, 300}, {97, 61, 1500}};
+                      {1000, 17, 300}, {17, 1000, 300}, {97, 61, 1500},
+                      {1, 1000, 784},  {1, 257, 300},   {1, 4096, 31}};
   int idx = 0;
   for (const S& s : shapes) {
     for (int tr = 0; tr < 4; ++tr, ++idx) {
