@@ -3,7 +3,7 @@
 // GEMM-bound limit is the FLOP-weighted one, peers that did not run are listed with their reason.
 // No benchmark runs here.
 import { describe, expect, it } from 'vitest';
-import type { Measurement, SuiteResult } from '../bench/suite/common.js';
+import { type Measurement, type SuiteResult, cpuTicks, foreignCores } from '../bench/suite/common.js';
 import { gemmBound, markdown, svg } from '../bench/suite/report.js';
 
 function fake(): SuiteResult {
@@ -95,6 +95,22 @@ describe('bench report', () => {
     const busy = fake();
     busy.context.loadEnd = [1.5, 1, 1];
     expect(markdown(busy)).toContain('**Warning: the machine was busy** (1-minute load average 0.50 at start, 1.50 at end, on 2 logical cores)');
+    // Where /proc told how much CPU other processes took, that decides, not the load average
+    // (which the suite's own processes raise).
+    busy.context.foreignCores = 0.02;
+    expect(markdown(busy)).not.toContain('the machine was busy');
+    expect(markdown(busy)).toContain('other processes used 0.02 cores on average during the run');
+    busy.context.foreignCores = 0.6;
+    expect(markdown(busy)).toContain('**Warning: the machine was busy**: other processes used 0.60 of the 2 logical cores');
+  });
+
+  it('counts only other processes as foreign load', () => {
+    // 10 s: the machine was busy for 1500 ticks, 1200 of them this process and its children
+    expect(foreignCores({ machine: 1000, own: 50 }, { machine: 2500, own: 1250 }, 10)).toBeCloseTo(0.3, 10);
+    expect(foreignCores({ machine: 0, own: 0 }, { machine: 100, own: 200 }, 10)).toBe(0);
+    expect(foreignCores(null, { machine: 1, own: 1 }, 10)).toBeUndefined();
+    const now = cpuTicks();
+    if (process.platform === 'linux') expect(now !== null && now.machine > 0 && now.own > 0).toBe(true);
   });
 
   it('draws one bar per system and escapes text', () => {

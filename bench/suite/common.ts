@@ -1,5 +1,6 @@
 // Types and small helpers shared by the suite's orchestrator (main.ts), its child processes
 // (child.ts) and the report builder (report.ts).
+import { readFileSync } from 'node:fs';
 
 export type Part = 'gemm' | 'train' | 'infer';
 export const PARTS: readonly Part[] = ['gemm', 'train', 'infer'];
@@ -50,6 +51,12 @@ export interface Context {
   versions: Record<string, string>;
   loadStart: number[];
   loadEnd: number[];
+  /**
+   * CPU time that processes outside the suite used during the run, in cores on average (the
+   * machine's busy time from /proc/stat less the suite's own and its children's); absent where
+   * /proc is not readable. Unlike the load average, the suite's own work does not count.
+   */
+  foreignCores?: number;
   dataset: string;
   command: string;
   quick: boolean;
@@ -113,3 +120,25 @@ export function quantile(sorted: readonly number[], q: number): number {
 
 /** The line a child prints its result on (stdout may also carry library chatter). */
 export const RESULT_PREFIX = 'RESULT ';
+
+/** Busy CPU ticks of the whole machine and of this process with its waited-for children (Linux). */
+export function cpuTicks(): { machine: number; own: number } | null {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait
+    const machine = cpu.slice(0, 8).reduce((a, b) => a + b, 0) - (cpu[3] ?? 0) - (cpu[4] ?? 0);
+    // /proc/self/stat: fields after the command name; utime stime cutime cstime are fields 14-17
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const own = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    return Number.isFinite(machine) && Number.isFinite(own) ? { machine, own } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Average cores that other processes kept busy between two cpuTicks() readings (USER_HZ = 100). */
+export function foreignCores(a: { machine: number; own: number } | null, b: { machine: number; own: number } | null, seconds: number): number | undefined {
+  if (a === null || b === null || seconds <= 0) return undefined;
+  return Math.max(0, b.machine - a.machine - (b.own - a.own)) / 100 / seconds;
+}

@@ -18,7 +18,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BATCHES, PARTS, RESULT_PREFIX, gemmShapes, type Measurement, type Part, type SuiteResult, type SystemId, type Unavailable } from './common.js';
+import { BATCHES, PARTS, RESULT_PREFIX, cpuTicks, foreignCores, gemmShapes, type Measurement, type Part, type SuiteResult, type SystemId, type Unavailable } from './common.js';
 import type { GemmTask, InferTask, Task, TrainTask } from './child.js';
 import { prepareData } from './data.js';
 import { markdown, svg } from './report.js';
@@ -204,6 +204,7 @@ function fmtShort(x: unknown): string {
 
 const t0 = performance.now();
 const loadStart = loadavg();
+const ticksStart = cpuTicks();
 const { cpu, isa } = cpuInfo();
 const dataDir = mkdtempSync(join(tmpdir(), 'tensorgrad-bench-'));
 try {
@@ -368,6 +369,7 @@ try {
       versions,
       loadStart: [...loadStart],
       loadEnd: [...loadavg()],
+      foreignCores: foreignCores(ticksStart, cpuTicks(), (performance.now() - t0) / 1000),
       dataset,
       command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
       quick,

@@ -66,6 +66,7 @@ function contextLine(r: SuiteResult): string {
   return (
     `${c.cpu}, ${c.logicalCores} logical cores, ISA ${c.isa}; Node ${c.node}; ${v}; ` +
     `load average ${c.loadStart.map((x) => x.toFixed(2)).join('/')} at start, ${c.loadEnd.map((x) => x.toFixed(2)).join('/')} at end; ` +
+    (c.foreignCores === undefined ? '' : `other processes used ${c.foreignCores.toFixed(2)} cores on average during the run; `) +
     `${c.date}; ${fix(c.wallSeconds, 0)} s wall${c.quick ? '; QUICK run (few steps, 1 repetition: a smoke test, not a measurement)' : ''}`
   );
 }
@@ -179,6 +180,11 @@ function inferTables(r: SuiteResult, idx: Index): string[] {
  */
 export function loadWarning(r: SuiteResult): string | null {
   const c = r.context;
+  // The suite's own processes raise the load average; where /proc tells, count only the others.
+  if (c.foreignCores !== undefined) {
+    if (c.foreignCores <= 0.1) return null;
+    return `**Warning: the machine was busy**: other processes used ${c.foreignCores.toFixed(2)} of the ${c.logicalCores} logical cores on average during the run, so these numbers (multi-threaded ones above all) are not a clean measurement. Rerun on an idle machine.`;
+  }
   const worst = Math.max(c.loadStart[0] ?? 0, c.loadEnd[0] ?? 0);
   if (worst <= c.logicalCores / 2) return null;
   return `**Warning: the machine was busy** (1-minute load average ${(c.loadStart[0] ?? 0).toFixed(2)} at start, ${(c.loadEnd[0] ?? 0).toFixed(2)} at end, on ${c.logicalCores} logical cores): other processes shared the cores, so these numbers (multi-threaded ones above all) are not a measurement. Rerun on an idle machine.`;
