@@ -60,9 +60,9 @@ Isa from_env(Isa detected) {
 
 std::atomic<int> g_active{-1};
 
-// The highest level any kernel is written for: the AVX2 kernels serve AVX-512 CPUs too until
-// AVX-512 kernels exist, and reporting "avx512" then would be untrue.
-constexpr Isa kHighestKernelIsa = Isa::Avx2;
+// The highest level any kernel is written for. At AVX-512 the GEMM has its own kernel; the other
+// kernel families use their AVX2 variants (they test active_isa() >= Avx2).
+constexpr Isa kHighestKernelIsa = Isa::Avx512;
 
 Isa clamp(Isa want) {
   const Isa d = detect_isa();

@@ -11,7 +11,7 @@ Isa detect_isa();
 
 // The level kernels use: detect_isa(), lowered by env TENSORGRAD_ISA=scalar|avx2|avx512 (a request
 // above what the CPU supports is clamped down, never up) and capped at the highest level that has
-// kernels (AVX2 today). Computed once, thread-safe.
+// kernels (AVX-512: the GEMM; other families run their AVX2 code there). Computed once, thread-safe.
 Isa active_isa();
 
 // Overrides the active level (clamped to detect_isa()); for tests and benchmarks.

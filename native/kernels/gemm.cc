@@ -256,7 +256,8 @@ Grid choose_grid(const Problem& P, int threads) {
 
 namespace {
 const Kernels& active_kernels() {
-  return active_isa() >= Isa::Avx2 ? gemm::kernels_avx2() : gemm::kernels_scalar();
+  const Isa isa = active_isa();
+  return isa >= Isa::Avx512 ? gemm::kernels_avx512() : isa >= Isa::Avx2 ? gemm::kernels_avx2() : gemm::kernels_scalar();
 }
 }  // namespace
 

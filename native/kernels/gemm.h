@@ -27,8 +27,7 @@ struct GemmEpilogue {
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmEpilogue* ep, ThreadPool* pool);
 
-// Name of the microkernel sgemm uses at the current tg::active_isa(): "avx2" (also on AVX-512
-// CPUs: there is no AVX-512 kernel yet) or "scalar".
+// Name of the microkernel sgemm uses at the current tg::active_isa(): "avx512", "avx2" or "scalar".
 const char* sgemm_kernel_name();
 
 }  // namespace tg

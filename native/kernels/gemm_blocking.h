@@ -32,6 +32,11 @@ struct Blocking {
 // mc*kc*4 = 144 KiB, a B block kc*nc*4 = 4 MiB.
 inline constexpr Blocking kBlockingAvx2{6, 16, 256, 144, 4080, 256, 24, 8192};
 
+// AVX-512F, 12x32 microkernel (24 zmm accumulators). The same kc as AVX2 (so the K blocks, and
+// with them the results, are the same); the B micro-panel is kc*32*4 = 32 KiB (L1d is 32-48 KiB
+// on AVX-512 servers), an A block 144*256*4 = 144 KiB, a B block kc*nc*4 = 4 MiB.
+inline constexpr Blocking kBlockingAvx512{12, 32, 256, 144, 4096, 256, 24, 8192};
+
 // Portable C++ (SSE2 baseline after auto-vectorisation), 4x8 microkernel.
 inline constexpr Blocking kBlockingScalar{4, 8, 256, 128, 2048, 256, 24, 8192};
 
@@ -108,6 +113,7 @@ void gemv_nt_avx2(int64_t j0, int64_t j1, int64_t k, float alpha, const float* x
 
 const Kernels& kernels_scalar();  // gemm_kernel_scalar.cc
 const Kernels& kernels_avx2();    // gemm_kernel_avx2.cc: call only when the CPU has AVX2 and FMA
+const Kernels& kernels_avx512();  // gemm_kernel_avx512.cc: call only when the CPU and OS have AVX-512
 
 }  // namespace gemm
 }  // namespace tg
