@@ -381,6 +381,58 @@ auto prepare_adam_step(const Args& info, tg::ThreadPool* pool) {
   };
 }
 
+// Every pair of the non-null buffers in `all` must not share memory.
+void no_overlaps(Napi::Env env, const char* fn, std::initializer_list<F32> all, const char* what) {
+  for (auto i = all.begin(); i != all.end(); ++i)
+    for (auto j = i + 1; j != all.end(); ++j)
+      if (overlaps(*i, *j)) fail(env, fn, std::string(what) + " must not overlap");
+}
+
+// sgdStep(p, g, buf|null, lr, momentum, dampening, weightDecay, nesterov, maximize, first)
+auto prepare_sgd_step(const Args& info, tg::ThreadPool* pool) {
+  const char* fn = "sgdStep";
+  Napi::Env env = info.Env();
+  need_args(info, 10, fn);
+  F32 p = f32(info, 0, fn, "p"), g = f32(info, 1, fn, "g"), buf = f32(info, 2, fn, "buf", true);
+  tg::SgdParams hp;
+  hp.lr = num(info, 3, fn, "lr");
+  hp.momentum = num(info, 4, fn, "momentum");
+  hp.dampening = num(info, 5, fn, "dampening");
+  hp.weight_decay = num(info, 6, fn, "weightDecay");
+  hp.nesterov = flag(info, 7, fn, "nesterov");
+  hp.maximize = flag(info, 8, fn, "maximize");
+  hp.first = flag(info, 9, fn, "first");
+  expect_length(env, fn, "g", g, p.length);
+  if (buf.length >= 0) expect_length(env, fn, "buf", buf, p.length);
+  no_overlaps(env, fn, {p, g, buf}, "p, g and buf");
+  return [=]() { tg::sgd_step(p.data, g.data, buf.length >= 0 ? buf.data : nullptr, p.length, hp, pool); };
+}
+
+// rmspropStep(p, g, sq, gradAvg|null, buf|null, lr, alpha, eps, weightDecay, momentum, maximize)
+auto prepare_rmsprop_step(const Args& info, tg::ThreadPool* pool) {
+  const char* fn = "rmspropStep";
+  Napi::Env env = info.Env();
+  need_args(info, 11, fn);
+  F32 p = f32(info, 0, fn, "p"), g = f32(info, 1, fn, "g"), sq = f32(info, 2, fn, "sq");
+  F32 ga = f32(info, 3, fn, "gradAvg", true), buf = f32(info, 4, fn, "buf", true);
+  tg::RmspropParams hp;
+  hp.lr = num(info, 5, fn, "lr");
+  hp.alpha = num(info, 6, fn, "alpha");
+  hp.eps = num(info, 7, fn, "eps");
+  hp.weight_decay = num(info, 8, fn, "weightDecay");
+  hp.momentum = num(info, 9, fn, "momentum");
+  hp.maximize = flag(info, 10, fn, "maximize");
+  expect_length(env, fn, "g", g, p.length);
+  expect_length(env, fn, "sq", sq, p.length);
+  if (ga.length >= 0) expect_length(env, fn, "gradAvg", ga, p.length);
+  if (buf.length >= 0) expect_length(env, fn, "buf", buf, p.length);
+  no_overlaps(env, fn, {p, g, sq, ga, buf}, "p, g, sq, gradAvg and buf");
+  return [=]() {
+    tg::rmsprop_step(p.data, g.data, sq.data, ga.length >= 0 ? ga.data : nullptr, buf.length >= 0 ? buf.data : nullptr,
+                     p.length, hp, pool);
+  };
+}
+
 // A batch of prepared kernel calls run in order on a libuv thread; settles a promise on the JS
 // thread. The command array is held by a reference until then, so every buffer it names stays
 // alive (the caller also keeps them private: see src/backend/deferred.ts).
@@ -431,6 +483,8 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("permute", &Addon::Permute),
                              InstanceMethod("crossEntropy", &Addon::CrossEntropy),
                              InstanceMethod("adamStep", &Addon::AdamStep),
+                             InstanceMethod("sgdStep", &Addon::SgdStep),
+                             InstanceMethod("rmspropStep", &Addon::RmspropStep),
                              InstanceMethod("fingerprint", &Addon::Fingerprint),
                              InstanceMethod("runAsync", &Addon::RunAsync),
                          });
@@ -574,6 +628,16 @@ class Addon : public Napi::Addon<Addon> {
     return info.Env().Undefined();
   }
 
+  Napi::Value SgdStep(const Napi::CallbackInfo& info) {
+    prepare_sgd_step(Args(info), pool_.get())();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value RmspropStep(const Napi::CallbackInfo& info) {
+    prepare_rmsprop_step(Args(info), pool_.get())();
+    return info.Env().Undefined();
+  }
+
   // fingerprint(x) -> uint32: see kernels/fingerprint.h.
   Napi::Value Fingerprint(const Napi::CallbackInfo& cb) {
     const Args info(cb);
@@ -612,6 +676,8 @@ class Addon : public Napi::Addon<Addon> {
       else if (name == "softmaxGrad") steps.emplace_back(prepare_softmax_grad(a));
       else if (name == "permute") steps.emplace_back(prepare_permute(a));
       else if (name == "adamStep") steps.emplace_back(prepare_adam_step(a, pool_.get()));
+      else if (name == "sgdStep") steps.emplace_back(prepare_sgd_step(a, pool_.get()));
+      else if (name == "rmspropStep") steps.emplace_back(prepare_rmsprop_step(a, pool_.get()));
       else fail(env, fn, "command " + std::to_string(j) + ": unknown kernel '" + name + "'");
     }
     auto* worker = new BatchWorker(env, std::move(steps), pool_, cmds);

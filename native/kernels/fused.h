@@ -86,6 +86,38 @@ constexpr int64_t kAdamParallelMin = 65536;  // below this, waking a worker cost
 void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamParams& hp,
                ThreadPool* pool = nullptr);
 
+// ---- SGD and RMSprop ------------------------------------------------------------------------------
+//
+// torch/optim/sgd.py and rmsprop.py, computed in double with rounding to float exactly where the
+// TypeScript backend rounds (Math.fround, and every store to a float array), in the same order: the
+// two backends give the same bits. Split over the pool like Adam (elementwise: any thread count
+// gives the same bits).
+struct SgdParams {
+  double lr = 1e-3;
+  double momentum = 0.0;
+  double dampening = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+  bool maximize = false;
+  bool first = false;  // the momentum buffer is new: it takes the update itself
+};
+
+// p -= lr·d, d = ±g (+ wd·p), through the momentum buffer buf when it is not null.
+void sgd_step(float* p, const float* g, float* buf, int64_t n, const SgdParams& hp, ThreadPool* pool = nullptr);
+
+struct RmspropParams {
+  double lr = 1e-2;
+  double alpha = 0.99;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  double momentum = 0.0;
+  bool maximize = false;
+};
+
+// sq is the square average; grad_avg (centered) and buf (momentum) may be null.
+void rmsprop_step(float* p, const float* g, float* sq, float* grad_avg, float* buf, int64_t n, const RmspropParams& hp,
+                  ThreadPool* pool = nullptr);
+
 namespace detail {
 // The constants of one Adam step as float, the way PyTorch's kernels see them (internal: shared by
 // the scalar and AVX2 implementations).

@@ -402,6 +402,40 @@ void test_adam_threads_agree() {
   }
 }
 
+// SGD and RMSprop split over a pool give the single-threaded bits (and run clean under ASan).
+void test_sgd_rmsprop_threads_agree() {
+  g_ctx = "sgd/rmsprop threads";
+  Rng rng(15);
+  tg::ThreadPool pool(3);
+  for (int64_t n : {int64_t(5), tg::kAdamParallelMin + 7, 4 * tg::kAdamChunk + 3}) {
+    std::vector<float> p(static_cast<size_t>(n)), g(p.size()), s(p.size()), a(p.size()), b(p.size());
+    for (size_t i = 0; i < p.size(); i++) {
+      p[i] = static_cast<float>(rng.normal());
+      g[i] = static_cast<float>(rng.normal());
+    }
+    std::vector<float> p2 = p, s2 = s, a2 = a, b2 = b;
+    tg::SgdParams sh;
+    sh.momentum = 0.9;
+    sh.weight_decay = 0.01;
+    sh.nesterov = true;
+    tg::RmspropParams rh;
+    rh.momentum = 0.5;
+    rh.weight_decay = 0.01;
+    for (int step = 0; step < 3; step++) {
+      sh.first = step == 0;
+      tg::sgd_step(p.data(), g.data(), b.data(), n, sh, nullptr);
+      tg::sgd_step(p2.data(), g.data(), b2.data(), n, sh, &pool);
+      tg::rmsprop_step(p.data(), g.data(), s.data(), a.data(), b.data(), n, rh, nullptr);
+      tg::rmsprop_step(p2.data(), g.data(), s2.data(), a2.data(), b2.data(), n, rh, &pool);
+    }
+    bool ok = true;
+    for (size_t i = 0; i < p.size() && ok; i++)
+      ok = same_bits(p[i], p2[i]) && same_bits(s[i], s2[i]) && same_bits(a[i], a2[i]) && same_bits(b[i], b2[i]) &&
+           std::isfinite(p[i]);
+    CHECK(ok, "sgd/rmsprop n=%" PRId64 " on 3 threads differs from 1 thread", n);
+  }
+}
+
 // The scalar and AVX2 Adam perform the same float operations: bit-identical results.
 void test_adam_paths_agree() {
   if (tg::detect_isa() < tg::Isa::Avx2) return;
@@ -466,6 +500,7 @@ int main() {
   }
   test_adam_paths_agree();
   test_adam_threads_agree();
+  test_sgd_rmsprop_threads_agree();
   std::printf("%d passed, %d failed\n", g_pass, g_fail);
   return g_fail == 0 ? 0 : 1;
 }

@@ -55,6 +55,28 @@ export interface AdamHyper {
   step: number;
 }
 
+/** Hyper-parameters of one SGD step (PyTorch's names and semantics). */
+export interface SgdHyper {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  maximize: boolean;
+  /** The momentum buffer is new: it takes the update itself (PyTorch's first step). */
+  first: boolean;
+}
+
+/** Hyper-parameters of one RMSprop step (PyTorch's names and semantics). */
+export interface RmspropHyper {
+  lr: number;
+  alpha: number;
+  eps: number;
+  weightDecay: number;
+  momentum: number;
+  maximize: boolean;
+}
+
 export interface Backend {
   readonly name: 'js' | 'native';
   info(): BackendInfo;
@@ -168,6 +190,19 @@ export interface Backend {
 
   /** One Adam/AdamW step over a flat parameter buffer, in place (p, m, v and, for amsgrad, vmax). */
   adamStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, vmax: Float32Array | null, hp: AdamHyper): void;
+
+  /**
+   * One SGD step over a flat parameter buffer, in place (p and, with momentum, buf: null without
+   * momentum). Both backends compute it with the same operations, in float64 with float32 rounding
+   * where PyTorch's float32 tensors round, so their results are bitwise identical.
+   */
+  sgdStep(p: Float32Array, g: Float32Array, buf: Float32Array | null, hp: SgdHyper): void;
+
+  /**
+   * One RMSprop step in place: p and the square average sq; gradAvg (centered) and buf
+   * (momentum > 0) when not null. Bitwise identical on both backends, as sgdStep.
+   */
+  rmspropStep(p: Float32Array, g: Float32Array, sq: Float32Array, gradAvg: Float32Array | null, buf: Float32Array | null, hp: RmspropHyper): void;
 
   /** out = x permuted by axes (out's shape is shape[axes[i]]). */
   permute(x: Float32Array, shape: readonly number[], axes: readonly number[], out: Float32Array): void;

@@ -258,6 +258,8 @@ function recorder(b: Batch): Backend {
       b.record([out], () => real.permute(x, s, axes, out), () => ['permute', b.input(x), shape(s), shape(axes), out]),
     crossEntropy: (...args) => b.runNow(() => real.crossEntropy(...args)),
     adamStep: (...args) => b.runNow(() => real.adamStep(...args)),
+    sgdStep: (...args) => b.runNow(() => real.sgdStep(...args)),
+    rmspropStep: (...args) => b.runNow(() => real.rmspropStep(...args)),
     fingerprint: (x) => b.runNow(() => real.fingerprint(x)),
   };
 }

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
-import type { AdamHyper, Backend } from './backend.js';
+import type { AdamHyper, Backend, RmspropHyper, SgdHyper } from './backend.js';
 import { fingerprint as jsFingerprint } from './js/fingerprint.js';
+import { rmspropStep as jsRmspropStep, sgdStep as jsSgdStep } from './js/fused.js';
 import { packageRoot } from './root.js';
 
 /** The functions the addon (native/addon.cc) exports. Every one validates its arguments. */
@@ -56,6 +57,33 @@ export interface NativeAddon {
     amsgrad: boolean,
     step: number,
   ): void;
+  /** SGD with its hyper-parameters spread out (see Backend.sgdStep); absent from older binaries. */
+  sgdStep?(
+    p: Float32Array,
+    g: Float32Array,
+    buf: Float32Array | null,
+    lr: number,
+    momentum: number,
+    dampening: number,
+    weightDecay: number,
+    nesterov: boolean,
+    maximize: boolean,
+    first: boolean,
+  ): void;
+  /** RMSprop with its hyper-parameters spread out (see Backend.rmspropStep); absent from older binaries. */
+  rmspropStep?(
+    p: Float32Array,
+    g: Float32Array,
+    sq: Float32Array,
+    gradAvg: Float32Array | null,
+    buf: Float32Array | null,
+    lr: number,
+    alpha: number,
+    eps: number,
+    weightDecay: number,
+    momentum: number,
+    maximize: boolean,
+  ): void;
 }
 
 let addon: NativeAddon | null | undefined;
@@ -102,6 +130,14 @@ export function nativeBackend(a: NativeAddon): Backend {
     crossEntropy: (...args) => a.crossEntropy(...args),
     adamStep: (p, g, m, v, vmax, hp: AdamHyper) =>
       a.adamStep(p, g, m, v, vmax, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.decoupled, hp.amsgrad, hp.step),
+    sgdStep:
+      typeof a.sgdStep === 'function'
+        ? (p, g, buf, hp: SgdHyper) => a.sgdStep!(p, g, buf, hp.lr, hp.momentum, hp.dampening, hp.weightDecay, hp.nesterov, hp.maximize, hp.first)
+        : jsSgdStep,
+    rmspropStep:
+      typeof a.rmspropStep === 'function'
+        ? (p, g, sq, ga, buf, hp: RmspropHyper) => a.rmspropStep!(p, g, sq, ga, buf, hp.lr, hp.alpha, hp.eps, hp.weightDecay, hp.momentum, hp.maximize)
+        : jsRmspropStep,
     fingerprint: typeof a.fingerprint === 'function' ? (x) => a.fingerprint!(x) : jsFingerprint,
   };
 }

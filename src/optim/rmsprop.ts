@@ -1,3 +1,4 @@
+import { getBackend } from '../backend/index.js';
 import type { Tensor } from '../tensor.js';
 import { gradOf } from '../tensor.js';
 import { type ParamGroup, type ParamGroupInput, Optimizer, checkBoolean, checkNonNegative } from './optimizer.js';
@@ -93,25 +94,7 @@ export class RMSprop extends Optimizer<RMSpropGroup> {
       const buf = momentum > 0 ? (s['momentumBuffer'] as Float32Array) : null;
       const x = p._write('RMSprop'); // bumps the version: graphs that saved p refuse to backward
       const g = grad._data;
-      for (let i = 0; i < n; i++) {
-        let gi = maximize ? -g[i]! : g[i]!;
-        if (wd !== 0) gi = Math.fround(gi + wd * x[i]!);
-        const si = (sq[i] = Math.fround(sq[i]! * alpha) + (1 - alpha) * gi * gi);
-        let avg: number;
-        if (ga !== null) {
-          const gai = (ga[i] = Math.fround(ga[i]! * alpha) + (1 - alpha) * gi);
-          avg = Math.sqrt(Math.fround(si - gai * gai));
-        } else {
-          avg = Math.sqrt(si);
-        }
-        avg = Math.fround(avg) + eps;
-        if (buf !== null) {
-          const bi = (buf[i] = Math.fround(buf[i]! * momentum) + gi / avg);
-          x[i] = x[i]! - lr * bi;
-        } else {
-          x[i] = x[i]! - (lr * gi) / avg;
-        }
-      }
+      getBackend().rmspropStep(x, g, sq, ga, buf, { lr, alpha, eps, weightDecay: wd, momentum, maximize });
     }
   }
 }

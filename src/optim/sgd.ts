@@ -1,3 +1,4 @@
+import { getBackend } from '../backend/index.js';
 import type { Tensor } from '../tensor.js';
 import { gradOf } from '../tensor.js';
 import { type ParamGroup, type ParamGroupInput, Optimizer, checkBoolean, checkNonNegative, checkNumber } from './optimizer.js';
@@ -85,7 +86,6 @@ export class SGD extends Optimizer<SGDGroup> {
       const x = p._write('SGD'); // bumps the version: graphs that saved p refuse to backward
       const g = grad._data;
       const n = x.length;
-      const sign = maximize ? -1 : 1;
       let buf: Float32Array | null = null;
       let first = false;
       if (momentum !== 0) {
@@ -97,15 +97,7 @@ export class SGD extends Optimizer<SGDGroup> {
           first = true;
         }
       }
-      for (let i = 0; i < n; i++) {
-        let d = Math.fround(sign * g[i]!);
-        if (wd !== 0) d = Math.fround(d + wd * x[i]!);
-        if (buf !== null) {
-          const bi = (buf[i] = first ? d : Math.fround(buf[i]! * momentum) + (1 - dampening) * d);
-          d = nesterov ? d + momentum * bi : bi;
-        }
-        x[i] = x[i]! - lr * d;
-      }
+      getBackend().sgdStep(x, g, buf, { lr, momentum, dampening, weightDecay: wd, nesterov, maximize, first });
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { AdamHyper } from '../backend.js';
+import type { AdamHyper, RmspropHyper, SgdHyper } from '../backend.js';
 
 export function crossEntropy(
   logits: Float32Array,
@@ -66,5 +66,49 @@ export function adamStep(p: Float32Array, g: Float32Array, m: Float32Array, v: F
     let vv = vi;
     if (amsgrad && vmax) vv = vmax[i] = Math.max(vmax[i]!, vi);
     p[i] = p[i]! - (stepSize * mi) / (Math.sqrt(vv) / bc2Sqrt + eps);
+  }
+}
+
+/**
+ * SGD (torch/optim/sgd.py): float64 arithmetic, rounded to float32 where PyTorch's float32 tensors
+ * round (the native kernel performs the same operations, for the same bits).
+ */
+export function sgdStep(x: Float32Array, g: Float32Array, buf: Float32Array | null, hp: SgdHyper): void {
+  const { lr, momentum, dampening, weightDecay: wd, nesterov, maximize, first } = hp;
+  const sign = maximize ? -1 : 1;
+  const n = x.length;
+  for (let i = 0; i < n; i++) {
+    let d = Math.fround(sign * g[i]!);
+    if (wd !== 0) d = Math.fround(d + wd * x[i]!);
+    if (buf !== null) {
+      const bi = (buf[i] = first ? d : Math.fround(buf[i]! * momentum) + (1 - dampening) * d);
+      d = nesterov ? d + momentum * bi : bi;
+    }
+    x[i] = x[i]! - lr * d;
+  }
+}
+
+/** RMSprop (torch/optim/rmsprop.py), with sgdStep's rounding rule. */
+export function rmspropStep(x: Float32Array, g: Float32Array, sq: Float32Array, ga: Float32Array | null, buf: Float32Array | null, hp: RmspropHyper): void {
+  const { lr, alpha, eps, weightDecay: wd, momentum, maximize } = hp;
+  const n = x.length;
+  for (let i = 0; i < n; i++) {
+    let gi = maximize ? -g[i]! : g[i]!;
+    if (wd !== 0) gi = Math.fround(gi + wd * x[i]!);
+    const si = (sq[i] = Math.fround(sq[i]! * alpha) + (1 - alpha) * gi * gi);
+    let avg: number;
+    if (ga !== null) {
+      const gai = (ga[i] = Math.fround(ga[i]! * alpha) + (1 - alpha) * gi);
+      avg = Math.sqrt(Math.fround(si - gai * gai));
+    } else {
+      avg = Math.sqrt(si);
+    }
+    avg = Math.fround(avg) + eps;
+    if (buf !== null) {
+      const bi = (buf[i] = Math.fround(buf[i]! * momentum) + gi / avg);
+      x[i] = x[i]! - lr * bi;
+    } else {
+      x[i] = x[i]! - (lr * gi) / avg;
+    }
   }
 }

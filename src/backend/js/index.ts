@@ -1,6 +1,6 @@
 import type { Backend } from '../backend.js';
 import { binary, sumTo } from './broadcast.js';
-import { adamStep, crossEntropy } from './fused.js';
+import { adamStep, crossEntropy, rmspropStep, sgdStep } from './fused.js';
 import { fingerprint } from './fingerprint.js';
 import { gemm } from './gemm.js';
 import { linear } from './linear.js';
@@ -26,5 +26,7 @@ export const jsBackend: Backend = {
   permute,
   crossEntropy,
   adamStep,
+  sgdStep,
+  rmspropStep,
   fingerprint,
 };
