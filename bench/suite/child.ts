@@ -299,7 +299,8 @@ async function inferTg(t: InferTask, viaPredict: boolean): Promise<Record<string
   model.eval();
   const f = d.meta.features;
   const r = await inferLoop(t, d, (x, rows) => {
-    const input = tg.tensor(x, [rows, f]);
+    // Wrapped, not copied (tg.tensor would copy): as torch.from_numpy and new ort.Tensor do.
+    const input = new tg.Tensor(x, [rows, f]);
     return viaPredict ? tg.predict(model, input, { batchSize: rows }).data : tg.noGrad(() => model.forward(input)).data;
   });
   return { ...r, detail: `${viaPredict ? 'predict()' : 'model.forward under noGrad'}; ${tgDetail(tg)}` };

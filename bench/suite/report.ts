@@ -141,7 +141,7 @@ function inferTables(r: SuiteResult, idx: Index): string[] {
   const out = [
     '## Inference',
     '',
-    'The same MLP and weights in every system (onnxruntime gets them as an ONNX graph: Gemm+Relu nodes with the weights as initializers). One call: wrap a Float32Array in the library\'s tensor, forward without a graph, read the output back. tensorgrad native = `model.forward` under `noGrad`; predict() = `predict(model, x)`.',
+    'The same MLP and weights in every system (onnxruntime gets them as an ONNX graph: Gemm+Relu nodes with the weights as initializers). One call: wrap a Float32Array in the library\'s tensor (without a copy where the library can: tensorgrad `new Tensor(array, shape)`, PyTorch `torch.from_numpy`, onnxruntime `new ort.Tensor`; tfjs copies in `tf.tensor2d`), forward without a graph, read the output back. tensorgrad native = `model.forward` under `noGrad`; predict() = `predict(model, x)`.',
     '',
     '### Batch 256 throughput (samples/s; higher is better; ratio = tensorgrad native ÷ peer, > 1: tensorgrad faster)',
     '',
