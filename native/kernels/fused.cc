@@ -304,14 +304,8 @@ void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_
   k.decoupled_wd = hp.weight_decay != 0.0 && hp.decoupled;
   k.amsgrad = hp.amsgrad && vmax != nullptr;
   const auto run = active_isa() >= Isa::Avx2 ? avx2::adam : adam_scalar;
-  if (pool == nullptr || pool->threads() <= 1 || n < kAdamParallelMin) {
-    FlushSubnormals ftz;
-    return run(p, g, m, v, vmax, n, k);
-  }
-  const int64_t pieces = (n + kAdamChunk - 1) / kAdamChunk;
-  pool->parallel_for(pieces, [&](int64_t piece, int /*worker*/) {
-    FlushSubnormals ftz;  // per thread: MXCSR is thread state
-    const int64_t i = piece * kAdamChunk, len = std::min(kAdamChunk, n - i);
+  split(n, pool, [&](int64_t i, int64_t len) {
+    FlushSubnormals ftz;  // per piece, on the thread that runs it: MXCSR is thread state
     run(p + i, g + i, m + i, v + i, vmax ? vmax + i : nullptr, len, k);
   });
 }
