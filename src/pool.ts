@@ -1,8 +1,9 @@
 /**
  * Recycled Float32Arrays for buffers the library knows are dead: the gradients backward() has
  * finished with, the temporaries of backward closures, and the gradients an optimizer's
- * zeroGrad() drops (when user code never held them). A training step asks for the same sizes
- * every time, so these come back as the next step's gradients and activations.
+ * zeroGrad() drops (when user code never held them), and the results user code dispose()s when
+ * it was their only holder. A training step asks for the same sizes every time, so these come back
+ * as the next step's gradients and activations.
  *
  * Why: a fresh `new Float32Array(n)` of a few hundred KiB or more is zero-filled memory that V8
  * gets from the C allocator and frees only at a later GC, so a loop that allocates the same
@@ -11,8 +12,8 @@
  * when the kernel overwrites it.
  *
  * Safety rests on the callers: only arrays no tensor, view or user code can reach are given
- * back (see runBackward in autograd.ts and Tensor#_releaseGrad). Arrays that are pieces of a
- * larger buffer, or that a transfer detached, are never taken.
+ * back (see runBackward in autograd.ts, Tensor#_releaseGrad and Tensor#dispose). Arrays that are
+ * pieces of a larger buffer, or that a transfer detached, are never taken.
  */
 
 /** Below this many elements (16 KiB) V8's own allocation is cheap: not pooled. */

@@ -37,6 +37,11 @@ export class Storage {
   /** Fingerprint of `base` taken when it was exposed after such a save, and the version then. */
   fp = 0;
   fpVersion = -1;
+  /**
+   * Something besides its first tensor holds the array (a view made of it, a file write in
+   * flight), so dispose() must not recycle it.
+   */
+  shared = false;
   constructor(
     /** The whole array the views cut from (what `.data.buffer` lets user code reach). */
     readonly base: Float32Array,
@@ -189,6 +194,7 @@ export class Tensor {
     this.shape = Object.freeze(shape.slice());
     this.size = size;
     this.#requiresGrad = requiresGrad;
+    if (shared !== null) shared.shared = true;
     this._storage = shared ?? new Storage(data, !owned);
   }
 
@@ -274,8 +280,19 @@ export class Tensor {
    * at a known point. The memory is freed once nothing else holds it: views (reshape, detach,
    * slice) keep their own reference and stay usable. Any later use of this tensor throws
    * "<op>: tensor was disposed". Calling it twice is harmless.
+   *
+   * When the tensor was its array's only holder (an op's result that no view shares, whose `data`
+   * was never handed out, and that no graph saved for backward), the array is recycled: the next
+   * op with an output of that size writes into it instead of into fresh memory. A loop that
+   * disposes its results (or declares them with `using`) then runs at the kernel's own speed; see
+   * `emptyCache()`.
    */
   dispose(): void {
+    // The array goes back to the pool (src/pool.ts) for the next op's output when nothing else can
+    // reach it: the library allocated it and never handed it out, no view shares it, no graph saved
+    // it for backward, and no async batch is recording or running (it may hold the array).
+    const st0 = this._storage;
+    if (this.#raw === st0.base && !st0.exposed && !st0.shared && !st0.savedUnexposed && accessGuard === null) givePooled(st0.base);
     this.#raw = DISPOSED;
     this.#grad = null;
     this.gradFn = null;

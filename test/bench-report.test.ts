@@ -42,6 +42,7 @@ function fake(): SuiteResult {
       m('gemm', 'tg-kernel', 2, 'a:NN', 'gflops', [2, 2, 2]),
       m('gemm', 'tg-kernel', 2, 'b', 'gflops', [3, 3, 3]),
       m('gemm', 'tg-native', 2, 'a', 'gflops', [1.5, 1.5, 1.5]),
+      m('gemm', 'tg-native', 2, 'a', 'gflops disposed', [1.8, 1.8, 1.8]),
       m('gemm', 'numpy', 2, 'a', 'gflops', [4, 4, 4]),
       m('train', 'tg-native', 2, 'b512', 'samples/s', [300, 290, 310]),
       m('train', 'torch', 2, 'b512', 'samples/s', [100, 100, 100]),
@@ -73,8 +74,8 @@ describe('bench report', () => {
     expect(row('| 512 | 2 |')).toContain('| 300 (290–310) |');
     expect(row('| 512 | 2 |')).toContain('| 3.00× |');
     expect(row('| 512 | 2 |')).toMatch(/\| 0% \|$/);
-    // GEMM: public 1.5 ÷ kernel NN 2, kernel 1 ÷ numpy 4.
-    expect(row('| a | NT |')).toContain('| 0.75× |');
+    // GEMM: public disposed 1.8 and left to GC 1.5 ÷ kernel NN 2, kernel 1 ÷ numpy 4.
+    expect(row('| a | NT |')).toContain('| 1.8 (1.8–1.8) | 0.90× | 1.5 (1.5–1.5) | 0.75× |');
     expect(row('| a | NT |')).toContain('| 0.25× |');
     // Inference: throughput 1000 ÷ 500; latency is peer ÷ tensorgrad: 200 ÷ 50.
     const lines = md.split('\n');

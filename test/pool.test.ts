@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import * as tg from '../src/index.js';
+import { deferred } from '../src/backend/deferred.js';
 import { MIN_POOLED, givePooled, pooledByteCount, setPooling, takePooled } from '../src/pool.js';
 import { describeBackends } from './helpers/backends.js';
 
@@ -203,5 +207,92 @@ describeBackends('buffer pool', () => {
     givePooled(new Float32Array(MIN_POOLED).fill(Number.NaN));
     const z = tg.zeros([MIN_POOLED]);
     expect((z.toArray() as number[]).every((v) => v === 0)).toBe(true);
+  });
+});
+
+describeBackends('dispose() recycling', () => {
+  // dispose() hands an array back only when the tensor was its sole holder: these pin down each
+  // case where something else still reaches it.
+  const SIDE = 64; // 64×64 outputs: MIN_POOLED elements
+  const operands = (): [tg.Tensor, tg.Tensor] => {
+    tg.manualSeed(11);
+    return [tg.randn([SIDE, 32]), tg.randn([32, SIDE])];
+  };
+
+  it('hands a sole-owner result back: the next op of that size reuses it and computes correct values', () => {
+    const [a, b] = operands();
+    const expected = tg.matmul(a, b).toArray();
+    tg.emptyCache();
+    const c = tg.matmul(a, b);
+    const arr = c._buf;
+    c.dispose();
+    expect(pooledByteCount()).toBe(SIDE * SIDE * 4);
+    const d = tg.matmul(a, b);
+    expect(d._buf).toBe(arr);
+    expect(d.toArray()).toEqual(expected);
+    expect(() => c.toArray()).toThrow(/disposed/);
+  });
+
+  it('keeps an array user code holds (.data), and one a view shares, with the view intact', () => {
+    const [a, b] = operands();
+    tg.emptyCache();
+    const c = tg.matmul(a, b);
+    const held = c.data;
+    const copy = held.slice();
+    c.dispose();
+    expect(pooledByteCount()).toBe(0);
+
+    const e = tg.matmul(a, b);
+    const view = e.reshape([SIDE * SIDE]);
+    const want = view.toArray();
+    e.dispose();
+    expect(pooledByteCount()).toBe(0);
+    tg.matmul(a.neg(), b); // an op of the same size must not get the view's array
+    expect(view.toArray()).toEqual(want);
+    expect(held).toEqual(copy);
+  });
+
+  it('keeps an array a graph saved for backward; backward then reports the disposal', () => {
+    const [a, b] = operands();
+    const w = b.clone().requiresGrad_();
+    tg.emptyCache();
+    const h = tg.matmul(a, w);
+    const r = tg.relu(h); // relu's backward reads h
+    h.dispose();
+    expect(pooledByteCount()).toBe(0);
+    expect(() => r.sum().backward()).toThrow(/disposed/);
+  });
+
+  it('keeps arrays while an async batch records: their kernels run later, in order', async () => {
+    const [a, b] = operands();
+    const want = (tg.matmul(a, b).neg().toArray() as number[][]).flat();
+    tg.emptyCache();
+    const batched = tg.backendInfo().backend === 'native';
+    const d = await deferred(() => {
+      const c = tg.matmul(a, b);
+      const negated = c.neg();
+      c.dispose();
+      // With the native backend nothing above has run yet: c's array must not be handed to this op.
+      expect(pooledByteCount()).toBe(batched ? 0 : SIDE * SIDE * 4);
+      tg.matmul(a.neg(), b);
+      return negated;
+    });
+    expect((d.toArray() as number[][]).flat()).toEqual(want);
+  });
+
+  it('keeps an array a file write has read: the write may still be in flight when dispose() runs', async () => {
+    const [a, b] = operands();
+    const dir = mkdtempSync(join(tmpdir(), 'tg-pool-'));
+    try {
+      const c = tg.matmul(a, b);
+      const want = c.toArray();
+      await tg.save({ c }, join(dir, 'c.safetensors'));
+      tg.emptyCache();
+      c.dispose();
+      expect(pooledByteCount()).toBe(0);
+      expect((await tg.load(join(dir, 'c.safetensors')))['c']!.toArray()).toEqual(want);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

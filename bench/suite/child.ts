@@ -383,10 +383,15 @@ async function gemmTg(t: GemmTask): Promise<Record<string, unknown>> {
     const kernelNN = s.form === 'NN' ? kernel : measure(s, () => addon.gemm(false, false, s.m, s.n, s.k, 1, a, b, 0, c, null, false));
     const ta = tg.tensor(a, [s.m, s.k]);
     const tb = tg.tensor(b, [s.k, s.n]);
+    // Disposed: the result goes back to the pool, as `using c = a.matmul(b)` does. Measured
+    // before the GC variant, whose garbage would otherwise be collected during this one.
+    const disposed = measure(s, () => {
+      tg.matmul(ta, tb).dispose();
+    });
     const pub = measure(s, () => {
       tg.matmul(ta, tb);
     });
-    rows.push({ name: s.name, kernel, kernelNN, public: pub });
+    rows.push({ name: s.name, kernel, kernelNN, public: pub, disposed });
   }
   return { rows, detail: tgDetail(tg) };
 }

@@ -29,7 +29,7 @@ export interface Measurement {
   threads: number;
   /** Shape name (gemm), `b<batch>` (train), `b256` / `b1` (infer). */
   key: string;
-  metric: 'gflops' | 'samples/s' | 'latency median µs' | 'latency p99 µs';
+  metric: 'gflops' | 'gflops disposed' | 'samples/s' | 'latency median µs' | 'latency p99 µs';
   values: number[];
   /** Per repetition: steps, losses, detail strings. */
   runs: Record<string, unknown>[];

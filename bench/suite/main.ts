@@ -252,11 +252,12 @@ try {
             const task: GemmTask = { kind: 'gemm', threads: t, shapes, ...P.gemm };
             const r = runNode(task, t, { TENSORGRAD_BACKEND: 'native' }, 900);
             if (!r.ok) return fail('tg-native', 'gemm', `${t} threads`, r.res);
-            for (const row of r.res['rows'] as { name: string; kernel: number; kernelNN: number; public: number }[]) {
+            for (const row of r.res['rows'] as { name: string; kernel: number; kernelNN: number; public: number; disposed: number }[]) {
               const s = shapes.find((x) => x.name === row.name)!;
               record({ part: 'gemm', system: 'tg-kernel', threads: t, key: row.name, metric: 'gflops' }, row.kernel, { detail: r.res['detail'] });
               if (s.form !== 'NN') record({ part: 'gemm', system: 'tg-kernel', threads: t, key: `${row.name}:NN`, metric: 'gflops' }, row.kernelNN, {});
               record({ part: 'gemm', system: 'tg-native', threads: t, key: row.name, metric: 'gflops' }, row.public, { detail: 'a.matmul(b)' });
+              record({ part: 'gemm', system: 'tg-native', threads: t, key: row.name, metric: 'gflops disposed' }, row.disposed, {});
             }
           },
         });

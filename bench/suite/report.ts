@@ -75,10 +75,10 @@ function gemmTable(r: SuiteResult, idx: Index): string[] {
   const out = [
     '## GEMM (GFLOP/s; higher is better)',
     '',
-    'kernel: the addon\'s gemm entry in the shape\'s own form on a reused output buffer; public: `a.matmul(b)` (NN, fresh output per call) next to the kernel\'s NN form at the same m×n×k; numpy: `A @ B` in the shape\'s form (fresh output). Ratios > 1 mean tensorgrad is faster.',
+    'kernel: the addon\'s gemm entry in the shape\'s own form on a reused output buffer; public: `a.matmul(b)` (NN) next to the kernel\'s NN form at the same m×n×k, its result disposed each call (`c.dispose()` or `using`: the array is recycled for the next call) and left to the garbage collector (a fresh array per call); numpy: `A @ B` in the shape\'s form (fresh output, freed at once). Ratios > 1 mean tensorgrad is faster.',
     '',
-    '| shape | form | m×n×k | threads | kernel | kernel NN | public matmul | public ÷ kernel NN | numpy | kernel ÷ numpy |',
-    '|---|---|---|--:|--:|--:|--:|--:|--:|--:|',
+    '| shape | form | m×n×k | threads | kernel | kernel NN | public, disposed | ÷ kernel NN | public, left to GC | ÷ kernel NN | numpy | kernel ÷ numpy |',
+    '|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ];
   for (const t of threadsOf(r)) {
     for (const s of r.gemmShapes) {
@@ -86,10 +86,11 @@ function gemmTable(r: SuiteResult, idx: Index): string[] {
       if (!k) continue;
       const kn = s.form === 'NN' ? k : idx.get('gemm', 'tg-kernel', t, `${s.name}:NN`, 'gflops');
       const p = idx.get('gemm', 'tg-native', t, s.name, 'gflops');
+      const pd = idx.get('gemm', 'tg-native', t, s.name, 'gflops disposed');
       const np = idx.get('gemm', 'numpy', t, s.name, 'gflops');
       const m = (v: number[] | undefined): number => (v && v.length ? median(v) : NaN);
       out.push(
-        `| ${s.name} | ${s.form} | ${s.m}×${s.n}×${s.k} | ${t} | ${cell(k, fix)} | ${cell(kn, fix)} | ${cell(p, fix)} | ${ratio(m(p), m(kn))} | ${cell(np, fix)} | ${ratio(m(k), m(np))} |`,
+        `| ${s.name} | ${s.form} | ${s.m}×${s.n}×${s.k} | ${t} | ${cell(k, fix)} | ${cell(kn, fix)} | ${cell(pd, fix)} | ${ratio(m(pd), m(kn))} | ${cell(p, fix)} | ${ratio(m(p), m(kn))} | ${cell(np, fix)} | ${ratio(m(k), m(np))} |`,
       );
     }
   }

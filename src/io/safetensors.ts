@@ -338,6 +338,8 @@ function* pieces(p: Prepared, who: string): Generator<Uint8Array> {
   yield p.prefix;
   for (const t of p.tensors) {
     const d = t._read(who);
+    // The write may still be reading the array after a dispose(): keep dispose from recycling it.
+    t._storage.shared = true;
     if (HOST_IS_LITTLE_ENDIAN) {
       yield new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
     } else {
