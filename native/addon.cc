@@ -19,6 +19,8 @@
 #include "kernels/fingerprint.h"
 #include "kernels/fused.h"
 #include "kernels/gemm.h"
+#include "kernels/losses.h"
+#include "kernels/random.h"
 #include "kernels/reduce.h"
 #include "kernels/softmax.h"
 #include "threadpool.h"
@@ -388,6 +390,39 @@ void no_overlaps(Napi::Env env, const char* fn, std::initializer_list<F32> all, 
       if (overlaps(*i, *j)) fail(env, fn, std::string(what) + " must not overlap");
 }
 
+// A typed-array argument of element type T other than Float32Array (the random-fill state, the
+// statistics nllLoss returns), checked as f32() checks its arrays.
+template <class T>
+T* typed(const Args& info, size_t i, const char* fn, const char* name, napi_typedarray_type want, const char* type,
+         size_t length) {
+  Napi::Value v = info[i];
+  napi_typedarray_type got = napi_int8_array;
+  size_t len = 0;
+  void* data = nullptr;
+  if (!v.IsTypedArray() || napi_get_typedarray_info(info.Env(), v, &got, &len, &data, nullptr, nullptr) != napi_ok ||
+      got != want) {
+    fail(info.Env(), fn, std::string(name) + " must be a " + type);
+  }
+  if (len != length || data == nullptr) {
+    fail(info.Env(), fn, std::string(name) + " must have " + std::to_string(length) + " elements, got " + std::to_string(len));
+  }
+  return static_cast<T*>(data);
+}
+
+double ignore_index(const Args& info, size_t i, const char* fn) {
+  const double v = num(info, i, fn, "ignoreIndex");
+  if (v != std::floor(v) || std::fabs(v) > 1e15) fail(info.Env(), fn, "ignoreIndex must be an integer in [-1e15, 1e15]");
+  return v;
+}
+
+// posWeight (nullable) of 1 or `last` elements, broadcast along the last dim of n elements.
+void check_pos_weight(Napi::Env env, const char* fn, const F32& pw, int64_t last, int64_t n) {
+  if (pw.length < 0 || pw.length == 1) return;
+  if (pw.length != last || (n > 0 && (last == 0 || n % last != 0))) {
+    fail(env, fn, "posWeight must have 1 or last (" + std::to_string(last) + ") elements, dividing " + std::to_string(n));
+  }
+}
+
 // sgdStep(p, g, buf|null, lr, momentum, dampening, weightDecay, nesterov, maximize, first)
 auto prepare_sgd_step(const Args& info, tg::ThreadPool* pool) {
   const char* fn = "sgdStep";
@@ -485,6 +520,12 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("adamStep", &Addon::AdamStep),
                              InstanceMethod("sgdStep", &Addon::SgdStep),
                              InstanceMethod("rmspropStep", &Addon::RmspropStep),
+                             InstanceMethod("nllLoss", &Addon::NllLoss),
+                             InstanceMethod("nllLossGrad", &Addon::NllLossGrad),
+                             InstanceMethod("bceLoss", &Addon::BceLoss),
+                             InstanceMethod("bceLossGrad", &Addon::BceLossGrad),
+                             InstanceMethod("fillUniform", &Addon::FillUniform),
+                             InstanceMethod("dropoutMask", &Addon::DropoutMask),
                              InstanceMethod("fingerprint", &Addon::Fingerprint),
                              InstanceMethod("runAsync", &Addon::RunAsync),
                          });
@@ -635,6 +676,109 @@ class Addon : public Napi::Addon<Addon> {
 
   Napi::Value RmspropStep(const Napi::CallbackInfo& info) {
     prepare_rmsprop_step(Args(info), pool_.get())();
+    return info.Env().Undefined();
+  }
+
+  // nllLoss(logp, rows, classes, target, ignoreIndex, loss, stats: Float64Array(2)) -> -1 or the
+  // first row with a bad target: see kernels/losses.h.
+  Napi::Value NllLoss(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "nllLoss";
+    Napi::Env env = info.Env();
+    need_args(info, 7, fn);
+    F32 logp = f32(info, 0, fn, "logp");
+    const int64_t rows = dim(info, 1, fn, "rows"), classes = dim(info, 2, fn, "classes");
+    F32 target = f32(info, 3, fn, "target");
+    const double ignore = ignore_index(info, 4, fn);
+    F32 loss = f32(info, 5, fn, "loss");
+    double* stats = typed<double>(info, 6, fn, "stats", napi_float64_array, "Float64Array", 2);
+    expect_length(env, fn, "logp", logp, product(env, fn, {rows, classes}));
+    expect_length(env, fn, "target", target, rows);
+    expect_length(env, fn, "loss", loss, rows);
+    no_overlaps(env, fn, {logp, target, loss}, "logp, target and loss");
+    return Napi::Number::New(env, static_cast<double>(tg::nll_loss(logp.data, rows, classes, target.data, ignore, loss.data, stats)));
+  }
+
+  // nllLossGrad(rows, classes, target, ignoreIndex, g|null, gScalar, gx)
+  Napi::Value NllLossGrad(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "nllLossGrad";
+    Napi::Env env = info.Env();
+    need_args(info, 7, fn);
+    const int64_t rows = dim(info, 0, fn, "rows"), classes = dim(info, 1, fn, "classes");
+    F32 target = f32(info, 2, fn, "target");
+    const double ignore = ignore_index(info, 3, fn);
+    F32 g = f32(info, 4, fn, "g", true);
+    const double g_scalar = num(info, 5, fn, "gScalar");
+    F32 gx = f32(info, 6, fn, "gx");
+    expect_length(env, fn, "target", target, rows);
+    if (g.length >= 0) expect_length(env, fn, "g", g, rows);
+    expect_length(env, fn, "gx", gx, product(env, fn, {rows, classes}));
+    no_overlaps(env, fn, {target, g, gx}, "target, g and gx");
+    tg::nll_loss_grad(rows, classes, target.data, ignore, g.length >= 0 ? g.data : nullptr, g_scalar, gx.data);
+    return env.Undefined();
+  }
+
+  // bceLoss(logits, x, y, posWeight|null, last, loss) -> -1 or the first bad probability's index
+  Napi::Value BceLoss(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "bceLoss";
+    Napi::Env env = info.Env();
+    need_args(info, 6, fn);
+    const bool logits = flag(info, 0, fn, "logits");
+    F32 x = f32(info, 1, fn, "x"), y = f32(info, 2, fn, "y"), pw = f32(info, 3, fn, "posWeight", true);
+    const int64_t last = dim(info, 4, fn, "last");
+    F32 loss = f32(info, 5, fn, "loss");
+    expect_length(env, fn, "y", y, x.length);
+    expect_length(env, fn, "loss", loss, x.length);
+    check_pos_weight(env, fn, pw, last, x.length);
+    no_overlaps(env, fn, {x, y, pw, loss}, "x, y, posWeight and loss");
+    const int64_t bad = tg::bce_loss(logits, x.data, y.data, x.length, pw.length >= 0 ? pw.data : nullptr, pw.length, last, loss.data);
+    return Napi::Number::New(env, static_cast<double>(bad));
+  }
+
+  // bceLossGrad(logits, x, y, posWeight|null, last, g, gx|null, gy|null)
+  Napi::Value BceLossGrad(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "bceLossGrad";
+    Napi::Env env = info.Env();
+    need_args(info, 8, fn);
+    const bool logits = flag(info, 0, fn, "logits");
+    F32 x = f32(info, 1, fn, "x"), y = f32(info, 2, fn, "y"), pw = f32(info, 3, fn, "posWeight", true);
+    const int64_t last = dim(info, 4, fn, "last");
+    F32 g = f32(info, 5, fn, "g"), gx = f32(info, 6, fn, "gx", true), gy = f32(info, 7, fn, "gy", true);
+    expect_length(env, fn, "y", y, x.length);
+    expect_length(env, fn, "g", g, x.length);
+    if (gx.length >= 0) expect_length(env, fn, "gx", gx, x.length);
+    if (gy.length >= 0) expect_length(env, fn, "gy", gy, x.length);
+    check_pos_weight(env, fn, pw, last, x.length);
+    no_overlaps(env, fn, {x, y, pw, g, gx, gy}, "x, y, posWeight, g, gx and gy");
+    tg::bce_loss_grad(logits, x.data, y.data, x.length, pw.length >= 0 ? pw.data : nullptr, pw.length, last, g.data,
+                      gx.length >= 0 ? gx.data : nullptr, gy.length >= 0 ? gy.data : nullptr);
+    return env.Undefined();
+  }
+
+  // fillUniform(state: Uint32Array(4), lo, hi, out): see kernels/random.h.
+  Napi::Value FillUniform(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "fillUniform";
+    need_args(info, 4, fn);
+    uint32_t* state = typed<uint32_t>(info, 0, fn, "state", napi_uint32_array, "Uint32Array", 4);
+    const double lo = num(info, 1, fn, "lo"), hi = num(info, 2, fn, "hi");
+    F32 out = f32(info, 3, fn, "out");
+    tg::fill_uniform(state, lo, hi, out.data, out.length);
+    return info.Env().Undefined();
+  }
+
+  // dropoutMask(state: Uint32Array(4), keep, scale, out): see kernels/random.h.
+  Napi::Value DropoutMask(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "dropoutMask";
+    need_args(info, 4, fn);
+    uint32_t* state = typed<uint32_t>(info, 0, fn, "state", napi_uint32_array, "Uint32Array", 4);
+    const double keep = num(info, 1, fn, "keep"), scale = num(info, 2, fn, "scale");
+    F32 out = f32(info, 3, fn, "out");
+    tg::dropout_mask(state, keep, static_cast<float>(scale), out.data, out.length);
     return info.Env().Undefined();
   }
 

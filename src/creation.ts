@@ -196,7 +196,7 @@ export function rand(shape: Shape | number, options?: TensorOptions): Tensor {
   const s = shapeArg('rand', shape);
   const requiresGrad = gradOption('rand', options);
   const data = allocFloat32('rand', sizeOf(s));
-  for (let i = 0; i < data.length; i++) data[i] = defaultGenerator.nextFloat();
+  defaultGenerator._fillUniform(data, 0, 1);
   return ownedTensor(data, s, requiresGrad);
 }
 
@@ -210,7 +210,7 @@ export function randn(shape: Shape | number, options?: TensorOptions): Tensor {
   const s = shapeArg('randn', shape);
   const requiresGrad = gradOption('randn', options);
   const data = allocFloat32('randn', sizeOf(s));
-  for (let i = 0; i < data.length; i++) data[i] = defaultGenerator.nextNormal();
+  defaultGenerator._fillNormal(data, 0, 1);
   return ownedTensor(data, s, requiresGrad);
 }
 

@@ -1,4 +1,5 @@
 import { randomFillSync } from 'node:crypto';
+import { getBackend } from './backend/index.js';
 import { valueStr } from './shape.js';
 
 /**
@@ -19,6 +20,8 @@ function splitmix32(state: { s: number }): number {
 }
 
 const TWO_POW_MINUS_24 = 1 / 16777216;
+/** The state handed to the backend's fill kernels (one at a time: JS is single-threaded). */
+const WORDS = new Uint32Array(4);
 
 /**
  * A seeded random stream (xoshiro128**). `defaultGenerator` is the one the library uses; pass your
@@ -84,6 +87,52 @@ export class Generator {
   /** @internal Restores a position taken by _getState(). */
   _setState(state: readonly [number, number, number, number, number | null]): void {
     [this.s0, this.s1, this.s2, this.s3, this.spare] = state;
+  }
+
+  /**
+   * @internal out[i] = lo + (hi − lo)·nextFloat() for every element, through the backend's kernel
+   * (the same draws and bits as that many nextFloat() calls).
+   */
+  _fillUniform(out: Float32Array, lo: number, hi: number): void {
+    const st = this.#words();
+    getBackend().fillUniform(st, lo, hi, out);
+    this.#store(st);
+  }
+
+  /** @internal out[i] = nextFloat() < keep ? scale : 0 for every element (a dropout mask). */
+  _dropoutMask(out: Float32Array, keep: number, scale: number): void {
+    const st = this.#words();
+    getBackend().dropoutMask(st, keep, scale, out);
+    this.#store(st);
+  }
+
+  /**
+   * @internal out[i] = mean + std·nextNormal() (exactly nextNormal() for N(0, 1)). Not a backend
+   * kernel: Box–Muller needs log, sin and cos, whose last bits differ between V8 and the C library,
+   * and a seed must give the same weights on both backends.
+   */
+  _fillNormal(out: Float32Array, mean: number, std: number): void {
+    const unit = mean === 0 && std === 1;
+    for (let i = 0; i < out.length; i++) {
+      const z = this.nextNormal();
+      out[i] = unit ? z : mean + std * z;
+    }
+  }
+
+  #words(): Uint32Array {
+    const st = WORDS;
+    st[0] = this.s0;
+    st[1] = this.s1;
+    st[2] = this.s2;
+    st[3] = this.s3;
+    return st;
+  }
+
+  #store(st: Uint32Array): void {
+    this.s0 = st[0]! | 0;
+    this.s1 = st[1]! | 0;
+    this.s2 = st[2]! | 0;
+    this.s3 = st[3]! | 0;
   }
 
   /** Uniform 32-bit unsigned integer. */

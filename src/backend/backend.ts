@@ -204,6 +204,65 @@ export interface Backend {
    */
   rmspropStep(p: Float32Array, g: Float32Array, sq: Float32Array, gradAvg: Float32Array | null, buf: Float32Array | null, hp: RmspropHyper): void;
 
+  /**
+   * nllLoss rows: loss[r] = −logp[r·classes + target[r]], 0 where target[r] = ignoreIndex. Writes
+   * [Σ loss over the rows not ignored (float64), their count] into stats and returns −1, or stops
+   * at the first row whose target is neither ignoreIndex nor a class index in [0, classes) and
+   * returns that row.
+   */
+  nllLoss(
+    logp: Float32Array,
+    rows: number,
+    classes: number,
+    target: Float32Array,
+    ignoreIndex: number,
+    loss: Float32Array,
+    stats: Float64Array,
+  ): number;
+
+  /**
+   * The gradient of nllLoss: gx[r·classes + target[r]] = −(g ? g[r] : gScalar) for each row not
+   * ignored; gx's other elements are left as they are (the caller passes zeros).
+   */
+  nllLossGrad(
+    rows: number,
+    classes: number,
+    target: Float32Array,
+    ignoreIndex: number,
+    g: Float32Array | null,
+    gScalar: number,
+    gx: Float32Array,
+  ): void;
+
+  /**
+   * Elementwise binary cross-entropy of x against y (same length) into loss: on logits when
+   * `logits` (stable form, with posWeight of 1 element or `last`, the length of the last dim,
+   * broadcast along it), else on probabilities with logs clamped at −100. Returns −1, or for
+   * probabilities the index of the first x outside [0, 1] (loss is then incomplete).
+   */
+  bceLoss(logits: boolean, x: Float32Array, y: Float32Array, posWeight: Float32Array | null, last: number, loss: Float32Array): number;
+
+  /** The gradients of bceLoss: gx and gy (each skipped when null) from the output gradient g. */
+  bceLossGrad(
+    logits: boolean,
+    x: Float32Array,
+    y: Float32Array,
+    posWeight: Float32Array | null,
+    last: number,
+    g: Float32Array,
+    gx: Float32Array | null,
+    gy: Float32Array | null,
+  ): void;
+
+  /**
+   * out[i] = lo + (hi − lo)·u_i for the next out.length draws u_i = nextFloat() of the xoshiro128**
+   * stream whose four words are in `state` (advanced in place). Same bits on both backends.
+   */
+  fillUniform(state: Uint32Array, lo: number, hi: number, out: Float32Array): void;
+
+  /** out[i] = u_i < keep ? scale : 0 for the next out.length draws of `state`, as fillUniform. */
+  dropoutMask(state: Uint32Array, keep: number, scale: number, out: Float32Array): void;
+
   /** out = x permuted by axes (out's shape is shape[axes[i]]). */
   permute(x: Float32Array, shape: readonly number[], axes: readonly number[], out: Float32Array): void;
 

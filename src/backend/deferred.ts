@@ -260,6 +260,12 @@ function recorder(b: Batch): Backend {
     adamStep: (...args) => b.runNow(() => real.adamStep(...args)),
     sgdStep: (...args) => b.runNow(() => real.sgdStep(...args)),
     rmspropStep: (...args) => b.runNow(() => real.rmspropStep(...args)),
+    nllLoss: (...args) => b.runNow(() => real.nllLoss(...args)),
+    nllLossGrad: (...args) => b.runNow(() => real.nllLossGrad(...args)),
+    bceLoss: (...args) => b.runNow(() => real.bceLoss(...args)),
+    bceLossGrad: (...args) => b.runNow(() => real.bceLossGrad(...args)),
+    fillUniform: (...args) => b.runNow(() => real.fillUniform(...args)),
+    dropoutMask: (...args) => b.runNow(() => real.dropoutMask(...args)),
     fingerprint: (x) => b.runNow(() => real.fingerprint(x)),
   };
 }

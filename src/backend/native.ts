@@ -2,6 +2,8 @@ import { createRequire } from 'node:module';
 import type { AdamHyper, Backend, RmspropHyper, SgdHyper } from './backend.js';
 import { fingerprint as jsFingerprint } from './js/fingerprint.js';
 import { rmspropStep as jsRmspropStep, sgdStep as jsSgdStep } from './js/fused.js';
+import * as jsLosses from './js/losses.js';
+import * as jsRandom from './js/random.js';
 import { packageRoot } from './root.js';
 
 /** The functions the addon (native/addon.cc) exports. Every one validates its arguments. */
@@ -35,6 +37,13 @@ export interface NativeAddon {
   crossEntropy: Backend['crossEntropy'];
   /** Absent from binaries built before it existed; the TypeScript kernel stands in then. */
   fingerprint?: Backend['fingerprint'];
+  /** The loss and random-fill kernels (same signatures as Backend's); absent from older binaries. */
+  nllLoss?: Backend['nllLoss'];
+  nllLossGrad?: Backend['nllLossGrad'];
+  bceLoss?: Backend['bceLoss'];
+  bceLossGrad?: Backend['bceLossGrad'];
+  fillUniform?: Backend['fillUniform'];
+  dropoutMask?: Backend['dropoutMask'];
   /**
    * Runs a batch of kernel calls, each [name, ...the arguments of that entry point], in order on a
    * libuv thread; every command is checked before any runs. Absent from binaries built before it
@@ -138,6 +147,12 @@ export function nativeBackend(a: NativeAddon): Backend {
       typeof a.rmspropStep === 'function'
         ? (p, g, sq, ga, buf, hp: RmspropHyper) => a.rmspropStep!(p, g, sq, ga, buf, hp.lr, hp.alpha, hp.eps, hp.weightDecay, hp.momentum, hp.maximize)
         : jsRmspropStep,
+    nllLoss: a.nllLoss?.bind(a) ?? jsLosses.nllLoss,
+    nllLossGrad: a.nllLossGrad?.bind(a) ?? jsLosses.nllLossGrad,
+    bceLoss: a.bceLoss?.bind(a) ?? jsLosses.bceLoss,
+    bceLossGrad: a.bceLossGrad?.bind(a) ?? jsLosses.bceLossGrad,
+    fillUniform: a.fillUniform?.bind(a) ?? jsRandom.fillUniform,
+    dropoutMask: a.dropoutMask?.bind(a) ?? jsRandom.dropoutMask,
     fingerprint: typeof a.fingerprint === 'function' ? (x) => a.fingerprint!(x) : jsFingerprint,
   };
 }

@@ -103,7 +103,7 @@ function fillUniform(fn: string, t: Tensor, a: unknown, b: unknown): Tensor {
   // As PyTorch: a wider range has no float32 width, and its draws would be ±Infinity or NaN.
   if (hi - lo > FLOAT32_MAX) throw new Error(`${fn}: b - a must be at most ${FLOAT32_MAX} (the float32 maximum), got a ${lo}, b ${hi}`);
   const d = t._write(fn);
-  for (let i = 0; i < t.size; i++) d[i] = lo + (hi - lo) * defaultGenerator.nextFloat();
+  defaultGenerator._fillUniform(d, lo, hi);
   return t;
 }
 
@@ -125,7 +125,7 @@ function fillNormal(fn: string, t: Tensor, mean: unknown, std: unknown): Tensor 
   const s = finite(fn, 'std', std);
   if (s < 0) throw new Error(`${fn}: std must be >= 0, got ${s}`);
   const d = t._write(fn);
-  for (let i = 0; i < t.size; i++) d[i] = m + s * defaultGenerator.nextNormal();
+  defaultGenerator._fillNormal(d, m, s);
   return t;
 }
 

@@ -114,19 +114,16 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
       `crossEntropy: target ${shapeStr(target.shape)} must be class indices [${rows}] or probabilities [${rows}, ${classes}] for logits ${shapeStr(logits.shape)}`,
     );
   }
-  const td = target._data;
-  if (!probs) {
-    for (let r = 0; r < rows; r++) {
-      const t = td[r]!;
-      if (t !== ignoreIndex && !(Number.isInteger(t) && t >= 0 && t < classes)) {
-        throw new Error(`crossEntropy: target ${t} at row ${r} is not a class index in [0, ${classes})`);
-      }
-    }
-  }
-  // Rows that count towards a mean: all of them, less ignored rows for index targets.
-  let count = rows;
-  if (!probs) for (let r = 0; r < rows; r++) if (td[r] === ignoreIndex) count--;
   const rowLoss = empty([rows], 'crossEntropy');
+  // Rows that count towards a mean: all of them, less ignored rows for index targets. The nllLoss
+  // kernel checks the targets and counts them (its row losses are overwritten below).
+  let count = rows;
+  if (!probs) {
+    const stats = new Float64Array(2);
+    const bad = getBackend().nllLoss(logits._data, rows, classes, target._data, ignoreIndex, rowLoss._data, stats);
+    if (bad >= 0) throw new Error(`crossEntropy: target ${target._data[bad]} at row ${bad} is not a class index in [0, ${classes})`);
+    count = stats[1]!;
+  }
   const dlogits = logits.requiresGrad ? empty(logits.shape, 'crossEntropy') : null;
   const total = getBackend().crossEntropy(logits._data, rows, classes, target._data, probs, eps, ignoreIndex, 1, null, rowLoss._data, dlogits?._data ?? null);
   let out: Tensor;
@@ -165,32 +162,20 @@ export function nllLoss(logProbs: Tensor, target: Tensor, options: Omit<CrossEnt
     throw new Error(`nllLoss: target must be class indices [${rows}], got ${shapeStr(target.shape)}`);
   }
   const loss = empty([rows], 'nllLoss');
-  // The arrays once: _data is a checked accessor, too costly per element.
-  const td = target._data;
-  const ld = loss._data;
-  const pd = logProbs._data;
-  let count = 0;
-  for (let r = 0; r < rows; r++) {
-    const t = td[r]!;
-    if (t === ignoreIndex) continue;
-    if (!(Number.isInteger(t) && t >= 0 && t < classes)) throw new Error(`nllLoss: target ${t} at row ${r} is not a class index in [0, ${classes})`);
-    ld[r] = -pd[r * classes + t]!;
-    count++;
-  }
+  const stats = new Float64Array(2);
+  const bad = getBackend().nllLoss(logProbs._data, rows, classes, target._data, ignoreIndex, loss._data, stats);
+  if (bad >= 0) throw new Error(`nllLoss: target ${target._data[bad]} at row ${bad} is not a class index in [0, ${classes})`);
+  const sum = stats[0]!;
+  const count = stats[1]!;
   let out: Tensor;
   if (reduction === 'none') out = loss;
-  else if (reduction === 'sum' || reduction === 'mean') {
-    let s = 0;
-    for (let r = 0; r < rows; r++) s += ld[r]!;
-    out = ownedTensor(new Float32Array([reduction === 'mean' ? s / count : s]), []);
-  } else throw new Error(`nllLoss: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
+  else if (reduction === 'sum' || reduction === 'mean') out = ownedTensor(new Float32Array([reduction === 'mean' ? sum / count : sum]), []);
+  else throw new Error(`nllLoss: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
   return record(out, 'nllLoss', [logProbs], [target], (g) => {
     const gx = empty(logProbs.shape, 'nllLoss');
-    for (let r = 0; r < rows; r++) {
-      const t = target._data[r]!;
-      if (t === ignoreIndex) continue;
-      gx._data[r * classes + t] = -(reduction === 'none' ? g._data[r]! : reduction === 'mean' ? g._data[0]! / count : g._data[0]!);
-    }
+    const perRow = reduction === 'none';
+    const gScalar = perRow ? 0 : reduction === 'mean' ? g._data[0]! / count : g._data[0]!;
+    getBackend().nllLossGrad(rows, classes, target._data, ignoreIndex, perRow ? g._data : null, gScalar, gx._data);
     return [gx];
   });
 }
@@ -217,31 +202,13 @@ export function bceWithLogits(input: Tensor, target: Tensor, options: BceWithLog
   if (pw && pw.size !== 1 && pw.size !== last) {
     throw new Error(`bceWithLogits: posWeight ${shapeStr(pw.shape)} must have 1 or ${last} elements`);
   }
-  const n = input.size;
   const loss = empty(input.shape, 'bceWithLogits');
-  const weightAt = (i: number) => (pw ? pw._data[pw.size === 1 ? 0 : i % last]! : 1);
-  for (let i = 0; i < n; i++) {
-    const x = input._data[i]!;
-    const y = target._data[i]!;
-    const l = 1 + (weightAt(i) - 1) * y;
-    loss._data[i] = (1 - y) * x + l * (Math.log1p(Math.exp(-Math.abs(x))) + Math.max(-x, 0));
-  }
+  const pwData = pw ? pw._data : null;
+  getBackend().bceLoss(true, input._data, target._data, pwData, last, loss._data);
   const elementwise = record(loss, 'bceWithLogits', [input, target], pw ? [input, target, pw] : [input, target], (g) => {
     const gx = input.requiresGrad ? empty(input.shape, 'bceWithLogits') : null;
     const gy = target.requiresGrad ? empty(target.shape, 'bceWithLogits') : null;
-    for (let i = 0; i < n; i++) {
-      const x = input._data[i]!;
-      const y = target._data[i]!;
-      const w = weightAt(i);
-      if (gx) {
-        const l = 1 + (w - 1) * y;
-        const s = x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
-        // d/dx = (1 − y) − l·(1 − σ(x))
-        gx._data[i] = g._data[i]! * ((1 - y) - l * (1 - s));
-      }
-      // d/dy = −x + (posWeight − 1)·softplus(−x), PyTorch's log σ(−x) − posWeight·log σ(x).
-      if (gy) gy._data[i] = g._data[i]! * (-x + (w - 1) * (Math.log1p(Math.exp(-Math.abs(x))) + Math.max(-x, 0)));
-    }
+    getBackend().bceLossGrad(true, input._data, target._data, pw ? pw._data : null, last, g._data, gx?._data ?? null, gy?._data ?? null);
     return [gx, gy];
   });
   return reduce(elementwise, reduction, 'bceWithLogits');
@@ -257,24 +224,13 @@ export function bceWithLogits(input: Tensor, target: Tensor, options: BceWithLog
 export function bce(input: Tensor, target: Tensor, options: ReductionOptions = {}): Tensor {
   const reduction = reductionOf('bce', options);
   requireSameShape('bce', input, target);
-  const n = input.size;
   const loss = empty(input.shape, 'bce');
-  for (let i = 0; i < n; i++) {
-    const p = input._data[i]!;
-    if (!(p >= 0 && p <= 1)) throw new Error(`bce: input values must be probabilities in [0, 1], got ${p} at ${i}`);
-    const y = target._data[i]!;
-    loss._data[i] = -(y * Math.max(Math.log(p), -100) + (1 - y) * Math.max(Math.log(1 - p), -100));
-  }
+  const bad = getBackend().bceLoss(false, input._data, target._data, null, 1, loss._data);
+  if (bad >= 0) throw new Error(`bce: input values must be probabilities in [0, 1], got ${input._data[bad]} at ${bad}`);
   const elementwise = record(loss, 'bce', [input, target], [input, target], (g) => {
     const gx = input.requiresGrad ? empty(input.shape, 'bce') : null;
     const gy = target.requiresGrad ? empty(target.shape, 'bce') : null;
-    for (let i = 0; i < n; i++) {
-      const p = input._data[i]!;
-      const y = target._data[i]!;
-      if (gx) gx._data[i] = (g._data[i]! * (p - y)) / Math.max((1 - p) * p, 1e-12);
-      // d/dy = log(1 − p) − log(p), i.e. −logit(p) as PyTorch (unclamped: ±Infinity at p = 1 or 0).
-      if (gy) gy._data[i] = g._data[i]! * (Math.log1p(-p) - Math.log(p));
-    }
+    getBackend().bceLossGrad(false, input._data, target._data, null, 1, g._data, gx?._data ?? null, gy?._data ?? null);
     return [gx, gy];
   });
   return reduce(elementwise, reduction, 'bce');

@@ -23,8 +23,7 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   const mask = empty(x.shape, 'dropout');
   const keep = 1 - p;
   const scale = keep === 0 ? 0 : 1 / keep;
-  const m = mask._data; // once: _data is an accessor, too costly per element
-  for (let i = 0; i < m.length; i++) m[i] = defaultGenerator.nextFloat() < keep ? scale : 0;
+  defaultGenerator._dropoutMask(mask._data, keep, scale);
   const y = empty(x.shape, 'dropout');
   if (y.size > 0) getBackend().binary('mul', x._buf, x.shape, mask._buf, mask.shape, y._buf, y.shape);
   return record(y, 'dropout', [x], [], (g) => {

@@ -4,7 +4,9 @@ import { adamStep, crossEntropy, rmspropStep, sgdStep } from './fused.js';
 import { fingerprint } from './fingerprint.js';
 import { gemm } from './gemm.js';
 import { linear } from './linear.js';
+import { bceLoss, bceLossGrad, nllLoss, nllLossGrad } from './losses.js';
 import { permute } from './permute.js';
+import { dropoutMask, fillUniform } from './random.js';
 import { reduce } from './reduce.js';
 import { softmax, softmaxGrad } from './softmax.js';
 import { unary, unaryGrad } from './unary.js';
@@ -28,5 +30,11 @@ export const jsBackend: Backend = {
   adamStep,
   sgdStep,
   rmspropStep,
+  nllLoss,
+  nllLossGrad,
+  bceLoss,
+  bceLossGrad,
+  fillUniform,
+  dropoutMask,
   fingerprint,
 };
