@@ -280,10 +280,10 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
   // Threads worth using for this job: none below kMinParallelFlops; below kMinWakeFlops only when
   // the pool is awake, or once every kMinWakeFlops of such jobs (a stream of them is worth waking
   // the pool for).
-  auto useful_threads = [&]() {
+  auto useful_threads = [&](double min_flops) {
     int t = pool ? pool->threads() : 1;
     if (t <= 1) return 1;
-    if (flops < gemm::kMinParallelFlops) return 1;
+    if (flops < min_flops) return 1;
     if (flops < gemm::kMinWakeFlops && !pool->workers_awake()) {
       static std::atomic<int64_t> cold_flops{0};
       const int64_t f = static_cast<int64_t>(flops);
@@ -295,13 +295,15 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
   // One row against a weight stored [out, in]: dot products over the weight rows in place (see
   // gemv_avx2.cc), split over outputs.
   if (m == 1 && transB && (!transA || lda == 1) && K.gemv_nt != nullptr) {
-    const int threads = static_cast<int>(std::min<int64_t>(useful_threads(), (n + 63) / 64));
+    const int threads = static_cast<int>(std::min<int64_t>(useful_threads(gemm::kMinParallelGemvFlops), (n + 63) / 64));
     if (threads <= 1) {
       K.gemv_nt(0, n, k, alpha, A, B, ldb, beta, C, bias, relu);
       return;
     }
-    // Pieces of whole multiples of 16 outputs, two per thread so a late thread's share moves.
-    const int64_t tasks = 2 * threads, per = ((n + tasks - 1) / tasks + 15) / 16 * 16;
+    // One piece of whole multiples of 16 outputs per thread: the same rows go to the same piece on
+    // every call, and (the caller claiming piece 0 first) mostly to the same core, whose L2 then
+    // keeps them from one request to the next.
+    const int64_t tasks = threads, per = ((n + tasks - 1) / tasks + 15) / 16 * 16;
     pool->parallel_for(tasks, [&](int64_t t, int /*worker*/) {
       const int64_t j0 = std::min(n, t * per), j1 = std::min(n, j0 + per);
       if (j0 < j1) K.gemv_nt(j0, j1, k, alpha, A, B, ldb, beta, C, bias, relu);
@@ -333,7 +335,7 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
   P.kc = (k + nkb - 1) / nkb;
   if (nkb > 1) P.kc = (P.kc + 7) / 8 * 8;
 
-  const int threads = useful_threads();
+  const int threads = useful_threads(gemm::kMinParallelFlops);
   Grid g;
   if (threads > 1) g = choose_grid(P, threads);
   if (g.tm * g.tn <= 1) {

@@ -383,7 +383,9 @@ void test_isas_agree() {
   struct S {
     int64_t m, n, k;
   };
-  const S shapes[] = {{128, 512, 784}, {512, 784, 128}, {37, 61, 300}, {13, 33, 17}, {300, 200, 700}, {2, 1000, 64}};
+  const S shapes[] = {{128, 512, 784}, {512, 784, 128}, {37, 61, 300}, {13, 33, 17}, {300, 200, 700}, {2, 1000, 64},
+                     // batch 1 (the GEMV path in the NT forms): k with and without an 8-block and a tail
+                     {1, 512, 784}, {1, 10, 256}, {1, 37, 13}, {1, 100, 5}, {1, 61, 300}, {1, 2000, 33}, {1, 9, 8}};
   int idx = 0;
   for (const S& s : shapes) {
     for (int tr = 0; tr < 4; ++tr, ++idx) {
