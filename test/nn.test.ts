@@ -40,6 +40,35 @@ describe('Module', () => {
     expect(m.parameters().every((p) => p.grad === null)).toBe(true);
   });
 
+  it('train()/eval() reach every module: fields, Sequential, Ensemble, and containers with their own namedChildren', () => {
+    class Bag extends tg.Module {
+      // Children kept in a Map: only this class's namedChildren() knows where they are.
+      parts = new Map<string, tg.Module>([['a', new tg.Dropout(0.3)], ['b', mlp()]]);
+      override *namedChildren(): Generator<[string, tg.Module]> {
+        yield* this.parts.entries();
+      }
+      forward(x: tg.Tensor) {
+        return x;
+      }
+    }
+    class Net extends tg.Module {
+      bag = new Bag();
+      seq = new tg.Sequential(mlp(), new tg.Dropout(0.1));
+      ens = new tg.Ensemble([mlp(), mlp()]);
+      forward(x: tg.Tensor) {
+        return x;
+      }
+    }
+    const net = new Net();
+    const all = (): tg.Module[] => [...net.namedModules()].map(([, m]) => m);
+    // net, bag, its Dropout and mlp (5: Sequential + 4 layers), seq + its mlp + Dropout, ens + two mlps
+    expect(all().length).toBe(1 + 1 + 1 + 5 + (1 + 5 + 1) + (1 + 2 * 5));
+    net.eval();
+    expect(all().filter((m) => m.training)).toEqual([]);
+    net.train();
+    expect(all().filter((m) => !m.training)).toEqual([]);
+  });
+
   it('stateDict round trip restores a model exactly', () => {
     tg.manualSeed(1);
     const a = mlp().eval();

@@ -102,6 +102,11 @@ export class Sequential extends Module {
     for (let i = 0; i < this.layers.length; i++) yield [String(i), this.layers[i]!];
   }
 
+  /** @internal namedChildren() without the names (see Module._eachChild). */
+  override _eachChild(fn: (m: Module) => void): void {
+    for (let i = 0; i < this.layers.length; i++) fn(this.layers[i]!);
+  }
+
   /** Number of layers. */
   get length(): number {
     return this.layers.length;

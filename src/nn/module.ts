@@ -119,8 +119,26 @@ export abstract class Module {
    * @returns this module
    */
   train(mode = true): this {
-    for (const [, m] of this.namedModules()) m.training = mode;
+    this.training = mode;
+    this._eachChild((m) => m.train(mode));
     return this;
+  }
+
+  /**
+   * @internal Calls fn on each direct submodule, as namedChildren() lists them, without building
+   * names or generator results: train()/eval() run on every predict() call, where the named walk
+   * cost ~4 µs of a 20 µs batch-1 forward. Containers that override namedChildren override this too.
+   */
+  _eachChild(fn: (m: Module) => void): void {
+    if (this.namedChildren !== Module.prototype.namedChildren) {
+      for (const [, m] of this.namedChildren()) fn(m);
+      return;
+    }
+    const keys = Object.keys(this);
+    for (let i = 0; i < keys.length; i++) {
+      const v = (this as Record<string, unknown>)[keys[i]!];
+      if (v instanceof Module) fn(v);
+    }
   }
 
   /** Switches to evaluation mode (`train(false)`): Dropout passes inputs through. PyTorch: `Module.eval`. */

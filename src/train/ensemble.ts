@@ -31,6 +31,11 @@ export class Ensemble extends Module {
     for (let i = 0; i < this.members.length; i++) yield [String(i), this.members[i]!];
   }
 
+  /** @internal namedChildren() without the names (see Module._eachChild). */
+  override _eachChild(fn: (m: Module) => void): void {
+    for (let i = 0; i < this.members.length; i++) fn(this.members[i]!);
+  }
+
   /**
    * log(mean_i softmax(member_i(x))): log-probabilities [batch, classes].
    * @param x - input batch

@@ -5,7 +5,7 @@ import { DataLoader } from '../data/loader.js';
 import { bceWithLogits, crossEntropy, l1Loss, mseLoss, nllLoss } from '../nn/losses.js';
 import { Module } from '../nn/module.js';
 import { requireKnownOptions } from '../ops/args.js';
-import { concat } from '../ops/indexing.js';
+import { concat, slice } from '../ops/indexing.js';
 import { shapeStr, valueStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { ConfusionMatrix, type Metric, metricByName } from './metrics.js';
@@ -281,7 +281,7 @@ export function predictBatches(
   if (input instanceof Tensor) {
     input._check(who);
     if (input.ndim === 0) throw new Error(`${who}: input must have a batch dim, got a 0-d tensor`);
-    return { batches: new DataLoader(new TensorDataset(input) as Dataset<[Tensor]>, { batchSize }), options: o };
+    return { batches: rowBatches(input, batchSize), options: o };
   }
   if (input instanceof DataLoader) return { batches: input, options: o };
   if (input !== null && typeof input === 'object' && !Array.isArray(input) && typeof (input as Dataset).get === 'function') {
@@ -292,6 +292,19 @@ export function predictBatches(
     }
   }
   throw new Error(`${who}: input must be a Tensor, a Dataset or a DataLoader, got ${valueStr(input)}`);
+}
+
+/**
+ * Batches of a tensor's rows as views (what a DataLoader over it without shuffling yields), without
+ * building one: a batch-1 predict() pays only the forward pass.
+ */
+function* rowBatches(x: Tensor, batchSize: number): Generator<Tensor[]> {
+  const rows = x.shape[0]!;
+  if (rows <= batchSize) {
+    if (rows > 0) yield [x];
+    return;
+  }
+  for (let start = 0; start < rows; start += batchSize) yield [noGrad(() => slice(x, start, start + batchSize))];
 }
 
 /**
