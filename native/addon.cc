@@ -222,7 +222,7 @@ auto prepare_binary(const Args& info) {
 }
 
 // unary(op, x, out, p0, p1)
-auto prepare_unary(const Args& info) {
+auto prepare_unary(const Args& info, tg::ThreadPool* pool) {
   const char* fn = "unary";
   Napi::Env env = info.Env();
   need_args(info, 5, fn);
@@ -232,12 +232,12 @@ auto prepare_unary(const Args& info) {
   double p0 = num(info, 3, fn, "p0"), p1 = num(info, 4, fn, "p1");
   expect_length(env, fn, "out", out, x.length);
   return [=]() {
-    tg::unary(op, x.data, out.data, x.length, p0, p1);
+    tg::unary(op, x.data, out.data, x.length, p0, p1, pool);
   };
 }
 
 // unaryGrad(op, x, y, gy, gx, p0, p1)
-auto prepare_unary_grad(const Args& info) {
+auto prepare_unary_grad(const Args& info, tg::ThreadPool* pool) {
   const char* fn = "unaryGrad";
   Napi::Env env = info.Env();
   need_args(info, 7, fn);
@@ -249,7 +249,7 @@ auto prepare_unary_grad(const Args& info) {
   expect_length(env, fn, "gy", gy, x.length);
   expect_length(env, fn, "gx", gx, x.length);
   return [=]() {
-    tg::unary_grad(op, x.data, y.data, gy.data, gx.data, x.length, p0, p1);
+    tg::unary_grad(op, x.data, y.data, gy.data, gx.data, x.length, p0, p1, pool);
   };
 }
 
@@ -274,7 +274,7 @@ auto prepare_sum_to(const Args& info) {
 }
 
 // reduce(op, x, outer, n, inner, out, arg|null)
-auto prepare_reduce(const Args& info) {
+auto prepare_reduce(const Args& info, tg::ThreadPool* pool) {
   const char* fn = "reduce";
   Napi::Env env = info.Env();
   need_args(info, 7, fn);
@@ -290,7 +290,7 @@ auto prepare_reduce(const Args& info) {
   if (op != tg::ReduceOp::Sum && n == 0 && out.length > 0) fail(env, fn, "max/min of an empty dim");
   if (overlaps(x, out) || overlaps(x, arg) || overlaps(out, arg)) fail(env, fn, "x, out and arg must not overlap");
   return [=]() {
-    tg::reduce(op, x.data, outer, n, inner, out.data, arg.length >= 0 ? arg.data : nullptr);
+    tg::reduce(op, x.data, outer, n, inner, out.data, arg.length >= 0 ? arg.data : nullptr, pool);
   };
 }
 
@@ -579,12 +579,12 @@ class Addon : public Napi::Addon<Addon> {
   }
 
   Napi::Value Unary(const Napi::CallbackInfo& info) {
-    prepare_unary(Args(info))();
+    prepare_unary(Args(info), pool_.get())();
     return info.Env().Undefined();
   }
 
   Napi::Value UnaryGrad(const Napi::CallbackInfo& info) {
-    prepare_unary_grad(Args(info))();
+    prepare_unary_grad(Args(info), pool_.get())();
     return info.Env().Undefined();
   }
 
@@ -594,7 +594,7 @@ class Addon : public Napi::Addon<Addon> {
   }
 
   Napi::Value Reduce(const Napi::CallbackInfo& info) {
-    prepare_reduce(Args(info))();
+    prepare_reduce(Args(info), pool_.get())();
     return info.Env().Undefined();
   }
 
@@ -812,10 +812,10 @@ class Addon : public Napi::Addon<Addon> {
       const Args a(env, cmd, 1);
       if (name == "gemm") steps.emplace_back(prepare_gemm(a, pool_.get()));
       else if (name == "binary") steps.emplace_back(prepare_binary(a));
-      else if (name == "unary") steps.emplace_back(prepare_unary(a));
-      else if (name == "unaryGrad") steps.emplace_back(prepare_unary_grad(a));
+      else if (name == "unary") steps.emplace_back(prepare_unary(a, pool_.get()));
+      else if (name == "unaryGrad") steps.emplace_back(prepare_unary_grad(a, pool_.get()));
       else if (name == "sumTo") steps.emplace_back(prepare_sum_to(a));
-      else if (name == "reduce") steps.emplace_back(prepare_reduce(a));
+      else if (name == "reduce") steps.emplace_back(prepare_reduce(a, pool_.get()));
       else if (name == "softmax") steps.emplace_back(prepare_softmax(a));
       else if (name == "softmaxGrad") steps.emplace_back(prepare_softmax_grad(a));
       else if (name == "permute") steps.emplace_back(prepare_permute(a));

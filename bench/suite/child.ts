@@ -91,10 +91,14 @@ async function trainTg(t: TrainTask): Promise<Record<string, unknown>> {
   const d = loadShared(t.data);
   const { tg, model } = await tgModel(d);
   const opt = new tg.Adam(model.parameters(), { lr: 1e-3 });
-  // The whole step through the public API, batch tensors made from the shared arrays as a loader would.
+  // The whole step through the public API. The data become tensors once and each batch is a view
+  // of their rows (no copy), as the library's DataLoader yields sequential batches and as the
+  // PyTorch peer slices its from_numpy tensors.
+  const X = tg.tensor(d.x, [d.meta.rows, d.meta.features]);
+  const Y = tg.tensor(d.y, [d.meta.rows]);
   const r = trainLoop(t, (i) => {
-    const { x, y } = batchOf(d, t.batch, i);
-    const loss = tg.crossEntropy(model.forward(tg.tensor(x, [t.batch, d.meta.features])), tg.tensor(y, [t.batch]));
+    const s = (i * t.batch) % d.meta.rows;
+    const loss = tg.crossEntropy(model.forward(X.slice(s, s + t.batch)), Y.slice(s, s + t.batch));
     opt.zeroGrad();
     loss.backward();
     opt.step();

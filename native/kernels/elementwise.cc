@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cpu.h"
+#include "kernels/parallel.h"
 #include "kernels/reduce.h"
 
 namespace tg {
@@ -465,17 +466,25 @@ void sum_to(const float* x, const int64_t* x_shape, int x_rank, float* out, cons
 
 // ---- unary ----------------------------------------------------------------------------------------
 
-void unary(UnaryOp op, const float* x, float* out, int64_t n, double p0, double p1) {
+void unary(UnaryOp op, const float* x, float* out, int64_t n, double p0, double p1, ThreadPool* pool) {
   if (n <= 0) return;
-  if (use_avx2()) return avx2::unary(op, x, out, n, p0, p1);
-  unary_scalar(op, x, out, n, p0, p1);
+  const bool avx = use_avx2();
+  parallel_range(n, kElementChunk, kElementParallelMin, pool, [&](int64_t i0, int64_t len) {
+    if (avx) avx2::unary(op, x + i0, out + i0, len, p0, p1);
+    else unary_scalar(op, x + i0, out + i0, len, p0, p1);
+  });
 }
 
 void unary_grad(UnaryOp op, const float* x, const float* y, const float* gy, float* gx, int64_t n, double p0,
-                double p1) {
+                double p1, ThreadPool* pool) {
   if (n <= 0) return;
-  if (use_avx2() && avx2::unary_grad(op, x, y, gy, gx, n, p0, p1)) return;
-  unary_grad_scalar(op, x, y, gy, gx, n, p0, p1);
+  const bool avx = use_avx2();
+  // x and y may be null (the op does not read them): offset only the ones given.
+  const auto at = [](const float* p, int64_t i) { return p ? p + i : nullptr; };
+  parallel_range(n, kElementChunk, kElementParallelMin, pool, [&](int64_t i0, int64_t len) {
+    if (avx && avx2::unary_grad(op, at(x, i0), at(y, i0), gy + i0, gx + i0, len, p0, p1)) return;
+    unary_grad_scalar(op, at(x, i0), at(y, i0), gy + i0, gx + i0, len, p0, p1);
+  });
 }
 
 // ---- permute --------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@
 
 namespace tg {
 
+class ThreadPool;
+
 enum class BinaryOp : int { Add = 0, Sub = 1, Mul = 2, Div = 3 };
 
 enum class UnaryOp : int {
@@ -66,7 +68,9 @@ void sum_to(const float* x, const int64_t* x_shape, int x_rank, float* out, cons
 // double as the TS does), pow (libm pow in double; x*x for p0 = 2). Transcendental maps: see the
 // bounds in vmath_avx2.h (AVX2) — the scalar path evaluates in double and rounds once (≤ 1 ULP).
 // Note relu(NaN) = 0 and leakyRelu(NaN) = NaN, as in unary.ts; gelu(-inf) = -0 (the limit).
-void unary(UnaryOp op, const float* x, float* out, int64_t n, double p0, double p1);
+// With a pool, n >= kElementParallelMin is split over its threads (kernels/parallel.h): the
+// same bits for any thread count. Also for unary_grad.
+void unary(UnaryOp op, const float* x, float* out, int64_t n, double p0, double p1, ThreadPool* pool = nullptr);
 
 // gx[i] = gy[i]·f'(x[i]), formulas of unary.ts. y = f(x) is read by sqrt, exp, sigmoid and tanh
 // (x is not read by them; pass x for the others). Unused pointers may be null:
@@ -77,7 +81,7 @@ void unary(UnaryOp op, const float* x, float* out, int64_t n, double p0, double 
 // |gy|·(|Φ| + |x·φ|) — see test_elementwise.cc) and double on the scalar path.
 // gx may alias any input.
 void unary_grad(UnaryOp op, const float* x, const float* y, const float* gy, float* gx, int64_t n,
-                double p0, double p1);
+                double p0, double p1, ThreadPool* pool = nullptr);
 
 // out = x permuted by axes: out's shape is shape[axes[i]]. axes must be a permutation of
 // 0..rank-1. out must not overlap x. A copy, so exact; dims are coalesced, and whenever the

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "cpu.h"
+#include "kernels/parallel.h"
 #include "threadpool.h"
 
 namespace tg {
@@ -125,12 +126,7 @@ void adam_scalar(float* p, const float* g, float* m, float* v, float* vmax, int6
 // Runs body(i0, len) over [0, n) in kAdamChunk pieces on the pool, or at once below the threshold.
 template <class Body>
 void split(int64_t n, ThreadPool* pool, Body body) {
-  if (pool == nullptr || pool->threads() <= 1 || n < kAdamParallelMin) return body(0, n);
-  const int64_t pieces = (n + kAdamChunk - 1) / kAdamChunk;
-  pool->parallel_for(pieces, [&](int64_t piece, int /*worker*/) {
-    const int64_t i = piece * kAdamChunk;
-    body(i, std::min(kAdamChunk, n - i));
-  });
+  parallel_range(n, kAdamChunk, kAdamParallelMin, pool, body);
 }
 
 }  // namespace

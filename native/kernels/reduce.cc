@@ -1,10 +1,13 @@
 // Reductions: scalar paths and dispatch to reduce_avx2.cc.
 #include "kernels/reduce.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
 #include "cpu.h"
+#include "kernels/parallel.h"
 
 namespace tg {
 
@@ -12,7 +15,7 @@ namespace tg {
 namespace avx2 {
 double sum_f64(const float* x, int64_t n);
 void accumulate_f64(double* acc, const float* x, int64_t n);
-void sum_cols(const float* x, int64_t n, int64_t inner, float* out);
+void sum_cols(const float* x, int64_t n, int64_t width, int64_t ld, float* out);
 void argreduce_row(bool is_max, const float* x, int64_t n, float* out, float* arg);
 void argreduce_cols(bool is_max, const float* x, int64_t n, int64_t inner, float* out, float* arg);
 }  // namespace avx2
@@ -40,14 +43,15 @@ void accumulate_f64_scalar(double* acc, const float* x, int64_t n) {
 }
 
 // out[j] = Σ_i x[i·inner + j], in double, 256 columns at a time so the accumulators stay in L1.
-void sum_cols_scalar(const float* x, int64_t n, int64_t inner, float* out) {
+// Column sums of the n x width block at x (row stride ld), each column in row order in double.
+void sum_cols_scalar(const float* x, int64_t n, int64_t width, int64_t ld, float* out) {
   constexpr int64_t B = 256;
   double acc[B];
-  for (int64_t j0 = 0; j0 < inner; j0 += B) {
-    const int64_t w = inner - j0 < B ? inner - j0 : B;
+  for (int64_t j0 = 0; j0 < width; j0 += B) {
+    const int64_t w = width - j0 < B ? width - j0 : B;
     for (int64_t j = 0; j < w; j++) acc[j] = 0.0;
     for (int64_t i = 0; i < n; i++) {
-      const float* r = x + i * inner + j0;
+      const float* r = x + i * ld + j0;
       for (int64_t j = 0; j < w; j++) acc[j] += r[j];
     }
     for (int64_t j = 0; j < w; j++) out[j0 + j] = static_cast<float>(acc[j]);
@@ -100,7 +104,8 @@ void accumulate_f64(double* acc, const float* x, int64_t n) {
   accumulate_f64_scalar(acc, x, n);
 }
 
-void reduce(ReduceOp op, const float* x, int64_t outer, int64_t n, int64_t inner, float* out, float* arg) {
+void reduce(ReduceOp op, const float* x, int64_t outer, int64_t n, int64_t inner, float* out, float* arg,
+            ThreadPool* pool) {
   if (outer <= 0 || inner <= 0) return;
   const bool avx = use_avx2();
   if (op == ReduceOp::Sum) {
@@ -108,16 +113,27 @@ void reduce(ReduceOp op, const float* x, int64_t outer, int64_t n, int64_t inner
       for (int64_t i = 0; i < outer * inner; i++) out[i] = 0.0f;
       return;
     }
+    // Split over independent outputs (whole rows, or blocks of kColBlock columns of one o), each
+    // summed in row order as in one call; below kElementParallelMin inputs, no split.
+    const int64_t min_tasks = outer * n * inner >= kElementParallelMin ? 0 : INT64_MAX;
     if (inner == 1) {
-      for (int64_t o = 0; o < outer; o++)
-        out[o] = static_cast<float>(avx ? avx2::sum_f64(x + o * n, n) : sum_f64_scalar(x + o * n, n));
+      const int64_t rows = std::max<int64_t>(1, kElementChunk / n);
+      parallel_range(outer, rows, min_tasks, pool, [&](int64_t o0, int64_t count) {
+        for (int64_t o = o0; o < o0 + count; o++)
+          out[o] = static_cast<float>(avx ? avx2::sum_f64(x + o * n, n) : sum_f64_scalar(x + o * n, n));
+      });
       return;
     }
-    for (int64_t o = 0; o < outer; o++) {
-      const float* xo = x + o * n * inner;
-      if (avx) avx2::sum_cols(xo, n, inner, out + o * inner);
-      else sum_cols_scalar(xo, n, inner, out + o * inner);
-    }
+    constexpr int64_t kColBlock = 256;  // any column split gives the same bits: each column is summed alone
+    const int64_t blocks = (inner + kColBlock - 1) / kColBlock;
+    parallel_range(outer * blocks, 1, min_tasks, pool, [&](int64_t t0, int64_t count) {
+      for (int64_t t = t0; t < t0 + count; t++) {
+        const int64_t o = t / blocks, j0 = (t % blocks) * kColBlock, w = std::min(kColBlock, inner - j0);
+        const float* xo = x + o * n * inner + j0;
+        if (avx) avx2::sum_cols(xo, n, w, inner, out + o * inner + j0);
+        else sum_cols_scalar(xo, n, w, inner, out + o * inner + j0);
+      }
+    });
     return;
   }
   const bool is_max = op == ReduceOp::Max;

@@ -6,6 +6,8 @@
 
 namespace tg {
 
+class ThreadPool;
+
 enum class ReduceOp : int { Sum = 0, Max = 1, Min = 2 };
 
 // 'sum' | 'max' | 'min'; false (and *op untouched) otherwise.
@@ -18,7 +20,11 @@ bool parse_reduce_op(const char* name, ReduceOp* op);
 //     the chosen element, as a float (exact below 2^24). n = 0 gives NaN with index 0, as the TS
 //     backend does (the glue should reject max/min over an empty axis, as PyTorch does).
 // Neither out nor arg may overlap x. Single-threaded (threading would split outer·inner).
-void reduce(ReduceOp op, const float* x, int64_t outer, int64_t n, int64_t inner, float* out, float* arg);
+// Sums (not max/min) split their independent outputs over the pool when given one and the
+// input has at least kElementParallelMin elements: each output is summed in the same order
+// whatever the split, so the bits do not depend on the thread count.
+void reduce(ReduceOp op, const float* x, int64_t outer, int64_t n, int64_t inner, float* out, float* arg,
+            ThreadPool* pool = nullptr);
 
 // Building blocks shared with sum_to, also dispatching:
 double sum_f64(const float* x, int64_t n);                   // Σ x[i], accumulated in double

@@ -143,12 +143,13 @@ void accumulate_f64(double* acc, const float* x, int64_t n) {
 }
 
 // out[j] = Σ_i x[i·inner + j] in double: 16 columns (4 accumulator chains) per sweep down the rows.
-void sum_cols(const float* x, int64_t n, int64_t inner, float* out) {
+void sum_cols(const float* x, int64_t n, int64_t width, int64_t ld, float* out) {
+  const int64_t inner = width;
   int64_t j = 0;
   for (; j + 16 <= inner; j += 16) {
     __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
     const float* p = x + j;
-    for (int64_t i = 0; i < n; i++, p += inner) {
+    for (int64_t i = 0; i < n; i++, p += ld) {
       a0 = _mm256_add_pd(a0, cvt4(p));
       a1 = _mm256_add_pd(a1, cvt4(p + 4));
       a2 = _mm256_add_pd(a2, cvt4(p + 8));
@@ -162,13 +163,13 @@ void sum_cols(const float* x, int64_t n, int64_t inner, float* out) {
   for (; j + 4 <= inner; j += 4) {
     __m256d a0 = _mm256_setzero_pd();
     const float* p = x + j;
-    for (int64_t i = 0; i < n; i++, p += inner) a0 = _mm256_add_pd(a0, cvt4(p));
+    for (int64_t i = 0; i < n; i++, p += ld) a0 = _mm256_add_pd(a0, cvt4(p));
     _mm_storeu_ps(out + j, _mm256_cvtpd_ps(a0));
   }
   for (; j < inner; j++) {
     double s = 0.0;
     const float* p = x + j;
-    for (int64_t i = 0; i < n; i++, p += inner) s += *p;
+    for (int64_t i = 0; i < n; i++, p += ld) s += *p;
     out[j] = static_cast<float>(s);
   }
 }

@@ -13,6 +13,8 @@
 #include "kernels/elementwise.h"
 #include "kernels/reduce.h"
 #include "kernels/softmax.h"
+#include "kernels/parallel.h"
+#include "threadpool.h"
 
 namespace {
 
@@ -823,6 +825,45 @@ void test_paths_agree() {
 
 }  // namespace
 
+// Above kElementParallelMin elements the unary maps, their gradients and sums split over the pool;
+// every op must give the same bits on 1 and 3 threads, at sizes around the threshold and with a
+// vector tail, and for the column sums with widths that cut across the 256-column blocks.
+void test_threads_agree() {
+  Rng rng(9);
+  tg::ThreadPool one(1), three(3);
+  const int64_t sizes[] = {tg::kElementParallelMin - 1, tg::kElementParallelMin, tg::kElementParallelMin + 13, 200003};
+  for (const UCase& c : kUnaryCases) {
+    for (int64_t n : sizes) {
+      const std::vector<float> x = random_vec(rng, static_cast<size_t>(n), c.lo, c.hi);
+      std::vector<float> y(static_cast<size_t>(n)), g = random_vec(rng, static_cast<size_t>(n), -1, 1);
+      tg::unary(c.op, x.data(), y.data(), n, c.p0, c.p1);
+      std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n)), ga(static_cast<size_t>(n)), gb(static_cast<size_t>(n));
+      tg::unary(c.op, x.data(), a.data(), n, c.p0, c.p1, &one);
+      tg::unary(c.op, x.data(), b.data(), n, c.p0, c.p1, &three);
+      tg::unary_grad(c.op, x.data(), y.data(), g.data(), ga.data(), n, c.p0, c.p1, &one);
+      tg::unary_grad(c.op, x.data(), y.data(), g.data(), gb.data(), n, c.p0, c.p1, &three);
+      CHECK(std::memcmp(a.data(), b.data(), a.size() * 4) == 0 && std::memcmp(a.data(), y.data(), a.size() * 4) == 0,
+            "unary op %d n=%lld: threads change the bits", static_cast<int>(c.op), (long long)n);
+      CHECK(std::memcmp(ga.data(), gb.data(), ga.size() * 4) == 0, "unary_grad op %d n=%lld: threads change the bits",
+            static_cast<int>(c.op), (long long)n);
+    }
+  }
+  struct R {
+    int64_t outer, n, inner;
+  };
+  for (const R& r : {R{1, 512, 512}, R{1, 300, 777}, R{3, 100, 300}, R{70000, 1, 1}, R{9000, 13, 1}, R{1, 200000, 1},
+                     R{2, 40000, 1}}) {
+    const int64_t size = r.outer * r.n * r.inner;
+    const std::vector<float> x = random_vec(rng, static_cast<size_t>(size), -10, 10);
+    std::vector<float> a(static_cast<size_t>(r.outer * r.inner)), b = a, c = a;
+    tg::reduce(tg::ReduceOp::Sum, x.data(), r.outer, r.n, r.inner, a.data(), nullptr);
+    tg::reduce(tg::ReduceOp::Sum, x.data(), r.outer, r.n, r.inner, b.data(), nullptr, &one);
+    tg::reduce(tg::ReduceOp::Sum, x.data(), r.outer, r.n, r.inner, c.data(), nullptr, &three);
+    CHECK(std::memcmp(a.data(), b.data(), a.size() * 4) == 0 && std::memcmp(a.data(), c.data(), a.size() * 4) == 0,
+          "sum %lldx%lldx%lld: threads change the bits", (long long)r.outer, (long long)r.n, (long long)r.inner);
+  }
+}
+
 int main() {
   std::vector<tg::Isa> isas = {tg::Isa::Scalar};
   if (tg::detect_isa() >= tg::Isa::Avx2) isas.push_back(tg::Isa::Avx2);
@@ -838,6 +879,7 @@ int main() {
     test_reduce();
     test_softmax();
     test_permute();
+    test_threads_agree();
     std::printf("%s path: %s\n", g_ctx.c_str(), g_fail == before ? "ok" : "FAILURES");
   }
   test_paths_agree();
