@@ -44,7 +44,7 @@ describe('Module', () => {
     class Bag extends tg.Module {
       // Children kept in a Map: only this class's namedChildren() knows where they are.
       parts = new Map<string, tg.Module>([['a', new tg.Dropout(0.3)], ['b', mlp()]]);
-      override *namedChildren(): Generator<[string, tg.Module]> {
+      override *namedChildren(): ReturnType<tg.Module["namedChildren"]> {
         yield* this.parts.entries();
       }
       forward(x: tg.Tensor) {

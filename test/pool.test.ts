@@ -296,3 +296,58 @@ describeBackends('dispose() recycling', () => {
     }
   });
 });
+
+describeBackends('Sequential releases intermediates without a graph', () => {
+  const values = (t: tg.Tensor): number[] => (t.toArray() as number[][]).flat();
+
+  it('recycles what only its built-in layers held, with the same outputs, and never the input or output', () => {
+    tg.manualSeed(5);
+    const model = new tg.Sequential(new tg.Linear(32, 128), new tg.ReLU(), new tg.Linear(128, 64), new tg.Tanh(), new tg.Identity(), new tg.Linear(64, 4));
+    const x = tg.randn([64, 32]);
+    const want = values(model.forward(x)); // with a graph: nothing released
+    tg.emptyCache();
+    const out = tg.noGrad(() => model.forward(x));
+    expect(values(out)).toEqual(want);
+    // The [64, 128] and the two [64, 64] activations came back (the Identity passes one through).
+    expect(pooledByteCount()).toBe((64 * 128 + 64 * 64 + 64 * 64) * 4);
+    expect(x.isDisposed || out.isDisposed).toBe(false);
+    for (let i = 0; i < 3; i++) expect(values(tg.noGrad(() => model.forward(x)))).toEqual(want);
+  });
+
+  it('leaves alone what a user-defined layer saw, and everything while a graph is recorded', () => {
+    class Keep extends tg.Module {
+      seen: tg.Tensor[] = [];
+      forward(x: tg.Tensor) {
+        this.seen.push(x);
+        return x.mul(2);
+      }
+    }
+    class StashingLinear extends tg.Linear {
+      last: tg.Tensor | null = null;
+      override forward(x: tg.Tensor) {
+        this.last = super.forward(x);
+        return this.last;
+      }
+    }
+    tg.manualSeed(6);
+    const keep = new Keep();
+    const stash = new StashingLinear(64, 64);
+    const model = new tg.Sequential(new tg.Linear(16, 64), keep, new tg.Linear(64, 64), new tg.ReLU(), stash, new tg.ReLU(), new tg.Linear(64, 3));
+    const x = tg.randn([64, 16]);
+    tg.noGrad(() => model.forward(x));
+    const kept = keep.seen[0]!;
+    const keptValues = kept.toArray();
+    const stashed = stash.last!;
+    const stashedValues = stashed.toArray();
+    tg.noGrad(() => model.forward(tg.randn([64, 16])));
+    expect(kept.isDisposed || stashed.isDisposed).toBe(false);
+    expect(kept.toArray()).toEqual(keptValues);
+    expect(stashed.toArray()).toEqual(stashedValues);
+
+    tg.emptyCache();
+    const y = model.forward(x);
+    expect(pooledByteCount()).toBe(0);
+    y.sum().backward();
+    expect(model.parameters().every((p) => p.grad !== null)).toBe(true);
+  });
+});

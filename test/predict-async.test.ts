@@ -249,6 +249,7 @@ describe.runIf(loadAddon()?.runAsync !== undefined && process.env['TENSORGRAD_BA
     }
     // Timing on a shared 2-core machine: up to three tries, each must give the same numbers.
     const lateness: number[] = [];
+    const calls: number[] = [];
     for (let attempt = 0; attempt < 3; attempt++) {
       const start = performance.now();
       let fired = NaN;
@@ -260,11 +261,14 @@ describe.runIf(loadAddon()?.runAsync !== undefined && process.env['TENSORGRAD_BA
       const doneMs = performance.now() - start;
       await timer;
       expectSame(out, want);
-      expect(callMs).toBeLessThan(syncMs / 2); // the call itself only records the pass and copies the input
       expect(fired).toBeLessThan(doneMs); // the timer ran before the work finished
+      calls.push(callMs);
       lateness.push(fired - callMs);
-      if (fired - callMs < Math.max(15, syncMs / 4)) break;
+      if (callMs < syncMs / 2 && fired - callMs < Math.max(15, syncMs / 4)) break;
     }
+    // The call itself only records the pass and copies the input (in one of the tries: a busy
+    // machine can stall any one of them, as it did once in a full parallel run).
+    expect(Math.min(...calls)).toBeLessThan(syncMs / 2);
     expect(Math.min(...lateness)).toBeLessThan(Math.max(15, syncMs / 4));
   });
 
