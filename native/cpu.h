@@ -1,6 +1,15 @@
 // Runtime CPU feature detection and the instruction-set level the kernels dispatch on.
 #pragma once
 
+// 1 when this build has the x86 SIMD kernel files (*_avx2.cc, *_avx512.cc), which CMake compiles for
+// x86-64 targets only. Elsewhere (aarch64) every kernel family runs its portable code, and the
+// references to the x86 variants are compiled out.
+#if defined(__x86_64__) || defined(_M_X64)
+#define TG_X86_KERNELS 1
+#else
+#define TG_X86_KERNELS 0
+#endif
+
 namespace tg {
 
 enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };

@@ -13,6 +13,7 @@
 
 namespace tg {
 
+#if TG_X86_KERNELS
 // Implemented in elementwise_avx2.cc; call only when active_isa() >= Isa::Avx2.
 namespace avx2 {
 void binary_row(BinaryOp op, const float* a, int64_t as, const float* b, int64_t bs, float* out, int64_t len);
@@ -21,10 +22,11 @@ bool unary_grad(UnaryOp op, const float* x, const float* y, const float* gy, flo
                 double p1);
 void transpose(const float* a, int64_t lda, float* b, int64_t ldb, int64_t rows, int64_t cols);
 }  // namespace avx2
+#endif
 
 namespace {
 
-inline bool use_avx2() { return active_isa() >= Isa::Avx2; }
+inline bool use_avx2() { return TG_X86_KERNELS && active_isa() >= Isa::Avx2; }
 
 // A few int64 slots on the stack, on the heap past N (ranks above 16 are legal, just unusual).
 template <int N>
@@ -332,7 +334,11 @@ void binary(BinaryOp op, const float* a, const int64_t* a_shape, int a_rank, con
             const int64_t* b_shape, int b_rank, float* out, const int64_t* out_shape, int out_rank) {
   const int64_t size = shape_numel(out_shape, out_rank);
   if (size <= 0) return;
+#if TG_X86_KERNELS
   auto row = use_avx2() ? avx2::binary_row : binary_row_scalar;
+#else
+  auto row = binary_row_scalar;
+#endif
   const int64_t na = shape_numel(a_shape, a_rank), nb = shape_numel(b_shape, b_rank);
   // The common cases first: same shape, one scalar operand.
   if (na == size && nb == size) return row(op, a, 1, b, 1, out, size);
@@ -468,21 +474,25 @@ void sum_to(const float* x, const int64_t* x_shape, int x_rank, float* out, cons
 
 void unary(UnaryOp op, const float* x, float* out, int64_t n, double p0, double p1, ThreadPool* pool) {
   if (n <= 0) return;
-  const bool avx = use_avx2();
+  [[maybe_unused]] const bool avx = use_avx2();
   parallel_range(n, kElementChunk, kElementParallelMin, pool, [&](int64_t i0, int64_t len) {
-    if (avx) avx2::unary(op, x + i0, out + i0, len, p0, p1);
-    else unary_scalar(op, x + i0, out + i0, len, p0, p1);
+#if TG_X86_KERNELS
+    if (avx) return avx2::unary(op, x + i0, out + i0, len, p0, p1);
+#endif
+    unary_scalar(op, x + i0, out + i0, len, p0, p1);
   });
 }
 
 void unary_grad(UnaryOp op, const float* x, const float* y, const float* gy, float* gx, int64_t n, double p0,
                 double p1, ThreadPool* pool) {
   if (n <= 0) return;
-  const bool avx = use_avx2();
+  [[maybe_unused]] const bool avx = use_avx2();
   // x and y may be null (the op does not read them): offset only the ones given.
   const auto at = [](const float* p, int64_t i) { return p ? p + i : nullptr; };
   parallel_range(n, kElementChunk, kElementParallelMin, pool, [&](int64_t i0, int64_t len) {
+#if TG_X86_KERNELS
     if (avx && avx2::unary_grad(op, at(x, i0), at(y, i0), gy + i0, gx + i0, len, p0, p1)) return;
+#endif
     unary_grad_scalar(op, at(x, i0), at(y, i0), gy + i0, gx + i0, len, p0, p1);
   });
 }
@@ -548,7 +558,11 @@ void permute(const float* x, const int64_t* shape, const int64_t* axes, int rank
   int q = 0;
   for (int k = 0; k < c; k++)
     if (st[k] == 1) q = k;
+#if TG_X86_KERNELS
   auto tr = use_avx2() ? avx2::transpose : transpose_scalar;
+#else
+  auto tr = transpose_scalar;
+#endif
   const int64_t slice = dim[q] * dim[last];
   int64_t xo = 0, oo = 0;
   for (int64_t done = 0; done < size; done += slice) {

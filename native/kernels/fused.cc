@@ -15,6 +15,7 @@
 
 namespace tg {
 
+#if TG_X86_KERNELS
 // Implemented in fused_avx2.cc; call only when active_isa() >= Isa::Avx2.
 namespace avx2 {
 float row_max_sum(const float* x, int64_t n, double* sum_x);
@@ -25,6 +26,7 @@ void xent_grad(const float* e, const float* t, int64_t n, double pinv, double t_
                float* g);
 void adam(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const detail::AdamConsts& k);
 }  // namespace avx2
+#endif
 
 namespace {
 
@@ -91,8 +93,10 @@ struct XentOps {
 };
 
 XentOps xent_ops() {
+#if TG_X86_KERNELS
   if (active_isa() >= Isa::Avx2)
     return {avx2::row_max_sum, avx2::exp_sum, avx2::exp_sum_prob, avx2::xent_grad};
+#endif
   return {row_max_sum_scalar, exp_sum_scalar, exp_sum_prob_scalar, xent_grad_scalar};
 }
 
@@ -278,6 +282,16 @@ struct FlushSubnormals {
   unsigned saved = _mm_getcsr();
   FlushSubnormals() { _mm_setcsr(saved | 0x8040u); }
   ~FlushSubnormals() { _mm_setcsr(saved); }
+#elif defined(__aarch64__)
+  // FPCR.FZ (bit 24): subnormal inputs and results are flushed to zero, as FTZ+DAZ on x86.
+  uint64_t saved;
+  FlushSubnormals() {
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(saved));
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(saved | (uint64_t{1} << 24)));
+  }
+  ~FlushSubnormals() { __asm__ __volatile__("msr fpcr, %0" : : "r"(saved)); }
+#else
+  FlushSubnormals() {}  // user-provided, so a variable of this type is not "unused"
 #endif
 };
 
@@ -299,7 +313,11 @@ void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_
   k.coupled_wd = hp.weight_decay != 0.0 && !hp.decoupled;
   k.decoupled_wd = hp.weight_decay != 0.0 && hp.decoupled;
   k.amsgrad = hp.amsgrad && vmax != nullptr;
+#if TG_X86_KERNELS
   const auto run = active_isa() >= Isa::Avx2 ? avx2::adam : adam_scalar;
+#else
+  const auto run = adam_scalar;
+#endif
   split(n, pool, [&](int64_t i, int64_t len) {
     FlushSubnormals ftz;  // per piece, on the thread that runs it: MXCSR is thread state
     run(p + i, g + i, m + i, v + i, vmax ? vmax + i : nullptr, len, k);

@@ -257,7 +257,12 @@ Grid choose_grid(const Problem& P, int threads) {
 namespace {
 const Kernels& active_kernels() {
   const Isa isa = active_isa();
-  return isa >= Isa::Avx512 ? gemm::kernels_avx512() : isa >= Isa::Avx2 ? gemm::kernels_avx2() : gemm::kernels_scalar();
+#if TG_X86_KERNELS
+  if (isa >= Isa::Avx512) return gemm::kernels_avx512();
+  if (isa >= Isa::Avx2) return gemm::kernels_avx2();
+#endif
+  (void)isa;
+  return gemm::kernels_scalar();
 }
 }  // namespace
 
@@ -275,7 +280,11 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
   // Read once per call. A product at most 16 columns wide would fill half of the AVX-512 kernel's
   // 32-column tile or less: the AVX2 kernel (16 columns) does it faster, with the same bits.
   const Kernels& K0 = active_kernels();
+#if TG_X86_KERNELS
   const Kernels& K = n <= 16 && K0.blk.nr > 16 && active_isa() >= Isa::Avx2 ? gemm::kernels_avx2() : K0;
+#else
+  const Kernels& K = K0;
+#endif
   const double flops = 2.0 * double(m) * double(n) * double(k);
   // Threads worth using for this job: none below kMinParallelFlops; below kMinWakeFlops only when
   // the pool is awake, or once every kMinWakeFlops of such jobs (a stream of them is worth waking

@@ -11,6 +11,7 @@
 
 namespace tg {
 
+#if TG_X86_KERNELS
 // Implemented in reduce_avx2.cc; call only when active_isa() >= Isa::Avx2.
 namespace avx2 {
 double sum_f64(const float* x, int64_t n);
@@ -19,10 +20,11 @@ void sum_cols(const float* x, int64_t n, int64_t width, int64_t ld, float* out);
 void argreduce_row(bool is_max, const float* x, int64_t n, float* out, float* arg);
 void argreduce_cols(bool is_max, const float* x, int64_t n, int64_t inner, float* out, float* arg);
 }  // namespace avx2
+#endif
 
 namespace {
 
-inline bool use_avx2() { return active_isa() >= Isa::Avx2; }
+inline bool use_avx2() { return TG_X86_KERNELS && active_isa() >= Isa::Avx2; }
 
 double sum_f64_scalar(const float* x, int64_t n) {
   // Four independent double accumulators: the compiler keeps them in SSE2 registers.
@@ -95,19 +97,24 @@ bool parse_reduce_op(const char* name, ReduceOp* op) {
 
 double sum_f64(const float* x, int64_t n) {
   if (n <= 0) return 0.0;
-  return use_avx2() ? avx2::sum_f64(x, n) : sum_f64_scalar(x, n);
+#if TG_X86_KERNELS
+  if (use_avx2()) return avx2::sum_f64(x, n);
+#endif
+  return sum_f64_scalar(x, n);
 }
 
 void accumulate_f64(double* acc, const float* x, int64_t n) {
   if (n <= 0) return;
+#if TG_X86_KERNELS
   if (use_avx2()) return avx2::accumulate_f64(acc, x, n);
+#endif
   accumulate_f64_scalar(acc, x, n);
 }
 
 void reduce(ReduceOp op, const float* x, int64_t outer, int64_t n, int64_t inner, float* out, float* arg,
             ThreadPool* pool) {
   if (outer <= 0 || inner <= 0) return;
-  const bool avx = use_avx2();
+  [[maybe_unused]] const bool avx = use_avx2();
   if (op == ReduceOp::Sum) {
     if (n == 0) {
       for (int64_t i = 0; i < outer * inner; i++) out[i] = 0.0f;
@@ -120,7 +127,7 @@ void reduce(ReduceOp op, const float* x, int64_t outer, int64_t n, int64_t inner
       const int64_t rows = std::max<int64_t>(1, kElementChunk / n);
       parallel_range(outer, rows, min_tasks, pool, [&](int64_t o0, int64_t count) {
         for (int64_t o = o0; o < o0 + count; o++)
-          out[o] = static_cast<float>(avx ? avx2::sum_f64(x + o * n, n) : sum_f64_scalar(x + o * n, n));
+          out[o] = static_cast<float>(sum_f64(x + o * n, n));
       });
       return;
     }
@@ -130,8 +137,13 @@ void reduce(ReduceOp op, const float* x, int64_t outer, int64_t n, int64_t inner
       for (int64_t t = t0; t < t0 + count; t++) {
         const int64_t o = t / blocks, j0 = (t % blocks) * kColBlock, w = std::min(kColBlock, inner - j0);
         const float* xo = x + o * n * inner + j0;
-        if (avx) avx2::sum_cols(xo, n, w, inner, out + o * inner + j0);
-        else sum_cols_scalar(xo, n, w, inner, out + o * inner + j0);
+#if TG_X86_KERNELS
+        if (avx) {
+          avx2::sum_cols(xo, n, w, inner, out + o * inner + j0);
+          continue;
+        }
+#endif
+        sum_cols_scalar(xo, n, w, inner, out + o * inner + j0);
       }
     });
     return;
@@ -145,16 +157,22 @@ void reduce(ReduceOp op, const float* x, int64_t outer, int64_t n, int64_t inner
     return;
   }
   // The vector paths track indices in int32 lanes.
-  const bool vec = avx && n <= std::numeric_limits<int32_t>::max();
+  [[maybe_unused]] const bool vec = avx && n <= std::numeric_limits<int32_t>::max();
   for (int64_t o = 0; o < outer; o++) {
     const float* xo = x + o * n * inner;
     float* ro = out + o * inner;
     float* ao = arg ? arg + o * inner : nullptr;
+#if TG_X86_KERNELS
     if (vec && inner == 1) {
       avx2::argreduce_row(is_max, xo, n, ro, ao);
-    } else if (vec) {
+      continue;
+    }
+    if (vec) {
       avx2::argreduce_cols(is_max, xo, n, inner, ro, ao);
-    } else {
+      continue;
+    }
+#endif
+    {
       for (int64_t j = 0; j < inner; j++)
         argreduce_slice(is_max, xo + j, n, inner, ro + j, ao ? ao + j : nullptr);
     }

@@ -8,11 +8,13 @@
 
 namespace tg {
 
+#if TG_X86_KERNELS
 // Implemented in softmax_avx2.cc; call only when active_isa() >= Isa::Avx2.
 namespace avx2 {
 void softmax(const float* x, int64_t outer, int64_t n, int64_t inner, float* out, bool log);
 void softmax_grad(const float* y, const float* gy, int64_t outer, int64_t n, int64_t inner, float* gx, bool log);
 }  // namespace avx2
+#endif
 
 namespace {
 
@@ -105,13 +107,17 @@ void softmax_grad_scalar(const float* y, const float* gy, int64_t outer, int64_t
 
 void softmax(const float* x, int64_t outer, int64_t n, int64_t inner, float* out, bool log) {
   if (outer <= 0 || n <= 0 || inner <= 0) return;
+#if TG_X86_KERNELS
   if (active_isa() >= Isa::Avx2) return avx2::softmax(x, outer, n, inner, out, log);
+#endif
   softmax_scalar(x, outer, n, inner, out, log);
 }
 
 void softmax_grad(const float* y, const float* gy, int64_t outer, int64_t n, int64_t inner, float* gx, bool log) {
   if (outer <= 0 || n <= 0 || inner <= 0) return;
+#if TG_X86_KERNELS
   if (active_isa() >= Isa::Avx2) return avx2::softmax_grad(y, gy, outer, n, inner, gx, log);
+#endif
   softmax_grad_scalar(y, gy, outer, n, inner, gx, log);
 }
 

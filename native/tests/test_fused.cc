@@ -451,6 +451,9 @@ void test_adam_flushes_subnormals() {
       std::vector<float> p(static_cast<size_t>(n), 1.0f), g(p.size(), 0.0f), m(p.size(), tiny), v(p.size(), tiny);
 #if defined(__x86_64__) || defined(__i386__)
       const unsigned csr = _mm_getcsr();
+#elif defined(__aarch64__)
+      uint64_t fpcr;
+      __asm__ __volatile__("mrs %0, fpcr" : "=r"(fpcr));
 #endif
       tg::AdamParams hp;
       hp.step = 3;
@@ -460,6 +463,10 @@ void test_adam_flushes_subnormals() {
       CHECK(ok, "adam (%s, n=%" PRId64 ") leaves subnormal m/v: m %g v %g", tg::isa_name(isa), n, m[0], v[0]);
 #if defined(__x86_64__) || defined(__i386__)
       CHECK(_mm_getcsr() == csr, "adam changed the caller's MXCSR");
+#elif defined(__aarch64__)
+      uint64_t after;
+      __asm__ __volatile__("mrs %0, fpcr" : "=r"(after));
+      CHECK(after == fpcr, "adam changed the caller's FPCR");
 #endif
     }
   }
