@@ -563,8 +563,9 @@ class Addon : public Napi::Addon<Addon> {
     if (s == "scalar") tg::set_active_isa(tg::Isa::Scalar);
     else if (s == "avx2") tg::set_active_isa(tg::Isa::Avx2);
     else if (s == "avx512") tg::set_active_isa(tg::Isa::Avx512);
+    else if (s == "neon") tg::set_active_isa(tg::Isa::Neon);
     else if (s == "auto") tg::set_active_isa(tg::detect_isa());
-    else fail(info.Env(), "setIsa", "isa must be 'scalar', 'avx2', 'avx512' or 'auto', got '" + s + "'");
+    else fail(info.Env(), "setIsa", "isa must be 'scalar', 'avx2', 'avx512', 'neon' or 'auto', got '" + s + "'");
     return Napi::String::New(info.Env(), tg::isa_name(tg::active_isa()));
   }
 

@@ -43,8 +43,21 @@ Isa detect() {
   const bool zmm_state = (xcr0 & 0xe6) == 0xe6;  // opmask, ZMM_Hi256, Hi16_ZMM
   if (avx512f && avx512dq && avx512bw && avx512vl && zmm_state) return Isa::Avx512;
   return Isa::Avx2;
+#elif defined(__aarch64__)
+  return Isa::Neon;  // Advanced SIMD is part of every AArch64 Linux target
 #else
   return Isa::Scalar;
+#endif
+}
+
+// Position of a level among this architecture's levels (0 = Scalar); -1 for another
+// architecture's level, which is never active here.
+int rank(Isa isa) {
+  if (isa == Isa::Scalar) return 0;
+#if defined(__aarch64__)
+  return isa == Isa::Neon ? 1 : -1;
+#else
+  return isa == Isa::Neon ? -1 : static_cast<int>(isa);
 #endif
 }
 
@@ -55,19 +68,26 @@ Isa from_env(Isa detected) {
   if (std::strcmp(v, "scalar") == 0) want = Isa::Scalar;
   else if (std::strcmp(v, "avx2") == 0) want = Isa::Avx2;
   else if (std::strcmp(v, "avx512") == 0) want = Isa::Avx512;
-  return static_cast<int>(want) < static_cast<int>(detected) ? want : detected;
+  else if (std::strcmp(v, "neon") == 0) want = Isa::Neon;
+  return rank(want) >= 0 && rank(want) < rank(detected) ? want : detected;
 }
 
 std::atomic<int> g_active{-1};
 
 // The highest level any kernel is written for. At AVX-512 the GEMM has its own kernel; the other
-// kernel families use their AVX2 variants (they test active_isa() >= Avx2).
+// kernel families use their AVX2 variants (they test active_isa() >= Avx2). On aarch64, NEON:
+// the GEMM so far; the other families run their portable code there.
+#if defined(__aarch64__)
+constexpr Isa kHighestKernelIsa = Isa::Neon;
+#else
 constexpr Isa kHighestKernelIsa = Isa::Avx512;
+#endif
 
 Isa clamp(Isa want) {
   const Isa d = detect_isa();
-  const Isa top = static_cast<int>(d) < static_cast<int>(kHighestKernelIsa) ? d : kHighestKernelIsa;
-  return static_cast<int>(want) < static_cast<int>(top) ? want : top;
+  const Isa top = rank(d) < rank(kHighestKernelIsa) ? d : kHighestKernelIsa;
+  if (rank(want) < 0) return Isa::Scalar;
+  return rank(want) < rank(top) ? want : top;
 }
 
 }  // namespace
@@ -95,6 +115,7 @@ const char* isa_name(Isa isa) {
   switch (isa) {
     case Isa::Avx512: return "avx512";
     case Isa::Avx2: return "avx2";
+    case Isa::Neon: return "neon";
     default: return "scalar";
   }
 }

@@ -9,16 +9,24 @@
 #else
 #define TG_X86_KERNELS 0
 #endif
+// 1 when this build has the aarch64 NEON kernel files (*_neon.cc): aarch64 targets only.
+#if defined(__aarch64__)
+#define TG_NEON_KERNELS 1
+#else
+#define TG_NEON_KERNELS 0
+#endif
 
 namespace tg {
 
-enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
+// The x86 levels are ordered (Scalar < Avx2 < Avx512); Neon is the aarch64 level above Scalar.
+// A level of the other architecture is never active: asking for it gives Scalar.
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3 };
 
 // Highest level this CPU and OS support (cpuid feature bits plus xgetbv: the OS must save the
 // YMM/ZMM state, or AVX instructions fault even when cpuid lists them).
 Isa detect_isa();
 
-// The level kernels use: detect_isa(), lowered by env TENSORGRAD_ISA=scalar|avx2|avx512 (a request
+// The level kernels use: detect_isa(), lowered by env TENSORGRAD_ISA=scalar|avx2|avx512|neon (a request
 // above what the CPU supports is clamped down, never up) and capped at the highest level that has
 // kernels (AVX-512: the GEMM; other families run their AVX2 code there). Computed once, thread-safe.
 Isa active_isa();

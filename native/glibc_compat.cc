@@ -1,5 +1,5 @@
-// Keeps the linux-x64 addon loadable on glibc 2.28 (RHEL 8, Debian 10), the oldest glibc the
-// official Node 20+ binaries run on, although it is built on a newer one.
+// Keeps the linux-x64 and linux-arm64 addons loadable on glibc 2.28 (RHEL 8, Debian 10), the
+// oldest glibc the official Node 20+ binaries run on, although they are built on a newer one.
 //
 // A shared object asks for each glibc symbol at the version that was the default where it was
 // linked. Three groups here would ask for versions newer than 2.28, and the dynamic loader of an
@@ -28,11 +28,17 @@
 
 // CMakeLists.txt compiles this file only where it applies. Anywhere else an empty object would
 // leave the __wrap_ references undefined until the addon is loaded, so refuse to build instead.
-#if !defined(__x86_64__) || !defined(__GLIBC__)
-#error "glibc_compat.cc is for x86-64 glibc only (its old symbol versions are GLIBC_2.2.5)"
+#if !defined(__GLIBC__) || !(defined(__x86_64__) || defined(__aarch64__))
+#error "glibc_compat.cc is for glibc on x86-64 or aarch64 only (their first symbol versions)"
 #endif
 
+// The first version each architecture's glibc gave these symbols: 2.2.5 on x86-64, 2.17 on
+// aarch64 (its first glibc). That is also the oldest glibc the addon then needs for them.
+#if defined(__x86_64__)
 #define TG_GLIBC_OLD(name) #name "@GLIBC_2.2.5"
+#else
+#define TG_GLIBC_OLD(name) #name "@GLIBC_2.17"
+#endif
 
 extern "C" {
 

@@ -258,8 +258,11 @@ namespace {
 const Kernels& active_kernels() {
   const Isa isa = active_isa();
 #if TG_X86_KERNELS
-  if (isa >= Isa::Avx512) return gemm::kernels_avx512();
-  if (isa >= Isa::Avx2) return gemm::kernels_avx2();
+  if (isa == Isa::Avx512) return gemm::kernels_avx512();
+  if (isa == Isa::Avx2) return gemm::kernels_avx2();
+#endif
+#if TG_NEON_KERNELS
+  if (isa == Isa::Neon) return gemm::kernels_neon();
 #endif
   (void)isa;
   return gemm::kernels_scalar();

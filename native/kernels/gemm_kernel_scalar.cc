@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "gemm_blocking.h"
+#include "gemm_pack_portable.h"
 
 namespace tg {
 namespace gemm {
@@ -77,32 +78,11 @@ void kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t 
     tile<kRows>(q + 1 < mp ? MR : rows, cols, kc, a + q * a_ps, a_s, b, b_ks, c + q * MR * ldc, ldc, t);
 }
 
-void pack_a(bool trans, const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst) {
-  for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
-    const int64_t mr = mc - i0 < MR ? mc - i0 : MR;
-    for (int64_t p = 0; p < kc; ++p)
-      for (int64_t i = 0; i < MR; ++i)
-        dst[p * MR + i] = i < mr ? (trans ? a[p * lda + i0 + i] : a[(i0 + i) * lda + p]) : 0.0f;
-  }
-}
-
-void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, float* dst) {
-  for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += NR * kc) {
-    const int64_t nr = nc - j0 < NR ? nc - j0 : NR;
-    if (!trans && nr == NR) {
-      for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * NR, b + p * ldb + j0, sizeof(float) * NR);
-      continue;
-    }
-    for (int64_t p = 0; p < kc; ++p)
-      for (int64_t j = 0; j < NR; ++j)
-        dst[p * NR + j] = j < nr ? (trans ? b[(j0 + j) * ldb + p] : b[p * ldb + j0 + j]) : 0.0f;
-  }
-}
-
 }  // namespace
 
 const Kernels& kernels_scalar() {
-  static const Kernels k{"scalar", kBlockingScalar, &kernel<false>, &kernel<true>, &pack_a, &pack_b, nullptr};
+  static const Kernels k{"scalar", kBlockingScalar, &kernel<false>, &kernel<true>, &portable::pack_a<MR>,
+                         &portable::pack_b<NR>, nullptr};
   return k;
 }
 

@@ -418,6 +418,49 @@ void test_isas_agree() {
 
 }  // namespace
 
+// The FMA kernels (AVX2, AVX-512, NEON) compute every element as one fused multiply-add chain over
+// p, then alpha·x, fma(beta, c, x), + bias, ReLU. With one K block (k <= 256) that is this loop, so
+// the active kernel must match it bit for bit: the same bits on every FMA machine.
+void test_fma_definition(tg::Isa isa) {
+  tg::set_active_isa(isa);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  tg::ThreadPool pool(2);
+  struct S {
+    int64_t m, n, k;
+  };
+  // (m = 1 in the NT form is left out: x86 runs it through the GEMV, which sums in another order.)
+  for (const S& s : {S{2, 10, 256}, S{9, 13, 5}, S{33, 50, 200}, S{130, 40, 64}}) {
+    for (int tr = 0; tr < 4; ++tr) {
+      const bool ta = tr & 1, tb = tr & 2;
+      std::vector<float> A(s.m * s.k), B(s.k * s.n), bias(s.n), C(s.m * s.n), want(s.m * s.n);
+      for (float& x : A) x = dist(rng);
+      for (float& x : B) x = dist(rng);
+      for (float& x : bias) x = dist(rng);
+      for (float& x : C) x = dist(rng);
+      const float alpha = 1.5f, beta = 0.5f;
+      for (int64_t i = 0; i < s.m; ++i)
+        for (int64_t j = 0; j < s.n; ++j) {
+          float acc = 0.0f;
+          for (int64_t p = 0; p < s.k; ++p)
+            acc = std::fma(ta ? A[p * s.m + i] : A[i * s.k + p], tb ? B[j * s.k + p] : B[p * s.n + j], acc);
+          float v = std::fma(beta, C[i * s.n + j], acc * alpha) + bias[j];
+          want[i * s.n + j] = v < 0.0f ? 0.0f : v;
+        }
+      tg::GemmEpilogue ep;
+      ep.bias = bias.data();
+      ep.relu = true;
+      tg::sgemm(ta, tb, s.m, s.n, s.k, alpha, A.data(), ta ? s.m : s.k, B.data(), tb ? s.k : s.n, beta, C.data(), s.n,
+                &ep, &pool);
+      char buf[160];
+      std::snprintf(buf, sizeof(buf), "%s equals the FMA-chain definition bit for bit %s%s %lldx%lldx%lld",
+                    tg::isa_name(isa), ta ? "T" : "N", tb ? "T" : "N", (long long)s.m, (long long)s.n, (long long)s.k);
+      check(std::memcmp(C.data(), want.data(), C.size() * 4) == 0, buf);
+    }
+  }
+  tg::set_active_isa(tg::detect_isa());
+}
+
 int main() {
   std::printf("detected ISA: %s\n", tg::isa_name(tg::detect_isa()));
   test_pool();
@@ -426,7 +469,13 @@ int main() {
   test_reference("avx2", tg::Isa::Avx2);
   test_thread_determinism(tg::Isa::Scalar);
   test_thread_determinism(tg::Isa::Avx2);
-  if (tg::detect_isa() >= tg::Isa::Avx512) {
+  if (tg::detect_isa() == tg::Isa::Neon) {
+    test_reference("neon", tg::Isa::Neon);
+    test_thread_determinism(tg::Isa::Neon);
+    test_fma_definition(tg::Isa::Neon);
+  }
+  if (tg::detect_isa() == tg::Isa::Avx2 || tg::detect_isa() == tg::Isa::Avx512) test_fma_definition(tg::Isa::Avx2);
+  if (tg::detect_isa() == tg::Isa::Avx512) {
     test_reference("avx512", tg::Isa::Avx512);
     test_thread_determinism(tg::Isa::Avx512);
     test_isas_agree();
