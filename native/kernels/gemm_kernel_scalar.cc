@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "gemm_blocking.h"
-#include "gemm_pack_portable.h"
+#include "gemm_portable.h"
 
 namespace tg {
 namespace gemm {
@@ -54,35 +54,19 @@ void tile(int rows, int cols, int64_t kc, const float* a, int64_t as, const floa
   std::memcpy(&acc[2][4], &c21, 16);
   std::memcpy(&acc[3][0], &c30, 16);
   std::memcpy(&acc[3][4], &c31, 16);
-  const bool readc = !t.first || t.beta != 0.0f;
-  const float beta = t.first ? t.beta : 1.0f;
-  for (int i = 0; i < rows; ++i) {
-    float* cr = c + i * ldc;
-    for (int j = 0; j < cols; ++j) {
-      float v = acc[i][j];
-      if (t.alpha != 1.0f) v *= t.alpha;
-      if (readc) v = beta * cr[j] + v;
-      if (t.last) {
-        if (t.bias) v += t.bias[j];
-        if (t.relu && v < 0.0f) v = 0.0f;  // NaN stays NaN
-      }
-      cr[j] = v;
-    }
-  }
-}
-
-template <bool kRows>
-void kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t a_ps, int64_t a_s, const float* b,
-            int64_t b_ks, float* c, int64_t ldc, const Tile& t) {
-  for (int64_t q = 0; q < mp; ++q)
-    tile<kRows>(q + 1 < mp ? MR : rows, cols, kc, a + q * a_ps, a_s, b, b_ks, c + q * MR * ldc, ldc, t);
+  portable::store_tile<false>(acc, rows, cols, c, ldc, t);
 }
 
 }  // namespace
 
 const Kernels& kernels_scalar() {
-  static const Kernels k{"scalar", kBlockingScalar, &kernel<false>, &kernel<true>, &portable::pack_a<MR>,
-                         &portable::pack_b<NR>, nullptr};
+  static const Kernels k{"scalar",
+                         kBlockingScalar,
+                         &portable::panels<MR, tile<false>>,
+                         &portable::panels<MR, tile<true>>,
+                         &portable::pack_a<MR>,
+                         &portable::pack_b<NR>,
+                         nullptr};
   return k;
 }
 

@@ -4,10 +4,10 @@ import { getBackend } from '../backend/index.js';
 import type { DataLoader } from '../data/loader.js';
 import type { Dataset } from '../data/dataset.js';
 import { Module, setAsyncInference } from '../nn/module.js';
-import { concat, slice } from '../ops/indexing.js';
+import { concat } from '../ops/indexing.js';
 import { valueStr } from '../shape.js';
 import { Tensor, tensorProblem } from '../tensor.js';
-import { type EvaluateOptions, type EvaluateResult, checkSignal, evaluateWith, predictBatches } from './evaluate.js';
+import { type EvaluateOptions, type EvaluateResult, checkSignal, evaluateWith, predictBatches, rowBatches } from './evaluate.js';
 
 /** Options of predictAsync() and evaluateAsync() (and the Module methods of the same names). */
 export interface PredictAsyncOptions {
@@ -100,12 +100,12 @@ export async function predictAsync(
     // both backends, so that a forward returning (a view of) its input does not hand back the
     // caller's array, which the caller may overwrite at once.
     const own = noGrad(() => input.detach().clone());
-    const rows = own.shape[0]!;
     const batchSize = (o['batchSize'] as number | undefined) ?? 256;
-    for (let start = 0; start < rows || (rows === 0 && outs.length === 0); start += batchSize) {
+    // No rows: one pass over the empty input, for the model's [0, outputs] (as predict()).
+    const views = own.shape[0] === 0 ? [[own]] : rowBatches(own, batchSize);
+    for (const [x] of views) {
       if (aborted()) break;
-      const x = rows <= batchSize ? own : noGrad(() => slice(own, start, start + batchSize));
-      const out = pass(x, own._buf.buffer);
+      const out = pass(x!, own._buf.buffer);
       outs.push(out instanceof Promise ? await out : out);
     }
   } else {

@@ -295,10 +295,10 @@ export function predictBatches(
 }
 
 /**
- * Batches of a tensor's rows as views (what a DataLoader over it without shuffling yields), without
- * building one: a batch-1 predict() pays only the forward pass.
+ * @internal Batches of a tensor's rows as views (what a DataLoader over it without shuffling
+ * yields), without building one: a batch-1 predict() pays only the forward pass. None for no rows.
  */
-function* rowBatches(x: Tensor, batchSize: number): Generator<Tensor[]> {
+export function* rowBatches(x: Tensor, batchSize: number): Generator<Tensor[]> {
   const rows = x.shape[0]!;
   if (rows <= batchSize) {
     if (rows > 0) yield [x];
