@@ -18,6 +18,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/fingerprint.h"
 #include "kernels/fused.h"
+#include "kernels/gather.h"
 #include "kernels/gemm.h"
 #include "kernels/losses.h"
 #include "kernels/random.h"
@@ -409,6 +410,52 @@ T* typed(const Args& info, size_t i, const char* fn, const char* name, napi_type
   return static_cast<T*>(data);
 }
 
+// A typed array of element type T and any length (gather indices, max/min positions), checked as
+// f32() checks its arrays.
+template <class T>
+struct Span {
+  T* data;
+  int64_t length;
+};
+template <class T>
+Span<T> span(const Args& info, size_t i, const char* fn, const char* name, napi_typedarray_type want, const char* type) {
+  Napi::Value v = info[i];
+  napi_typedarray_type got = napi_int8_array;
+  size_t len = 0;
+  void* data = nullptr;
+  if (!v.IsTypedArray() || napi_get_typedarray_info(info.Env(), v, &got, &len, &data, nullptr, nullptr) != napi_ok ||
+      got != want) {
+    fail(info.Env(), fn, std::string(name) + " must be a " + type);
+  }
+  if (len != 0 && data == nullptr) fail(info.Env(), fn, std::string(name) + " has no data");
+  return {static_cast<T*>(data), static_cast<int64_t>(len)};
+}
+
+// rows = length / row for a buffer of `row`-element rows (row > 0).
+int64_t rows_of(Napi::Env env, const char* fn, const char* name, const F32& a, int64_t row) {
+  if (a.length % row != 0) {
+    fail(env, fn, std::string(name) + " has " + std::to_string(a.length) + " elements, not a whole number of rows of " + std::to_string(row));
+  }
+  return a.length / row;
+}
+
+void check_indices(Napi::Env env, const char* fn, const Span<int32_t>& idx, int64_t rows) {
+  const int64_t bad = tg::first_bad_index(idx.data, idx.length, rows);
+  if (bad >= 0) {
+    fail(env, fn, "idx[" + std::to_string(bad) + "] = " + std::to_string(idx.data[bad]) + " is outside [0, " + std::to_string(rows) + ")");
+  }
+}
+
+// A block of `rows` rows of `width` elements `stride` apart must fit in a.
+void check_block(Napi::Env env, const char* fn, const char* name, const F32& a, int64_t stride, int64_t rows, int64_t width) {
+  if (rows == 0 || width == 0) return;
+  if (stride < width) fail(env, fn, std::string(name) + "'s stride is smaller than the width");
+  if ((rows - 1) > (kMaxDim - width) / std::max<int64_t>(stride, 1) || (rows - 1) * stride + width > a.length) {
+    fail(env, fn, std::string(name) + " is too short for " + std::to_string(rows) + " rows of " + std::to_string(width) +
+                      " elements " + std::to_string(stride) + " apart");
+  }
+}
+
 double ignore_index(const Args& info, size_t i, const char* fn) {
   const double v = num(info, i, fn, "ignoreIndex");
   if (v != std::floor(v) || std::fabs(v) > 1e15) fail(info.Env(), fn, "ignoreIndex must be an integer in [-1e15, 1e15]");
@@ -526,6 +573,12 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("bceLossGrad", &Addon::BceLossGrad),
                              InstanceMethod("fillUniform", &Addon::FillUniform),
                              InstanceMethod("dropoutMask", &Addon::DropoutMask),
+                             InstanceMethod("gatherRows", &Addon::GatherRows),
+                             InstanceMethod("scatterAddRows", &Addon::ScatterAddRows),
+                             InstanceMethod("copyBlocks", &Addon::CopyBlocks),
+                             InstanceMethod("scatterArg", &Addon::ScatterArg),
+                             InstanceMethod("shareEqual", &Addon::ShareEqual),
+                             InstanceMethod("normPart", &Addon::NormPart),
                              InstanceMethod("fingerprint", &Addon::Fingerprint),
                              InstanceMethod("runAsync", &Addon::RunAsync),
                          });
@@ -781,6 +834,108 @@ class Addon : public Napi::Addon<Addon> {
     F32 out = f32(info, 3, fn, "out");
     tg::dropout_mask(state, keep, static_cast<float>(scale), out.data, out.length);
     return info.Env().Undefined();
+  }
+
+  // gatherRows(x, row, idx: Int32Array, out): see kernels/gather.h.
+  Napi::Value GatherRows(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "gatherRows";
+    Napi::Env env = info.Env();
+    need_args(info, 4, fn);
+    F32 x = f32(info, 0, fn, "x");
+    const int64_t row = dim(info, 1, fn, "row");
+    Span<int32_t> idx = span<int32_t>(info, 2, fn, "idx", napi_int32_array, "Int32Array");
+    F32 out = f32(info, 3, fn, "out");
+    expect_length(env, fn, "out", out, product(env, fn, {idx.length, row}));
+    if (row == 0) return env.Undefined();
+    check_indices(env, fn, idx, rows_of(env, fn, "x", x, row));
+    no_overlaps(env, fn, {x, out}, "x and out");
+    tg::gather_rows(x.data, row, idx.data, idx.length, out.data);
+    return env.Undefined();
+  }
+
+  // scatterAddRows(g, row, idx: Int32Array, gx): see kernels/gather.h.
+  Napi::Value ScatterAddRows(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "scatterAddRows";
+    Napi::Env env = info.Env();
+    need_args(info, 4, fn);
+    F32 g = f32(info, 0, fn, "g");
+    const int64_t row = dim(info, 1, fn, "row");
+    Span<int32_t> idx = span<int32_t>(info, 2, fn, "idx", napi_int32_array, "Int32Array");
+    F32 gx = f32(info, 3, fn, "gx");
+    expect_length(env, fn, "g", g, product(env, fn, {idx.length, row}));
+    if (row == 0) return env.Undefined();
+    check_indices(env, fn, idx, rows_of(env, fn, "gx", gx, row));
+    no_overlaps(env, fn, {g, gx}, "g and gx");
+    tg::scatter_add_rows(g.data, row, idx.data, idx.length, gx.data);
+    return env.Undefined();
+  }
+
+  // copyBlocks(src, srcStride, dst, dstStride, rows, width): see kernels/gather.h.
+  Napi::Value CopyBlocks(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "copyBlocks";
+    Napi::Env env = info.Env();
+    need_args(info, 6, fn);
+    F32 src = f32(info, 0, fn, "src");
+    const int64_t src_stride = dim(info, 1, fn, "srcStride");
+    F32 dst = f32(info, 2, fn, "dst");
+    const int64_t dst_stride = dim(info, 3, fn, "dstStride");
+    const int64_t rows = dim(info, 4, fn, "rows"), width = dim(info, 5, fn, "width");
+    check_block(env, fn, "src", src, src_stride, rows, width);
+    check_block(env, fn, "dst", dst, dst_stride, rows, width);
+    if (rows == 0 || width == 0) return env.Undefined();
+    no_overlaps(env, fn, {src, dst}, "src and dst");
+    tg::copy_blocks(src.data, src_stride, dst.data, dst_stride, rows, width);
+    return env.Undefined();
+  }
+
+  // scatterArg(g, arg: Float64Array, outer, n, inner, gx): see kernels/gather.h.
+  Napi::Value ScatterArg(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "scatterArg";
+    Napi::Env env = info.Env();
+    need_args(info, 6, fn);
+    F32 g = f32(info, 0, fn, "g");
+    Span<double> arg = span<double>(info, 1, fn, "arg", napi_float64_array, "Float64Array");
+    const int64_t outer = dim(info, 2, fn, "outer"), n = dim(info, 3, fn, "n"), inner = dim(info, 4, fn, "inner");
+    F32 gx = f32(info, 5, fn, "gx");
+    const int64_t rows = product(env, fn, {outer, inner});
+    expect_length(env, fn, "g", g, rows);
+    if (arg.length != rows) fail(env, fn, "arg has " + std::to_string(arg.length) + " elements, expected " + std::to_string(rows));
+    expect_length(env, fn, "gx", gx, product(env, fn, {outer, n, inner}));
+    const int64_t bad = tg::first_bad_arg(arg.data, arg.length, n);
+    if (bad >= 0) fail(env, fn, "arg[" + std::to_string(bad) + "] is not an integer in [0, " + std::to_string(n) + ")");
+    no_overlaps(env, fn, {g, gx}, "g and gx");
+    tg::scatter_arg(g.data, arg.data, outer, n, inner, gx.data);
+    return env.Undefined();
+  }
+
+  // shareEqual(x, v, total, gx) -> count: see kernels/gather.h.
+  Napi::Value ShareEqual(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "shareEqual";
+    Napi::Env env = info.Env();
+    need_args(info, 4, fn);
+    F32 x = f32(info, 0, fn, "x");
+    const double v = num(info, 1, fn, "v"), total = num(info, 2, fn, "total");
+    F32 gx = f32(info, 3, fn, "gx");
+    expect_length(env, fn, "gx", gx, x.length);
+    no_overlaps(env, fn, {x, gx}, "x and gx");
+    const int64_t count = tg::share_equal(x.data, x.length, static_cast<float>(v), total, gx.data);
+    return Napi::Number::New(env, static_cast<double>(count));
+  }
+
+  // normPart(x, ord) -> number: see kernels/gather.h.
+  Napi::Value NormPart(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "normPart";
+    need_args(info, 2, fn);
+    F32 x = f32(info, 0, fn, "x");
+    const double ord = num(info, 1, fn, "ord");
+    if (!(ord > 0)) fail(info.Env(), fn, "ord must be a positive number or Infinity");
+    return Napi::Number::New(info.Env(), tg::norm_part(x.data, x.length, ord));
   }
 
   // fingerprint(x) -> uint32: see kernels/fingerprint.h.

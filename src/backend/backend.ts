@@ -267,6 +267,44 @@ export interface Backend {
   permute(x: Float32Array, shape: readonly number[], axes: readonly number[], out: Float32Array): void;
 
   /**
+   * out[i·row + j] = x[idx[i]·row + j]: rows of x (x.length / row of them) picked by idx, whose
+   * values must lie in [0, rows) (the native kernel refuses others).
+   */
+  gatherRows(x: Float32Array, row: number, idx: Int32Array, out: Float32Array): void;
+
+  /**
+   * gx[idx[i]·row + j] += g[i·row + j], i in order (a repeated index accumulates). The backward of
+   * gatherRows; idx as there, with gx.length / row rows.
+   */
+  scatterAddRows(g: Float32Array, row: number, idx: Int32Array, gx: Float32Array): void;
+
+  /**
+   * dst[r·dstStride + j] = src[r·srcStride + j] for r < rows, j < width: a 2-D block between two
+   * row-major arrays (concat and its backward). src and dst must not overlap.
+   */
+  copyBlocks(src: Float32Array, srcStride: number, dst: Float32Array, dstStride: number, rows: number, width: number): void;
+
+  /**
+   * gx[(o·n + arg[r])·inner + j] = g[r] with r = o·inner + j: each gradient to the element that a
+   * max/min along a dim picked; arg holds integers in [0, n). gx's other elements are left alone.
+   */
+  scatterArg(g: Float32Array, arg: Float64Array, outer: number, n: number, inner: number, gx: Float32Array): void;
+
+  /**
+   * gx[i] = total / count at every i where x[i] equals v (is NaN, when v is NaN), count being the
+   * number of such i; returns count. The backward of a max/min over a whole tensor, which splits
+   * the gradient among ties as PyTorch does.
+   */
+  shareEqual(x: Float32Array, v: number, total: number, gx: Float32Array): number;
+
+  /**
+   * Σ |x[i]|^ord in float64 (ord > 0), or max |x[i]| for ord = Infinity (NaN when any x[i] is NaN).
+   * The sum keeps four running sums, over i mod 4, added as (s0 + s1) + (s2 + s3): both backends
+   * give the same bits for ord 1 and 2.
+   */
+  normPart(x: Float32Array, ord: number): number;
+
+  /**
    * Σ bits[i]·(2i+1) mod 2^32 over the float32 bit patterns of x, as an unsigned integer; equal on
    * both backends. Any single-element change alters it: autograd uses it to notice writes to a
    * saved tensor's data that bypassed the version counter.

@@ -266,6 +266,12 @@ function recorder(b: Batch): Backend {
     bceLossGrad: (...args) => b.runNow(() => real.bceLossGrad(...args)),
     fillUniform: (...args) => b.runNow(() => real.fillUniform(...args)),
     dropoutMask: (...args) => b.runNow(() => real.dropoutMask(...args)),
+    gatherRows: (...args) => b.runNow(() => real.gatherRows(...args)),
+    scatterAddRows: (...args) => b.runNow(() => real.scatterAddRows(...args)),
+    copyBlocks: (...args) => b.runNow(() => real.copyBlocks(...args)),
+    scatterArg: (...args) => b.runNow(() => real.scatterArg(...args)),
+    shareEqual: (...args) => b.runNow(() => real.shareEqual(...args)),
+    normPart: (...args) => b.runNow(() => real.normPart(...args)),
     fingerprint: (x) => b.runNow(() => real.fingerprint(x)),
   };
 }

@@ -3,6 +3,7 @@ import type { AdamHyper, Backend, RmspropHyper, SgdHyper } from './backend.js';
 import { fingerprint as jsFingerprint } from './js/fingerprint.js';
 import { rmspropStep as jsRmspropStep, sgdStep as jsSgdStep } from './js/fused.js';
 import * as jsLosses from './js/losses.js';
+import * as jsGather from './js/gather.js';
 import * as jsRandom from './js/random.js';
 import { packageRoot } from './root.js';
 
@@ -44,6 +45,13 @@ export interface NativeAddon {
   bceLossGrad?: Backend['bceLossGrad'];
   fillUniform?: Backend['fillUniform'];
   dropoutMask?: Backend['dropoutMask'];
+  /** Gathers, scatters, block copies and partial norms (same signatures); absent from older binaries. */
+  gatherRows?: Backend['gatherRows'];
+  scatterAddRows?: Backend['scatterAddRows'];
+  copyBlocks?: Backend['copyBlocks'];
+  scatterArg?: Backend['scatterArg'];
+  shareEqual?: Backend['shareEqual'];
+  normPart?: Backend['normPart'];
   /**
    * Runs a batch of kernel calls, each [name, ...the arguments of that entry point], in order on a
    * libuv thread; every command is checked before any runs. Absent from binaries built before it
@@ -153,6 +161,12 @@ export function nativeBackend(a: NativeAddon): Backend {
     bceLossGrad: a.bceLossGrad?.bind(a) ?? jsLosses.bceLossGrad,
     fillUniform: a.fillUniform?.bind(a) ?? jsRandom.fillUniform,
     dropoutMask: a.dropoutMask?.bind(a) ?? jsRandom.dropoutMask,
+    gatherRows: a.gatherRows?.bind(a) ?? jsGather.gatherRows,
+    scatterAddRows: a.scatterAddRows?.bind(a) ?? jsGather.scatterAddRows,
+    copyBlocks: a.copyBlocks?.bind(a) ?? jsGather.copyBlocks,
+    scatterArg: a.scatterArg?.bind(a) ?? jsGather.scatterArg,
+    shareEqual: a.shareEqual?.bind(a) ?? jsGather.shareEqual,
+    normPart: a.normPart?.bind(a) ?? jsGather.normPart,
     fingerprint: typeof a.fingerprint === 'function' ? (x) => a.fingerprint!(x) : jsFingerprint,
   };
 }

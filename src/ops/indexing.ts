@@ -1,4 +1,5 @@
 import { record } from '../autograd.js';
+import { getBackend } from '../backend/index.js';
 import { normDim, shapeStr, sizeOf, splitAt } from '../shape.js';
 import { type IndexLike, Tensor } from '../tensor.js';
 import { requireInteger, requireTensor } from './args.js';
@@ -45,16 +46,10 @@ export function indexSelect(x: Tensor, indices: IndexLike): Tensor {
   const row = sizeOf(x.shape.slice(1));
   const out = empty([idx.length, ...x.shape.slice(1)], 'indexSelect');
   // row = 0: nothing to copy (and idx.length copies of nothing could still be many).
-  for (let i = 0; i < (row > 0 ? idx.length : 0); i++) out._data.set(x._data.subarray(idx[i]! * row, (idx[i]! + 1) * row), i * row);
+  if (row > 0) getBackend().gatherRows(x._buf, row, idx, out._buf);
   return record(out, 'indexSelect', [x], [], (g) => {
     const gx = empty(x.shape, 'indexSelect');
-    const gxd = gx._data;
-    const gd = g._data;
-    for (let i = 0; i < (row > 0 ? idx.length : 0); i++) {
-      const dst = idx[i]! * row;
-      const srcOff = i * row;
-      for (let j = 0; j < row; j++) gxd[dst + j] += gd[srcOff + j]!;
-    }
+    if (row > 0) getBackend().scatterAddRows(g._buf, row, idx, gx._buf);
     return [gx];
   });
 }
@@ -115,11 +110,12 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
     first.shape.map((s, i) => (i === d ? tensors.reduce((n, t) => n + t.shape[d]!, 0) : s)),
     'concat',
   );
+  const be = getBackend();
   let offset = 0;
   tensors.forEach((t, k) => {
     const w = widths[k]!;
     // w = 0: nothing to copy, however large outer is (a [2^50, 0] input).
-    for (let o = 0; o < (w > 0 ? outer : 0); o++) out._data.set(t._data.subarray(o * w, (o + 1) * w), o * total + offset);
+    if (w > 0 && outer > 0) be.copyBlocks(t._buf, w, out._buf.subarray(offset), total, outer, w);
     offset += w;
   });
   return record(out, 'concat', tensors, [], (g) => {
@@ -130,7 +126,7 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
       off += w;
       if (!t.requiresGrad) return null;
       const gt = empty(t.shape, 'concat');
-      for (let o = 0; o < (w > 0 ? outer : 0); o++) gt._data.set(g._data.subarray(o * total + start, o * total + start + w), o * w);
+      if (w > 0 && outer > 0) getBackend().copyBlocks(g._buf.subarray(start), total, gt._buf, w, outer, w);
       return gt;
     });
   });

@@ -130,29 +130,11 @@ function extreme(op: 'max' | 'min', x: Tensor, dim: number | null | undefined, k
   const all = p.dim < 0;
   return record(out, op, [x], all ? [x, out] : [], (g) => {
     const gx = empty(x.shape, op);
-    if (all) {
-      // Over the whole tensor PyTorch splits the gradient evenly among tied extremes (among the
-      // NaNs when the result is NaN).
-      const v = out._data[0]!;
-      const hit = v === v ? (u: number) => u === v : (u: number) => u !== u;
-      // The arrays once: _data is a checked accessor, too costly per element.
-      const xd = x._data;
-      const gxd = gx._data;
-      let ties = 0;
-      for (let i = 0; i < xd.length; i++) if (hit(xd[i]!)) ties++;
-      const share = g._data[0]! / ties;
-      for (let i = 0; i < xd.length; i++) if (hit(xd[i]!)) gxd[i] = share;
-    } else if (out.size > 0) {
-      // Along a dim, the gradient goes to the element whose index was returned.
-      const gxd = gx._data;
-      const gd = g._data;
-      for (let o = 0; o < p.outer; o++) {
-        for (let j = 0; j < p.inner; j++) {
-          const r = o * p.inner + j;
-          gxd[(o * p.n + arg[r]!) * p.inner + j] = gd[r]!;
-        }
-      }
-    }
+    const be = getBackend();
+    // Over the whole tensor PyTorch splits the gradient evenly among tied extremes (among the
+    // NaNs when the result is NaN); along a dim it goes to the element whose index was returned.
+    if (all) be.shareEqual(x._buf, out._data[0]!, g._data[0]!, gx._buf);
+    else if (out.size > 0) be.scatterArg(g._buf, arg, p.outer, p.n, p.inner, gx._buf);
     return [gx];
   });
 }

@@ -84,7 +84,7 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
       let g = grad._data;
       if (maximize) {
         const neg = new Float32Array(n);
-        for (let i = 0; i < n; i++) neg[i] = -g[i]!;
+        backend.unary('neg', g, neg, 0, 0);
         g = neg;
       } else if (g.buffer === p._data.buffer) {
         // The native kernel refuses overlapping p and g (it writes p while reading g); a copy

@@ -1,3 +1,4 @@
+import { getBackend } from '../backend/index.js';
 import { shapeStr, valueStr } from '../shape.js';
 import { Tensor, gradOf, tensorProblem } from '../tensor.js';
 
@@ -72,23 +73,18 @@ export function clipGradNorm(
   }
   const tensors = gradsOf('clipGradNorm', params);
   if (tensors.length === 0) return 0;
-  const grads = tensors.map((g) => g._data);
+  const be = getBackend();
   let total: number;
   if (normType === Infinity) {
     total = 0;
-    for (const g of grads) for (let i = 0; i < g.length; i++) {
-      const a = Math.abs(g[i]!);
-      if (a > total || Number.isNaN(a)) total = a;
+    for (const g of tensors) {
+      const m = be.normPart(g._buf, Infinity);
+      if (m > total || Number.isNaN(m)) total = m;
+      if (Number.isNaN(total)) break;
     }
   } else {
     let acc = 0;
-    for (const g of grads) {
-      let s = 0;
-      if (normType === 2) for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!;
-      else if (normType === 1) for (let i = 0; i < g.length; i++) s += Math.abs(g[i]!);
-      else for (let i = 0; i < g.length; i++) s += Math.pow(Math.abs(g[i]!), normType);
-      acc += s;
-    }
+    for (const g of tensors) acc += be.normPart(g._buf, normType);
     total = Math.pow(acc, 1 / normType);
   }
   total = Math.fround(total);
@@ -100,9 +96,11 @@ export function clipGradNorm(
   const coef = Math.min(1, maxNorm / (total + 1e-6));
   if (coef < 1 || Number.isNaN(coef)) {
     // _write bumps each gradient's version: clipping writes them in place.
+    // One float32 multiply per element, as PyTorch's grads.mul_(clip_coef).
+    const c = new Float32Array([coef]);
     for (const t of tensors) {
       const g = t._write('clipGradNorm');
-      for (let i = 0; i < g.length; i++) g[i] = g[i]! * coef;
+      be.binary('mul', g, t.shape, c, [], g, t.shape);
     }
   }
   return total;
@@ -119,14 +117,7 @@ export function clipGradValue(params: Iterable<Tensor> | Tensor, clipValue: numb
   if (typeof clipValue !== 'number' || Number.isNaN(clipValue) || clipValue < 0) {
     throw new Error(`clipGradValue: clipValue must be a number >= 0, got ${valueStr(clipValue)}`);
   }
-  const grads = gradsOf('clipGradValue', params).map((t) => t._write('clipGradValue')); // bumps versions: written in place
-  // torch.clamp_(min=-clipValue, max=clipValue): min(max(v, -c), c)
-  const lo = -clipValue;
-  const hi = clipValue;
-  for (const g of grads) for (let i = 0; i < g.length; i++) {
-    let v = g[i]!;
-    if (v < lo) v = lo;
-    if (v > hi) v = hi;
-    g[i] = v;
-  }
+  const be = getBackend();
+  // torch.clamp_(min=-clipValue, max=clipValue); _write bumps each gradient's version.
+  for (const g of gradsOf('clipGradValue', params).map((t) => t._write('clipGradValue'))) be.unary('clamp', g, g, -clipValue, clipValue);
 }

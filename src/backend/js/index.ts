@@ -2,6 +2,7 @@ import type { Backend } from '../backend.js';
 import { binary, sumTo } from './broadcast.js';
 import { adamStep, crossEntropy, rmspropStep, sgdStep } from './fused.js';
 import { fingerprint } from './fingerprint.js';
+import { copyBlocks, gatherRows, normPart, scatterAddRows, scatterArg, shareEqual } from './gather.js';
 import { gemm } from './gemm.js';
 import { linear } from './linear.js';
 import { bceLoss, bceLossGrad, nllLoss, nllLossGrad } from './losses.js';
@@ -26,6 +27,12 @@ export const jsBackend: Backend = {
   softmax,
   softmaxGrad,
   permute,
+  gatherRows,
+  scatterAddRows,
+  copyBlocks,
+  scatterArg,
+  shareEqual,
+  normPart,
   crossEntropy,
   adamStep,
   sgdStep,
