@@ -35,9 +35,11 @@ function linearReads(x: Tensor, weight: Tensor, y: Tensor | null): Tensor[] {
 function linearOp(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, relu: boolean): Tensor {
   check(op, x, weight, bias);
   const [outF, inF] = weight.shape as [number, number];
-  const rows = sizeOf(x.shape.slice(0, -1));
+  // 2-D input (the usual batch): no slice/spread copies of the shape (see matmulFolded).
+  const flat = x.ndim === 2;
+  const rows = flat ? x.shape[0]! : sizeOf(x.shape.slice(0, -1));
   // Every element is written by the kernel (a GEMM with beta = 0): a recycled array will do.
-  const y = scratch([...x.shape.slice(0, -1), outF], op);
+  const y = scratch(flat ? [rows, outF] : [...x.shape.slice(0, -1), outF], op);
   if (y.size > 0) getBackend().linear(rows, outF, inF, x._buf, weight._buf, bias ? bias._buf : null, relu, y._buf);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(y, op, inputs, linearReads(x, weight, relu ? y : null), (g) => {

@@ -52,9 +52,12 @@ function matmulFolded(a: Tensor, b: Tensor): Tensor {
   const k = a.shape[a.ndim - 1]!;
   const n = b.shape[1]!;
   if (b.shape[0] !== k) throw incompatible(a, b, `inner dims ${k} != ${b.shape[0]}`);
-  const rows = sizeOf(a.shape.slice(0, -1));
+  // The 2-D case without slice/spread copies of the shape: they were half of a small product's
+  // overhead outside the kernel (16×16×16: 1.09 → 0.70 µs per call, the kernel 0.39).
+  const flat = a.ndim === 2;
+  const rows = flat ? a.shape[0]! : sizeOf(a.shape.slice(0, -1));
   // A GEMM with beta = 0 writes every element of C (zeros when k = 0): a recycled array will do.
-  const out = scratch([...a.shape.slice(0, -1), n], 'matmul');
+  const out = scratch(flat ? [rows, n] : [...a.shape.slice(0, -1), n], 'matmul');
   if (out.size > 0) getBackend().gemm(false, false, rows, n, k, 1, a._buf, b._buf, 0, out._buf);
   return record(out, 'matmul', [a, b], a.requiresGrad ? (b.requiresGrad ? [a, b] : [b]) : [a], (g) => {
     const be = getBackend();
