@@ -45,11 +45,13 @@ export function indexSelect(x: Tensor, indices: IndexLike): Tensor {
   const idx = toIndices('indexSelect', indices, x.shape[0]!);
   const row = sizeOf(x.shape.slice(1));
   const out = empty([idx.length, ...x.shape.slice(1)], 'indexSelect');
-  // row = 0: nothing to copy (and idx.length copies of nothing could still be many).
-  if (row > 0) getBackend().gatherRows(x._buf, row, idx, out._buf);
+  // Nothing to copy without indices or with empty rows, however long the other dim (a
+  // [0, 2^53] input has rows of 2^53 elements, beyond what the native kernel accepts).
+  const copies = row > 0 && idx.length > 0;
+  if (copies) getBackend().gatherRows(x._buf, row, idx, out._buf);
   return record(out, 'indexSelect', [x], [], (g) => {
     const gx = empty(x.shape, 'indexSelect');
-    if (row > 0) getBackend().scatterAddRows(g._buf, row, idx, gx._buf);
+    if (copies) getBackend().scatterAddRows(g._buf, row, idx, gx._buf);
     return [gx];
   });
 }
