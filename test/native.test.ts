@@ -121,9 +121,13 @@ describe.runIf(addon !== null)('native addon', () => {
         fc.integer({ min: 0, max: 40 }).map((n) => new Float32Array(n)),
         fc.array(fc.integer({ min: -1, max: 5 }), { maxLength: 4 }),
         fc.constant(new Float64Array(4)),
+        fc.constant(new Int32Array([0, 3, -1, 2 ** 31 - 1])),
         fc.constant({}),
       );
-      const fns = ['gemm', 'binary', 'unary', 'unaryGrad', 'sumTo', 'reduce', 'softmax', 'softmaxGrad', 'permute', 'crossEntropy', 'adamStep'] as const;
+      const fns = [
+        'gemm', 'binary', 'unary', 'unaryGrad', 'sumTo', 'reduce', 'softmax', 'softmaxGrad', 'permute', 'crossEntropy', 'adamStep',
+        'gatherRows', 'scatterAddRows', 'copyBlocks', 'scatterArg', 'shareEqual', 'normPart',
+      ] as const;
       fc.assert(
         fc.property(fc.constantFrom(...fns), fc.array(junk, { maxLength: 13 }), (name, args) => {
           try {

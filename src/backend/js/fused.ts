@@ -55,7 +55,24 @@ export function adamStep(p: Float32Array, g: Float32Array, m: Float32Array, v: F
   const bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
   const stepSize = lr / bc1;
   const decay = 1 - lr * wd;
-  for (let i = 0; i < p.length; i++) {
+  const n = p.length;
+  if (wd === 0 && !amsgrad) {
+    // The common case without the per-element option tests, each array read once: the same
+    // operations in the same order as the general loop below, so the same bits.
+    const omb1 = 1 - beta1;
+    const omb2 = 1 - beta2;
+    for (let i = 0; i < n; i++) {
+      const gi = g[i]!;
+      const m0 = m[i]!;
+      const mi = m0 + (gi - m0) * omb1;
+      const vi = v[i]! * beta2 + omb2 * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      p[i] = p[i]! - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
+    }
+    return;
+  }
+  for (let i = 0; i < n; i++) {
     let gi = g[i]!;
     if (wd !== 0) {
       if (decoupled) p[i] = p[i]! * decay;
