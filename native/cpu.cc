@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "kernels/dispatch.h"
+
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
 #define TG_X86 1
@@ -72,23 +74,30 @@ Isa from_env(Isa detected) {
   return rank(want) >= 0 && rank(want) < rank(detected) ? want : detected;
 }
 
-std::atomic<int> g_active{-1};
-
-// The highest level any kernel is written for. At AVX-512 the GEMM has its own kernel; the other
-// kernel families use their AVX2 variants (they test active_isa() >= Avx2). On aarch64, NEON:
-// the GEMM so far; the other families run their portable code there.
-#if defined(__aarch64__)
-constexpr Isa kHighestKernelIsa = Isa::Neon;
-#else
-constexpr Isa kHighestKernelIsa = Isa::Avx512;
-#endif
-
+// Every level of this architecture has a table, so the only cap is what the CPU supports.
 Isa clamp(Isa want) {
   const Isa d = detect_isa();
-  const Isa top = rank(d) < rank(kHighestKernelIsa) ? d : kHighestKernelIsa;
   if (rank(want) < 0) return Isa::Scalar;
-  return rank(want) < rank(top) ? want : top;
+  return rank(want) < rank(d) ? want : d;
 }
+
+// The one place a level becomes its table. Only levels clamp() lets through get here, so a SIMD
+// table (code compiled for that level) is reached only on a CPU that runs it.
+const IsaKernels& table_for(Isa isa) {
+  switch (isa) {
+#if TG_X86_KERNELS
+    case Isa::Avx512: return isa_avx512();
+    case Isa::Avx2: return isa_avx2();
+#endif
+#if TG_NEON_KERNELS
+    case Isa::Neon: return isa_neon();
+#endif
+    default: return isa_scalar();
+  }
+}
+
+// The active table; its isa field is the active level.
+std::atomic<const IsaKernels*> g_active{nullptr};
 
 }  // namespace
 
@@ -97,19 +106,19 @@ Isa detect_isa() {
   return detected;
 }
 
-Isa active_isa() {
-  int v = g_active.load(std::memory_order_acquire);
-  if (v < 0) {
-    v = static_cast<int>(clamp(from_env(detect_isa())));
-    int expected = -1;
-    if (!g_active.compare_exchange_strong(expected, v)) v = expected;
+const IsaKernels& active_kernels() {
+  const IsaKernels* k = g_active.load(std::memory_order_acquire);
+  if (k == nullptr) {
+    const IsaKernels* chosen = &table_for(clamp(from_env(detect_isa())));
+    // A racing first call or set_active_isa may have stored one already: that one stands.
+    k = g_active.compare_exchange_strong(k, chosen, std::memory_order_acq_rel) ? chosen : k;
   }
-  return static_cast<Isa>(v);
+  return *k;
 }
 
-void set_active_isa(Isa isa) {
-  g_active.store(static_cast<int>(clamp(isa)), std::memory_order_release);
-}
+Isa active_isa() { return active_kernels().isa; }
+
+void set_active_isa(Isa isa) { g_active.store(&table_for(clamp(isa)), std::memory_order_release); }
 
 const char* isa_name(Isa isa) {
   switch (isa) {

@@ -1,15 +1,16 @@
-// Runtime CPU feature detection and the instruction-set level the kernels dispatch on.
+// Runtime CPU feature detection and the instruction-set level the kernels dispatch on (the level's
+// table of kernels: kernels/dispatch.h).
 #pragma once
 
-// 1 when this build has the x86 SIMD kernel files (*_avx2.cc, *_avx512.cc), which CMake compiles for
-// x86-64 targets only. Elsewhere (aarch64) every kernel family runs its portable code, and the
-// references to the x86 variants are compiled out.
+// 1 when this build has the x86 SIMD kernel files (*_avx2.cc, *_avx512.cc, with the AVX2 and AVX-512
+// tables), which CMake compiles for x86-64 targets only; elsewhere cpu.cc leaves those tables out.
 #if defined(__x86_64__) || defined(_M_X64)
 #define TG_X86_KERNELS 1
 #else
 #define TG_X86_KERNELS 0
 #endif
-// 1 when this build has the aarch64 NEON kernel files (*_neon.cc): aarch64 targets only.
+// 1 when this build has the aarch64 NEON kernel files (*_neon.cc, with the NEON table): aarch64
+// targets only.
 #if defined(__aarch64__)
 #define TG_NEON_KERNELS 1
 #else
@@ -27,11 +28,12 @@ enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3 };
 Isa detect_isa();
 
 // The level kernels use: detect_isa(), lowered by env TENSORGRAD_ISA=scalar|avx2|avx512|neon (a request
-// above what the CPU supports is clamped down, never up) and capped at the highest level that has
-// kernels (AVX-512: the GEMM; other families run their AVX2 code there). Computed once, thread-safe.
+// above what the CPU supports is clamped down, never up). Chosen on first use, with its table of
+// kernels (active_kernels() in kernels/dispatch.h); thread-safe.
 Isa active_isa();
 
-// Overrides the active level (clamped to detect_isa()); for tests and benchmarks.
+// Overrides the active level (clamped to detect_isa()) and switches to its table; for tests,
+// benchmarks and the addon's setIsa. A kernel call already running keeps the table it started with.
 void set_active_isa(Isa isa);
 
 const char* isa_name(Isa isa);

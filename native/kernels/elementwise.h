@@ -2,8 +2,8 @@
 // derivatives, axis permutation. Plain C++ on caller-allocated float32 buffers; no N-API.
 //
 // Semantics follow the TypeScript backend (src/backend/js/broadcast.ts, unary.ts, permute.ts).
-// Every function picks its implementation through tg::active_isa() (AVX2+FMA or the baseline
-// scalar path, env TENSORGRAD_ISA=scalar forces the latter).
+// Every function runs the active ISA's primitives (kernels/dispatch.h: AVX2+FMA, also at AVX-512,
+// or the portable scalar path; env TENSORGRAD_ISA=scalar forces the latter).
 //
 // Preconditions (checked by the N-API glue, not here): shapes are non-negative, each buffer holds
 // at least the product of its shape, broadcast shapes are compatible (check_broadcast below).

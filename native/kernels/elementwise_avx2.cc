@@ -1,21 +1,18 @@
-// AVX2+FMA elementwise kernels. Reached only through elementwise.cc's dispatch.
+// AVX2+FMA elementwise primitives: the AVX2 and AVX-512 tables' (kernels/dispatch.h).
 // No std:: templates here (see the note at the top of vmath_avx2.h); libm calls are fine.
 #include <immintrin.h>
 
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/elementwise.h"
+#include "kernels/clamp_bounds.h"
+#include "kernels/dispatch.h"
+#include "kernels/simd_avx2.h"
 #include "kernels/vmath_avx2.h"
 
 namespace tg {
 namespace avx2 {
-
 namespace {
-
-inline __m256i tail_mask(int64_t rem) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(rem)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 // ---- binary rows ---------------------------------------------------------------------------------
 
@@ -76,24 +73,9 @@ inline void map8(const float* x, float* out, int64_t n, F f) {
   }
 }
 
-// out = F(a, b, c) for ops evaluated in double, 4 lanes at a time (bit-identical to the scalar
+// Ops evaluated in double go 4 lanes at a time, from ld4 to st4 (bit-identical to the scalar
 // path, which performs the same double operations); the tail is done by the scalar expression.
-inline __m256d ld4(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
 inline void st4(float* p, __m256d v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
-
-// Thresholds equivalent to comparing with the double bounds (see elementwise.cc).
-inline float float_at_or_above(double v) {
-  float f = static_cast<float>(v);
-  if (static_cast<double>(f) < v) f = __builtin_nextafterf(f, __builtin_inff());
-  return f;
-}
-inline float float_at_or_below(double v) {
-  float f = static_cast<float>(v);
-  if (static_cast<double>(f) > v) f = __builtin_nextafterf(f, -__builtin_inff());
-  return f;
-}
-
-}  // namespace
 
 void binary_row(BinaryOp op, const float* a, int64_t as, const float* b, int64_t bs, float* out, int64_t len) {
   switch (op) {
@@ -157,8 +139,8 @@ void unary(UnaryOp op, const float* x, float* out, int64_t n, double p0, double 
 }
 
 // Returns false for the ops left to the scalar path (general pow: a libm call per element either way).
-bool unary_grad(UnaryOp op, const float* x, const float* y, const float* gy, float* gx, int64_t n, double p0,
-                double p1) {
+bool unary_grad_vector(UnaryOp op, const float* x, const float* y, const float* gy, float* gx, int64_t n, double p0,
+                       double p1) {
   using namespace vm;
   int64_t i = 0;
   switch (op) {
@@ -276,6 +258,11 @@ bool unary_grad(UnaryOp op, const float* x, const float* y, const float* gy, flo
   return false;
 }
 
+void unary_grad(UnaryOp op, const float* x, const float* y, const float* gy, float* gx, int64_t n, double p0,
+                double p1) {
+  if (!unary_grad_vector(op, x, y, gy, gx, n, p0, p1)) kElementwiseScalar.unary_grad(op, x, y, gy, gx, n, p0, p1);
+}
+
 // b[c·ldb + r] = a[r·lda + c] for r < rows, c < cols: 8x8 register transposes inside 32x32 tiles.
 void transpose(const float* a, int64_t lda, float* b, int64_t ldb, int64_t rows, int64_t cols) {
   constexpr int64_t T = 32;
@@ -287,28 +274,8 @@ void transpose(const float* a, int64_t lda, float* b, int64_t ldb, int64_t rows,
       for (; r + 8 <= r1; r += 8) {
         int64_t c = c0;
         for (; c + 8 <= c1; c += 8) {
-          const float* s = a + r * lda + c;
-          const __m256 t0 = _mm256_loadu_ps(s), t1 = _mm256_loadu_ps(s + lda);
-          const __m256 t2 = _mm256_loadu_ps(s + 2 * lda), t3 = _mm256_loadu_ps(s + 3 * lda);
-          const __m256 t4 = _mm256_loadu_ps(s + 4 * lda), t5 = _mm256_loadu_ps(s + 5 * lda);
-          const __m256 t6 = _mm256_loadu_ps(s + 6 * lda), t7 = _mm256_loadu_ps(s + 7 * lda);
-          const __m256 u0 = _mm256_unpacklo_ps(t0, t1), u1 = _mm256_unpackhi_ps(t0, t1);
-          const __m256 u2 = _mm256_unpacklo_ps(t2, t3), u3 = _mm256_unpackhi_ps(t2, t3);
-          const __m256 u4 = _mm256_unpacklo_ps(t4, t5), u5 = _mm256_unpackhi_ps(t4, t5);
-          const __m256 u6 = _mm256_unpacklo_ps(t6, t7), u7 = _mm256_unpackhi_ps(t6, t7);
-          const __m256 v0 = _mm256_shuffle_ps(u0, u2, 0x44), v1 = _mm256_shuffle_ps(u0, u2, 0xEE);
-          const __m256 v2 = _mm256_shuffle_ps(u1, u3, 0x44), v3 = _mm256_shuffle_ps(u1, u3, 0xEE);
-          const __m256 v4 = _mm256_shuffle_ps(u4, u6, 0x44), v5 = _mm256_shuffle_ps(u4, u6, 0xEE);
-          const __m256 v6 = _mm256_shuffle_ps(u5, u7, 0x44), v7 = _mm256_shuffle_ps(u5, u7, 0xEE);
           float* d = b + c * ldb + r;
-          _mm256_storeu_ps(d, _mm256_permute2f128_ps(v0, v4, 0x20));
-          _mm256_storeu_ps(d + ldb, _mm256_permute2f128_ps(v1, v5, 0x20));
-          _mm256_storeu_ps(d + 2 * ldb, _mm256_permute2f128_ps(v2, v6, 0x20));
-          _mm256_storeu_ps(d + 3 * ldb, _mm256_permute2f128_ps(v3, v7, 0x20));
-          _mm256_storeu_ps(d + 4 * ldb, _mm256_permute2f128_ps(v0, v4, 0x31));
-          _mm256_storeu_ps(d + 5 * ldb, _mm256_permute2f128_ps(v1, v5, 0x31));
-          _mm256_storeu_ps(d + 6 * ldb, _mm256_permute2f128_ps(v2, v6, 0x31));
-          _mm256_storeu_ps(d + 7 * ldb, _mm256_permute2f128_ps(v3, v7, 0x31));
+          transpose8x8(a + r * lda + c, lda, [d, ldb](int q, __m256 v) { _mm256_storeu_ps(d + q * ldb, v); });
         }
         for (; c < c1; c++)
           for (int64_t rr = r; rr < r + 8; rr++) b[c * ldb + rr] = a[rr * lda + c];
@@ -319,5 +286,9 @@ void transpose(const float* a, int64_t lda, float* b, int64_t ldb, int64_t rows,
   }
 }
 
+}  // namespace
 }  // namespace avx2
+
+constexpr ElementwiseKernels kElementwiseAvx2{avx2::binary_row, avx2::unary, avx2::unary_grad, avx2::transpose};
+
 }  // namespace tg

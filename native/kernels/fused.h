@@ -1,5 +1,6 @@
 // Fused kernels: softmax-cross-entropy forward+backward, and the Adam/AdamW parameter update.
-// Plain C++ on caller-allocated float32 buffers; dispatches through tg::active_isa().
+// Plain C++ on caller-allocated float32 buffers; the row passes and the Adam step are the active
+// ISA's (kernels/dispatch.h).
 #pragma once
 
 #include <cstdint>

@@ -1,41 +1,20 @@
-// AVX2+FMA primitives of the fused kernels (softmax-cross-entropy rows, the Adam step).
-// Reached only through fused.cc's dispatch. No std:: templates here (see vmath_avx2.h).
+// AVX2+FMA primitives of the fused kernels (softmax-cross-entropy rows, the Adam step): the AVX2
+// and AVX-512 tables' (kernels/dispatch.h). No std:: templates here (see vmath_avx2.h).
 #include <immintrin.h>
 
 #include <cstdint>
 
-#include "kernels/fused.h"
+#include "kernels/dispatch.h"
+#include "kernels/simd_avx2.h"
 #include "kernels/vmath_avx2.h"
 
 namespace tg {
 namespace avx2 {
-
 namespace {
 
-inline __m256i tail_mask(int64_t rem) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(rem)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-inline __m256d lo4(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
-inline __m256d hi4(__m256 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
-inline double hsum(__m256d v) {
-  const __m128d a = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-  return _mm_cvtsd_f64(_mm_add_sd(a, _mm_unpackhi_pd(a, a)));
-}
+using vm::exp_diff;
 
-// exp(x - m), x - m carried exactly (two-sum); negm = -m. Same as softmax_avx2.cc.
-inline __m256 exp_diff(__m256 x, __m256 negm) {
-  const __m256 d = _mm256_add_ps(x, negm);
-  const __m256 bb = _mm256_sub_ps(d, x);
-  __m256 err = _mm256_add_ps(_mm256_sub_ps(x, _mm256_sub_ps(d, bb)), _mm256_sub_ps(negm, bb));
-  err = _mm256_and_ps(err, _mm256_cmp_ps(err, err, _CMP_ORD_Q));
-  const __m256 e = vm::exp8(d);
-  return _mm256_fmadd_ps(e, err, e);
-}
-
-}  // namespace
-
-// Row max with `v > max` semantics (max_ps keeps its second operand when the first is NaN) and,
-// if sum_x is not null, Σx in double.
+// max_ps keeps its second operand when the first is NaN: `v > max` semantics.
 float row_max_sum(const float* x, int64_t n, double* sum_x) {
   __m256 m0 = _mm256_set1_ps(-__builtin_inff());
   __m256d s0 = _mm256_setzero_pd(), s1 = s0;
@@ -62,8 +41,6 @@ float row_max_sum(const float* x, int64_t n, double* sum_x) {
   return mx;
 }
 
-// Σ exp(x - mx) over the entries ≠ mx; *ones counts the entries equal to mx; e (if not null,
-// may alias x) receives every exp(x_i - mx). See fused.cc.
 double exp_sum(const float* x, int64_t n, float mx, double* ones, float* e) {
   const __m256 negm = _mm256_set1_ps(-mx), vmx = _mm256_set1_ps(mx);
   __m256d s0 = _mm256_setzero_pd(), s1 = s0, o0 = s0, o1 = s0;
@@ -118,7 +95,7 @@ double exp_sum_prob(const float* x, const float* t, int64_t n, float mx, double*
   return exp_sum(x, n, mx, ones, e);
 }
 
-// g_c = (e_c·pinv - (t ? t_mul·t_c : 0) - t_add)·sc, in float; e may alias g.
+// In float, unlike the scalar path's double.
 void xent_grad(const float* e, const float* t, int64_t n, double pinv, double t_mul, double t_add, double sc,
                float* g) {
   const __m256 vp = _mm256_set1_ps(static_cast<float>(pinv));
@@ -140,7 +117,7 @@ void xent_grad(const float* e, const float* t, int64_t n, double pinv, double t_
 }
 
 // Adam/AdamW step. Every product that PyTorch rounds on its own goes through vm::opaque() so GCC
-// cannot fuse it into an FMA: the result is bit-identical to fused.cc's scalar loop.
+// cannot fuse it into an FMA: the result is bit-identical to fused_scalar.cc's loop.
 void adam(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const detail::AdamConsts& k) {
   using vm::opaque;
   const __m256 wd = _mm256_set1_ps(k.wd), decay = _mm256_set1_ps(k.decay);
@@ -183,5 +160,9 @@ void adam(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, 
   }
 }
 
+}  // namespace
 }  // namespace avx2
+
+constexpr FusedKernels kFusedAvx2{avx2::row_max_sum, avx2::exp_sum, avx2::exp_sum_prob, avx2::xent_grad, avx2::adam};
+
 }  // namespace tg

@@ -39,8 +39,7 @@
 #include <cstring>
 #include <new>
 
-#include "cpu.h"
-#include "gemm_blocking.h"
+#include "kernels/dispatch.h"
 #include "threadpool.h"
 
 namespace tg {
@@ -254,22 +253,7 @@ Grid choose_grid(const Problem& P, int threads) {
 
 }  // namespace
 
-namespace {
-const Kernels& active_kernels() {
-  const Isa isa = active_isa();
-#if TG_X86_KERNELS
-  if (isa == Isa::Avx512) return gemm::kernels_avx512();
-  if (isa == Isa::Avx2) return gemm::kernels_avx2();
-#endif
-#if TG_NEON_KERNELS
-  if (isa == Isa::Neon) return gemm::kernels_neon();
-#endif
-  (void)isa;
-  return gemm::kernels_scalar();
-}
-}  // namespace
-
-const char* sgemm_kernel_name() { return active_kernels().name; }
+const char* sgemm_kernel_name() { return active_kernels().gemm.name; }
 
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmEpilogue* ep, ThreadPool* pool) {
@@ -280,14 +264,11 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
     scale_only(m, n, beta, C, ldc, bias, relu);
     return;
   }
-  // Read once per call. A product at most 16 columns wide would fill half of the AVX-512 kernel's
-  // 32-column tile or less: the AVX2 kernel (16 columns) does it faster, with the same bits.
-  const Kernels& K0 = active_kernels();
-#if TG_X86_KERNELS
-  const Kernels& K = n <= 16 && K0.blk.nr > 16 && active_isa() >= Isa::Avx2 ? gemm::kernels_avx2() : K0;
-#else
-  const Kernels& K = K0;
-#endif
+  // Read once per call. A product no wider than the narrow kernel's tile goes to it: at AVX-512, at
+  // most 16 columns would fill half of the 32-column tile or less, and the AVX2 kernel (16 columns)
+  // does it faster, with the same bits. Elsewhere the narrow kernel is the kernel.
+  const IsaKernels& T = active_kernels();
+  const Kernels& K = n <= T.gemm_narrow.blk.nr ? T.gemm_narrow : T.gemm;
   const double flops = 2.0 * double(m) * double(n) * double(k);
   // Threads worth using for this job: none below kMinParallelFlops; below kMinWakeFlops only when
   // the pool is awake, or once every kMinWakeFlops of such jobs (a stream of them is worth waking

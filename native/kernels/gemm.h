@@ -1,6 +1,6 @@
 // Single-precision GEMM (pure C++, no N-API): a Goto/BLIS packing and blocking driver
-// (gemm.cc) around one register-blocked microkernel per instruction set
-// (gemm_kernel_avx2.cc, gemm_kernel_scalar.cc), chosen at run time through tg::active_isa().
+// (gemm.cc) around one register-blocked microkernel per instruction set (gemm_kernel_*.cc), the
+// active ISA's table's (kernels/dispatch.h).
 #pragma once
 
 #include <cstdint>
@@ -27,7 +27,8 @@ struct GemmEpilogue {
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmEpilogue* ep, ThreadPool* pool);
 
-// Name of the microkernel sgemm uses at the current tg::active_isa(): "avx512", "avx2" or "scalar".
+// Name of the microkernel sgemm uses at the current tg::active_isa(): "avx512", "avx2", "neon" or
+// "scalar" (products at most 16 columns wide run AVX2's at AVX-512).
 const char* sgemm_kernel_name();
 
 }  // namespace tg

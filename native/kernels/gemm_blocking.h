@@ -1,6 +1,7 @@
 // GEMM internals shared by the driver (gemm.cc) and the per-ISA kernel files: the block sizes
-// (data, one set per instruction set, not constants buried in loops) and the kernel table each ISA
-// file provides. Not part of the public API (that is gemm.h).
+// (data, one set per instruction set, not constants buried in loops) and the GEMM part of the
+// dispatch table (kernels/dispatch.h) each ISA file provides. Not part of the public API (that is
+// gemm.h).
 #pragma once
 
 #include <cstdint>

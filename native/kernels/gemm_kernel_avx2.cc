@@ -1,6 +1,6 @@
 // AVX2+FMA GEMM microkernel (6x16) and packing routines. Compiled with -mavx2 -mfma (see
-// CMakeLists.txt) and reached only through kernels_avx2(), which the driver calls only when
-// tg::active_isa() says the CPU has AVX2 and FMA.
+// CMakeLists.txt) and reached only through kernels_avx2(), in the AVX2 and AVX-512 tables
+// (isa_avx2.cc, isa_avx512.cc), which cpu.cc makes active only on CPUs with AVX2 and FMA.
 #include <immintrin.h>
 
 #include <cstring>
@@ -15,6 +15,10 @@ namespace {
 constexpr int MR = kBlockingAvx2.mr;
 constexpr int NR = kBlockingAvx2.nr;
 static_assert(MR == 6 && NR == 16, "the AVX2 microkernel is written for 6x16");
+
+using avx2::load_pair;
+using avx2::transpose8x8;
+using avx2::transpose_paired;
 
 // The k loop is inline assembly: GCC, given the same loop in intrinsics inside the millikernel,
 // spills accumulators and pointer strides to the stack (measured 10-20% slower). Per k step: two

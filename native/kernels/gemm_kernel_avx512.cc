@@ -1,7 +1,7 @@
 // AVX-512 GEMM microkernel (12x32: 24 zmm accumulators, two B vectors and a broadcast, 27 of
 // the 32 registers) and its packing. Compiled with -mavx512f -mavx512bw -mavx512dq -mavx512vl
-// (see CMakeLists.txt) and reached only through kernels_avx512(), which the driver calls only when
-// tg::active_isa() says the CPU and OS support AVX-512.
+// (see CMakeLists.txt) and reached only through kernels_avx512(), in the AVX-512 table
+// (isa_avx512.cc), which cpu.cc makes active only when the CPU and OS support AVX-512.
 //
 // Written with intrinsics: with 32 vector registers GCC keeps every accumulator in a register
 // (unlike the 16-register AVX2 kernel, whose k loop is inline assembly), so ASan builds run this
@@ -26,6 +26,8 @@ namespace {
 constexpr int MR = kBlockingAvx512.mr;
 constexpr int NR = kBlockingAvx512.nr;
 static_assert(MR == 12 && NR == 32, "the AVX-512 microkernel is written for 12x32");
+
+using avx2::transpose8x8;
 
 // How the store step combines the accumulators with C (as in gemm_kernel_avx2.cc).
 enum StoreKind { kPlain, kAccumulate, kGeneral };

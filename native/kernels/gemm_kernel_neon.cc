@@ -1,6 +1,6 @@
 // aarch64 NEON GEMM microkernel (8x12: 24 accumulators of four floats, 3 B vectors, 2 A vectors:
 // 29 of the 32 vector registers) and its packing. Compiled for aarch64 targets only (CMakeLists.txt)
-// and reached through kernels_neon() when active_isa() is Neon.
+// and reached through kernels_neon(), in the NEON table (isa_neon.cc).
 //
 // Each element of C is one fused multiply-add chain over p in increasing order, and the store step
 // does what the AVX2 kernel's does (alpha product, then fma(beta, c, x), then bias and ReLU), so a

@@ -1,6 +1,6 @@
 // Portable GEMM microkernel (4x8) and packing routines: C++ compiled with the baseline flags (any
-// x86-64, or any other CPU), the floor the dispatcher falls back to and the reference the SIMD
-// kernel is tested against. It uses no FMA: each product and each sum is rounded separately.
+// x86-64, or any other CPU), the Scalar table's (isa_scalar.cc) and the reference the SIMD
+// kernels are tested against. It uses no FMA: each product and each sum is rounded separately.
 #include <cstring>
 
 #include "gemm_blocking.h"

@@ -17,14 +17,13 @@
 #include <cstdint>
 
 #include "gemm_blocking.h"
+#include "simd_avx2.h"
 
 namespace tg {
 namespace gemm {
 namespace {
 
-inline __m256i tail_mask(int64_t rem) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(rem)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
+using avx2::tail_mask;
 
 // Lanes (0+4, 1+5, 2+6, 3+7), then (0+2, 1+3), then 0+1: the same tree for every output.
 inline float hsum(__m256 v) {

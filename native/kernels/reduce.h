@@ -1,5 +1,6 @@
 // Reductions along the middle axis of x viewed as [outer, n, inner] (src/backend/js/reduce.ts).
-// Plain C++ on caller-allocated float32 buffers; dispatches through tg::active_isa().
+// Plain C++ on caller-allocated float32 buffers; the arithmetic is the active ISA's
+// (kernels/dispatch.h).
 #pragma once
 
 #include <cstdint>
@@ -25,9 +26,5 @@ bool parse_reduce_op(const char* name, ReduceOp* op);
 // whatever the split, so the bits do not depend on the thread count.
 void reduce(ReduceOp op, const float* x, int64_t outer, int64_t n, int64_t inner, float* out, float* arg,
             ThreadPool* pool = nullptr);
-
-// Building blocks shared with sum_to, also dispatching:
-double sum_f64(const float* x, int64_t n);                   // Σ x[i], accumulated in double
-void accumulate_f64(double* acc, const float* x, int64_t n);  // acc[i] += x[i]
 
 }  // namespace tg

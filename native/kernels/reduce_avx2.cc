@@ -1,24 +1,15 @@
-// AVX2 reductions. Reached only through reduce.cc's dispatch (active_isa() >= Avx2).
+// AVX2 reductions: the AVX2 and AVX-512 tables' (kernels/dispatch.h).
 // No std:: templates here: see the note at the top of vmath_avx2.h.
 #include <immintrin.h>
 
 #include <cstdint>
 
+#include "kernels/dispatch.h"
+#include "kernels/simd_avx2.h"
+
 namespace tg {
 namespace avx2 {
-
 namespace {
-
-inline __m256d cvt4(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
-
-inline double hsum(__m256d v) {
-  const __m128d a = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-  return _mm_cvtsd_f64(_mm_add_sd(a, _mm_unpackhi_pd(a, a)));
-}
-
-inline __m256i tail_mask(int64_t rem) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(rem)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 // Lane-wise update: take v where it beats best, or where v is the first NaN of the lane.
 template <bool kMax>
@@ -116,18 +107,16 @@ void argreduce_cols_t(const float* x, int64_t n, int64_t inner, float* out, floa
   if (j < inner) argreduce_block<kMax, false>(x + j, n, inner, out + j, arg ? arg + j : nullptr, tail_mask(inner - j));
 }
 
-}  // namespace
-
 double sum_f64(const float* x, int64_t n) {
   __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    a0 = _mm256_add_pd(a0, cvt4(x + i));
-    a1 = _mm256_add_pd(a1, cvt4(x + i + 4));
-    a2 = _mm256_add_pd(a2, cvt4(x + i + 8));
-    a3 = _mm256_add_pd(a3, cvt4(x + i + 12));
+    a0 = _mm256_add_pd(a0, ld4(x + i));
+    a1 = _mm256_add_pd(a1, ld4(x + i + 4));
+    a2 = _mm256_add_pd(a2, ld4(x + i + 8));
+    a3 = _mm256_add_pd(a3, ld4(x + i + 12));
   }
-  for (; i + 4 <= n; i += 4) a0 = _mm256_add_pd(a0, cvt4(x + i));
+  for (; i + 4 <= n; i += 4) a0 = _mm256_add_pd(a0, ld4(x + i));
   double s = hsum(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
   for (; i < n; i++) s += x[i];
   return s;
@@ -136,8 +125,8 @@ double sum_f64(const float* x, int64_t n) {
 void accumulate_f64(double* acc, const float* x, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    _mm256_storeu_pd(acc + i, _mm256_add_pd(_mm256_loadu_pd(acc + i), cvt4(x + i)));
-    _mm256_storeu_pd(acc + i + 4, _mm256_add_pd(_mm256_loadu_pd(acc + i + 4), cvt4(x + i + 4)));
+    _mm256_storeu_pd(acc + i, _mm256_add_pd(_mm256_loadu_pd(acc + i), ld4(x + i)));
+    _mm256_storeu_pd(acc + i + 4, _mm256_add_pd(_mm256_loadu_pd(acc + i + 4), ld4(x + i + 4)));
   }
   for (; i < n; i++) acc[i] += x[i];
 }
@@ -150,10 +139,10 @@ void sum_cols(const float* x, int64_t n, int64_t width, int64_t ld, float* out) 
     __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
     const float* p = x + j;
     for (int64_t i = 0; i < n; i++, p += ld) {
-      a0 = _mm256_add_pd(a0, cvt4(p));
-      a1 = _mm256_add_pd(a1, cvt4(p + 4));
-      a2 = _mm256_add_pd(a2, cvt4(p + 8));
-      a3 = _mm256_add_pd(a3, cvt4(p + 12));
+      a0 = _mm256_add_pd(a0, ld4(p));
+      a1 = _mm256_add_pd(a1, ld4(p + 4));
+      a2 = _mm256_add_pd(a2, ld4(p + 8));
+      a3 = _mm256_add_pd(a3, ld4(p + 12));
     }
     _mm_storeu_ps(out + j, _mm256_cvtpd_ps(a0));
     _mm_storeu_ps(out + j + 4, _mm256_cvtpd_ps(a1));
@@ -163,7 +152,7 @@ void sum_cols(const float* x, int64_t n, int64_t width, int64_t ld, float* out) 
   for (; j + 4 <= inner; j += 4) {
     __m256d a0 = _mm256_setzero_pd();
     const float* p = x + j;
-    for (int64_t i = 0; i < n; i++, p += ld) a0 = _mm256_add_pd(a0, cvt4(p));
+    for (int64_t i = 0; i < n; i++, p += ld) a0 = _mm256_add_pd(a0, ld4(p));
     _mm_storeu_ps(out + j, _mm256_cvtpd_ps(a0));
   }
   for (; j < inner; j++) {
@@ -174,15 +163,21 @@ void sum_cols(const float* x, int64_t n, int64_t width, int64_t ld, float* out) 
   }
 }
 
-void argreduce_row(bool is_max, const float* x, int64_t n, float* out, float* arg) {
-  if (is_max) argreduce_row_t<true>(x, n, out, arg);
-  else argreduce_row_t<false>(x, n, out, arg);
+void argreduce(bool is_max, const float* x, int64_t n, int64_t inner, float* out, float* arg) {
+  // The vector scans track indices in int32 lanes.
+  if (n > INT32_MAX) return kReduceScalar.argreduce(is_max, x, n, inner, out, arg);
+  if (inner == 1) {
+    if (is_max) argreduce_row_t<true>(x, n, out, arg);
+    else argreduce_row_t<false>(x, n, out, arg);
+  } else {
+    if (is_max) argreduce_cols_t<true>(x, n, inner, out, arg);
+    else argreduce_cols_t<false>(x, n, inner, out, arg);
+  }
 }
 
-void argreduce_cols(bool is_max, const float* x, int64_t n, int64_t inner, float* out, float* arg) {
-  if (is_max) argreduce_cols_t<true>(x, n, inner, out, arg);
-  else argreduce_cols_t<false>(x, n, inner, out, arg);
-}
-
+}  // namespace
 }  // namespace avx2
+
+constexpr ReduceKernels kReduceAvx2{avx2::sum_f64, avx2::accumulate_f64, avx2::sum_cols, avx2::argreduce};
+
 }  // namespace tg

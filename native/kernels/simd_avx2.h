@@ -1,14 +1,36 @@
-// AVX2 helpers shared by the GEMM kernels of every ISA from AVX2 up (gemm_kernel_avx2.cc,
-// gemm_kernel_avx512.cc): include only from translation units compiled with -mavx2.
+// AVX2 helpers shared by the kernels of every ISA from AVX2 up (tails, widening, horizontal sums,
+// the 8x8 transpose). Include only from translation units compiled with -mavx2 -mfma: as in
+// vmath_avx2.h, everything here has internal linkage, so no AVX2-encoded copy can be merged with a
+// baseline one by the linker.
 #pragma once
+
+#if !defined(__AVX2__) || !defined(__FMA__)
+#error "simd_avx2.h must only be included from *_avx2.cc / *_avx512.cc files (compiled with -mavx2 -mfma)"
+#endif
 
 #include <immintrin.h>
 
 #include <cstdint>
 
 namespace tg {
-namespace gemm {
+namespace avx2 {
 namespace {
+
+// Lanes below rem (1..8) set: the mask of a loop's last, partial vector.
+inline __m256i tail_mask(int64_t rem) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(rem)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// Four floats widened to double: loaded from p, or the low / high half of v.
+inline __m256d ld4(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+inline __m256d lo4(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
+inline __m256d hi4(__m256 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+
+// (v0 + v2) + (v1 + v3): the kernels' fixed order for a double accumulator's lanes.
+inline double hsum(__m256d v) {
+  const __m128d a = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(a, _mm_unpackhi_pd(a, a)));
+}
 
 // In-register transpose of the 8x8 block whose rows are r0..r7 (rows given as two 128-bit halves
 // already paired: rK holds row K in the low lane and row K+4 in the high lane).
@@ -57,5 +79,5 @@ inline void transpose8x8(const float* src, int64_t ld, Out out) {
 }
 
 }  // namespace
-}  // namespace gemm
+}  // namespace avx2
 }  // namespace tg

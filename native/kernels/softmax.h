@@ -1,5 +1,6 @@
 // Softmax and log-softmax along the middle axis of x viewed as [outer, n, inner], and their
-// backward (src/backend/js/softmax.ts). Plain C++; dispatches through tg::active_isa().
+// backward (src/backend/js/softmax.ts). Plain C++; each outer slice runs the active ISA's kernel
+// (kernels/dispatch.h).
 //
 // Semantics (both paths): the row max is taken with `v > max` from -inf, so NaN entries are
 // skipped by the max and then poison the row (every output NaN), as do a row of all -inf and a

@@ -1,20 +1,20 @@
-// AVX2+FMA softmax / log-softmax and their backward. Reached only through softmax.cc's dispatch.
-// No std:: templates here (see the note at the top of vmath_avx2.h).
+// AVX2+FMA softmax / log-softmax and their backward: the AVX2 and AVX-512 tables'
+// (kernels/dispatch.h). No std:: templates here (see the note at the top of vmath_avx2.h).
 #include <immintrin.h>
 
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/dispatch.h"
+#include "kernels/simd_avx2.h"
 #include "kernels/vmath_avx2.h"
 
 namespace tg {
 namespace avx2 {
-
 namespace {
 
-inline __m256i tail_mask(int64_t rem) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(rem)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
+using vm::exp_diff;
+
 // Loads/stores of 8 lanes: plain when all lanes exist, masked otherwise (vmaskmov is slow on some
 // CPUs — microcoded on AMD Zen — so it is kept to the tails).
 template <bool kFull>
@@ -27,25 +27,8 @@ inline void st(float* p, __m256i m, __m256 v) {
   else _mm256_maskstore_ps(p, m, v);
 }
 
-inline __m256d lo4(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
-inline __m256d hi4(__m256 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
 inline __m256 pack(__m256d lo, __m256d hi) {
   return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi), 1);
-}
-inline double hsum(__m256d v) {
-  const __m128d a = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-  return _mm_cvtsd_f64(_mm_add_sd(a, _mm_unpackhi_pd(a, a)));
-}
-
-// exp(x - m) with x - m carried exactly (two-sum), so small outputs keep relative accuracy.
-// negm = -m. Infinite or NaN differences give err = 0 (not NaN): exp(-inf) stays 0.
-inline __m256 exp_diff(__m256 x, __m256 negm) {
-  const __m256 d = _mm256_add_ps(x, negm);
-  const __m256 bb = _mm256_sub_ps(d, x);
-  __m256 err = _mm256_add_ps(_mm256_sub_ps(x, _mm256_sub_ps(d, bb)), _mm256_sub_ps(negm, bb));
-  err = _mm256_and_ps(err, _mm256_cmp_ps(err, err, _CMP_ORD_Q));
-  const __m256 e = vm::exp8(d);
-  return _mm256_fmadd_ps(e, err, e);
 }
 
 // Row max with `v > max` semantics: max_ps returns its second operand when either is NaN, so NaN
@@ -98,7 +81,7 @@ void softmax_row(const float* x, int64_t n, float* out, bool log) {
     return;
   }
   // log: Σ exp(x - max) split into the terms equal to the max (exactly 1 each) and the rest, so
-  // log Σ = log(ones) + log1p(rest/ones) keeps full relative precision (see softmax.cc);
+  // log Σ = log(ones) + log1p(rest/ones) keeps full relative precision (see softmax.h);
   // out = (x - max) - log Σ in double.
   const __m256 vmx = _mm256_set1_ps(mx);
   __m256d o0 = _mm256_setzero_pd(), o1 = o0;
@@ -250,9 +233,7 @@ void softmax_grad_cols(const float* y, const float* gy, int64_t n, int64_t inner
   }
 }
 
-}  // namespace
-
-void softmax(const float* x, int64_t outer, int64_t n, int64_t inner, float* out, bool log) {
+void forward(const float* x, int64_t outer, int64_t n, int64_t inner, float* out, bool log) {
   for (int64_t o = 0; o < outer; o++) {
     const int64_t base = o * n * inner;
     if (inner == 1) {
@@ -265,7 +246,7 @@ void softmax(const float* x, int64_t outer, int64_t n, int64_t inner, float* out
   }
 }
 
-void softmax_grad(const float* y, const float* gy, int64_t outer, int64_t n, int64_t inner, float* gx, bool log) {
+void backward(const float* y, const float* gy, int64_t outer, int64_t n, int64_t inner, float* gx, bool log) {
   for (int64_t o = 0; o < outer; o++) {
     const int64_t base = o * n * inner;
     if (inner == 1) {
@@ -280,5 +261,9 @@ void softmax_grad(const float* y, const float* gy, int64_t outer, int64_t n, int
   }
 }
 
+}  // namespace
 }  // namespace avx2
+
+constexpr SoftmaxKernels kSoftmaxAvx2{avx2::forward, avx2::backward};
+
 }  // namespace tg

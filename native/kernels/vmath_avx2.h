@@ -139,6 +139,18 @@ static inline __m256 exp8_lo_times_pow2(__m256 x, __m256 xlo, int k) {
   return exp_scale(p, _mm256_add_epi32(n, _mm256_set1_epi32(k)));
 }
 
+// exp(x - m) with x - m carried exactly (two-sum), so small outputs keep relative accuracy: the
+// softmax and cross-entropy rows. negm = -m. Infinite or NaN differences give err = 0 (not NaN):
+// exp(-inf) stays 0.
+static inline __m256 exp_diff(__m256 x, __m256 negm) {
+  const __m256 d = _mm256_add_ps(x, negm);
+  const __m256 bb = _mm256_sub_ps(d, x);
+  __m256 err = _mm256_add_ps(_mm256_sub_ps(x, _mm256_sub_ps(d, bb)), _mm256_sub_ps(negm, bb));
+  err = _mm256_and_ps(err, _mm256_cmp_ps(err, err, _CMP_ORD_Q));
+  const __m256 e = exp8(d);
+  return _mm256_fmadd_ps(e, err, e);
+}
+
 // ---- log ------------------------------------------------------------------------------------
 // x = m·2^e with m ∈ [√½, √2); log x = e·ln2 + log1p(f), f = m - 1, Cephes logf polynomial.
 static inline __m256 log8(__m256 x) {

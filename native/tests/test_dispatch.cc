@@ -1,0 +1,99 @@
+// Tests of the dispatch table (kernels/dispatch.h): TENSORGRAD_ISA is honoured on first use; each
+// level this CPU runs has a complete table (a missing entry would be a null call at run time);
+// set_active_isa switches tables and clamps what the CPU lacks; the levels without kernels of their
+// own for a family reuse the level below's (AVX-512 AVX2's, NEON scalar's).
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+
+#include "cpu.h"
+#include "kernels/dispatch.h"
+#include "kernels/gemm.h"
+
+namespace {
+
+int g_pass = 0, g_fail = 0;
+
+void check(bool ok, const char* what, tg::Isa isa) {
+  if (ok) {
+    g_pass++;
+  } else {
+    g_fail++;
+    std::printf("FAIL %s (isa %s)\n", what, tg::isa_name(isa));
+  }
+}
+
+bool complete(const tg::gemm::Kernels& g) {
+  return g.name != nullptr && g.panel_a != nullptr && g.rows_a != nullptr && g.pack_a != nullptr &&
+         g.pack_b != nullptr && g.blk.mr > 0 && g.blk.nr > 0;
+}
+
+bool complete(const tg::IsaKernels& k) {
+  const auto& e = k.elementwise;
+  const auto& r = k.reduce;
+  const auto& f = k.fused;
+  return e.binary_row && e.unary && e.unary_grad && e.transpose && r.sum_f64 && r.accumulate_f64 && r.sum_cols &&
+         r.argreduce && k.softmax.forward && k.softmax.backward && f.row_max_sum && f.exp_sum && f.exp_sum_prob &&
+         f.xent_grad && f.adam && complete(k.gemm) && complete(k.gemm_narrow) && k.gemm_narrow.blk.nr <= k.gemm.blk.nr;
+}
+
+bool same_families(const tg::IsaKernels& a, const tg::IsaKernels& b) {
+  return std::memcmp(&a.elementwise, &b.elementwise, sizeof a.elementwise) == 0 &&
+         std::memcmp(&a.reduce, &b.reduce, sizeof a.reduce) == 0 &&
+         std::memcmp(&a.softmax, &b.softmax, sizeof a.softmax) == 0 &&
+         std::memcmp(&a.fused, &b.fused, sizeof a.fused) == 0;
+}
+
+// What set_active_isa(want) must give on this machine.
+tg::Isa expected(tg::Isa want) {
+  const tg::Isa d = tg::detect_isa();
+  const bool arm = d == tg::Isa::Neon;
+  const bool other_arch = arm ? (want == tg::Isa::Avx2 || want == tg::Isa::Avx512) : want == tg::Isa::Neon;
+  if (other_arch) return tg::Isa::Scalar;
+  if (arm) return want == tg::Isa::Neon ? d : tg::Isa::Scalar;
+  return static_cast<int>(want) < static_cast<int>(d) ? want : d;
+}
+
+}  // namespace
+
+int main() {
+  // Before any kernel runs: the first use reads the environment.
+  setenv("TENSORGRAD_ISA", "scalar", 1);
+  check(tg::active_isa() == tg::Isa::Scalar, "TENSORGRAD_ISA=scalar is honoured", tg::Isa::Scalar);
+  check(&tg::active_kernels() == &tg::isa_scalar(), "the scalar table is active", tg::Isa::Scalar);
+
+  for (tg::Isa want : {tg::Isa::Scalar, tg::Isa::Avx2, tg::Isa::Avx512, tg::Isa::Neon}) {
+    tg::set_active_isa(want);
+    const tg::IsaKernels& k = tg::active_kernels();
+    check(k.isa == expected(want), "set_active_isa clamps to what the CPU runs", want);
+    check(tg::active_isa() == k.isa, "active_isa() is the table's level", want);
+    check(complete(k), "every entry is filled", want);
+    check(std::strcmp(k.gemm.name, tg::isa_name(k.isa)) == 0, "the GEMM is the level's own", want);
+    check(std::strcmp(tg::sgemm_kernel_name(), k.gemm.name) == 0, "sgemm uses the table's GEMM", want);
+  }
+
+#if TG_X86_KERNELS
+  if (tg::detect_isa() == tg::Isa::Avx2 || tg::detect_isa() == tg::Isa::Avx512) {
+    const tg::IsaKernels& avx2 = tg::isa_avx2();
+    check(std::strcmp(avx2.gemm_narrow.name, "avx2") == 0, "AVX2's narrow GEMM is its own", tg::Isa::Avx2);
+    check(!same_families(avx2, tg::isa_scalar()), "AVX2 has kernels of its own", tg::Isa::Avx2);
+  }
+  if (tg::detect_isa() == tg::Isa::Avx512) {
+    const tg::IsaKernels& avx512 = tg::isa_avx512();
+    check(same_families(avx512, tg::isa_avx2()), "AVX-512 runs AVX2's family kernels", tg::Isa::Avx512);
+    check(std::strcmp(avx512.gemm_narrow.name, "avx2") == 0, "AVX-512's narrow products go to AVX2's GEMM",
+          tg::Isa::Avx512);
+  }
+#endif
+#if TG_NEON_KERNELS
+  const tg::IsaKernels& neon = tg::isa_neon();
+  check(same_families(neon, tg::isa_scalar()), "NEON runs the portable family kernels", tg::Isa::Neon);
+  check(std::strcmp(neon.gemm_narrow.name, "neon") == 0, "NEON's narrow GEMM is its own", tg::Isa::Neon);
+#endif
+
+  tg::set_active_isa(tg::detect_isa());
+  check(tg::active_isa() == tg::detect_isa(), "the detected level can be restored", tg::detect_isa());
+  std::printf("test_dispatch: %d passed, %d failed\n", g_pass, g_fail);
+  return g_fail == 0 ? 0 : 1;
+}
