@@ -8,23 +8,10 @@
 #include <limits>
 #include <vector>
 
+#include "check.h"
 #include "kernels/gather.h"
 
 namespace {
-
-int g_pass = 0, g_fail = 0;
-
-#define CHECK(cond, ...)                                \
-  do {                                                  \
-    if (cond) {                                         \
-      g_pass++;                                         \
-    } else {                                            \
-      g_fail++;                                         \
-      std::printf("FAIL line %d: ", __LINE__);          \
-      std::printf(__VA_ARGS__);                         \
-      std::printf("\n");                                \
-    }                                                   \
-  } while (0)
 
 std::vector<float> iota(int64_t n, float scale) {
   std::vector<float> v(n);
@@ -132,6 +119,5 @@ int main() {
   test_copy_blocks();
   test_scatter_arg_and_ties();
   test_norm_part();
-  std::printf("test_gather: %d passed, %d failed\n", g_pass, g_fail);
-  return g_fail == 0 ? 0 : 1;
+  return tgtest::finish("test_gather");
 }

@@ -7,24 +7,11 @@
 #include <cstdio>
 #include <vector>
 
+#include "check.h"
 #include "kernels/losses.h"
 #include "kernels/random.h"
 
 namespace {
-
-int g_pass = 0, g_fail = 0;
-
-#define CHECK(cond, ...)                                \
-  do {                                                  \
-    if (cond) {                                         \
-      g_pass++;                                         \
-    } else {                                            \
-      g_fail++;                                         \
-      std::printf("FAIL line %d: ", __LINE__);          \
-      std::printf(__VA_ARGS__);                         \
-      std::printf("\n");                                \
-    }                                                   \
-  } while (0)
 
 void test_random() {
   // The first outputs of xoshiro128** from state {1, 2, 3, 4}, worked out by hand from the
@@ -139,6 +126,5 @@ int main() {
   test_random();
   test_nll();
   test_bce();
-  std::printf("test_losses_random: %d passed, %d failed\n", g_pass, g_fail);
-  return g_fail == 0 ? 0 : 1;
+  return tgtest::finish("test_losses_random");
 }
