@@ -106,5 +106,13 @@ extern const ElementwiseKernels kElementwiseScalar, kElementwiseAvx2;
 extern const ReduceKernels kReduceScalar, kReduceAvx2;
 extern const SoftmaxKernels kSoftmaxScalar, kSoftmaxAvx2;
 extern const FusedKernels kFusedScalar, kFusedAvx2;
+// NEON's parts (aarch64 builds only); NEON has no reduce kernels of its own and uses kReduceScalar.
+extern const ElementwiseKernels kElementwiseNeon;
+extern const SoftmaxKernels kSoftmaxNeon;
+extern const FusedKernels kFusedNeon;
+// AVX-512's parts: a null entry is one where 16 lanes are no faster, and isa_avx512.cc takes AVX2's.
+extern const ElementwiseKernels kElementwiseAvx512;
+extern const SoftmaxKernels kSoftmaxAvx512;
+extern const FusedKernels kFusedAvx512;
 
 }  // namespace tg

@@ -3,7 +3,7 @@
 //
 // Semantics follow the TypeScript backend (src/backend/js/broadcast.ts, unary.ts, permute.ts).
 // Every function runs the active ISA's primitives (kernels/dispatch.h: AVX2+FMA, also at AVX-512,
-// or the portable scalar path; env TENSORGRAD_ISA=scalar forces the latter).
+// NEON on aarch64, or the portable scalar path; env TENSORGRAD_ISA=scalar forces the latter).
 //
 // Preconditions (checked by the N-API glue, not here): shapes are non-negative, each buffer holds
 // at least the product of its shape, broadcast shapes are compatible (check_broadcast below).

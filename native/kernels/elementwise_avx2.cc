@@ -1,4 +1,5 @@
-// AVX2+FMA elementwise primitives: the AVX2 and AVX-512 tables' (kernels/dispatch.h).
+// AVX2+FMA elementwise primitives: the AVX2 table's, and the AVX-512 table's where that has none of
+// its own (kernels/dispatch.h).
 // No std:: templates here (see the note at the top of vmath_avx2.h); libm calls are fine.
 #include <immintrin.h>
 
@@ -8,6 +9,7 @@
 #include "kernels/clamp_bounds.h"
 #include "kernels/dispatch.h"
 #include "kernels/simd_avx2.h"
+#include "kernels/transpose_tiles.h"
 #include "kernels/vmath_avx2.h"
 
 namespace tg {
@@ -265,25 +267,9 @@ void unary_grad(UnaryOp op, const float* x, const float* y, const float* gy, flo
 
 // b[c·ldb + r] = a[r·lda + c] for r < rows, c < cols: 8x8 register transposes inside 32x32 tiles.
 void transpose(const float* a, int64_t lda, float* b, int64_t ldb, int64_t rows, int64_t cols) {
-  constexpr int64_t T = 32;
-  for (int64_t r0 = 0; r0 < rows; r0 += T) {
-    const int64_t r1 = r0 + T < rows ? r0 + T : rows;
-    for (int64_t c0 = 0; c0 < cols; c0 += T) {
-      const int64_t c1 = c0 + T < cols ? c0 + T : cols;
-      int64_t r = r0;
-      for (; r + 8 <= r1; r += 8) {
-        int64_t c = c0;
-        for (; c + 8 <= c1; c += 8) {
-          float* d = b + c * ldb + r;
-          transpose8x8(a + r * lda + c, lda, [d, ldb](int q, __m256 v) { _mm256_storeu_ps(d + q * ldb, v); });
-        }
-        for (; c < c1; c++)
-          for (int64_t rr = r; rr < r + 8; rr++) b[c * ldb + rr] = a[rr * lda + c];
-      }
-      for (; r < r1; r++)
-        for (int64_t c = c0; c < c1; c++) b[c * ldb + r] = a[r * lda + c];
-    }
-  }
+  transpose_tiles<8>(a, lda, b, ldb, rows, cols, [lda, ldb](const float* s, float* d) {
+    transpose8x8(s, lda, [d, ldb](int q, __m256 v) { _mm256_storeu_ps(d + q * ldb, v); });
+  });
 }
 
 }  // namespace

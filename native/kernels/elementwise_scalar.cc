@@ -1,6 +1,6 @@
-// The portable elementwise primitives (the Scalar table's, and NEON's until it has its own):
-// binary rows in float, unary maps evaluated in double and rounded once, their derivatives as
-// unary.ts writes them, and a cache-blocked transpose. Compiled with the baseline flags.
+// The portable elementwise primitives (the Scalar table's; NEON's for general pow): binary rows
+// in float, unary maps evaluated in double and rounded once, their derivatives as unary.ts writes
+// them, and a cache-blocked transpose. Compiled with the baseline flags.
 #include <cmath>
 #include <cstring>
 

@@ -1,5 +1,6 @@
 // AVX2+FMA primitives of the fused kernels (softmax-cross-entropy rows, the Adam step): the AVX2
-// and AVX-512 tables' (kernels/dispatch.h). No std:: templates here (see vmath_avx2.h).
+// table's, and the AVX-512 table's where fused_avx512.cc has none (kernels/dispatch.h). No std::
+// templates here (see vmath_avx2.h).
 #include <immintrin.h>
 
 #include <cstdint>

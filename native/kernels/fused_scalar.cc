@@ -1,6 +1,5 @@
-// The portable fused primitives (the Scalar table's, and NEON's until it has its own): the
-// softmax-cross-entropy row passes in double, and the Adam step in float. Compiled with the
-// baseline flags.
+// The portable fused primitives (the Scalar table's): the softmax-cross-entropy row passes in
+// double, and the Adam step in float. Compiled with the baseline flags.
 #include <cmath>
 #include <limits>
 

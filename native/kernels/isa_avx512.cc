@@ -1,13 +1,32 @@
 // The AVX-512 level's table (x86-64 builds only; called by cpu.cc only on CPUs and OSes with
-// AVX-512): its own GEMM, AVX2's entries for everything else.
+// AVX-512): its own GEMM and family parts, AVX2's entries wherever a part leaves one null.
 #include "kernels/dispatch.h"
 
 namespace tg {
+namespace {
+
+template <class F>
+void own(F& entry, F avx512) {
+  if (avx512) entry = avx512;
+}
+
+}  // namespace
 
 const IsaKernels& isa_avx512() {
   static const IsaKernels k = [] {
     IsaKernels t = isa_avx2();
     t.isa = Isa::Avx512;
+    own(t.elementwise.binary_row, kElementwiseAvx512.binary_row);
+    own(t.elementwise.unary, kElementwiseAvx512.unary);
+    own(t.elementwise.unary_grad, kElementwiseAvx512.unary_grad);
+    own(t.elementwise.transpose, kElementwiseAvx512.transpose);
+    own(t.softmax.forward, kSoftmaxAvx512.forward);
+    own(t.softmax.backward, kSoftmaxAvx512.backward);
+    own(t.fused.row_max_sum, kFusedAvx512.row_max_sum);
+    own(t.fused.exp_sum, kFusedAvx512.exp_sum);
+    own(t.fused.exp_sum_prob, kFusedAvx512.exp_sum_prob);
+    own(t.fused.xent_grad, kFusedAvx512.xent_grad);
+    own(t.fused.adam, kFusedAvx512.adam);
     // gemm_narrow stays AVX2's 16-column kernel: a product that narrow would fill half of the
     // 32-column tile or less (1.2-1.45x faster on AVX2's, with the same bits).
     t.gemm = gemm::kernels_avx512();

@@ -1,16 +1,12 @@
-// The aarch64 NEON level's table (aarch64 builds only): its own GEMM, the portable entries for
-// everything else.
+// The aarch64 NEON level's table (aarch64 builds only): its own elementwise, softmax, fused and
+// GEMM kernels, the portable reductions.
 #include "kernels/dispatch.h"
 
 namespace tg {
 
 const IsaKernels& isa_neon() {
-  static const IsaKernels k = [] {
-    IsaKernels t = isa_scalar();
-    t.isa = Isa::Neon;
-    t.gemm = t.gemm_narrow = gemm::kernels_neon();
-    return t;
-  }();
+  static const IsaKernels k{Isa::Neon, kElementwiseNeon, kReduceScalar, kSoftmaxNeon, kFusedNeon,
+                            gemm::kernels_neon(), gemm::kernels_neon()};
   return k;
 }
 

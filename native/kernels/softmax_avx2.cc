@@ -1,5 +1,5 @@
-// AVX2+FMA softmax / log-softmax and their backward: the AVX2 and AVX-512 tables'
-// (kernels/dispatch.h). No std:: templates here (see the note at the top of vmath_avx2.h).
+// AVX2+FMA softmax / log-softmax and their backward: the AVX2 table's (kernels/dispatch.h;
+// softmax_avx512.cc gives the same bits on 16 lanes). No std:: templates here (see vmath_avx2.h).
 #include <immintrin.h>
 
 #include <cmath>

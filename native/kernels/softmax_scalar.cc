@@ -1,5 +1,5 @@
-// The portable softmax / log-softmax and their backward (the Scalar table's, and NEON's until it
-// has its own): softmax.ts's arithmetic, in double. Compiled with the baseline flags.
+// The portable softmax / log-softmax and their backward (the Scalar table's): softmax.ts's
+// arithmetic, in double. Compiled with the baseline flags.
 #include <cmath>
 
 #include "kernels/dispatch.h"

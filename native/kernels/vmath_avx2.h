@@ -16,6 +16,8 @@
 // thresholds, each side of every branch and interval boundary), and asserts exactly these bounds.
 // TG_VMATH_STEP=1 runs all 2^32 inputs; the "exhaustive" column is that run's maximum:
 //
+// (AVX-512's vmath_avx512.h gives the same bits on every input the test sweeps, so the same bounds.)
+//
 //   function   bound (AVX2)  exhaustive  notes
 //   exp        2 ULP         1.01 ULP    inf above 88.72, 0 below -103.97; subnormal results
 //                                        rounded once (two-step 2^n scaling)
@@ -59,6 +61,10 @@
 
 #include <immintrin.h>
 
+#include "kernels/vmath_poly.h"
+
+#include "kernels/erfc_table.h"
+
 namespace tg {
 namespace vm {
 
@@ -83,6 +89,14 @@ static inline double opaque(double v) {
   return v;
 }
 
+// c[0]·x^(N-1) + ... + c[N-1] by Horner's rule, one FMA per step (vmath_poly.h).
+template <int N>
+static inline __m256 horner(const float (&c)[N], __m256 x) {
+  __m256 p = set1(c[0]);
+  for (int k = 1; k < N; k++) p = vfma(p, x, set1(c[k]));
+  return p;
+}
+
 // Clamp to [lo, hi] keeping NaN: max_ps/min_ps return their SECOND operand when either is NaN.
 static inline __m256 clamp_keep_nan(__m256 x, float lo, float hi) {
   return _mm256_min_ps(_mm256_set1_ps(hi), _mm256_max_ps(_mm256_set1_ps(lo), x));
@@ -103,12 +117,7 @@ static inline __m256 exp_reduce(__m256 x, __m256 xlo, __m256i* n) {
   r = _mm256_add_ps(r, xlo);
   // Cephes expf minimax polynomial: e^r ≈ 1 + (r + r²·P(r)); the small part is formed first so the
   // final 1 + q rounds once.
-  __m256 p = set1(1.9875691500e-4f);
-  p = vfma(p, r, set1(1.3981999507e-3f));
-  p = vfma(p, r, set1(8.3334519073e-3f));
-  p = vfma(p, r, set1(4.1665795894e-2f));
-  p = vfma(p, r, set1(1.6666665459e-1f));
-  p = vfma(p, r, set1(5.0000001201e-1f));
+  __m256 p = horner(vmpoly::kExp, r);
   p = _mm256_add_ps(set1(1.0f), vfma(p, _mm256_mul_ps(r, r), r));
   *n = _mm256_cvtps_epi32(fn);  // NaN lanes give INT_MIN; p is NaN there, so the result is NaN
   return p;
@@ -167,15 +176,7 @@ static inline __m256 log8(__m256 x) {
   const __m256 f = _mm256_sub_ps(_mm256_add_ps(m, _mm256_and_ps(lt, m)), set1(1.0f));
   const __m256 fe = _mm256_cvtepi32_ps(e);
   const __m256 z = _mm256_mul_ps(f, f);
-  __m256 y = set1(7.0376836292e-2f);
-  y = vfma(y, f, set1(-1.1514610310e-1f));
-  y = vfma(y, f, set1(1.1676998740e-1f));
-  y = vfma(y, f, set1(-1.2420140846e-1f));
-  y = vfma(y, f, set1(1.4249322787e-1f));
-  y = vfma(y, f, set1(-1.6668057665e-1f));
-  y = vfma(y, f, set1(2.0000714765e-1f));
-  y = vfma(y, f, set1(-2.4999993993e-1f));
-  y = vfma(y, f, set1(3.3333331174e-1f));
+  __m256 y = horner(vmpoly::kLog, f);
   y = _mm256_mul_ps(_mm256_mul_ps(y, f), z);
   y = vfma(fe, set1(-2.12194440e-4f), y);
   y = _mm256_fnmadd_ps(set1(0.5f), z, y);
@@ -194,11 +195,7 @@ static inline __m256 tanh8(__m256 x) {
   const __m256 ax = vabs(x);
   const __m256 z = _mm256_mul_ps(x, x);
   // |x| < 0.625: Cephes tanhf odd polynomial x + x·z·P(z)
-  __m256 p = set1(-5.70498872745e-3f);
-  p = vfma(p, z, set1(2.06390887954e-2f));
-  p = vfma(p, z, set1(-5.37397155531e-2f));
-  p = vfma(p, z, set1(1.33314422036e-1f));
-  p = vfma(p, z, set1(-3.33332819422e-1f));
+  const __m256 p = horner(vmpoly::kTanh, z);
   const __m256 small = vfma(_mm256_mul_ps(p, z), x, x);
   // otherwise (1 - e)/(1 + e), e = exp(-2|x|) ∈ [0, 0.29]: no cancellation, saturates to 1
   const __m256 e = exp8(_mm256_mul_ps(ax, set1(-2.0f)));
@@ -220,30 +217,15 @@ static inline __m256 sigmoid8(__m256 x) {
 // evaluated in float);
 // each lane picks its interval's coefficients with one permutevar8x32 per coefficient. The
 // constant term is carried as hi + lo (kErfcCoef[8] + kErfcLo) and added last, so the result is
-// rounded once on top of a small, accurately formed remainder.
-alignas(32) static const float kErfcLo[8] = {2.539975874e-08f, 2.726915760e-08f, 1.136733041e-09f, 3.456143816e-09f, 4.189415481e-09f, -4.495083195e-10f, -2.497856810e-09f, -1.609421596e-09f};
-alignas(32) static const float kErfcCentre[8] = {0.25f, 0.75f, 1.25f, 1.875f, 2.75f, 4.0f, 5.875f, 8.75f};
-// kErfcCoef[j][k]: coefficient of (z - centre)^(8-j) on interval k.
-alignas(32) static const float kErfcCoef[9][8] = {
-    {1.568769105e-02f, 2.486962592e-03f, 4.816433066e-04f, 7.995832857e-05f, 9.257335478e-06f, 7.530565540e-07f, 4.073217141e-08f, 1.543540074e-09f},
-    {-3.453571722e-02f, -6.185151637e-03f, -1.348929596e-03f, -2.583851747e-04f, -3.599121919e-05f, -3.698136879e-06f, -2.673379811e-07f, -1.426674334e-08f},
-    {6.957334280e-02f, 1.428687852e-02f, 3.552749287e-03f, 7.812301046e-04f, 1.311219239e-04f, 1.688988050e-05f, 1.620214789e-06f, 1.204979441e-07f},
-    {-1.349224001e-01f, -3.189097345e-02f, -9.080539457e-03f, -2.342484659e-03f, -4.819510214e-04f, -7.982885290e-05f, -1.039247400e-05f, -1.100223813e-06f},
-    {2.425170541e-01f, 6.679058075e-02f, 2.201137133e-02f, 6.738048047e-03f, 1.719586086e-03f, 3.703549446e-04f, 6.602147187e-05f, 1.001230430e-05f},
-    {-3.980471790e-01f, -1.298361719e-01f, -5.021829158e-02f, -1.849205792e-02f, -5.934354849e-03f, -1.681194641e-03f, -4.138992226e-04f, -9.036487609e-05f},
-    {5.845450759e-01f, 2.309581339e-01f, 1.067955717e-01f, 4.814862832e-02f, 1.975859329e-02f, 7.465433329e-03f, 2.563664922e-03f, 8.106972091e-04f},
-    {-7.432059050e-01f, -3.679727018e-01f, -2.088218778e-01f, -1.180167198e-01f, -6.323763728e-02f, -3.238350525e-02f, -1.568237133e-02f, -7.229144219e-03f},
-    {7.703465223e-01f, 5.069376230e-01f, 3.678229153e-01f, 2.694299817e-01f, 1.936620921e-01f, 1.369994581e-01f, 9.469760209e-02f, 6.406571716e-02f},
-};
+// rounded once on top of a small, accurately formed remainder. The tables: erfc_table.h.
 
 // z must be ≥ 0 (NaN passes through).
 static inline __m256 erfcx8(__m256 z) {
   z = _mm256_min_ps(set1(10.5f), z);
   // interval index = number of edges ≤ z (compare masks are -1)
   __m256i k = _mm256_setzero_si256();
-  const float edges[7] = {0.5f, 1.0f, 1.5f, 2.25f, 3.25f, 4.75f, 7.0f};
   for (int i = 0; i < 7; i++)
-    k = _mm256_sub_epi32(k, _mm256_castps_si256(_mm256_cmp_ps(z, set1(edges[i]), _CMP_GE_OQ)));
+    k = _mm256_sub_epi32(k, _mm256_castps_si256(_mm256_cmp_ps(z, set1(kErfcEdges[i]), _CMP_GE_OQ)));
   const __m256 s = _mm256_sub_ps(z, _mm256_permutevar8x32_ps(_mm256_load_ps(kErfcCentre), k));
   __m256 p = _mm256_permutevar8x32_ps(_mm256_load_ps(kErfcCoef[0]), k);
   for (int j = 1; j < 8; j++) p = vfma(p, s, _mm256_permutevar8x32_ps(_mm256_load_ps(kErfcCoef[j]), k));
@@ -256,13 +238,9 @@ static inline __m256 erf8(__m256 x) {
   const __m256 ax = vabs(x);
   // |x| < 0.875: x·P(x²), Chebyshev fit of erf(x)/x, 1e-8 relative
   const __m256 x2 = _mm256_mul_ps(x, x);
-  __m256 p = set1(-6.214585155e-04f);
-  p = vfma(p, x2, set1(5.034370814e-03f));
-  p = vfma(p, x2, set1(-2.679294720e-02f));
-  p = vfma(p, x2, set1(1.128249690e-01f));
-  p = vfma(p, x2, set1(-3.761255443e-01f));
-  // x·(c0 + x²·P) with c0 = hi + lo: the dominant x·c0_hi is fused with the small remainder
-  p = vfma(p, x2, set1(5.161160743e-08f));
+  // x·(c0 + x²·P) with c0 = hi + lo (P's last term): the dominant x·c0_hi is fused with the small
+  // remainder
+  const __m256 p = horner(vmpoly::kErf, x2);
   const __m256 small = vfma(x, set1(1.128379107e+00f), _mm256_mul_ps(x, p));
   // otherwise 1 - exp(-z²)·g(z), z = min(|x|, 4) (erf(4) rounds to 1); z² split exactly
   const __m256 z = _mm256_min_ps(set1(4.0f), ax);

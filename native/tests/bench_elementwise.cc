@@ -1,10 +1,11 @@
 // Throughput of the elementwise / reduction / softmax / fused kernels on 1e6 elements, scalar path
 // vs AVX2 path, single thread. Prints Gelem/s and GB/s (bytes read + written by the kernel).
-// Usage: bench_elementwise [seconds per measurement, default 0.25]
+// Usage: bench_elementwise [seconds per measurement, default 0.25] [avx512: AVX2 vs AVX-512 instead]
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <vector>
 
@@ -119,15 +120,18 @@ int main(int argc, char** argv) {
       {"transpose [R,C]", 1e6, 8e6, [&] { tg::permute(x.data(), rc, axes, 2, out.data()); }},
   };
 
-  const bool has_avx2 = tg::detect_isa() >= tg::Isa::Avx2;
+  const bool vs512 = argc > 2 && std::strcmp(argv[2], "avx512") == 0;
+  const tg::Isa base = vs512 ? tg::Isa::Avx2 : tg::Isa::Scalar, simd = vs512 ? tg::Isa::Avx512 : tg::Isa::Avx2;
+  const bool has_avx2 = tg::detect_isa() >= simd && tg::detect_isa() != tg::Isa::Neon;
   std::printf("single thread, 1e6 elements; detected ISA %s\n", tg::isa_name(tg::detect_isa()));
-  std::printf("%-28s %20s %20s %8s\n", "kernel", "scalar Gelem/s GB/s", "avx2 Gelem/s GB/s", "speedup");
+  std::printf("%-28s %13s Gelem/s GB/s %13s Gelem/s GB/s %8s\n", "kernel", tg::isa_name(base), tg::isa_name(simd),
+              "speedup");
   for (const Row& r : rows) {
-    tg::set_active_isa(tg::Isa::Scalar);
+    tg::set_active_isa(base);
     const double ts = time_it(r.run);
     double ta = 0;
     if (has_avx2) {
-      tg::set_active_isa(tg::Isa::Avx2);
+      tg::set_active_isa(simd);
       ta = time_it(r.run);
     }
     std::printf("%-28s %9.3f %9.2f  ", r.name, r.elems / ts * 1e-9, r.bytes / ts * 1e-9);
