@@ -836,39 +836,30 @@ class Addon : public Napi::Addon<Addon> {
     return info.Env().Undefined();
   }
 
-  // gatherRows(x, row, idx: Int32Array, out): see kernels/gather.h.
-  Napi::Value GatherRows(const Napi::CallbackInfo& cb) {
-    const Args info(cb);
-    const char* fn = "gatherRows";
-    Napi::Env env = info.Env();
-    need_args(info, 4, fn);
-    F32 x = f32(info, 0, fn, "x");
-    const int64_t row = dim(info, 1, fn, "row");
-    Span<int32_t> idx = span<int32_t>(info, 2, fn, "idx", napi_int32_array, "Int32Array");
-    F32 out = f32(info, 3, fn, "out");
-    expect_length(env, fn, "out", out, product(env, fn, {idx.length, row}));
-    if (row == 0) return env.Undefined();
-    check_indices(env, fn, idx, rows_of(env, fn, "x", x, row));
-    no_overlaps(env, fn, {x, out}, "x and out");
-    tg::gather_rows(x.data, row, idx.data, idx.length, out.data);
-    return env.Undefined();
-  }
+  // gatherRows(x, row, idx: Int32Array, out) and scatterAddRows(g, row, idx: Int32Array, gx): see
+  // kernels/gather.h. Both take a packed side of idx.length rows (out, g) and a table side whose
+  // rows idx picks (x, gx), and differ only in which argument is which and the direction.
+  Napi::Value GatherRows(const Napi::CallbackInfo& cb) { return RowsByIndex(cb, "gatherRows", true); }
+  Napi::Value ScatterAddRows(const Napi::CallbackInfo& cb) { return RowsByIndex(cb, "scatterAddRows", false); }
 
-  // scatterAddRows(g, row, idx: Int32Array, gx): see kernels/gather.h.
-  Napi::Value ScatterAddRows(const Napi::CallbackInfo& cb) {
+  Napi::Value RowsByIndex(const Napi::CallbackInfo& cb, const char* fn, bool gather) {
     const Args info(cb);
-    const char* fn = "scatterAddRows";
     Napi::Env env = info.Env();
     need_args(info, 4, fn);
-    F32 g = f32(info, 0, fn, "g");
+    const char* table_name = gather ? "x" : "gx";
+    const char* packed_name = gather ? "out" : "g";
+    F32 first = f32(info, 0, fn, gather ? table_name : packed_name);
     const int64_t row = dim(info, 1, fn, "row");
     Span<int32_t> idx = span<int32_t>(info, 2, fn, "idx", napi_int32_array, "Int32Array");
-    F32 gx = f32(info, 3, fn, "gx");
-    expect_length(env, fn, "g", g, product(env, fn, {idx.length, row}));
+    F32 last = f32(info, 3, fn, gather ? packed_name : table_name);
+    const F32& table = gather ? first : last;
+    const F32& packed = gather ? last : first;
+    expect_length(env, fn, packed_name, packed, product(env, fn, {idx.length, row}));
     if (row == 0) return env.Undefined();
-    check_indices(env, fn, idx, rows_of(env, fn, "gx", gx, row));
-    no_overlaps(env, fn, {g, gx}, "g and gx");
-    tg::scatter_add_rows(g.data, row, idx.data, idx.length, gx.data);
+    check_indices(env, fn, idx, rows_of(env, fn, table_name, table, row));
+    no_overlaps(env, fn, {first, last}, gather ? "x and out" : "g and gx");
+    if (gather) tg::gather_rows(table.data, row, idx.data, idx.length, packed.data);
+    else tg::scatter_add_rows(packed.data, row, idx.data, idx.length, table.data);
     return env.Undefined();
   }
 

@@ -113,7 +113,7 @@ describe('gather and scatter kernels', () => {
   });
 });
 
-describe.runIf(native !== undefined)('gather kernels: native and TypeScript give the same bits', () => {
+describe.runIf(native !== undefined)('gather kernels: native and TypeScript give the same bits (needs the native addon)', () => {
   it('on large random inputs', () => {
     const be = native!;
     const x = values(50_000, 3);
