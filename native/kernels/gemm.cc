@@ -203,8 +203,14 @@ struct Grid {
 
 // Estimated time of a tm x tn grid of tasks on `threads` threads, or a negative value when the
 // grid does not fit the micro-panels: microkernel cycles on whole micro-panels plus about one
-// cycle per element packed, per tile, times tiles per thread.
-double grid_cost(const Problem& P, int threads, int tm, int tn) {
+// cycle per element packed, per tile, times tiles per thread. With `migration`, a tile also pays
+// for moving its data between cores when the whole product is small enough to live in one
+// core's L2 (a larger one streams through L3 whichever core runs it): its rows of op(A) and
+// columns of op(B) were last written by the thread that made them (the caller, usually) and its
+// part of C is read next by the caller (gemm_blocking.h: kMigrateC, kMigrateIn). That is what
+// makes a product with a short K (128x256x10: 3.9 us alone, 7.7 us split over 2 threads on a
+// 2-vCPU Zen 5 guest) slower when split.
+double grid_cost(const Problem& P, int threads, int tm, int tn, bool migration) {
   const Kernels& K = *P.kr;
   const int64_t MR = K.blk.mr, NR = K.blk.nr;
   const int64_t pm = (P.m + MR - 1) / MR, pn = (P.n + NR - 1) / NR;
@@ -216,15 +222,19 @@ double grid_cost(const Problem& P, int threads, int tm, int tn) {
     cost += rows * kk * std::ceil(cols / double(K.blk.nc));
   }
   if (!direct_b_ok(P, static_cast<int64_t>(rows))) cost += cols * kk;  // packs its columns of B
+  if (migration && 4.0 * double(P.m * P.k + P.k * P.n + P.m * P.n) <= gemm::kMigrateMaxBytes) {
+    cost += gemm::kMigrateC * rows * cols + gemm::kMigrateIn * (rows * kk + kk * cols);
+  }
   cost += 2000;  // starting a task
   return cost * double((tm * tn + threads - 1) / threads);
 }
 
 // The grid of tasks with the lowest grid_cost among those with `threads` tasks (or fewer when C
-// has fewer micro-panels). Tasks are claimed dynamically, so a grid of 2 x threads tasks lets the
-// thread that finishes first take over part of the work of one that is slowed down (another
-// process on its core, a late wake-up); it is taken when it costs at most 3% more and its tasks
-// stay above gemm::kMinTaskFlops.
+// has fewer micro-panels), or a single tile when that is estimated faster than the grid with the
+// cost of moving data between cores counted (which only decides whether to split, not how). Tasks
+// are claimed dynamically, so a grid of 2 x threads tasks lets the thread that finishes first take
+// over part of the work of one that is slowed down (another process on its core, a late wake-up);
+// it is taken when it costs at most 3% more and its tasks stay above gemm::kMinTaskFlops.
 Grid choose_grid(const Problem& P, int threads) {
   const int64_t MR = P.kr->blk.mr, NR = P.kr->blk.nr;
   const int64_t panels = ((P.m + MR - 1) / MR) * ((P.n + NR - 1) / NR);
@@ -233,7 +243,7 @@ Grid choose_grid(const Problem& P, int threads) {
     *cost = -1;
     for (int tm = 1; tm <= tasks; ++tm) {
       if (tasks % tm != 0) continue;
-      const double c = grid_cost(P, threads, tm, tasks / tm);
+      const double c = grid_cost(P, threads, tm, tasks / tm, false);
       if (c >= 0 && (*cost < 0 || c < *cost)) {
         *cost = c;
         best.tm = tm;
@@ -244,7 +254,7 @@ Grid choose_grid(const Problem& P, int threads) {
   };
   double c1, c2;
   Grid g1 = best_of(static_cast<int>(std::min<int64_t>(threads, panels)), &c1);
-  if (c1 < 0) return Grid{};
+  if (c1 < 0 || grid_cost(P, threads, g1.tm, g1.tn, true) >= grid_cost(P, 1, 1, 1, false)) return Grid{};
   const double task_flops = 2.0 * double(P.m) * double(P.n) * double(P.k) / double(2 * threads);
   if (task_flops < gemm::kMinTaskFlops || 2 * threads > panels) return g1;
   Grid g2 = best_of(2 * threads, &c2);

@@ -62,6 +62,15 @@ inline constexpr double kMinParallelGemvFlops = 0.125e6;
 // stays above this many flops.
 inline constexpr double kMinTaskFlops = 2.0e6;
 inline constexpr double kMinWakeFlops = 16.0e6;
+// Cost (in grid_cost's cycles) per element of C, and per element of op(A) and op(B), of a task on
+// another core: its part of C goes back to the caller's cache, its inputs come from there. Counted
+// only for products whose operands fit in about one core's L2 (kMigrateMaxBytes); a larger one
+// streams through L3 whichever core runs it. Fitted on a 2-vCPU Zen 5 guest to 2-thread products
+// that measured slower split than alone (128x256x10, 512x256x10 and 10x256x128 TN) and ones that
+// measured faster (96^3, 128^3, 128x10x256 NT).
+inline constexpr double kMigrateC = 1.6;
+inline constexpr double kMigrateIn = 0.4;
+inline constexpr double kMigrateMaxBytes = 1 << 20;
 
 // Parameters of one microkernel call's store step (the fused epilogue).
 //   acc = sum over p of a(i, p) * b(p, j), accumulated with one FMA per p in increasing p
