@@ -7,9 +7,10 @@
 //
 // Each level's files fill its table: a family's part from that family's *_<isa>.cc, the whole
 // table in isa_<isa>.cc, which starts from the level below where it has no kernel of its own
-// (AVX-512 from AVX2, NEON from scalar). cpu.cc picks the table. A new instruction set is its
-// kernel files (named *_<isa>.cc: CMakeLists.txt compiles them with that ISA's flags, for its
-// architecture only), an isa_<isa>.cc, an Isa value and a case in cpu.cc's table_for().
+// (AVX-512 from AVX2; NEON has its own in every family). cpu.cc picks the table. A new
+// instruction set is its kernel files (named *_<isa>.cc: CMakeLists.txt compiles them with that
+// ISA's flags, for its architecture only), an isa_<isa>.cc, an Isa value and a case in cpu.cc's
+// table_for().
 //
 // The tables of SIMD levels hold code compiled for those levels: call a level's functions only
 // when the CPU supports it (cpu.cc's choice guarantees it for active_kernels()).
@@ -106,8 +107,9 @@ extern const ElementwiseKernels kElementwiseScalar, kElementwiseAvx2;
 extern const ReduceKernels kReduceScalar, kReduceAvx2;
 extern const SoftmaxKernels kSoftmaxScalar, kSoftmaxAvx2;
 extern const FusedKernels kFusedScalar, kFusedAvx2;
-// NEON's parts (aarch64 builds only); NEON has no reduce kernels of its own and uses kReduceScalar.
+// NEON's parts (aarch64 builds only).
 extern const ElementwiseKernels kElementwiseNeon;
+extern const ReduceKernels kReduceNeon;
 extern const SoftmaxKernels kSoftmaxNeon;
 extern const FusedKernels kFusedNeon;
 // AVX-512's parts: a null entry is one where 16 lanes are no faster, and isa_avx512.cc takes AVX2's.

@@ -1,5 +1,5 @@
 // Reductions: the split of [outer, n, inner] into rows, column blocks and threads; the sums and
-// the max/min scans are the active ISA's (kernels/dispatch.h: reduce_scalar.cc, reduce_avx2.cc).
+// the max/min scans are the active ISA's (kernels/dispatch.h: reduce_scalar.cc, reduce_avx2.cc, reduce_neon.cc).
 #include "kernels/reduce.h"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// The portable reductions (the Scalar table's, and NEON's until it has its own), in double where
+// The portable reductions (the Scalar table's), in double where
 // they sum. Compiled with the baseline flags.
 #include "kernels/dispatch.h"
 

@@ -1,6 +1,7 @@
-// Tests of the elementwise, reduction, softmax and permute kernels, on the scalar path and (when the
-// CPU has it) the AVX2 path, against references written independently here (double precision, or
-// the exact float expressions of src/backend/js where the kernel promises bit-identity).
+// Tests of the elementwise, reduction, softmax and permute kernels, on the scalar path and the SIMD
+// paths the CPU has (AVX2 and AVX-512, or NEON), against references written independently here
+// (double precision, or the exact float expressions of src/backend/js where the kernel promises
+// bit-identity), and of the SIMD reductions against the scalar ones.
 #include <cfloat>
 #include <cinttypes>
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "cpu.h"
+#include "kernels/dispatch.h"
 #include "kernels/elementwise.h"
 #include "kernels/reduce.h"
 #include "kernels/softmax.h"
@@ -826,6 +828,201 @@ void test_paths_agree() {
   }
 }
 
+// ---- reductions: the SIMD path against the scalar one ---------------------------------------------
+
+// Σ x in double in scalar's order (reduce_scalar.cc): four partials, element i into partial i mod 4,
+// the tail into partial 0, then (p0 + p1) + (p2 + p3).
+double sum_order4(const float* x, int64_t n) {
+  double p[4] = {0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int k = 0; k < 4; k++) p[k] += x[i + k];
+  for (; i < n; i++) p[0] += x[i];
+  return (p[0] + p[1]) + (p[2] + p[3]);
+}
+
+// Σ x in double in AVX2's order (reduce_avx2.cc), which NEON's sum_f64 follows too: sixteen
+// partials, element i of each 16-block into partial i mod 16, the 4-blocks after them into
+// partials 0..3; then t_k = (p_k + p_4+k) + (p_8+k + p_12+k), (t0 + t2) + (t1 + t3), and the tail
+// added last, in order.
+double sum_order16(const float* x, int64_t n) {
+  double p[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 16; k++) p[k] += x[i + k];
+  for (; i + 4 <= n; i += 4)
+    for (int k = 0; k < 4; k++) p[k] += x[i + k];
+  double t[4];
+  for (int k = 0; k < 4; k++) t[k] = (p[k] + p[4 + k]) + (p[8 + k] + p[12 + k]);
+  double s = (t[0] + t[2]) + (t[1] + t[3]);
+  for (; i < n; i++) s += x[i];
+  return s;
+}
+
+bool same_double(double a, double b) {
+  return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b));
+}
+
+// Bit for bit; nan_any: any NaN matches any NaN (for sums: which operand's NaN an addition passes
+// on is the hardware's and the compiler's choice, not the kernel's).
+bool identical(const std::vector<float>& a, const std::vector<float>& b, bool nan_any = false) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); i++)
+    if (nan_any ? !same_bits(a[i], b[i]) : std::memcmp(&a[i], &b[i], sizeof(float)) != 0) return false;
+  return true;
+}
+
+// Inputs for the agreement checks. kind 0: moderate values; 1: magnitudes spread over 2^±24, so
+// that the summation order shows in the bits; 2: ties (-1, -0, +0, 1); 3: NaNs of both signs
+// sprinkled among ties; 4: ±inf among moderate values; 5: one value throughout (every index ties).
+std::vector<float> agreement_input(Rng& rng, int64_t len, int kind) {
+  std::vector<float> x = random_vec(rng, static_cast<size_t>(len), -4, 4);
+  for (float& v : x) {
+    const double u = rng.uniform();
+    switch (kind) {
+      case 1: v = static_cast<float>(std::ldexp(v, static_cast<int>(rng.uniform() * 49) - 24)); break;
+      case 2:
+      case 3: {
+        static const float ties[] = {-1.0f, -0.0f, 0.0f, 1.0f};
+        v = ties[static_cast<int>(u * 4)];
+        if (kind == 3 && rng.uniform() < 0.05) v = rng.uniform() < 0.5 ? NAN : -NAN;
+        break;
+      }
+      case 4:
+        if (u < 0.05) v = INFINITY;
+        else if (u < 0.1) v = -INFINITY;
+        break;
+      case 5: v = 2.5f; break;
+      default: break;
+    }
+  }
+  return x;
+}
+
+// reduce()'s max/min (with and without the index) and its column sums on the SIMD path give
+// scalar's bits exactly (max/min: the value chosen is the input element itself, NaN payload and
+// sign included; sums: each column is one chain in row order, NaN matching any NaN). sum_f64 follows AVX2's order on both SIMD
+// levels and scalar's on the scalar table; accumulate_f64 adds elementwise, the same bits on every
+// level. Lengths cover every vector tail, rows below and above the 16 where the row scans start.
+void test_reduce_paths_agree() {
+  if (tg::detect_isa() < tg::Isa::Avx2) return;
+  g_ctx = "reduce paths";
+  Rng rng(17);
+  struct Shape {
+    int64_t outer, n, inner;
+  };
+  std::vector<Shape> shapes;
+  for (int64_t n = 1; n <= 70; n++) shapes.push_back({2, n, 1});
+  for (int64_t n : {1000, 4099}) shapes.push_back({1, n, 1});
+  for (int64_t inner = 2; inner <= 21; inner++)
+    for (int64_t n : {1, 2, 5, 16, 17}) shapes.push_back({2, n, inner});
+  for (int64_t inner : {31, 32, 33, 47, 64, 65, 257, 300}) shapes.push_back({2, 9, inner});
+  shapes.push_back({1, 2000, 3});
+  int checked = 0;
+  for (const Shape& sh : shapes)
+    for (int kind = 0; kind < 6; kind++) {
+      const int64_t len = sh.outer * sh.n * sh.inner, no = sh.outer * sh.inner;
+      const std::vector<float> x = agreement_input(rng, len, kind);
+      for (int opi = 0; opi < 3; opi++) {
+        const auto op = static_cast<tg::ReduceOp>(opi);
+        std::vector<float> out[2], arg[2], bare[2];
+        for (int path = 0; path < 2; path++) {
+          tg::set_active_isa(path ? kSimd : tg::Isa::Scalar);
+          out[path].assign(static_cast<size_t>(no), -7.0f);
+          arg[path].assign(static_cast<size_t>(no), -7.0f);
+          bare[path].assign(static_cast<size_t>(no), -7.0f);
+          tg::reduce(op, x.data(), sh.outer, sh.n, sh.inner, out[path].data(), opi ? arg[path].data() : nullptr);
+          if (opi) tg::reduce(op, x.data(), sh.outer, sh.n, sh.inner, bare[path].data(), nullptr);
+        }
+        if (op == tg::ReduceOp::Sum && sh.inner == 1) continue;  // sum_f64: its own check below
+        checked++;
+        CHECK(identical(out[0], out[1], op == tg::ReduceOp::Sum) && identical(arg[0], arg[1]) &&
+                  (!opi || (identical(bare[0], out[0]) && identical(bare[1], out[1]))),
+              "reduce op %d [%lld, %lld, %lld] kind %d: %s differs from scalar", opi, (long long)sh.outer,
+              (long long)sh.n, (long long)sh.inner, kind, tg::isa_name(kSimd));
+      }
+    }
+  CHECK(checked > 1000, "only %d reduce cases compared", checked);
+
+  // NaN placement along a row: the first NaN wins over a later one in another lane, a later one in
+  // the same lane and one in the tail, on both paths and with the same sign.
+  for (int64_t n : {16, 17, 23, 24, 40, 71}) {
+    for (int64_t pos = 0; pos < n; pos++) {
+      std::vector<float> x(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; i++) x[i] = static_cast<float>((i * 7) % 5) - 2.0f;
+      x[pos] = (pos & 1) ? -NAN : NAN;
+      for (int64_t d : {1, 3, 8, 9})
+        if (pos + d < n) x[pos + d] = (pos & 1) ? NAN : -NAN;
+      for (auto op : {tg::ReduceOp::Max, tg::ReduceOp::Min}) {
+        float out[2], arg[2];
+        for (int path = 0; path < 2; path++) {
+          tg::set_active_isa(path ? kSimd : tg::Isa::Scalar);
+          tg::reduce(op, x.data(), 1, n, 1, &out[path], &arg[path]);
+        }
+        CHECK(std::memcmp(&out[0], &x[pos], 4) == 0 && std::memcmp(&out[1], &x[pos], 4) == 0 &&
+                  arg[0] == static_cast<float>(pos) && arg[1] == static_cast<float>(pos),
+              "first NaN n=%lld pos=%lld: scalar at %g, %s at %g", (long long)n, (long long)pos, arg[0],
+              tg::isa_name(kSimd), arg[1]);
+      }
+    }
+  }
+  // The best value in every lane at once: the smallest index wins, and -0 beats a later +0 for max
+  // (the first of the tie) whichever lanes they sit in.
+  for (int64_t n : {16, 17, 31, 33, 64}) {
+    for (int64_t first = 0; first < 12 && first < n; first++) {
+      std::vector<float> x(static_cast<size_t>(n), -3.0f);
+      for (int64_t i = first; i < n; i += 3) x[i] = i == first ? -0.0f : 0.0f;
+      float out[2], arg[2];
+      for (int path = 0; path < 2; path++) {
+        tg::set_active_isa(path ? kSimd : tg::Isa::Scalar);
+        tg::reduce(tg::ReduceOp::Max, x.data(), 1, n, 1, &out[path], &arg[path]);
+      }
+      CHECK(std::signbit(out[0]) && std::signbit(out[1]) && out[1] == 0.0f && arg[0] == static_cast<float>(first) &&
+                arg[1] == static_cast<float>(first),
+            "-0/+0 tie n=%lld first=%lld: scalar %g at %g, %s %g at %g", (long long)n, (long long)first, out[0],
+            arg[0], tg::isa_name(kSimd), out[1], arg[1]);
+    }
+  }
+
+  // The table entries sum_f64 and accumulate_f64 (sum_to's general path) on every length 0..70 and
+  // some long ones. Spread magnitudes make the two orders differ, which the last check confirms.
+  std::vector<tg::Isa> simd = {kSimd};
+  if (tg::detect_isa() == tg::Isa::Avx512) simd.push_back(tg::Isa::Avx512);  // AVX2's reductions
+  std::vector<int64_t> lens;
+  for (int64_t n = 0; n <= 70; n++) lens.push_back(n);
+  for (int64_t n : {1000, 4099, 100003}) lens.push_back(n);
+  int orders_differ = 0;
+  for (int64_t n : lens)
+    for (int kind : {0, 1, 4}) {
+      const std::vector<float> x = agreement_input(rng, n, kind);
+      const double want4 = sum_order4(x.data(), n), want16 = sum_order16(x.data(), n);
+      if (!same_double(want4, want16)) orders_differ++;
+      tg::set_active_isa(tg::Isa::Scalar);
+      const tg::ReduceKernels& ks = tg::active_kernels().reduce;
+      const double got_scalar = ks.sum_f64(x.data(), n);
+      std::vector<double> acc_scalar(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; i++) acc_scalar[i] = 0.25 * static_cast<double>(i) - 3.0;
+      std::vector<double> acc_init = acc_scalar;
+      ks.accumulate_f64(acc_scalar.data(), x.data(), n);
+      CHECK(same_double(got_scalar, want4), "scalar sum_f64 n=%lld kind %d: %a, want %a", (long long)n, kind,
+            got_scalar, want4);
+      for (tg::Isa isa : simd) {
+        tg::set_active_isa(isa);
+        const tg::ReduceKernels& kv = tg::active_kernels().reduce;
+        const double got = kv.sum_f64(x.data(), n);
+        CHECK(same_double(got, want16), "%s sum_f64 n=%lld kind %d: %a, want AVX2's order %a", tg::isa_name(isa),
+              (long long)n, kind, got, want16);
+        std::vector<double> acc = acc_init;
+        kv.accumulate_f64(acc.data(), x.data(), n);
+        CHECK(n == 0 || std::memcmp(acc.data(), acc_scalar.data(), acc.size() * sizeof(double)) == 0,
+              "%s accumulate_f64 n=%lld kind %d differs from scalar", tg::isa_name(isa), (long long)n, kind);
+      }
+    }
+  CHECK(orders_differ > 20, "the two summation orders differ in only %d cases: the sum checks lack teeth",
+        orders_differ);
+  tg::set_active_isa(kSimd);
+}
+
 }  // namespace
 
 // Above kElementParallelMin elements the unary maps, their gradients and sums split over the pool;
@@ -888,6 +1085,7 @@ int main() {
     std::printf("%s path: %s\n", g_ctx.c_str(), g_fail == before ? "ok" : "FAILURES");
   }
   test_paths_agree();
+  test_reduce_paths_agree();
   std::printf("%d passed, %d failed\n", g_pass, g_fail);
   return g_fail == 0 ? 0 : 1;
 }
