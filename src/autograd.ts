@@ -122,6 +122,11 @@ function checkSaved(owner: Tensor, node: GradNode, full: boolean): void {
     const t = s.tensor;
     const st = t._storage;
     if (full) {
+      if (t._freedByBackward) {
+        throw new Error(
+          `backward: ${role(owner, node, t)} was freed by an earlier backward() through this graph (a Sequential's intermediate activations are recycled once backward has used them); pass { retainGraph: true } to the first backward() to run backward through the same graph again`,
+        );
+      }
       try {
         t._check('backward');
       } catch (e) {
@@ -179,7 +184,7 @@ function topoOrder(root: Tensor): Tensor[] {
  * accumulate into `.grad`, as do tensors that called retainGrad(); intermediate gradients are
  * dropped as soon as they have been propagated.
  */
-export function runBackward(root: Tensor, grad: Tensor, add: (a: Tensor, b: Tensor) => Tensor): void {
+export function runBackward(root: Tensor, grad: Tensor, add: (a: Tensor, b: Tensor) => Tensor, retainGraph = false): void {
   const order = topoOrder(root);
   // Every saved tensor is checked before any gradient is accumulated, so a refused backward
   // leaves every .grad as it was.
@@ -214,6 +219,12 @@ export function runBackward(root: Tensor, grad: Tensor, add: (a: Tensor, b: Tens
     walk(order, grads, add, handedOut, steals, life, dead);
   } finally {
     stopListening();
+  }
+  // The activations a Sequential marked are read by nothing but this graph's backward closures,
+  // all of which have run: their arrays go back to the pool for the next forward pass (without
+  // this, every step's activations are fresh memory that the kernels page-fault in).
+  if (!retainGraph) {
+    for (const t of order) if (t._freeAfterBackward && t !== root && !t.retainsGrad && t.gradFn !== null) t._freeAfterUse();
   }
 }
 

@@ -5,7 +5,7 @@ import { announceBackend, registerCopy } from './backend/index.js';
 import { join } from 'node:path';
 import { packageRoot } from './backend/root.js';
 export { Tensor } from './tensor.js';
-export type { NestedArray, TensorLike, IndexLike } from './tensor.js';
+export type { NestedArray, TensorLike, IndexLike, BackwardOptions } from './tensor.js';
 export type { Shape } from './shape.js';
 export { noGrad, isGradEnabled } from './autograd.js';
 export type { GradNode, SavedTensor } from './autograd.js';

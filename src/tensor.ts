@@ -72,6 +72,26 @@ export function isDetachedArray(a: ArrayBufferView): boolean {
   }
 }
 
+/** Options of `Tensor#backward`. */
+export interface BackwardOptions {
+  /**
+   * Keep the graph usable for another backward() (PyTorch's `retain_graph`): without it,
+   * backward() recycles the intermediate activations of the graph's Sequentials. Default false.
+   */
+  retainGraph?: boolean;
+}
+
+function backwardOptions(options: BackwardOptions | undefined): boolean {
+  if (options === undefined) return false;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new Error(`backward: options must be an object like { retainGraph: true }, got ${valueStr(options)}`);
+  }
+  for (const k of Object.keys(options)) if (k !== 'retainGraph') throw new Error(`backward: unknown option '${k}' (known: retainGraph)`);
+  const r: unknown = options.retainGraph;
+  if (r !== undefined && typeof r !== 'boolean') throw new Error(`backward: retainGraph must be a boolean, got ${valueStr(r)}`);
+  return r === true;
+}
+
 /** The error every use of a tensor after its dispose() throws. */
 export function disposedError(op: string): Error {
   return new Error(`${op}: tensor was disposed (dispose() released its data; it can't be used again)`);
@@ -172,6 +192,14 @@ export class Tensor {
   gradFn: GradNode | null = null;
   /** Set by retainGrad(): keep .grad on a non-leaf tensor too. */
   retainsGrad = false;
+  /**
+   * @internal Set by Sequential on an intermediate output that only its own built-in layers have
+   * seen: once a backward() has used the graph, nothing can read it again, so runBackward frees it
+   * (and recycles its array for the next step's activations) unless told to retain the graph.
+   */
+  _freeAfterBackward = false;
+  /** @internal backward() freed this tensor: a second backward through its graph says why it can't. */
+  _freedByBackward = false;
 
   /**
    * Wraps `data` (not copied) as a tensor of `shape`. The caller keeps the array, so the tensor
@@ -303,6 +331,24 @@ export class Tensor {
     const st = new Storage(DISPOSED, true);
     st.version = this._storage.version;
     this._storage = st;
+  }
+
+  /**
+   * @internal Frees an intermediate activation backward() has finished with (see
+   * _freeAfterBackward): its array goes to the pool when this tensor is its only holder; when it
+   * is not (a view shares it, user code saw it), the tensor is left as it is.
+   */
+  _freeAfterUse(): void {
+    const st = this._storage;
+    if (this.#raw !== st.base || st.exposed || st.shared || accessGuard !== null) return;
+    givePooled(st.base);
+    this._freedByBackward = true;
+    this.#raw = DISPOSED;
+    this.#grad = null;
+    this.gradFn = null;
+    const empty = new Storage(DISPOSED, true);
+    empty.version = st.version;
+    this._storage = empty;
   }
 
   /** For `using t = …` (explicit resource management): the same as dispose(). */
@@ -535,8 +581,24 @@ export class Tensor {
    * (a loss); otherwise `grad` is the upstream gradient, a Tensor of this tensor's shape.
    * Throws, before any gradient is accumulated, if a tensor the backward pass needs was
    * modified in place since the forward pass (or its buffer was detached).
+   *
+   * It then frees the intermediate activations of every `Sequential` of built-in layers in the
+   * graph (their arrays are recycled for the next forward pass), so a second backward() through
+   * the same graph throws; pass `{ retainGraph: true }` to the first one to keep them.
+   * PyTorch: `loss.backward(gradient, retain_graph=True)`.
+   *
+   * @param grad - the upstream gradient, or the options when there is none
+   * @param options - `retainGraph`: keep the graph usable for another backward()
    */
-  backward(grad?: Tensor): void {
+  backward(grad?: Tensor | BackwardOptions, options?: BackwardOptions): void {
+    if (grad !== undefined && !(grad instanceof Tensor)) {
+      if (options !== undefined || grad === null || typeof grad !== 'object' || Array.isArray(grad) || ArrayBuffer.isView(grad)) {
+        throw new Error(`backward: gradient must be a Tensor, got ${valueStr(grad)}`);
+      }
+      options = grad;
+      grad = undefined;
+    }
+    const retainGraph = backwardOptions(options);
     if (grad !== undefined) {
       if (!(grad instanceof Tensor)) throw new Error(`backward: gradient must be a Tensor, got ${valueStr(grad)}`);
       if (Tensor._rawOf(grad) === undefined) throw new Error(`backward: gradient is ${COUNTERFEIT}`);
@@ -561,7 +623,7 @@ export class Tensor {
       grad._check('backward');
       g = grad;
     }
-    runBackward(this, g, (a, b) => ew.add(a, b));
+    runBackward(this, g, (a, b) => ew.add(a, b), retainGraph);
   }
 
   /**
