@@ -372,7 +372,16 @@ try {
       loadEnd: [...loadavg()],
       foreignCores: foreignCores(ticksStart, cpuTicks(), (performance.now() - t0) / 1000),
       dataset,
-      command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+      // The C allocator's settings pass to every child and change what fresh memory costs (on a VM
+      // whose page faults are slow, PyTorch's step most of all), so they are part of the command.
+      command: [
+        ...Object.entries(process.env)
+          .filter(([k]) => k.startsWith('MALLOC_'))
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([k, v]) => `${k}=${v}`),
+        'npm run bench',
+        ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : []),
+      ].join(' '),
       quick,
       wallSeconds: (performance.now() - t0) / 1000,
     },
