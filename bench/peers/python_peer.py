@@ -153,7 +153,8 @@ def train(task):
     first = step(0)
     t0 = time.perf_counter()
     warm = 1
-    while warm < task["warmup"]:
+    # As in bench/suite/child.ts: at least warmSeconds of warm-up, the steady state a training run is in.
+    while warm < task["warmup"] or time.perf_counter() - t0 < task.get("warmSeconds", 0):
         step(warm)
         warm += 1
     per_step = max((time.perf_counter() - t0) / max(1, warm - 1), 1e-6) if warm > 1 else None

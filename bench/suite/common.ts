@@ -60,6 +60,8 @@ export interface Context {
   dataset: string;
   command: string;
   quick: boolean;
+  /** Each training process's warm-up: at least this many steps and seconds before the timed steps. */
+  trainWarmup?: { steps: number; seconds: number };
   wallSeconds: number;
 }
 

@@ -103,10 +103,13 @@ const INFER_SYSTEMS: SystemId[] = ['tg-native', 'tg-predict', 'tg-ts', 'torch', 
 function trainTable(r: SuiteResult, idx: Index): string[] {
   const batches = [...new Set(r.measurements.filter((m) => m.part === 'train').map((m) => m.key))].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
   const peers: SystemId[] = ['torch', 'tfjs-cpu', 'tfjs-wasm'];
+  const w = r.context.trainWarmup;
+  // Reports written before the warm-up was recorded had 3 warm-up steps and no minimum time.
+  const warmText = w === undefined ? '3 steps' : w.seconds > 0 ? `${w.seconds} s (and ${w.steps} steps)` : `${w.steps} steps`;
   const out = [
     '## Training (samples/s; higher is better)',
     '',
-    `MLP 784-512-ReLU-256-ReLU-10, softmax cross-entropy, Adam lr 1e-3, the same batches and initial weights for every system; a whole step (forward, loss, zeroGrad, backward, step, loss read back) through each library's public API. Median (min–max) over repetitions, each in a fresh process. Ratios are tensorgrad ÷ peer: > 1 means tensorgrad is faster. tfjs, brain.js and the TS backend are single-threaded: they appear in the 1-thread rows only. brain.js trains one sample at a time with MSE on a ReLU output (it offers no softmax cross-entropy and no batches), so it is listed, not compared.`,
+    `MLP 784-512-ReLU-256-ReLU-10, softmax cross-entropy, Adam lr 1e-3, the same batches and initial weights for every system; a whole step (forward, loss, zeroGrad, backward, step, loss read back) through each library's public API. Median (min–max) over repetitions, each in a fresh process that first trains for at least ${warmText} (a step's speed keeps rising for a second or two after a process starts; a training run spends its time in the steady state after), then times up to a few hundred steps. Ratios are tensorgrad ÷ peer: > 1 means tensorgrad is faster. tfjs, brain.js and the TS backend are single-threaded: they appear in the 1-thread rows only. brain.js trains one sample at a time with MSE on a ReLU output (it offers no softmax cross-entropy and no batches), so it is listed, not compared.`,
     '',
     `| batch | threads | ${TRAIN_SYSTEMS.map((s) => SYSTEM_LABELS[s]).join(' | ')} | ${peers.map((p) => `native ÷ ${SYSTEM_LABELS[p]}`).join(' | ')} | TS ÷ tfjs cpu | TS ÷ tfjs wasm | % of GEMM-bound |`,
     `|---|--:|${TRAIN_SYSTEMS.map(() => '--:').join('|')}|${peers.map(() => '--:').join('|')}|--:|--:|--:|`,
