@@ -320,7 +320,18 @@ export class Tensor {
     // reach it: the library allocated it and never handed it out, no view shares it, no graph saved
     // it for backward, and no async batch is recording or running (it may hold the array).
     const st0 = this._storage;
-    if (this.#raw === st0.base && !st0.exposed && !st0.shared && !st0.savedUnexposed && accessGuard === null) givePooled(st0.base);
+    if (this.#soleHolder() && !st0.savedUnexposed) givePooled(st0.base);
+    this.#drop();
+  }
+
+  /** The library made this tensor's array and nothing else can reach it (no view, no user code, no async batch). */
+  #soleHolder(): boolean {
+    const st = this._storage;
+    return this.#raw === st.base && !st.exposed && !st.shared && accessGuard === null;
+  }
+
+  /** Lets go of the data, gradient and graph node (the state of a disposed tensor). */
+  #drop(): void {
     this.#raw = DISPOSED;
     this.#grad = null;
     this.gradFn = null;
@@ -335,20 +346,15 @@ export class Tensor {
 
   /**
    * @internal Frees an intermediate activation backward() has finished with (see
-   * _freeAfterBackward): its array goes to the pool when this tensor is its only holder; when it
-   * is not (a view shares it, user code saw it), the tensor is left as it is.
+   * _freeAfterBackward): its array goes to the pool when this tensor is its only holder (the
+   * graph that saved it has run, so unlike dispose() a save does not count); when it is not (a
+   * view shares it, user code saw it), the tensor is left as it is.
    */
   _freeAfterUse(): void {
-    const st = this._storage;
-    if (this.#raw !== st.base || st.exposed || st.shared || accessGuard !== null) return;
-    givePooled(st.base);
+    if (!this.#soleHolder()) return;
+    givePooled(this._storage.base);
     this._freedByBackward = true;
-    this.#raw = DISPOSED;
-    this.#grad = null;
-    this.gradFn = null;
-    const empty = new Storage(DISPOSED, true);
-    empty.version = st.version;
-    this._storage = empty;
+    this.#drop();
   }
 
   /** For `using t = …` (explicit resource management): the same as dispose(). */
@@ -600,7 +606,6 @@ export class Tensor {
     }
     const retainGraph = backwardOptions(options);
     if (grad !== undefined) {
-      if (!(grad instanceof Tensor)) throw new Error(`backward: gradient must be a Tensor, got ${valueStr(grad)}`);
       if (Tensor._rawOf(grad) === undefined) throw new Error(`backward: gradient is ${COUNTERFEIT}`);
     }
     if (!this.requiresGrad) {
