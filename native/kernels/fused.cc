@@ -1,7 +1,8 @@
 // Fused kernels: the row orchestration of softmax-cross-entropy (formulas in double), the Adam
 // step's constants and split, and the SGD and RMSprop steps (no SIMD variants: they must match
 // the TypeScript backend bit for bit). The row passes and the Adam step are the active ISA's
-// (kernels/dispatch.h: fused_scalar.cc, fused_avx2.cc).
+// (kernels/dispatch.h: fused_scalar.cc, fused_avx2.cc, fused_neon.cc; the AVX-512 table keeps
+// AVX2's Adam).
 #include "kernels/fused.h"
 
 #include <cmath>
@@ -175,7 +176,7 @@ void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_
   k.omw = 1.0f - k.w;
   k.beta2 = static_cast<float>(hp.beta2);
   k.omb2 = static_cast<float>(1.0 - hp.beta2);
-  k.bc2s = static_cast<float>(std::sqrt(1.0 - std::pow(hp.beta2, t)));
+  k.inv_bc2s = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(hp.beta2, t)));
   k.eps = static_cast<float>(hp.eps);
   k.neg_step = static_cast<float>(-(hp.lr / (1.0 - std::pow(hp.beta1, t))));
   k.small_w = std::fabs(k.w) < 0.5f;

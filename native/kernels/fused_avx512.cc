@@ -1,8 +1,10 @@
 // AVX-512 primitives of the fused softmax-cross-entropy rows: the AVX-512 table's
 // (kernels/dispatch.h), the exp passes only, bit for bit fused_avx2.cc's (vmath_avx512.h's exp,
 // the double sums in AVX2's lane order: simd_avx512.h). The max/Σx pass and the gradient move
-// memory rather than compute, and stay AVX2's. So does the Adam step: a 16-lane port measured
-// 1-8% slower (its two divisions and a square root per element gain nothing from zmm).
+// memory rather than compute, and stay AVX2's. So does the Adam step: a 16-lane port (with the one
+// division per element of fused.h) ran faster alone (401k parameters, one Zen 5 core: 98 vs
+// 119 us) but slower inside a training step, where its arrays come from L3 (batch-32 MLP step,
+// 2 threads: 0.91-1.01 vs 0.81-0.88 ms, the whole step slowing, not only the Adam call).
 // No std:: templates here (see vmath_avx2.h).
 // GCC 12 warns inside its own AVX-512 intrinsics: see elementwise_avx512.cc.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

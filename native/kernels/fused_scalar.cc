@@ -70,7 +70,7 @@ void adam(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, 
       vh = vm != vm ? vm : (vm > vn ? vm : vn);  // torch.maximum: NaN propagates
       vmax[i] = vh;
     }
-    const float denom = std::sqrt(vh) / k.bc2s + k.eps;
+    const float denom = std::sqrt(vh) * k.inv_bc2s + k.eps;
     p[i] = pi + (k.neg_step * mn) / denom;
   }
 }
