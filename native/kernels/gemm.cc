@@ -275,8 +275,8 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
     return;
   }
   // Read once per call. A product no wider than the narrow kernel's tile goes to it: at AVX-512, at
-  // most 16 columns would fill half of the 32-column tile or less, and the AVX2 kernel (16 columns)
-  // does it faster, with the same bits. Elsewhere the narrow kernel is the kernel.
+  // most 16 columns would fill half of the 32-column tile or less, and the 16x16 kernel does it
+  // faster, with the same bits. Elsewhere the narrow kernel is the kernel.
   const IsaKernels& T = active_kernels();
   const Kernels& K = n <= T.gemm_narrow.blk.nr ? T.gemm_narrow : T.gemm;
   const double flops = 2.0 * double(m) * double(n) * double(k);

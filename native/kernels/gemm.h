@@ -28,7 +28,7 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmEpilogue* ep, ThreadPool* pool);
 
 // Name of the microkernel sgemm uses at the current tg::active_isa(): "avx512", "avx2", "neon" or
-// "scalar" (products at most 16 columns wide run AVX2's at AVX-512).
+// "scalar" (at AVX-512, products at most 16 columns wide run its 16x16 kernel, same name).
 const char* sgemm_kernel_name();
 
 }  // namespace tg

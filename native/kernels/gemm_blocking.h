@@ -38,6 +38,12 @@ inline constexpr Blocking kBlockingAvx2{6, 16, 256, 144, 4080, 256, 24, 8192};
 // on AVX-512 servers), an A block 144*256*4 = 144 KiB, a B block kc*nc*4 = 4 MiB.
 inline constexpr Blocking kBlockingAvx512{12, 32, 256, 144, 4096, 256, 24, 8192};
 
+// AVX-512F, 16x16 narrow microkernel (16 zmm accumulators, one per row), for products at most 16
+// columns wide: the same kc, so the same bits as the 12x32 kernel and AVX2's. mc is unbounded: such
+// a product always reads op(A) in place (each A panel meets a single B micro-panel, so packing
+// it never pays: 512x10x256 took 33 us with A packed in 144-row blocks, 23 us in place).
+inline constexpr Blocking kBlockingAvx512Narrow{16, 16, 256, 1 << 30, 4096, 256, 24, 8192};
+
 // aarch64 NEON, 8x12 microkernel (24 of the 32 vector registers hold accumulators). The same kc as
 // the x86 kernels; not yet tuned on arm64 hardware (tested under qemu-aarch64 only).
 inline constexpr Blocking kBlockingNeon{8, 12, 256, 128, 2040, 256, 24, 8192};
@@ -131,6 +137,7 @@ void gemv_nt_avx2(int64_t j0, int64_t j1, int64_t k, float alpha, const float* x
 const Kernels& kernels_scalar();  // gemm_kernel_scalar.cc
 const Kernels& kernels_avx2();    // gemm_kernel_avx2.cc: call only when the CPU has AVX2 and FMA
 const Kernels& kernels_avx512();  // gemm_kernel_avx512.cc: call only when the CPU and OS have AVX-512
+const Kernels& kernels_avx512_narrow();  // the same file's 16x16 kernel, same conditions
 const Kernels& kernels_neon();    // gemm_kernel_neon.cc: aarch64 builds only
 
 }  // namespace gemm

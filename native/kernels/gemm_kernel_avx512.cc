@@ -1,14 +1,21 @@
-// AVX-512 GEMM microkernel (12x32: 24 zmm accumulators, two B vectors and a broadcast, 27 of
-// the 32 registers) and its packing. Compiled with -mavx512f -mavx512bw -mavx512dq -mavx512vl
-// (see CMakeLists.txt) and reached only through kernels_avx512(), in the AVX-512 table
-// (isa_avx512.cc), which cpu.cc makes active only when the CPU and OS support AVX-512.
+// AVX-512 GEMM microkernels and their packing, one template for two tile shapes:
+//   12x32: 24 zmm accumulators, two B vectors and a broadcast (27 of the 32 registers): the kernel;
+//   16x16: 16 accumulators, one B vector and a broadcast: the narrow kernel, for products at most
+//          16 columns wide (the 10-class layer), which would fill 16 of the 32-column tile's lanes
+//          or fewer. AVX2's 6x16 kernel did those before: 16 lanes of ymm, half this width.
+//          (24 rows run no faster, each FMA still needing its own broadcast load, and a batch of
+//          32 then pads to 48 rows.) 32x10x256 NT on one Zen 5 core: 3.4 -> 1.9 us; 512x10x256:
+//          49 -> 23 us.
+// Compiled with -mavx512f -mavx512bw -mavx512dq -mavx512vl (see CMakeLists.txt) and reached only
+// through kernels_avx512() and kernels_avx512_narrow(), in the AVX-512 table (isa_avx512.cc), which
+// cpu.cc makes active only when the CPU and OS support AVX-512.
 //
 // Written with intrinsics: with 32 vector registers GCC keeps every accumulator in a register
 // (unlike the 16-register AVX2 kernel, whose k loop is inline assembly), so ASan builds run this
 // same code. The driver (gemm.cc) is shared with the other ISAs: same blocking logic, same
 // threading split, so results are bitwise identical for any thread count here too. Every element
-// of C is one FMA chain over k, as in the AVX2 kernel, so the two ISAs agree to the last bit
-// except where the K blocking differs (it does not: kc is the same).
+// of C is one FMA chain over k, as in the AVX2 kernel, so the ISAs and both tile shapes agree to
+// the last bit except where the K blocking differs (it does not: kc is the same).
 // GCC 12 warns "'__Y' may be used uninitialized" inside its own AVX-512 headers, where
 // _mm512_max_ps passes _mm512_undefined_ps() as the unused merge source: a false positive.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -23,206 +30,212 @@ namespace tg {
 namespace gemm {
 namespace {
 
-constexpr int MR = kBlockingAvx512.mr;
-constexpr int NR = kBlockingAvx512.nr;
-static_assert(MR == 12 && NR == 32, "the AVX-512 microkernel is written for 12x32");
+static_assert(kBlockingAvx512.mr == 12 && kBlockingAvx512.nr == 32, "the kernel is instantiated for 12x32");
+static_assert(kBlockingAvx512Narrow.mr == 16 && kBlockingAvx512Narrow.nr == 16, "the narrow kernel is 16x16");
 
 using avx2::transpose8x8;
 
 // How the store step combines the accumulators with C (as in gemm_kernel_avx2.cc).
 enum StoreKind { kPlain, kAccumulate, kGeneral };
 
+// kNV: 16-lane vectors per row of the tile (2 for 32 columns, 1 for 16).
+template <int kNV>
 struct StoreParams {
-  __m512 alpha, beta, bias0, bias1;
-  __mmask16 m0, m1;  // valid columns of the two 16-lane halves
-  bool scale, readc, bias, relu;
+  __m512 alpha, beta, bias[kNV];
+  __mmask16 mask[kNV];  // valid columns of each 16-lane part
+  bool scale, readc, bias_on, relu;
 };
 
-template <StoreKind kKind, bool kMasked>
-inline __attribute__((always_inline)) void store_row(float* cr, __m512 x0, __m512 x1, const StoreParams& sp) {
-  if (kKind == kAccumulate || (kKind == kGeneral && sp.readc)) {
-    const __m512 o0 = kMasked ? _mm512_maskz_loadu_ps(sp.m0, cr) : _mm512_loadu_ps(cr);
-    const __m512 o1 = kMasked ? _mm512_maskz_loadu_ps(sp.m1, cr + 16) : _mm512_loadu_ps(cr + 16);
-    if (kKind == kAccumulate) {
-      x0 = _mm512_add_ps(o0, x0);
-      x1 = _mm512_add_ps(o1, x1);
-    } else {
-      if (sp.scale) {
-        x0 = _mm512_mul_ps(x0, sp.alpha);
-        x1 = _mm512_mul_ps(x1, sp.alpha);
+template <int kNV, StoreKind kKind, bool kMasked>
+inline __attribute__((always_inline)) void store_row(float* cr, __m512 (&x)[kNV], const StoreParams<kNV>& sp) {
+#pragma GCC unroll 2
+  for (int v = 0; v < kNV; ++v) {
+    float* c = cr + 16 * v;
+    if (kKind == kAccumulate || (kKind == kGeneral && sp.readc)) {
+      const __m512 o = kMasked ? _mm512_maskz_loadu_ps(sp.mask[v], c) : _mm512_loadu_ps(c);
+      if (kKind == kAccumulate) {
+        x[v] = _mm512_add_ps(o, x[v]);
+      } else {
+        if (sp.scale) x[v] = _mm512_mul_ps(x[v], sp.alpha);
+        x[v] = _mm512_fmadd_ps(sp.beta, o, x[v]);
       }
-      x0 = _mm512_fmadd_ps(sp.beta, o0, x0);
-      x1 = _mm512_fmadd_ps(sp.beta, o1, x1);
+    } else if (kKind == kGeneral && sp.scale) {
+      x[v] = _mm512_mul_ps(x[v], sp.alpha);
     }
-  } else if (kKind == kGeneral && sp.scale) {
-    x0 = _mm512_mul_ps(x0, sp.alpha);
-    x1 = _mm512_mul_ps(x1, sp.alpha);
-  }
-  if (kKind == kGeneral) {
-    if (sp.bias) {
-      x0 = _mm512_add_ps(x0, sp.bias0);
-      x1 = _mm512_add_ps(x1, sp.bias1);
+    if (kKind == kGeneral) {
+      if (sp.bias_on) x[v] = _mm512_add_ps(x[v], sp.bias[v]);
+      // max(0, x) returns x when x is NaN (the second operand)
+      if (sp.relu) x[v] = _mm512_max_ps(_mm512_setzero_ps(), x[v]);
     }
-    if (sp.relu) {  // max(0, x) returns x when x is NaN (the second operand)
-      x0 = _mm512_max_ps(_mm512_setzero_ps(), x0);
-      x1 = _mm512_max_ps(_mm512_setzero_ps(), x1);
+    if (kMasked) {
+      _mm512_mask_storeu_ps(c, sp.mask[v], x[v]);
+    } else {
+      _mm512_storeu_ps(c, x[v]);
     }
-  }
-  if (kMasked) {
-    _mm512_mask_storeu_ps(cr, sp.m0, x0);
-    _mm512_mask_storeu_ps(cr + 16, sp.m1, x1);
-  } else {
-    _mm512_storeu_ps(cr, x0);
-    _mm512_storeu_ps(cr + 16, x1);
   }
 }
 
-// The millikernel: mp row panels of 12 against one 32-column B micro-panel. Panel q reads
+// The millikernel: mp row panels of kMR against one (16·kNV)-column B micro-panel. Panel q reads
 // a + q*a_ps; within it a(i, p) is a[p*a_s + i] (kRows false) or a[i*a_s + p] (kRows true). Only
 // the first `rows` rows of the last panel are stored, and the columns the masks allow.
-template <bool kRows, StoreKind kKind, bool kMasked>
+template <int kMR, int kNV, bool kRows, StoreKind kKind, bool kMasked>
 void milli(int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64_t as, const float* b, int64_t bs,
-           float* c, int64_t ldc, const StoreParams& sp) {
-  for (int64_t q = 0; q < mp; ++q, a += a_ps, c += MR * ldc) {
+           float* c, int64_t ldc, const StoreParams<kNV>& sp) {
+  for (int64_t q = 0; q < mp; ++q, a += a_ps, c += kMR * ldc) {
     if (kKind == kAccumulate || (kKind == kGeneral && sp.readc)) {
-      const int nrows = q + 1 < mp ? MR : rows;
+      const int nrows = q + 1 < mp ? kMR : rows;
       for (int r = 0; r < nrows; ++r) {
         _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 31), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 16 * kNV - 1), _MM_HINT_T0);
       }
     }
-    __m512 acc[MR][2];
-    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    __m512 acc[kMR][kNV];
+    for (int i = 0; i < kMR; ++i)
+      for (int v = 0; v < kNV; ++v) acc[i][v] = _mm512_setzero_ps();
     for (int64_t p = 0; p < kc; ++p) {
       const float* bp = b + p * bs;
-      const __m512 b0 = _mm512_loadu_ps(bp);
-      const __m512 b1 = _mm512_loadu_ps(bp + 16);
-#pragma GCC unroll 12
-      for (int i = 0; i < MR; ++i) {
+      __m512 bv[kNV];
+      for (int v = 0; v < kNV; ++v) bv[v] = _mm512_loadu_ps(bp + 16 * v);
+#pragma GCC unroll 24
+      for (int i = 0; i < kMR; ++i) {
         const __m512 av = _mm512_set1_ps(kRows ? a[i * as + p] : a[p * as + i]);
-        acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
-        acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+        for (int v = 0; v < kNV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
       }
     }
-    const int nrows = q + 1 < mp ? MR : rows;
-#pragma GCC unroll 12
-    for (int i = 0; i < MR; ++i) {
-      if (i < nrows) store_row<kKind, kMasked>(c + i * ldc, acc[i][0], acc[i][1], sp);
+    const int nrows = q + 1 < mp ? kMR : rows;
+#pragma GCC unroll 24
+    for (int i = 0; i < kMR; ++i) {
+      if (i < nrows) store_row<kNV, kKind, kMasked>(c + i * ldc, acc[i], sp);
     }
   }
 }
 
-template <bool kRows>
+template <int kMR, int kNV, bool kRows>
 void kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t a_ps, int64_t a_s, const float* b,
             int64_t b_ks, float* c, int64_t ldc, const Tile& t) {
-  StoreParams sp;
+  StoreParams<kNV> sp;
   sp.scale = t.alpha != 1.0f;
   sp.readc = !t.first || t.beta != 0.0f;
-  sp.bias = t.last && t.bias != nullptr;
+  sp.bias_on = t.last && t.bias != nullptr;
   sp.relu = t.last && t.relu;
   sp.alpha = _mm512_set1_ps(t.alpha);
   sp.beta = _mm512_set1_ps(t.first ? t.beta : 1.0f);
-  const int lo = cols < 16 ? cols : 16, hi = cols > 16 ? cols - 16 : 0;
-  sp.m0 = static_cast<__mmask16>((1u << lo) - 1u);
-  sp.m1 = static_cast<__mmask16>((1u << hi) - 1u);
-  const bool masked = cols < NR;
-  sp.bias0 = sp.bias1 = _mm512_setzero_ps();
-  if (sp.bias) {
-    sp.bias0 = _mm512_maskz_loadu_ps(sp.m0, t.bias);
-    sp.bias1 = _mm512_maskz_loadu_ps(sp.m1, t.bias + 16);
+  for (int v = 0; v < kNV; ++v) {
+    const int left = cols - 16 * v, lanes = left < 0 ? 0 : left > 16 ? 16 : left;
+    sp.mask[v] = static_cast<__mmask16>((1u << lanes) - 1u);
+    sp.bias[v] = sp.bias_on ? _mm512_maskz_loadu_ps(sp.mask[v], t.bias + 16 * v) : _mm512_setzero_ps();
   }
-  const bool extras = sp.scale || sp.bias || sp.relu;
+  const bool masked = cols < 16 * kNV;
+  const bool extras = sp.scale || sp.bias_on || sp.relu;
   const StoreKind kind = extras || (sp.readc && t.first && t.beta != 1.0f) ? kGeneral : sp.readc ? kAccumulate : kPlain;
   if (masked) {
     switch (kind) {
-      case kPlain: return milli<kRows, kPlain, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-      case kAccumulate: return milli<kRows, kAccumulate, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-      default: return milli<kRows, kGeneral, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+      case kPlain: return milli<kMR, kNV, kRows, kPlain, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+      case kAccumulate:
+        return milli<kMR, kNV, kRows, kAccumulate, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+      default: return milli<kMR, kNV, kRows, kGeneral, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
     }
   }
   switch (kind) {
-    case kPlain: return milli<kRows, kPlain, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-    case kAccumulate: return milli<kRows, kAccumulate, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-    default: return milli<kRows, kGeneral, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    case kPlain: return milli<kMR, kNV, kRows, kPlain, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    case kAccumulate:
+      return milli<kMR, kNV, kRows, kAccumulate, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    default: return milli<kMR, kNV, kRows, kGeneral, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
   }
 }
 
-// Packs op(A)[0..mc, 0..kc] into 12-row micro-panels: panel element (p, i) at p*12 + i.
+// Packs op(A)[0..mc, 0..kc] into kMR-row micro-panels: panel element (p, i) at p*kMR + i.
+template <int kMR>
 void pack_a(bool trans, const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst) {
-  const __mmask16 m12 = 0x0FFF;
-  for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
-    const int64_t mr = mc - i0 < MR ? mc - i0 : MR;
-    if (mr < MR) {  // partial panel: zero it, then copy the rows there are
-      std::memset(dst, 0, sizeof(float) * MR * kc);
+  static_assert(kMR % 4 == 0 && kMR <= 32, "rows go in groups of 8 and at most one of 4");
+  for (int64_t i0 = 0; i0 < mc; i0 += kMR, dst += kMR * kc) {
+    const int64_t mr = mc - i0 < kMR ? mc - i0 : kMR;
+    if (mr < kMR) {  // partial panel: zero it, then copy the rows there are
+      std::memset(dst, 0, sizeof(float) * kMR * kc);
       if (trans) {
         for (int64_t p = 0; p < kc; ++p)
-          for (int64_t i = 0; i < mr; ++i) dst[p * MR + i] = a[p * lda + i0 + i];
+          for (int64_t i = 0; i < mr; ++i) dst[p * kMR + i] = a[p * lda + i0 + i];
       } else {
         for (int64_t i = 0; i < mr; ++i) {
           const float* src = a + (i0 + i) * lda;
-          for (int64_t p = 0; p < kc; ++p) dst[p * MR + i] = src[p];
+          for (int64_t p = 0; p < kc; ++p) dst[p * kMR + i] = src[p];
         }
       }
       continue;
     }
-    if (trans) {  // twelve contiguous floats per k step
+    if (trans) {  // kMR contiguous floats per k step
       const float* src = a + i0;
-      for (int64_t p = 0; p < kc; ++p) _mm512_mask_storeu_ps(dst + p * MR, m12, _mm512_maskz_loadu_ps(m12, src + p * lda));
+      for (int64_t p = 0; p < kc; ++p) {
+        for (int h = 0; h < kMR; h += 16) {
+          const __mmask16 m = static_cast<__mmask16>((1u << (kMR - h < 16 ? kMR - h : 16)) - 1u);
+          _mm512_mask_storeu_ps(dst + p * kMR + h, m, _mm512_maskz_loadu_ps(m, src + p * lda + h));
+        }
+      }
       continue;
     }
-    // Twelve rows: rows 0-7 through the 8x8 transpose, rows 8-11 through 4x4 transposes, 8 (or
-    // 4) k steps at a time.
+    // Groups of eight rows through the 8x8 transpose, a last group of four through 4x4 transposes,
+    // 8 k steps at a time.
     const float* src = a + i0 * lda;
     int64_t p = 0;
     for (; p + 8 <= kc; p += 8) {
-      float* d = dst + p * MR;
-      transpose8x8(src + p, lda, [d](int q, __m256 v) { _mm256_storeu_ps(d + q * MR, v); });
-      for (int h = 0; h < 8; h += 4) {
-        __m128 r0 = _mm_loadu_ps(src + 8 * lda + p + h), r1 = _mm_loadu_ps(src + 9 * lda + p + h);
-        __m128 r2 = _mm_loadu_ps(src + 10 * lda + p + h), r3 = _mm_loadu_ps(src + 11 * lda + p + h);
-        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-        _mm_storeu_ps(d + (h + 0) * MR + 8, r0);
-        _mm_storeu_ps(d + (h + 1) * MR + 8, r1);
-        _mm_storeu_ps(d + (h + 2) * MR + 8, r2);
-        _mm_storeu_ps(d + (h + 3) * MR + 8, r3);
+      float* d = dst + p * kMR;
+      for (int g = 0; g + 8 <= kMR; g += 8) {
+        float* dg = d + g;
+        transpose8x8(src + g * lda + p, lda, [dg](int q, __m256 v) { _mm256_storeu_ps(dg + q * kMR, v); });
+      }
+      if (kMR % 8 == 4) {
+        const float* s4 = src + (kMR - 4) * lda + p;
+        for (int h = 0; h < 8; h += 4) {
+          __m128 r0 = _mm_loadu_ps(s4 + h), r1 = _mm_loadu_ps(s4 + lda + h);
+          __m128 r2 = _mm_loadu_ps(s4 + 2 * lda + h), r3 = _mm_loadu_ps(s4 + 3 * lda + h);
+          _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+          _mm_storeu_ps(d + (h + 0) * kMR + kMR - 4, r0);
+          _mm_storeu_ps(d + (h + 1) * kMR + kMR - 4, r1);
+          _mm_storeu_ps(d + (h + 2) * kMR + kMR - 4, r2);
+          _mm_storeu_ps(d + (h + 3) * kMR + kMR - 4, r3);
+        }
       }
     }
     for (; p < kc; ++p)
-      for (int64_t i = 0; i < MR; ++i) dst[p * MR + i] = src[i * lda + p];
+      for (int64_t i = 0; i < kMR; ++i) dst[p * kMR + i] = src[i * lda + p];
   }
 }
 
-// Packs op(B)[0..kc, 0..nc] into 32-column micro-panels: panel element (p, j) at p*32 + j, zeros
-// past the last column.
+// Packs op(B)[0..kc, 0..nc] into (16·kNV)-column micro-panels: panel element (p, j) at p*16·kNV + j,
+// zeros past the last column.
+template <int kNV>
 void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, float* dst) {
-  for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += NR * kc) {
-    const int64_t nr = nc - j0 < NR ? nc - j0 : NR;
+  constexpr int kNR = 16 * kNV;
+  for (int64_t j0 = 0; j0 < nc; j0 += kNR, dst += kNR * kc) {
+    const int64_t nr = nc - j0 < kNR ? nc - j0 : kNR;
     if (!trans) {
-      const int lo = nr < 16 ? static_cast<int>(nr) : 16, hi = nr > 16 ? static_cast<int>(nr) - 16 : 0;
-      const __mmask16 m0 = static_cast<__mmask16>((1u << lo) - 1u), m1 = static_cast<__mmask16>((1u << hi) - 1u);
-      const float* src = b + j0;
-      for (int64_t p = 0; p < kc; ++p) {
-        _mm512_storeu_ps(dst + p * NR, _mm512_maskz_loadu_ps(m0, src + p * ldb));
-        _mm512_storeu_ps(dst + p * NR + 16, _mm512_maskz_loadu_ps(m1, src + p * ldb + 16));
+      __mmask16 m[kNV];
+      for (int v = 0; v < kNV; ++v) {
+        const int64_t left = nr - 16 * v;
+        m[v] = static_cast<__mmask16>((1u << (left < 0 ? 0 : left > 16 ? 16 : left)) - 1u);
       }
+      const float* src = b + j0;
+      for (int64_t p = 0; p < kc; ++p)
+        for (int v = 0; v < kNV; ++v)
+          _mm512_storeu_ps(dst + p * kNR + 16 * v, _mm512_maskz_loadu_ps(m[v], src + p * ldb + 16 * v));
       continue;
     }
     // op(B)(p, j) = b[j*ldb + p]: groups of 8 rows of B through the 8x8 transpose, the rest one by one
-    if (nr < NR) std::memset(dst, 0, sizeof(float) * NR * kc);
+    if (nr < kNR) std::memset(dst, 0, sizeof(float) * kNR * kc);
     const float* src = b + j0 * ldb;
     const int64_t full8 = nr / 8 * 8;
     for (int64_t g = 0; g < full8; g += 8) {
       int64_t p = 0;
       for (; p + 8 <= kc; p += 8) {
-        float* d = dst + p * NR + g;
-        transpose8x8(src + g * ldb + p, ldb, [d](int q, __m256 v) { _mm256_storeu_ps(d + q * NR, v); });
+        float* d = dst + p * kNR + g;
+        transpose8x8(src + g * ldb + p, ldb, [d](int q, __m256 v) { _mm256_storeu_ps(d + q * kNR, v); });
       }
       for (; p < kc; ++p)
-        for (int64_t jj = 0; jj < 8; ++jj) dst[p * NR + g + jj] = src[(g + jj) * ldb + p];
+        for (int64_t jj = 0; jj < 8; ++jj) dst[p * kNR + g + jj] = src[(g + jj) * ldb + p];
     }
     for (int64_t j = full8; j < nr; ++j) {
       const float* row = src + j * ldb;
-      for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = row[p];
+      for (int64_t p = 0; p < kc; ++p) dst[p * kNR + j] = row[p];
     }
   }
 }
@@ -231,7 +244,14 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, flo
 
 const Kernels& kernels_avx512() {
   // Batch 1 (m = 1, NT) uses the AVX2 dot products: that path is bound by reading the weights.
-  static const Kernels k{"avx512", kBlockingAvx512, &kernel<false>, &kernel<true>, &pack_a, &pack_b, &gemv_nt_avx2};
+  static const Kernels k{"avx512",          kBlockingAvx512,     &kernel<12, 2, false>, &kernel<12, 2, true>,
+                         &pack_a<12>,       &pack_b<2>,          &gemv_nt_avx2};
+  return k;
+}
+
+const Kernels& kernels_avx512_narrow() {
+  static const Kernels k{"avx512", kBlockingAvx512Narrow, &kernel<16, 1, false>, &kernel<16, 1, true>,
+                         &pack_a<16>, &pack_b<1>,           &gemv_nt_avx2};
   return k;
 }
 

@@ -27,9 +27,10 @@ const IsaKernels& isa_avx512() {
     own(t.fused.exp_sum_prob, kFusedAvx512.exp_sum_prob);
     own(t.fused.xent_grad, kFusedAvx512.xent_grad);
     own(t.fused.adam, kFusedAvx512.adam);
-    // gemm_narrow stays AVX2's 16-column kernel: a product that narrow would fill half of the
-    // 32-column tile or less (1.2-1.45x faster on AVX2's, with the same bits).
+    // A product at most 16 columns wide would fill half of the 32-column tile or less: it goes to
+    // the 16x16 kernel (one zmm per row), with the same bits.
     t.gemm = gemm::kernels_avx512();
+    t.gemm_narrow = gemm::kernels_avx512_narrow();
     return t;
   }();
   return k;

@@ -90,8 +90,9 @@ int main() {
               avx512.elementwise.transpose == avx2.elementwise.transpose && avx512.fused.adam == avx2.fused.adam &&
               avx512.fused.row_max_sum == avx2.fused.row_max_sum && avx512.fused.xent_grad == avx2.fused.xent_grad,
           "AVX-512 runs AVX2's memory-bound kernels", tg::Isa::Avx512);
-    check(std::strcmp(avx512.gemm_narrow.name, "avx2") == 0, "AVX-512's narrow products go to AVX2's GEMM",
-          tg::Isa::Avx512);
+    check(std::strcmp(avx512.gemm_narrow.name, "avx512") == 0 && avx512.gemm_narrow.blk.mr == 16 &&
+              avx512.gemm_narrow.blk.nr == 16 && avx512.gemm_narrow.panel_a != avx512.gemm.panel_a,
+          "AVX-512's narrow products go to its own 16x16 kernel", tg::Isa::Avx512);
   } else {
     std::printf("note: no AVX-512 on this CPU: the AVX-512 table was not exercised\n");
   }

@@ -384,6 +384,9 @@ void test_isas_agree() {
     int64_t m, n, k;
   };
   const S shapes[] = {{128, 512, 784}, {512, 784, 128}, {37, 61, 300}, {13, 33, 17}, {300, 200, 700}, {2, 1000, 64},
+                     // at most 16 columns (AVX-512's 16x16 kernel, AVX2's 6x16): partial panels, several K
+                     // blocks, a tall product that the driver splits over threads
+                     {32, 10, 256}, {50, 16, 700}, {25, 1, 9}, {512, 10, 256}, {600, 7, 1000}, {3, 13, 40},
                      // batch 1 (the GEMV path in the NT forms): k with and without an 8-block and a tail
                      {1, 512, 784}, {1, 10, 256}, {1, 37, 13}, {1, 100, 5}, {1, 61, 300}, {1, 2000, 33}, {1, 9, 8}};
   int idx = 0;
@@ -430,7 +433,7 @@ void test_fma_definition(tg::Isa isa) {
     int64_t m, n, k;
   };
   // (m = 1 in the NT form is left out: x86 runs it through the GEMV, which sums in another order.)
-  for (const S& s : {S{2, 10, 256}, S{9, 13, 5}, S{33, 50, 200}, S{130, 40, 64}}) {
+  for (const S& s : {S{2, 10, 256}, S{9, 13, 5}, S{33, 50, 200}, S{130, 40, 64}, S{70, 12, 100}, S{49, 16, 33}}) {
     for (int tr = 0; tr < 4; ++tr) {
       const bool ta = tr & 1, tb = tr & 2;
       std::vector<float> A(s.m * s.k), B(s.k * s.n), bias(s.n), C(s.m * s.n), want(s.m * s.n);
