@@ -229,7 +229,9 @@ void test_thread_determinism(tg::Isa isa) {
   };
   const S shapes[] = {{300, 200, 700},  {128, 512, 784},  {512, 784, 128},
                       {1000, 17, 300}, {17, 1000, 300}, {97, 61, 1500},
-                      {1, 1000, 784},  {1, 257, 300},   {1, 4096, 31}};
+                      {1, 1000, 784},  {1, 257, 300},   {1, 4096, 31},
+                      // at most 16 columns: the narrow kernels, split over rows only
+                      {1000, 10, 300}, {777, 16, 40},   {2000, 3, 9}};
   int idx = 0;
   for (const S& s : shapes) {
     for (int tr = 0; tr < 4; ++tr, ++idx) {
