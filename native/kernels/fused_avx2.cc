@@ -124,7 +124,7 @@ void adam(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, 
   const __m256 wd = _mm256_set1_ps(k.wd), decay = _mm256_set1_ps(k.decay);
   const __m256 w = _mm256_set1_ps(k.w), omw = _mm256_set1_ps(k.omw);
   const __m256 beta2 = _mm256_set1_ps(k.beta2), omb2 = _mm256_set1_ps(k.omb2);
-  const __m256 bc2s = _mm256_set1_ps(k.inv_bc2s), eps = _mm256_set1_ps(k.eps), ns = _mm256_set1_ps(k.neg_step);
+  const __m256 ibc = _mm256_set1_ps(k.inv_bc2s), eps = _mm256_set1_ps(k.eps), ns = _mm256_set1_ps(k.neg_step);
   for (int64_t i = 0; i < n; i += 8) {
     const bool full = i + 8 <= n;
     const __m256i mask = full ? _mm256_set1_epi32(-1) : tail_mask(n - i);
@@ -147,7 +147,7 @@ void adam(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, 
       if (full) _mm256_storeu_ps(vmax + i, vh);
       else _mm256_maskstore_ps(vmax + i, mask, vh);
     }
-    const __m256 denom = _mm256_add_ps(opaque(_mm256_mul_ps(_mm256_sqrt_ps(vh), bc2s)), eps);
+    const __m256 denom = _mm256_add_ps(opaque(_mm256_mul_ps(_mm256_sqrt_ps(vh), ibc)), eps);
     const __m256 pn = _mm256_add_ps(pi, _mm256_div_ps(_mm256_mul_ps(ns, mn), denom));
     if (full) {
       _mm256_storeu_ps(p + i, pn);

@@ -114,7 +114,7 @@ void adam(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, 
   const float32x4_t wd = vdupq_n_f32(k.wd), decay = vdupq_n_f32(k.decay);
   const float32x4_t w = vdupq_n_f32(k.w), omw = vdupq_n_f32(k.omw);
   const float32x4_t beta2 = vdupq_n_f32(k.beta2), omb2 = vdupq_n_f32(k.omb2);
-  const float32x4_t bc2s = vdupq_n_f32(k.inv_bc2s), eps = vdupq_n_f32(k.eps), ns = vdupq_n_f32(k.neg_step);
+  const float32x4_t ibc = vdupq_n_f32(k.inv_bc2s), eps = vdupq_n_f32(k.eps), ns = vdupq_n_f32(k.neg_step);
   for (int64_t i = 0; i < n; i += 4) {
     const int64_t r = n - i < 4 ? n - i : 4;
     const bool full = r == 4;
@@ -136,7 +136,7 @@ void adam(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, 
       if (full) vst1q_f32(vmax + i, vh);
       else store_tail(vmax + i, r, vh);
     }
-    const float32x4_t denom = vaddq_f32(opaque(vmulq_f32(vsqrtq_f32(vh), bc2s)), eps);
+    const float32x4_t denom = vaddq_f32(opaque(vmulq_f32(vsqrtq_f32(vh), ibc)), eps);
     const float32x4_t pn = vaddq_f32(pi, vdivq_f32(vmulq_f32(ns, mn), denom));
     if (full) {
       vst1q_f32(p + i, pn);

@@ -24,7 +24,7 @@
 #include <cstring>
 
 #include "gemm_blocking.h"
-#include "simd_avx2.h"
+#include "simd_avx512.h"
 
 namespace tg {
 namespace gemm {
@@ -34,6 +34,7 @@ static_assert(kBlockingAvx512.mr == 12 && kBlockingAvx512.nr == 32, "the kernel 
 static_assert(kBlockingAvx512Narrow.mr == 16 && kBlockingAvx512Narrow.nr == 16, "the narrow kernel is 16x16");
 
 using avx2::transpose8x8;
+using avx512::part16;
 
 // How the store step combines the accumulators with C (as in gemm_kernel_avx2.cc).
 enum StoreKind { kPlain, kAccumulate, kGeneral };
@@ -121,8 +122,7 @@ void kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t 
   sp.alpha = _mm512_set1_ps(t.alpha);
   sp.beta = _mm512_set1_ps(t.first ? t.beta : 1.0f);
   for (int v = 0; v < kNV; ++v) {
-    const int left = cols - 16 * v, lanes = left < 0 ? 0 : left > 16 ? 16 : left;
-    sp.mask[v] = static_cast<__mmask16>((1u << lanes) - 1u);
+    sp.mask[v] = part16(cols - 16 * v);
     sp.bias[v] = sp.bias_on ? _mm512_maskz_loadu_ps(sp.mask[v], t.bias + 16 * v) : _mm512_setzero_ps();
   }
   const bool masked = cols < 16 * kNV;
@@ -167,7 +167,7 @@ void pack_a(bool trans, const float* a, int64_t lda, int64_t mc, int64_t kc, flo
       const float* src = a + i0;
       for (int64_t p = 0; p < kc; ++p) {
         for (int h = 0; h < kMR; h += 16) {
-          const __mmask16 m = static_cast<__mmask16>((1u << (kMR - h < 16 ? kMR - h : 16)) - 1u);
+          const __mmask16 m = part16(kMR - h);
           _mm512_mask_storeu_ps(dst + p * kMR + h, m, _mm512_maskz_loadu_ps(m, src + p * lda + h));
         }
       }
@@ -210,10 +210,7 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, flo
     const int64_t nr = nc - j0 < kNR ? nc - j0 : kNR;
     if (!trans) {
       __mmask16 m[kNV];
-      for (int v = 0; v < kNV; ++v) {
-        const int64_t left = nr - 16 * v;
-        m[v] = static_cast<__mmask16>((1u << (left < 0 ? 0 : left > 16 ? 16 : left)) - 1u);
-      }
+      for (int v = 0; v < kNV; ++v) m[v] = part16(nr - 16 * v);
       const float* src = b + j0;
       for (int64_t p = 0; p < kc; ++p)
         for (int v = 0; v < kNV; ++v)
@@ -253,14 +250,14 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, flo
 
 const Kernels& kernels_avx512() {
   // Batch 1 (m = 1, NT) uses the AVX2 dot products: that path is bound by reading the weights.
-  static const Kernels k{"avx512",          kBlockingAvx512,     &kernel<12, 2, false>, &kernel<12, 2, true>,
-                         &pack_a<12>,       &pack_b<2>,          &gemv_nt_avx2};
+  static const Kernels k{"avx512",    kBlockingAvx512, &kernel<12, 2, false>, &kernel<12, 2, true>,
+                         &pack_a<12>, &pack_b<2>,      &gemv_nt_avx2};
   return k;
 }
 
 const Kernels& kernels_avx512_narrow() {
-  static const Kernels k{"avx512", kBlockingAvx512Narrow, &kernel<16, 1, false>, &kernel<16, 1, true>,
-                         &pack_a<16>, &pack_b<1>,           &gemv_nt_avx2};
+  static const Kernels k{"avx512",    kBlockingAvx512Narrow, &kernel<16, 1, false>, &kernel<16, 1, true>,
+                         &pack_a<16>, &pack_b<1>,            &gemv_nt_avx2};
   return k;
 }
 

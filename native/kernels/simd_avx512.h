@@ -21,6 +21,10 @@ namespace {
 // Lanes below rem (0..16) set.
 inline __mmask16 tail16(int64_t rem) { return static_cast<__mmask16>((1u << rem) - 1u); }
 
+// The valid lanes of a 16-lane part whose row has `left` elements from the part's start on: all
+// of them when left >= 16, none when left <= 0.
+inline __mmask16 part16(int64_t left) { return tail16(left < 0 ? 0 : left > 16 ? 16 : left); }
+
 // Lanes 0..7 / 8..15 widened to double, and back.
 inline __m512d lo8(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
 inline __m512d hi8(__m512 v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }
