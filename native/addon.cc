@@ -20,6 +20,7 @@
 #include "kernels/fused.h"
 #include "kernels/gather.h"
 #include "kernels/gemm.h"
+#include "kernels/linear_backward.h"
 #include "kernels/losses.h"
 #include "kernels/random.h"
 #include "kernels/reduce.h"
@@ -192,6 +193,52 @@ auto prepare_gemm(const Args& info, tg::ThreadPool* pool) {
   const int64_t lda = std::max<int64_t>(1, ta ? m : k), ldb = std::max<int64_t>(1, tb ? k : n);
   return [=]() {
     tg::sgemm(ta, tb, m, n, k, alpha, a.data, lda, b.data, ldb, beta, c.data, std::max<int64_t>(1, n), &ep, pool);
+  };
+}
+
+// linearBackward(rows, outF, inF, g, y|null, x|null, w|null, gy|null, gx|null, gw|null, gb|null):
+// kernels/linear_backward.h. y (a ReLU layer's output) comes with gy, its pre-activation
+// gradient's buffer; gx needs w, gw needs x.
+auto prepare_linear_backward(const Args& info, tg::ThreadPool* pool) {
+  const char* fn = "linearBackward";
+  Napi::Env env = info.Env();
+  need_args(info, 11, fn);
+  const int64_t rows = dim(info, 0, fn, "rows"), out_f = dim(info, 1, fn, "outF"), in_f = dim(info, 2, fn, "inF");
+  F32 g = f32(info, 3, fn, "g");
+  F32 y = f32(info, 4, fn, "y", true), x = f32(info, 5, fn, "x", true), w = f32(info, 6, fn, "w", true);
+  F32 gy = f32(info, 7, fn, "gy", true), gx = f32(info, 8, fn, "gx", true), gw = f32(info, 9, fn, "gw", true);
+  F32 gb = f32(info, 10, fn, "gb", true);
+  const int64_t n_out = product(env, fn, {rows, out_f}), n_in = product(env, fn, {rows, in_f});
+  const int64_t n_w = product(env, fn, {out_f, in_f});
+  expect_length(env, fn, "g", g, n_out);
+  if ((y.length >= 0) != (gy.length >= 0)) fail(env, fn, "y and gy come together (a ReLU layer) or not at all");
+  if (y.length >= 0) {
+    expect_length(env, fn, "y", y, n_out);
+    expect_length(env, fn, "gy", gy, n_out);
+  }
+  if (gx.length >= 0) {
+    if (w.length < 0) fail(env, fn, "gx needs w");
+    expect_length(env, fn, "gx", gx, n_in);
+  }
+  if (gw.length >= 0) {
+    if (x.length < 0) fail(env, fn, "gw needs x");
+    expect_length(env, fn, "gw", gw, n_w);
+  }
+  if (w.length >= 0) expect_length(env, fn, "w", w, n_w);
+  if (x.length >= 0) expect_length(env, fn, "x", x, n_in);
+  if (gb.length >= 0) expect_length(env, fn, "gb", gb, out_f);
+  const F32 outs[] = {gy, gx, gw, gb}, ins[] = {g, y, x, w};
+  for (size_t i = 0; i < 4; i++) {
+    for (size_t j = 0; j < 4; j++) {
+      if (overlaps(outs[i], ins[j]) || (j > i && overlaps(outs[i], outs[j]))) {
+        fail(env, fn, "gy, gx, gw and gb must not overlap each other or g, y, x, w");
+      }
+    }
+  }
+  auto data = [](const F32& a) { return a.length >= 0 ? a.data : nullptr; };
+  return [=]() {
+    tg::linear_backward(rows, out_f, in_f, g.data, data(y), data(x), data(w), data(gy), data(gx), data(gw), data(gb),
+                        pool);
   };
 }
 
@@ -564,6 +611,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("softmaxGrad", &Addon::SoftmaxGrad),
                              InstanceMethod("permute", &Addon::Permute),
                              InstanceMethod("crossEntropy", &Addon::CrossEntropy),
+                             InstanceMethod("linearBackward", &Addon::LinearBackward),
                              InstanceMethod("adamStep", &Addon::AdamStep),
                              InstanceMethod("sgdStep", &Addon::SgdStep),
                              InstanceMethod("rmspropStep", &Addon::RmspropStep),
@@ -716,6 +764,11 @@ class Addon : public Napi::Addon<Addon> {
                                      dlogits.length >= 0 ? dlogits.data : nullptr);
     }
     return Napi::Number::New(env, total);
+  }
+
+  Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
+    prepare_linear_backward(Args(info), pool_.get())();
+    return info.Env().Undefined();
   }
 
   Napi::Value AdamStep(const Napi::CallbackInfo& info) {
@@ -940,7 +993,7 @@ class Addon : public Napi::Addon<Addon> {
 
   // runAsync(commands) -> Promise<void>: commands is an array of [kernel, ...arguments] with the
   // same arguments as the synchronous entry point of that name (gemm, binary, unary, unaryGrad,
-  // sumTo, reduce, softmax, softmaxGrad, permute, adamStep). Every command is checked here, before
+  // sumTo, reduce, softmax, softmaxGrad, permute, linearBackward, adamStep). Every command is checked here, before
   // anything runs; then they run in order off the JS thread.
   Napi::Value RunAsync(const Napi::CallbackInfo& info) {
     const char* fn = "runAsync";
@@ -966,6 +1019,7 @@ class Addon : public Napi::Addon<Addon> {
       else if (name == "softmax") steps.emplace_back(prepare_softmax(a));
       else if (name == "softmaxGrad") steps.emplace_back(prepare_softmax_grad(a));
       else if (name == "permute") steps.emplace_back(prepare_permute(a));
+      else if (name == "linearBackward") steps.emplace_back(prepare_linear_backward(a, pool_.get()));
       else if (name == "adamStep") steps.emplace_back(prepare_adam_step(a, pool_.get()));
       else if (name == "sgdStep") steps.emplace_back(prepare_sgd_step(a, pool_.get()));
       else if (name == "rmspropStep") steps.emplace_back(prepare_rmsprop_step(a, pool_.get()));

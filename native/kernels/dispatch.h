@@ -46,6 +46,11 @@ struct ReduceKernels {
   void (*accumulate_f64)(double* acc, const float* x, int64_t n);  // acc[i] += x[i]
   // out[j] = Σ_i x[i·ld + j] for i < n, j < width: each column summed in row order, in double.
   void (*sum_cols)(const float* x, int64_t n, int64_t width, int64_t ld, float* out);
+  // ReLU's backward fused with the bias gradient (linear_backward.h): for i < n, j < width,
+  // gy[i·ld + j] = y[i·ld + j] <= 0 ? 0 : g[i·ld + j] (NaN passes g, as unary_grad's relu), and
+  // out[j] = Σ_i gy[i·ld + j] summed exactly as sum_cols sums it.
+  void (*relu_grad_sum_cols)(const float* g, const float* y, float* gy, int64_t n, int64_t width, int64_t ld,
+                             float* out);
   // One outer slice of reduce()'s max/min: x is [n ≥ 1, inner]; out and arg (may be null) get
   // inner values (reduce.h gives the tie and NaN rules).
   void (*argreduce)(bool is_max, const float* x, int64_t n, int64_t inner, float* out, float* arg);

@@ -33,7 +33,7 @@ bool complete(const tg::IsaKernels& k) {
   const auto& e = k.elementwise;
   const auto& r = k.reduce;
   const auto& f = k.fused;
-  return e.binary_row && e.unary && e.unary_grad && e.transpose && r.sum_f64 && r.accumulate_f64 && r.sum_cols &&
+  return e.binary_row && e.unary && e.unary_grad && e.transpose && r.sum_f64 && r.accumulate_f64 && r.sum_cols && r.relu_grad_sum_cols &&
          r.argreduce && k.softmax.forward && k.softmax.backward && f.row_max_sum && f.exp_sum && f.exp_sum_prob &&
          f.xent_grad && f.adam && complete(k.gemm) && complete(k.gemm_narrow) && k.gemm_narrow.blk.nr <= k.gemm.blk.nr;
 }

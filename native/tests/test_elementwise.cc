@@ -2,6 +2,7 @@
 // paths the CPU has (AVX2 and AVX-512, or NEON), against references written independently here
 // (double precision, or the exact float expressions of src/backend/js where the kernel promises
 // bit-identity), and of the SIMD reductions against the scalar ones.
+#include <algorithm>
 #include <cfloat>
 #include <cinttypes>
 #include <cmath>
@@ -13,6 +14,8 @@
 #include "cpu.h"
 #include "kernels/dispatch.h"
 #include "kernels/elementwise.h"
+#include "kernels/gemm.h"
+#include "kernels/linear_backward.h"
 #include "kernels/reduce.h"
 #include "kernels/softmax.h"
 #include "kernels/parallel.h"
@@ -1028,6 +1031,65 @@ void test_reduce_paths_agree() {
 // Above kElementParallelMin elements the unary maps, their gradients and sums split over the pool;
 // every op must give the same bits on 1 and 3 threads, at sizes around the threshold and with a
 // vector tail, and for the column sums with widths that cut across the 256-column blocks.
+// ---- linear_backward ------------------------------------------------------------------------------
+
+// linear_backward against the calls it fuses (unary_grad relu, reduce sum, sgemm NN and TN), bit
+// for bit, on the active ISA: every tail of 16 and 4 columns, several 64-column pieces, zero rows,
+// y holding NaN, ±0 and negatives, each output left out in turn, and split over 3 threads.
+void test_linear_backward() {
+  Rng rng(21);
+  tg::ThreadPool three(3);
+  struct S {
+    int64_t rows, out_f, in_f;
+  };
+  std::vector<S> shapes;
+  for (int64_t out_f = 1; out_f <= 40; out_f++) shapes.push_back({7, out_f, 5});
+  for (S s : {S{0, 9, 4}, S{3, 0, 4}, S{5, 6, 0}, S{1, 200, 3}, S{37, 129, 11}, S{300, 260, 9}, S{520, 513, 2}})
+    shapes.push_back(s);
+  const float specials[] = {0.0f, -0.0f, NAN, -1.0f, 2.0f, -INFINITY};
+  for (const S& s : shapes) {
+    const int64_t no = s.rows * s.out_f, ni = s.rows * s.in_f, nw = s.out_f * s.in_f;
+    const std::vector<float> g = random_vec(rng, static_cast<size_t>(no), -2, 2);
+    std::vector<float> y = random_vec(rng, static_cast<size_t>(no), -1, 1);
+    for (size_t i = 0; i < y.size(); i += 3) y[i] = specials[rng.next() % 6];
+    const std::vector<float> x = random_vec(rng, static_cast<size_t>(ni), -1, 1), w = random_vec(rng, static_cast<size_t>(nw), -1, 1);
+    for (int relu = 0; relu < 2; relu++) {
+      // Reference: the separate kernels.
+      std::vector<float> gy_r(static_cast<size_t>(no)), gx_r(static_cast<size_t>(ni)), gw_r(static_cast<size_t>(nw)),
+          gb_r(static_cast<size_t>(s.out_f));
+      const float* d = g.data();
+      if (relu) {
+        tg::unary_grad(tg::UnaryOp::Relu, y.data(), y.data(), g.data(), gy_r.data(), no, 0, 0);
+        d = gy_r.data();
+      }
+      tg::reduce(tg::ReduceOp::Sum, d, 1, s.rows, s.out_f, gb_r.data(), nullptr);
+      const int64_t ldo = std::max<int64_t>(1, s.out_f), ldi = std::max<int64_t>(1, s.in_f);
+      tg::sgemm(false, false, s.rows, s.in_f, s.out_f, 1, d, ldo, w.data(), ldi, 0, gx_r.data(), ldi, nullptr, nullptr);
+      tg::sgemm(true, false, s.out_f, s.in_f, s.rows, 1, d, ldo, x.data(), ldi, 0, gw_r.data(), ldi, nullptr, nullptr);
+      for (int mask = 0; mask < 8; mask++) {  // bit 0: gb, 1: gx, 2: gw
+        for (tg::ThreadPool* pool : {static_cast<tg::ThreadPool*>(nullptr), &three}) {
+          std::vector<float> gy(gy_r.size(), 7.0f), gx(gx_r.size(), 7.0f), gw(gw_r.size(), 7.0f), gb(gb_r.size(), 7.0f);
+          tg::linear_backward(s.rows, s.out_f, s.in_f, g.data(), relu ? y.data() : nullptr, x.data(), w.data(),
+                              relu ? gy.data() : nullptr, mask & 2 ? gx.data() : nullptr, mask & 4 ? gw.data() : nullptr,
+                              mask & 1 ? gb.data() : nullptr, pool);
+          auto same = [](const std::vector<float>& a, const std::vector<float>& b) {
+            return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * 4) == 0);
+          };
+          auto untouched = [](const std::vector<float>& a) {
+            for (float v : a)
+              if (v != 7.0f) return false;
+            return true;
+          };
+          const bool ok = (!relu || same(gy, gy_r)) && ((mask & 1) ? same(gb, gb_r) : untouched(gb)) &&
+                          ((mask & 2) ? same(gx, gx_r) : untouched(gx)) && ((mask & 4) ? same(gw, gw_r) : untouched(gw));
+          CHECK(ok, "linear_backward [%lld, %lld, %lld] relu %d outputs %d %s: differs from the separate kernels",
+                (long long)s.rows, (long long)s.out_f, (long long)s.in_f, relu, mask, pool ? "3 threads" : "1 thread");
+        }
+      }
+    }
+  }
+}
+
 void test_threads_agree() {
   Rng rng(9);
   tg::ThreadPool one(1), three(3);
@@ -1082,6 +1144,7 @@ int main() {
     test_softmax();
     test_permute();
     test_threads_agree();
+    test_linear_backward();
     std::printf("%s path: %s\n", g_ctx.c_str(), g_fail == before ? "ok" : "FAILURES");
   }
   test_paths_agree();

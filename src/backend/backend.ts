@@ -106,6 +106,29 @@ export interface Backend {
    */
   linear(m: number, n: number, k: number, a: Float32Array, b: Float32Array, bias: Float32Array | null, relu: boolean, c: Float32Array): void;
 
+  /**
+   * The Linear backward in one call, for an output gradient g [rows, outF]. With y (a ReLU
+   * layer's output) the pre-activation gradient gy = (y ≤ 0 ? 0 : g) is written to gy (y and gy
+   * are both given or both null; without them g is used as it is). Then each non-null output:
+   * gb [outF] = Σ_rows gy (float64, row order, as reduce's sum), gx [rows, inF] = gy·W (needs w
+   * [outF, inF]), gw [outF, inF] = gyᵀ·x (needs x [rows, inF]). Bitwise the same as unaryGrad
+   * ('relu') + reduce('sum') + two gemm calls; the native backend masks and sums in one sweep.
+   * Outputs must not overlap each other or the inputs.
+   */
+  linearBackward(
+    rows: number,
+    outF: number,
+    inF: number,
+    g: Float32Array,
+    y: Float32Array | null,
+    x: Float32Array | null,
+    w: Float32Array | null,
+    gy: Float32Array | null,
+    gx: Float32Array | null,
+    gw: Float32Array | null,
+    gb: Float32Array | null,
+  ): void;
+
   /** Sets the number of threads kernels may use (a no-op for single-threaded backends). */
   setNumThreads(n: number): void;
 

@@ -35,7 +35,17 @@ import { type NativeAddon, loadAddon } from './native.js';
 
 /** One kernel call in the addon's argument order: [kernel name, ...arguments]. */
 type Command = [DeferrableKernel, ...unknown[]];
-type DeferrableKernel = 'gemm' | 'binary' | 'unary' | 'unaryGrad' | 'sumTo' | 'reduce' | 'softmax' | 'softmaxGrad' | 'permute';
+type DeferrableKernel =
+  | 'gemm'
+  | 'linearBackward'
+  | 'binary'
+  | 'unary'
+  | 'unaryGrad'
+  | 'sumTo'
+  | 'reduce'
+  | 'softmax'
+  | 'softmaxGrad'
+  | 'permute';
 
 /**
  * Copies of outside arrays kept between batches, so a served model's weights are copied once, not
@@ -219,6 +229,12 @@ function recorder(b: Batch): Backend {
         [c],
         () => real.linear(m, n, k, x, w, bias, relu, c),
         () => ['gemm', false, true, m, n, k, 1, b.input(x), b.input(w), 0, c, b.maybeInput(bias), relu],
+      ),
+    linearBackward: (rows, outF, inF, g, y, x, w, gy, gx, gw, gb) =>
+      b.record(
+        [gy, gx, gw, gb],
+        () => real.linearBackward(rows, outF, inF, g, y, x, w, gy, gx, gw, gb),
+        () => ['linearBackward', rows, outF, inF, b.input(g), b.maybeInput(y), b.maybeInput(x), b.maybeInput(w), gy, gx, gw, gb],
       ),
     binary: (op, x, xs, y, ys, out, os) =>
       b.record(

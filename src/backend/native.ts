@@ -26,6 +26,8 @@ export interface NativeAddon {
     bias: Float32Array | null,
     relu: boolean,
   ): void;
+  /** Same signature as Backend.linearBackward; absent from binaries built before it existed. */
+  linearBackward?: Backend['linearBackward'];
   // Same signatures as the Backend methods they serve.
   binary: Backend['binary'];
   unary: Backend['unary'];
@@ -126,6 +128,20 @@ export function addonLoadError(): string | null {
 }
 
 /** The native backend: the addon's kernels behind the Backend interface. */
+/** Backend.linearBackward from the addon's separate kernels, for binaries that lack the fused entry. */
+function composedLinearBackward(a: NativeAddon): Backend['linearBackward'] {
+  return (rows, outF, inF, g, y, x, w, gy, gx, gw, gb) => {
+    let d = g;
+    if (y !== null && gy !== null) {
+      a.unaryGrad('relu', y, y, g, gy, 0, 0);
+      d = gy;
+    }
+    if (gb !== null) a.reduce('sum', d, 1, rows, outF, gb, null);
+    if (gx !== null && w !== null) a.gemm(false, false, rows, inF, outF, 1, d, w, 0, gx, null, false);
+    if (gw !== null && x !== null) a.gemm(true, false, outF, inF, rows, 1, d, x, 0, gw, null, false);
+  };
+}
+
 export function nativeBackend(a: NativeAddon): Backend {
   return {
     name: 'native',
@@ -135,6 +151,7 @@ export function nativeBackend(a: NativeAddon): Backend {
     },
     gemm: (transA, transB, m, n, k, alpha, x, y, beta, c) => a.gemm(transA, transB, m, n, k, alpha, x, y, beta, c, null, false),
     linear: (m, n, k, x, w, bias, relu, c) => a.gemm(false, true, m, n, k, 1, x, w, 0, c, bias, relu),
+    linearBackward: a.linearBackward?.bind(a) ?? composedLinearBackward(a),
     setNumThreads: (n) => a.setNumThreads(n),
     binary: (op, x, xs, y, ys, out, os) => a.binary(op, x, xs, y, ys, out, os),
     unary: (op, x, out, p0, p1) => a.unary(op, x, out, p0, p1),

@@ -43,30 +43,27 @@ function linearOp(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | u
   if (y.size > 0) getBackend().linear(rows, outF, inF, x._buf, weight._buf, bias ? bias._buf : null, relu, y._buf);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(y, op, inputs, linearReads(x, weight, relu ? y : null), (g) => {
-    const be = getBackend();
-    let gy = g;
     if (y.size === 0) return bias ? [empty(x.shape, op), empty(weight.shape, op), empty(bias.shape, op)] : [empty(x.shape, op), empty(weight.shape, op)];
-    if (relu) {
-      // ReLU's derivative from its output: y ≤ 0 exactly where the pre-activation was ≤ 0, and
-      // y is NaN exactly where it was NaN (where PyTorch passes the gradient).
-      gy = scratch(y.shape, op);
-      be.unaryGrad('relu', y._buf, y._buf, g._buf, gy._buf, 0, 0);
-    }
-    let gx: Tensor | null = null;
-    let gw: Tensor | null = null;
-    let gb: Tensor | null = null;
-    if (x.requiresGrad) {
-      gx = scratch(x.shape, op);
-      be.gemm(false, false, rows, inF, outF, 1, gy._buf, weight._buf, 0, gx._buf);
-    }
-    if (weight.requiresGrad) {
-      gw = scratch(weight.shape, op);
-      be.gemm(true, false, outF, inF, rows, 1, gy._buf, x._buf, 0, gw._buf);
-    }
-    if (bias && bias.requiresGrad) {
-      gb = empty(bias.shape, op);
-      be.reduce('sum', gy._buf, 1, rows, outF, gb._buf, null);
-    }
+    // ReLU's derivative comes from its output: y ≤ 0 exactly where the pre-activation was ≤ 0,
+    // and y is NaN exactly where it was NaN (where PyTorch passes the gradient). The backend
+    // masks g and sums the bias gradient in one sweep, then runs both GEMMs, in one call.
+    const gy = relu ? scratch(y.shape, op) : null;
+    const gx = x.requiresGrad ? scratch(x.shape, op) : null;
+    const gw = weight.requiresGrad ? scratch(weight.shape, op) : null;
+    const gb = bias && bias.requiresGrad ? empty(bias.shape, op) : null;
+    getBackend().linearBackward(
+      rows,
+      outF,
+      inF,
+      g._buf,
+      relu ? y._buf : null,
+      gw ? x._buf : null,
+      gx ? weight._buf : null,
+      gy ? gy._buf : null,
+      gx ? gx._buf : null,
+      gw ? gw._buf : null,
+      gb ? gb._buf : null,
+    );
     return bias ? [gx, gw, gb] : [gx, gw];
   });
 }

@@ -4,7 +4,7 @@ import { adamStep, crossEntropy, rmspropStep, sgdStep } from './fused.js';
 import { fingerprint } from './fingerprint.js';
 import { copyBlocks, gatherRows, normPart, scatterAddRows, scatterArg, shareEqual } from './gather.js';
 import { gemm } from './gemm.js';
-import { linear } from './linear.js';
+import { linear, linearBackward } from './linear.js';
 import { bceLoss, bceLossGrad, nllLoss, nllLossGrad } from './losses.js';
 import { permute } from './permute.js';
 import { dropoutMask, fillUniform } from './random.js';
@@ -18,6 +18,7 @@ export const jsBackend: Backend = {
   info: () => ({ backend: 'js', isa: 'js', threads: 1 }),
   gemm,
   linear,
+  linearBackward,
   setNumThreads: () => {},
   binary,
   unary,

@@ -1,4 +1,5 @@
 import { gemm } from './gemm.js';
+import { reduce } from './reduce.js';
 
 /** C = act(A·Bᵀ + bias): the GEMM, then one pass for bias and ReLU. */
 export function linear(
@@ -23,4 +24,42 @@ export function linear(
       c[row + j] = relu && v < 0 ? 0 : v;
     }
   }
+}
+
+/**
+ * Backend.linearBackward: the ReLU mask and the bias sums in one pass over g (each column summed
+ * in float64 down the rows, as reduce's sum), then gemm for gx and gw.
+ */
+export function linearBackward(
+  rows: number,
+  outF: number,
+  inF: number,
+  g: Float32Array,
+  y: Float32Array | null,
+  x: Float32Array | null,
+  w: Float32Array | null,
+  gy: Float32Array | null,
+  gx: Float32Array | null,
+  gw: Float32Array | null,
+  gb: Float32Array | null,
+): void {
+  let d = g;
+  if (y !== null && gy !== null) {
+    const acc = gb !== null ? new Float64Array(outF) : null;
+    for (let i = 0; i < rows; i++) {
+      const row = i * outF;
+      for (let j = 0; j < outF; j++) {
+        // unaryGrad's relu: NaN in y passes the gradient, as PyTorch's threshold_backward.
+        const v = y[row + j]! <= 0 ? 0 : g[row + j]!;
+        gy[row + j] = v;
+        if (acc !== null) acc[j] += v;
+      }
+    }
+    if (gb !== null && acc !== null) gb.set(acc);
+    d = gy;
+  } else if (gb !== null) {
+    reduce('sum', g, 1, rows, outF, gb, null);
+  }
+  if (gx !== null && w !== null) gemm(false, false, rows, inF, outF, 1, d, w, 0, gx);
+  if (gw !== null && x !== null) gemm(true, false, outF, inF, rows, 1, d, x, 0, gw);
 }
