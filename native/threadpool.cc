@@ -142,6 +142,19 @@ void ThreadPool::worker_main(int id, uint64_t seen) {
   }
 }
 
+void ThreadPool::run_task(Call call, void* ctx, int64_t task, int64_t tasks, int worker) {
+  try {
+    call(ctx, task, worker);
+  } catch (...) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!error_) error_ = std::current_exception();
+  }
+  if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == tasks && worker != 0) {
+    std::lock_guard<std::mutex> lk(mu_);  // the caller may be asleep waiting for this
+    done_cv_.notify_one();
+  }
+}
+
 void ThreadPool::work_on(uint64_t gen, Call call, void* ctx, int64_t tasks, int worker) {
   const uint64_t tag = gen << kTaskBits;
   const uint64_t end = tag | static_cast<uint64_t>(tasks);
@@ -149,17 +162,7 @@ void ThreadPool::work_on(uint64_t gen, Call call, void* ctx, int64_t tasks, int 
   for (;;) {
     if ((t & ~((uint64_t(1) << kTaskBits) - 1)) != tag || t >= end) return;  // another job, or none left
     if (!ticket_.compare_exchange_weak(t, t + 1, std::memory_order_acquire, std::memory_order_relaxed)) continue;
-    const int64_t task = static_cast<int64_t>(t - tag);
-    try {
-      call(ctx, task, worker);
-    } catch (...) {
-      std::lock_guard<std::mutex> lk(mu_);
-      if (!error_) error_ = std::current_exception();
-    }
-    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == tasks && worker != 0) {
-      std::lock_guard<std::mutex> lk(mu_);  // the caller may be asleep waiting for this
-      done_cv_.notify_one();
-    }
+    run_task(call, ctx, static_cast<int64_t>(t - tag), tasks, worker);
     t = ticket_.load(std::memory_order_relaxed);
   }
 }
@@ -194,13 +197,17 @@ void ThreadPool::run(int64_t tasks, Call call, void* ctx) {
     // The generation tag wraps after 2^24 jobs; a worker would have to stall between reading a job
     // and claiming from it for that many jobs to confuse two of them.
     gen = (gen_.load(std::memory_order_relaxed) + 1) & ((uint64_t(1) << (64 - kTaskBits)) - 1);
-    ticket_.store(gen << kTaskBits, std::memory_order_relaxed);
+    // Task 0 is the caller's, claimed before the job is published: the same part of a kernel's
+    // data goes to the same thread every call (on two threads the worker, when awake, gets task 1),
+    // so consecutive kernels over one weight find it in that core's cache (gemm.cc: choose_grid).
+    ticket_.store((gen << kTaskBits) | 1, std::memory_order_relaxed);
     gen_.store(gen, std::memory_order_release);
     notify = sleepers_.load(std::memory_order_relaxed) > 0;
   }
   if (notify) wake_cv_.notify_all();
   {
     InsideScope inside(this, 0);
+    run_task(call, ctx, 0, tasks, 0);
     work_on(gen, call, ctx, tasks, 0);
   }
   // Every task is claimed; wait for the ones other workers are still running.

@@ -2,9 +2,10 @@
 //
 // parallel_for(tasks, fn) runs fn(task, worker) for every task in [0, tasks) and returns when all
 // have finished. The calling thread takes part as worker 0; workers 1..threads()-1 are pool
-// threads, so `worker` indexes per-thread scratch. Tasks are claimed dynamically (an atomic
-// counter), so which worker runs which task is not fixed: kernels that need reproducible results
-// must make each task's result independent of the worker that runs it (the GEMM does).
+// threads, so `worker` indexes per-thread scratch. The caller always runs task 0; the others are
+// claimed dynamically (an atomic counter), so which worker runs which of them is not fixed:
+// kernels that need reproducible results must make each task's result independent of the worker
+// that runs it (the GEMM does).
 //
 // Idle workers sleep on a condition variable (after a short bounded spin, see threadpool.cc), so an
 // idle process burns no CPU. When two threads call parallel_for on the same pool at once, the one
@@ -67,6 +68,8 @@ class ThreadPool {
   void worker_main(int id, uint64_t seen_gen);
   // Claims and runs tasks of job `gen` until none are left.
   void work_on(uint64_t gen, Call call, void* ctx, int64_t tasks, int worker);
+  // Runs one task, records its exception, counts it done (waking the caller after the last).
+  void run_task(Call call, void* ctx, int64_t task, int64_t tasks, int worker);
 
   std::mutex call_mu_;  // serialises parallel_for and set_threads callers
   std::atomic<int> threads_{1};

@@ -21,10 +21,17 @@ void fill(float* p, int64_t n, float v) {
   for (int64_t i = 0; i < n; i++) p[i] = v;
 }
 
-// Runs body(i0, len) over [0, n) in kAdamChunk pieces on the pool, or at once below the threshold.
+// Runs body(i0, len) over [0, n) in one contiguous piece per thread of the pool (a multiple of 16
+// elements: only the last piece has a tail), or at once below kAdamParallelMin. The same piece
+// goes to the same thread at every step (the pool's caller runs piece 0), as the rows of the
+// weight's gradient did in the GEMM that wrote it (gemm.cc: choose_grid). With 16K-element pieces
+// claimed dynamically, Adam over a 401k-parameter weight right after its gradient GEMM took
+// 150-160 us on 2 threads of a Zen 5 guest, against about 105 us this way.
 template <class Body>
 void split(int64_t n, ThreadPool* pool, Body body) {
-  parallel_range(n, kAdamChunk, kAdamParallelMin, pool, body);
+  const int64_t threads = pool != nullptr && n >= kAdamParallelMin ? pool->threads() : 1;
+  const int64_t piece = ((n + threads - 1) / threads + 15) / 16 * 16;
+  parallel_range(n, piece, 0, threads > 1 ? pool : nullptr, body);
 }
 
 }  // namespace

@@ -73,8 +73,8 @@ double softmax_xent_prob(const float* logits, int64_t rows, int64_t classes, con
 // its results can differ from these (and from its scalar kernels) in the last bit.
 // The scalar, AVX2 and NEON paths perform the same float operations (no FMA contraction), so they
 // give bit-identical results. With a pool, buffers of at least kAdamParallelMin parameters
-// are split into kAdamChunk-sized pieces over its threads; every element is computed the same way
-// wherever it falls, so the result is bitwise identical for any thread count.
+// are split into one contiguous piece per thread (a multiple of 16 elements); every element is
+// computed the same way wherever it falls, so the result is bitwise identical for any thread count.
 struct AdamParams {
   double lr = 1e-3;
   double beta1 = 0.9;
@@ -86,7 +86,6 @@ struct AdamParams {
   int64_t step = 1;
 };
 
-constexpr int64_t kAdamChunk = 16384;        // a multiple of 8: only the last piece has a tail
 constexpr int64_t kAdamParallelMin = 65536;  // below this, waking a worker costs more than it saves
 
 void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamParams& hp,

@@ -64,9 +64,6 @@ inline constexpr double kMinParallelFlops = 0.5e6;
 // The batch-1 path (gemv) reads each weight once: it is bound by memory, not arithmetic, and two
 // threads halve a 256x512 layer (6.7 -> 3.9 us) where the flops rule kept it on one.
 inline constexpr double kMinParallelGemvFlops = 0.125e6;
-// The driver cuts C into 2 tasks per thread (for balance under interference) only while each task
-// stays above this many flops.
-inline constexpr double kMinTaskFlops = 2.0e6;
 inline constexpr double kMinWakeFlops = 16.0e6;
 // Cost (in grid_cost's cycles) per element of C, and per element of op(A) and op(B), of a task on
 // another core: its part of C goes back to the caller's cache, its inputs come from there. Counted

@@ -384,7 +384,7 @@ void test_adam_threads_agree() {
   g_ctx = "threads";
   Rng rng(14);
   for (int64_t n : {tg::kAdamParallelMin - 1, tg::kAdamParallelMin, tg::kAdamParallelMin + 5,
-                    3 * tg::kAdamChunk + 13, 25 * tg::kAdamChunk + 1001}) {
+                    int64_t(3 * 16384 + 13), int64_t(25 * 16384 + 1001)}) {
     for (int threads : {2, 3, 5}) {
       tg::ThreadPool pool(threads);
       tg::AdamParams hp;
@@ -413,7 +413,7 @@ void test_sgd_rmsprop_threads_agree() {
   g_ctx = "sgd/rmsprop threads";
   Rng rng(15);
   tg::ThreadPool pool(3);
-  for (int64_t n : {int64_t(5), tg::kAdamParallelMin + 7, 4 * tg::kAdamChunk + 3}) {
+  for (int64_t n : {int64_t(5), tg::kAdamParallelMin + 7, int64_t(4 * 16384 + 3)}) {
     std::vector<float> p(static_cast<size_t>(n)), g(p.size()), s(p.size()), a(p.size()), b(p.size());
     for (size_t i = 0; i < p.size(); i++) {
       p[i] = static_cast<float>(rng.normal());

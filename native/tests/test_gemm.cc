@@ -296,15 +296,17 @@ void test_pool() {
     check(pool.threads() == threads, "threads() after construction");
     for (int64_t tasks : {0, 1, 2, 3, 17, 1000}) {
       std::vector<std::atomic<int>> hits(tasks);
-      std::atomic<bool> bad_worker{false};
+      std::atomic<bool> bad_worker{false}, task0_elsewhere{false};
       pool.parallel_for(tasks, [&](int64_t t, int w) {
         hits[t].fetch_add(1);
         if (w < 0 || w >= threads) bad_worker = true;
+        if (t == 0 && w != 0) task0_elsewhere = true;  // the caller's task (cache affinity across calls)
       });
       bool once = true;
       for (auto& h : hits) once = once && h.load() == 1;
       check(once && !bad_worker, "parallel_for runs every task once, threads=" + std::to_string(threads) +
                                      " tasks=" + std::to_string(tasks));
+      check(!task0_elsewhere, "the caller runs task 0, threads=" + std::to_string(threads) + " tasks=" + std::to_string(tasks));
     }
   }
   // Two threads calling parallel_for on the same pool at once, many times.
