@@ -1,9 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend/backend.js';
-import { availableBackends } from '../src/backend/index.js';
+import { availableBackends, getBackend, setBackend } from '../src/backend/index.js';
 import { jsBackend } from '../src/backend/js/index.js';
+import { deferred } from '../src/backend/deferred.js';
 import { loadAddon } from '../src/backend/native.js';
+import * as tg from '../src/index.js';
 import { Generator } from '../src/random.js';
 
 // Backend.linearBackward fuses what the Linear layer's backward used to call one by one: the ReLU
@@ -170,5 +172,34 @@ describe.runIf(native !== undefined)('Backend.linearBackward: native and TypeScr
     expect(() => call(2, 3, 4, shared.subarray(0, 6), null, null, null, null, null, null, shared.subarray(4, 7))).toThrow(/must not overlap/);
     const g = f(6);
     expect(() => call(2, 3, 4, g, f(6), null, null, g, null, null, null)).toThrow(/must not overlap/);
+  });
+});
+
+describe('a Linear backward inside an async batch', () => {
+  it('gives the gradients of a synchronous backward (the recorded linearBackward runs off the JS thread)', async () => {
+    const grads = async (async: boolean): Promise<number[][]> => {
+      tg.manualSeed(5);
+      const model = new tg.Sequential(new tg.Linear(7, 20), new tg.ReLU(), new tg.Linear(20, 3));
+      const x = tg.randn([9, 7]);
+      const y = new tg.Tensor(Float32Array.from({ length: 9 }, (_, i) => i % 3), [9]);
+      const run = () => tg.crossEntropy(model.forward(x), y).backward();
+      if (async) await deferred(run);
+      else run();
+      return model.parameters().map((p) => Array.from(p.grad!.toArray() as number[][]).flat(2) as number[]);
+    };
+    const want = await grads(false);
+    // Count the layer backwards that run synchronously: with the addon's runAsync, none should.
+    const real = getBackend();
+    let synchronous = 0;
+    setBackend({ ...real, linearBackward: (...a) => (synchronous++, real.linearBackward(...a)) });
+    let got: number[][];
+    try {
+      got = await grads(true);
+    } finally {
+      setBackend(real);
+    }
+    expect(got).toEqual(want);
+    expect(want[0]!.some((v) => v !== 0)).toBe(true);
+    expect(synchronous).toBe(real.name === 'native' && typeof loadAddon()?.runAsync === 'function' ? 0 : 2);
   });
 });
