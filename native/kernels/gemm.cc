@@ -236,9 +236,10 @@ double grid_cost(const Problem& P, int threads, int tm, int tn, bool migration) 
 // the next (the pool's caller always runs task 0): a Linear layer's forward (split over the
 // weight's rows as C's columns), its weight gradient (split over the same rows) and the optimizer
 // step over that weight (ThreadPool-sized pieces, fused.cc) then find their data in the cache of
-// the core that last wrote it. Cutting C into 2 x threads dynamically claimed tasks instead (for
-// balance when a thread is slowed down) made the 2-thread batch-32 step 14% slower on a 2-vCPU
-// Zen 5 guest (forward + weight gradient + Adam over a 512x784 weight: 420 -> 311 us).
+// the core that last wrote it. Measured on a 2-vCPU Zen 5 guest against 2 x threads tasks claimed
+// in any order (kept for balance when a thread is slowed down) with Adam in 16K-element pieces:
+// forward + weight gradient + Adam over a 512x784 weight at batch 32, 420 -> 311 us; whole
+// 2-thread training steps 6-10% faster (two builds alternating in one process).
 Grid choose_grid(const Problem& P, int threads) {
   const int64_t MR = P.kr->blk.mr, NR = P.kr->blk.nr;
   const int64_t panels = ((P.m + MR - 1) / MR) * ((P.n + NR - 1) / NR);
