@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "kernels/dispatch.h"
+#include "kernels/relu_grad_rows.h"
 #include "kernels/simd_avx2.h"
 
 namespace tg {
@@ -163,40 +164,20 @@ void sum_cols(const float* x, int64_t n, int64_t width, int64_t ld, float* out) 
   }
 }
 
-// Row by row, not sum_cols's sweeps down 16 columns: three arrays walked down their columns cost
-// a page per row each, which the prefetchers do not follow (a 512x512 ReLU backward took 3x as
-// long). Each column is still one chain of double additions in row order: sum_cols's bits.
-// y <= 0 (ordered, so false at NaN) clears g.
-inline __m256 relu_mask8(const float* g, const float* y) {
-  return _mm256_andnot_ps(_mm256_cmp_ps(_mm256_loadu_ps(y), _mm256_setzero_ps(), _CMP_LE_OQ), _mm256_loadu_ps(g));
-}
-
+// Eight columns a step (relu_grad_rows.h has the sweep); y <= 0 (ordered, so false at NaN) clears g.
 void relu_grad_sum_cols(const float* g, const float* y, float* gy, int64_t n, int64_t width, int64_t ld, float* out) {
-  constexpr int64_t B = 512;
-  alignas(32) double acc[B];
-  for (int64_t j0 = 0; j0 < width; j0 += B) {
-    const int64_t w = width - j0 < B ? width - j0 : B;
-    for (int64_t j = 0; j < w; j++) acc[j] = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-      const float* gr = g + i * ld + j0;
-      const float* yr = y + i * ld + j0;
-      float* dr = gy + i * ld + j0;
-      int64_t j = 0;
-      for (; j + 8 <= w; j += 8) {
-        const __m256 v = relu_mask8(gr + j, yr + j);
-        _mm256_storeu_ps(dr + j, v);
-        _mm256_store_pd(acc + j, _mm256_add_pd(_mm256_load_pd(acc + j), _mm256_cvtps_pd(_mm256_castps256_ps128(v))));
-        _mm256_store_pd(acc + j + 4,
-                        _mm256_add_pd(_mm256_load_pd(acc + j + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))));
-      }
-      for (; j < w; j++) {
-        const float v = yr[j] <= 0.0f ? 0.0f : gr[j];
-        dr[j] = v;
-        acc[j] += v;
-      }
+  relu_grad_rows(g, y, gy, n, width, ld, out, [](const float* gr, const float* yr, float* dr, double* acc, int64_t w) {
+    int64_t j = 0;
+    for (; j + 8 <= w; j += 8) {
+      const __m256 off = _mm256_cmp_ps(_mm256_loadu_ps(yr + j), _mm256_setzero_ps(), _CMP_LE_OQ);
+      const __m256 v = _mm256_andnot_ps(off, _mm256_loadu_ps(gr + j));
+      _mm256_storeu_ps(dr + j, v);
+      _mm256_store_pd(acc + j, _mm256_add_pd(_mm256_load_pd(acc + j), _mm256_cvtps_pd(_mm256_castps256_ps128(v))));
+      _mm256_store_pd(acc + j + 4,
+                      _mm256_add_pd(_mm256_load_pd(acc + j + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))));
     }
-    for (int64_t j = 0; j < w; j++) out[j0 + j] = static_cast<float>(acc[j]);
-  }
+    return j;
+  });
 }
 
 void argreduce(bool is_max, const float* x, int64_t n, int64_t inner, float* out, float* arg) {

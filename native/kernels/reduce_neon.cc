@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "kernels/dispatch.h"
+#include "kernels/relu_grad_rows.h"
 #include "kernels/simd_neon.h"
 
 namespace tg {
@@ -104,38 +105,19 @@ void sum_cols(const float* x, int64_t n, int64_t width, int64_t ld, float* out) 
   }
 }
 
-// Row by row, as the AVX2 kernel and for its reason; each column one chain of double additions in
-// row order (sum_cols's bits). y <= 0 (false at NaN) clears g.
-inline float32x4_t relu_mask4(const float* g, const float* y) {
-  const uint32x4_t off = vcleq_f32(vld1q_f32(y), vdupq_n_f32(0.0f));
-  return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(vld1q_f32(g)), off));
-}
-
+// Four columns a step (relu_grad_rows.h has the sweep); y <= 0 (false at NaN) clears g.
 void relu_grad_sum_cols(const float* g, const float* y, float* gy, int64_t n, int64_t width, int64_t ld, float* out) {
-  constexpr int64_t B = 512;
-  alignas(16) double acc[B];
-  for (int64_t j0 = 0; j0 < width; j0 += B) {
-    const int64_t w = width - j0 < B ? width - j0 : B;
-    for (int64_t j = 0; j < w; j++) acc[j] = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-      const float* gr = g + i * ld + j0;
-      const float* yr = y + i * ld + j0;
-      float* dr = gy + i * ld + j0;
-      int64_t j = 0;
-      for (; j + 4 <= w; j += 4) {
-        const float32x4_t v = relu_mask4(gr + j, yr + j);
-        vst1q_f32(dr + j, v);
-        vst1q_f64(acc + j, vaddq_f64(vld1q_f64(acc + j), lo2(v)));
-        vst1q_f64(acc + j + 2, vaddq_f64(vld1q_f64(acc + j + 2), hi2(v)));
-      }
-      for (; j < w; j++) {
-        const float v = yr[j] <= 0.0f ? 0.0f : gr[j];
-        dr[j] = v;
-        acc[j] += v;
-      }
+  relu_grad_rows(g, y, gy, n, width, ld, out, [](const float* gr, const float* yr, float* dr, double* acc, int64_t w) {
+    int64_t j = 0;
+    for (; j + 4 <= w; j += 4) {
+      const uint32x4_t off = vcleq_f32(vld1q_f32(yr + j), vdupq_n_f32(0.0f));
+      const float32x4_t v = vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(vld1q_f32(gr + j)), off));
+      vst1q_f32(dr + j, v);
+      vst1q_f64(acc + j, vaddq_f64(vld1q_f64(acc + j), lo2(v)));
+      vst1q_f64(acc + j + 2, vaddq_f64(vld1q_f64(acc + j + 2), hi2(v)));
     }
-    for (int64_t j = 0; j < w; j++) out[j0 + j] = static_cast<float>(acc[j]);
-  }
+    return j;
+  });
 }
 
 // ---- max / min with their index ------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // The portable reductions (the Scalar table's), in double where
 // they sum. Compiled with the baseline flags.
 #include "kernels/dispatch.h"
+#include "kernels/relu_grad_rows.h"
 
 namespace tg {
 namespace scalar {
@@ -39,24 +40,9 @@ void sum_cols(const float* x, int64_t n, int64_t width, int64_t ld, float* out) 
   }
 }
 
-// The loop of linearBackward in src/backend/js/linear.ts: the same comparison and the same
-// double accumulation as sum_cols.
+// The loop of linearBackward in src/backend/js/linear.ts, all of it in the shared scalar rule.
 void relu_grad_sum_cols(const float* g, const float* y, float* gy, int64_t n, int64_t width, int64_t ld, float* out) {
-  constexpr int64_t B = 256;
-  double acc[B];
-  for (int64_t j0 = 0; j0 < width; j0 += B) {
-    const int64_t w = width - j0 < B ? width - j0 : B;
-    for (int64_t j = 0; j < w; j++) acc[j] = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-      const int64_t r = i * ld + j0;
-      for (int64_t j = 0; j < w; j++) {
-        const float v = y[r + j] <= 0.0f ? 0.0f : g[r + j];
-        gy[r + j] = v;
-        acc[j] += v;
-      }
-    }
-    for (int64_t j = 0; j < w; j++) out[j0 + j] = static_cast<float>(acc[j]);
-  }
+  relu_grad_rows(g, y, gy, n, width, ld, out, [](const float*, const float*, float*, double*, int64_t) { return int64_t(0); });
 }
 
 // reduce.ts's loop for one (o, j) slice: strict comparison keeps the first index on ties; the

@@ -50,7 +50,7 @@ function linearOp(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | u
     const gy = relu ? scratch(y.shape, op) : null;
     const gx = x.requiresGrad ? scratch(x.shape, op) : null;
     const gw = weight.requiresGrad ? scratch(weight.shape, op) : null;
-    const gb = bias && bias.requiresGrad ? empty(bias.shape, op) : null;
+    const gb = bias && bias.requiresGrad ? scratch(bias.shape, op) : null;
     getBackend().linearBackward(
       rows,
       outF,
