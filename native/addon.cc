@@ -21,6 +21,7 @@
 #include "kernels/gather.h"
 #include "kernels/gemm.h"
 #include "kernels/linear_backward.h"
+#include "kernels/linear_chain.h"
 #include "kernels/losses.h"
 #include "kernels/random.h"
 #include "kernels/reduce.h"
@@ -40,7 +41,7 @@ constexpr int64_t kMaxDim = int64_t(1) << 40;
 // lives only inside the N-API call that made it; nothing here allocates.
 class Args {
  public:
-  static constexpr size_t kMax = 16;
+  static constexpr size_t kMax = 29;  // linearChain: 5 + 3 per layer, 8 layers
   explicit Args(const Napi::CallbackInfo& info) : env_(info.Env()), n_(info.Length()) {
     for (size_t i = 0; i < std::min(n_, kMax); i++) v_[i] = info[i];
   }
@@ -612,6 +613,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("permute", &Addon::Permute),
                              InstanceMethod("crossEntropy", &Addon::CrossEntropy),
                              InstanceMethod("linearBackward", &Addon::LinearBackward),
+                             InstanceMethod("linearChain", &Addon::LinearChain),
                              InstanceMethod("adamStep", &Addon::AdamStep),
                              InstanceMethod("sgdStep", &Addon::SgdStep),
                              InstanceMethod("rmspropStep", &Addon::RmspropStep),
@@ -637,6 +639,8 @@ class Addon : public Napi::Addon<Addon> {
   // Shared with queued async work, so a batch still running when the environment is torn down
   // (a worker terminated mid-predict) keeps its pool alive until it ends.
   std::shared_ptr<tg::ThreadPool> pool_;
+  // linearChain's activations between layers, kept between calls (warm, not freshly mapped).
+  std::vector<float> chain_work_;
 
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(info.Env());
@@ -764,6 +768,55 @@ class Addon : public Napi::Addon<Addon> {
                                      dlogits.length >= 0 ? dlogits.data : nullptr);
     }
     return Napi::Number::New(env, total);
+  }
+
+  // linearChain(rows, inF, x, out, reluMask, outF0, w0, b0|null, outF1, w1, b1|null, ...): 1 to 8
+  // Linear layers forward in one call (kernels/linear_chain.h); bit i of reluMask puts a ReLU after
+  // layer i. The activations between layers live in chain_work_, which only this (JS-thread,
+  // synchronous) entry uses. Not a runAsync command: deferred batches record the layers one by one.
+  Napi::Value LinearChain(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "linearChain";
+    Napi::Env env = info.Env();
+    need_args(info, 8, fn);
+    if (info.Length() > Args::kMax || (info.Length() - 5) % 3 != 0) {
+      fail(env, fn, "expected rows, inF, x, out, reluMask and 1 to 8 (outF, w, bias) triples");
+    }
+    const int n_layers = static_cast<int>((info.Length() - 5) / 3);
+    const int64_t rows = dim(info, 0, fn, "rows"), in_f = dim(info, 1, fn, "inF");
+    F32 x = f32(info, 2, fn, "x"), out = f32(info, 3, fn, "out");
+    const int64_t mask = dim(info, 4, fn, "reluMask");
+    if (mask >= (int64_t(1) << n_layers)) fail(env, fn, "reluMask has bits past the last layer");
+    expect_length(env, fn, "x", x, product(env, fn, {rows, in_f}));
+    tg::ChainLayer layers[8];
+    int64_t k = in_f;
+    for (int i = 0; i < n_layers; i++) {
+      const size_t a = 5 + 3 * static_cast<size_t>(i);
+      const std::string at = " of layer " + std::to_string(i);
+      const int64_t out_f = dim(info, a, fn, ("outF" + at).c_str());
+      F32 w = f32(info, a + 1, fn, ("w" + at).c_str()), b = f32(info, a + 2, fn, ("bias" + at).c_str(), true);
+      expect_length(env, fn, ("w" + at).c_str(), w, product(env, fn, {out_f, k}));
+      if (b.length >= 0) expect_length(env, fn, ("bias" + at).c_str(), b, out_f);
+      if (overlaps(out, w) || overlaps(out, b)) fail(env, fn, "out must not overlap a weight or a bias");
+      layers[i] = {out_f, w.data, b.length >= 0 ? b.data : nullptr, ((mask >> i) & 1) != 0};
+      k = out_f;
+    }
+    expect_length(env, fn, "out", out, product(env, fn, {rows, k}));
+    if (overlaps(out, x)) fail(env, fn, "out must not overlap x");
+    const int64_t need = tg::linear_chain_work(rows, n_layers, layers);
+    // Kept up to 16 MB (batch 256 of a 8192-wide layer); a larger one lives for this call only.
+    constexpr int64_t kKeep = int64_t(4) << 20;
+    std::vector<float> once;
+    float* work;
+    if (need <= kKeep) {
+      if (static_cast<int64_t>(chain_work_.size()) < need) chain_work_.resize(static_cast<size_t>(need));
+      work = chain_work_.data();
+    } else {
+      once.resize(static_cast<size_t>(need));
+      work = once.data();
+    }
+    tg::linear_chain(rows, in_f, x.data, n_layers, layers, out.data, work, pool_.get());
+    return env.Undefined();
   }
 
   Napi::Value LinearBackward(const Napi::CallbackInfo& info) {

@@ -9,6 +9,7 @@
 //  - bitwise equality of C for 1, 2 and 3 threads on shapes that split
 //  - m, n or k = 0 and alpha = 0
 //  - the thread pool: every task once, worker ids, concurrent callers, nesting, resizing
+//  - linear_chain: bitwise the layers run one by one through sgemm, on 1 and 3 threads
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -26,6 +27,7 @@
 
 #include "cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/linear_chain.h"
 #include "threadpool.h"
 
 namespace {
@@ -468,6 +470,65 @@ void test_fma_definition(tg::Isa isa) {
   tg::set_active_isa(tg::detect_isa());
 }
 
+// linear_chain against one sgemm (NT, bias and ReLU epilogue) per layer into fresh buffers: the
+// same bits, whatever the rows (the GEMV path at 1), the thread count and the work buffer held
+// (filled with NaN first, so a layer reading a stale half would show).
+void test_linear_chain(tg::Isa isa) {
+  tg::set_active_isa(isa);
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  tg::ThreadPool p1(1), p3(3);
+  struct Chain {
+    int64_t rows, in_f;
+    std::vector<int64_t> outs;
+  };
+  const Chain chains[] = {{1, 784, {512, 256, 10}}, {5, 33, {70, 1, 9, 40}}, {300, 784, {512, 256, 10}},
+                          {2, 3, {4}},              {64, 16, {16, 16, 16, 16, 16, 16, 16, 16}}};
+  int idx = 0;
+  for (const Chain& c : chains) {
+    const int n = static_cast<int>(c.outs.size());
+    std::vector<float> x(c.rows * c.in_f);
+    for (float& v : x) v = dist(rng);
+    std::vector<std::vector<float>> w(n), b(n);
+    std::vector<tg::ChainLayer> layers(n);
+    int64_t k = c.in_f;
+    for (int i = 0; i < n; ++i, ++idx) {
+      w[i].resize(c.outs[i] * k);
+      for (float& v : w[i]) v = dist(rng);
+      b[i].resize(c.outs[i]);
+      for (float& v : b[i]) v = dist(rng);
+      layers[i] = {c.outs[i], w[i].data(), idx % 3 == 1 ? nullptr : b[i].data(), idx % 2 == 0};
+      k = c.outs[i];
+    }
+    std::vector<float> want = x;
+    k = c.in_f;
+    for (int i = 0; i < n; ++i) {
+      std::vector<float> y(c.rows * layers[i].out_f);
+      tg::GemmEpilogue ep;
+      ep.bias = layers[i].bias;
+      ep.relu = layers[i].relu;
+      tg::sgemm(false, true, c.rows, layers[i].out_f, k, 1.0f, want.data(), k, layers[i].w, k, 0.0f, y.data(),
+                layers[i].out_f, &ep, &p1);
+      want = std::move(y);
+      k = layers[i].out_f;
+    }
+    int64_t widest = 0;
+    for (int i = 0; i + 1 < n; ++i) widest = std::max(widest, c.outs[i]);
+    const int64_t need = tg::linear_chain_work(c.rows, n, layers.data());
+    check(need == 2 * c.rows * widest, "linear_chain_work is two activations of the widest inner layer");
+    for (tg::ThreadPool* pool : {&p1, &p3}) {
+      std::vector<float> work(std::max<int64_t>(need, 1), kNaN), out(want.size(), kSentinel);
+      warm(pool);
+      tg::linear_chain(c.rows, c.in_f, x.data(), n, layers.data(), out.data(), work.data(), pool);
+      char buf[160];
+      std::snprintf(buf, sizeof(buf), "linear_chain %lld rows, %d layers, %d threads, isa=%s: the layers' bits",
+                    (long long)c.rows, n, pool->threads(), tg::isa_name(tg::active_isa()));
+      check(std::memcmp(out.data(), want.data(), want.size() * 4) == 0, buf);
+    }
+  }
+  tg::set_active_isa(tg::detect_isa());
+}
+
 int main() {
   std::printf("detected ISA: %s\n", tg::isa_name(tg::detect_isa()));
   test_pool();
@@ -476,6 +537,8 @@ int main() {
   test_reference("avx2", tg::Isa::Avx2);
   test_thread_determinism(tg::Isa::Scalar);
   test_thread_determinism(tg::Isa::Avx2);
+  test_linear_chain(tg::Isa::Scalar);
+  test_linear_chain(tg::detect_isa());
   if (tg::detect_isa() == tg::Isa::Neon) {
     test_reference("neon", tg::Isa::Neon);
     test_thread_determinism(tg::Isa::Neon);

@@ -8,6 +8,17 @@
  * [outer, n, inner] and work along the middle axis, which covers "along any dim".
  */
 
+/** One layer of Backend.linearChain: act(input·wᵀ + bias), w [outF, inF], act = ReLU when relu. */
+export interface ChainLayer {
+  readonly outF: number;
+  readonly w: Float32Array;
+  readonly bias: Float32Array | null;
+  readonly relu: boolean;
+}
+
+/** The most layers one Backend.linearChain call takes. */
+export const MAX_CHAIN_LAYERS = 8;
+
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
 
 /**
@@ -128,6 +139,15 @@ export interface Backend {
     gw: Float32Array | null,
     gb: Float32Array | null,
   ): void;
+
+  /**
+   * Linear layers forward in one call: x [rows, inF] through each layer in turn (layer i's input
+   * is layer i−1's output; layer 0's is x), the last layer's output written to out. Each layer is
+   * the `linear` call it stands for, so the result is bitwise that of calling `linear` layer by
+   * layer. The native backend keeps the activations between layers in its own reused buffer: one
+   * N-API crossing for the whole chain. At most 8 layers; out must not overlap x or any weight.
+   */
+  linearChain(rows: number, inF: number, x: Float32Array, layers: readonly ChainLayer[], out: Float32Array): void;
 
   /** Sets the number of threads kernels may use (a no-op for single-threaded backends). */
   setNumThreads(n: number): void;

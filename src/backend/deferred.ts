@@ -31,6 +31,7 @@ import { onAlloc } from '../shape.js';
 import { type Storage, type Tensor, setAccessGuard, setBufHook } from '../tensor.js';
 import type { Backend } from './backend.js';
 import { getBackend, setBackend } from './index.js';
+import { composedLinearChain } from './linear-chain.js';
 import { type NativeAddon, loadAddon } from './native.js';
 
 /** One kernel call in the addon's argument order: [kernel name, ...arguments]. */
@@ -214,6 +215,12 @@ function guard(raw: Float32Array, op: string): void {
 function recorder(b: Batch): Backend {
   const real = b.real;
   const shape = (s: readonly number[]): number[] => s.slice();
+  const linear: Backend['linear'] = (m, n, k, x, w, bias, relu, c) =>
+    b.record(
+      [c],
+      () => real.linear(m, n, k, x, w, bias, relu, c),
+      () => ['gemm', false, true, m, n, k, 1, b.input(x), b.input(w), 0, c, b.maybeInput(bias), relu],
+    );
   return {
     name: real.name,
     info: () => real.info(),
@@ -224,12 +231,9 @@ function recorder(b: Batch): Backend {
         () => real.gemm(ta, tb, m, n, k, alpha, x, y, beta, c),
         () => ['gemm', ta, tb, m, n, k, alpha, b.input(x), b.input(y), beta, c, null, false],
       ),
-    linear: (m, n, k, x, w, bias, relu, c) =>
-      b.record(
-        [c],
-        () => real.linear(m, n, k, x, w, bias, relu, c),
-        () => ['gemm', false, true, m, n, k, 1, b.input(x), b.input(w), 0, c, b.maybeInput(bias), relu],
-      ),
+    linear,
+    // Each layer recorded as its own linear command (into arrays only the batch sees).
+    linearChain: composedLinearChain(linear),
     linearBackward: (rows, outF, inF, g, y, x, w, gy, gx, gw, gb) =>
       b.record(
         [gy, gx, gw, gb],

@@ -5,6 +5,7 @@ import { rmspropStep as jsRmspropStep, sgdStep as jsSgdStep } from './js/fused.j
 import * as jsLosses from './js/losses.js';
 import * as jsGather from './js/gather.js';
 import * as jsRandom from './js/random.js';
+import { composedLinearChain } from './linear-chain.js';
 import { packageRoot } from './root.js';
 
 /** The functions the addon (native/addon.cc) exports. Every one validates its arguments. */
@@ -28,6 +29,11 @@ export interface NativeAddon {
   ): void;
   /** Same signature as Backend.linearBackward; absent from binaries built before it existed. */
   linearBackward?: Backend['linearBackward'];
+  /**
+   * Backend.linearChain with the layers spread as (outF, w, bias) triples after the ReLU bit mask
+   * (one N-API call reads its arguments faster than array elements); absent from older binaries.
+   */
+  linearChain?(rows: number, inF: number, x: Float32Array, out: Float32Array, reluMask: number, ...layers: (number | Float32Array | null)[]): void;
   // Same signatures as the Backend methods they serve.
   binary: Backend['binary'];
   unary: Backend['unary'];
@@ -127,7 +133,6 @@ export function addonLoadError(): string | null {
   return loadError;
 }
 
-/** The native backend: the addon's kernels behind the Backend interface. */
 /** Backend.linearBackward from the addon's separate kernels, for binaries that lack the fused entry. */
 function composedLinearBackward(a: NativeAddon): Backend['linearBackward'] {
   return (rows, outF, inF, g, y, x, w, gy, gx, gw, gb) => {
@@ -142,7 +147,23 @@ function composedLinearBackward(a: NativeAddon): Backend['linearBackward'] {
   };
 }
 
+/** Backend.linearChain through the addon's one-call entry. */
+function nativeLinearChain(a: NativeAddon & Required<Pick<NativeAddon, 'linearChain'>>): Backend['linearChain'] {
+  return (rows, inF, x, layers, out) => {
+    const args: (number | Float32Array | null)[] = [];
+    let mask = 0;
+    for (let i = 0; i < layers.length; i++) {
+      const l = layers[i]!;
+      args.push(l.outF, l.w, l.bias);
+      if (l.relu) mask |= 1 << i;
+    }
+    a.linearChain(rows, inF, x, out, mask, ...args);
+  };
+}
+
+/** The native backend: the addon's kernels behind the Backend interface. */
 export function nativeBackend(a: NativeAddon): Backend {
+  const linear: Backend['linear'] = (m, n, k, x, w, bias, relu, c) => a.gemm(false, true, m, n, k, 1, x, w, 0, c, bias, relu);
   return {
     name: 'native',
     info: () => {
@@ -150,8 +171,9 @@ export function nativeBackend(a: NativeAddon): Backend {
       return { backend: 'native', isa: i.isa, threads: i.threads };
     },
     gemm: (transA, transB, m, n, k, alpha, x, y, beta, c) => a.gemm(transA, transB, m, n, k, alpha, x, y, beta, c, null, false),
-    linear: (m, n, k, x, w, bias, relu, c) => a.gemm(false, true, m, n, k, 1, x, w, 0, c, bias, relu),
+    linear,
     linearBackward: a.linearBackward?.bind(a) ?? composedLinearBackward(a),
+    linearChain: typeof a.linearChain === 'function' ? nativeLinearChain(a as Parameters<typeof nativeLinearChain>[0]) : composedLinearChain(linear),
     setNumThreads: (n) => a.setNumThreads(n),
     binary: (op, x, xs, y, ys, out, os) => a.binary(op, x, xs, y, ys, out, os),
     unary: (op, x, out, p0, p1) => a.unary(op, x, out, p0, p1),

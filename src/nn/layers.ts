@@ -1,5 +1,6 @@
 import { isGradEnabled } from '../autograd.js';
-import { linear, linearRelu } from '../ops/linear.js';
+import { type ChainStep, linear, linearChain, linearRelu } from '../ops/linear.js';
+import { MAX_CHAIN_LAYERS } from '../backend/backend.js';
 import { dropout } from '../ops/dropout.js';
 import { flatten } from '../ops/shape.js';
 import { zeros } from '../creation.js';
@@ -144,7 +145,11 @@ export class Sequential extends Module {
       const m = this.layers[i]!;
       let builtin = keepsNoReference(m);
       let out: Tensor;
-      if (Sequential.fuse && fusable(m, this.layers[i + 1])) {
+      const chain = release && Sequential.fuse ? chainFrom(this.layers, i, y) : null;
+      if (chain !== null) {
+        out = chain.out;
+        i = chain.next - 1;
+      } else if (Sequential.fuse && fusable(m, this.layers[i + 1])) {
         out = m.forwardRelu(y);
         builtin = builtin && keepsNoReference(this.layers[i + 1]!);
         i++;
@@ -163,6 +168,29 @@ export class Sequential extends Module {
 
   /** Set false to run every layer separately (summary() does, to see each layer's output). */
   static fuse = true;
+}
+
+/**
+ * Without a graph, the run of two or more Linear layers (each maybe followed by a ReLU) starting
+ * at layer `start`, as one backend call: the output and the index of the first layer after the
+ * run. Null (nothing run) when fewer than two Linear layers start there or the run would fail
+ * its checks. Exact classes with their own forward only: a subclass's or a replaced forward must
+ * be called.
+ */
+function chainFrom(layers: readonly Module[], start: number, x: Tensor): { out: Tensor; next: number } | null {
+  const steps: ChainStep[] = [];
+  let i = start;
+  while (i < layers.length && steps.length < MAX_CHAIN_LAYERS) {
+    const m = layers[i]!;
+    if (!(m instanceof Linear) || m.constructor !== Linear || m.forward !== Linear.prototype.forward) break;
+    const next = layers[i + 1];
+    const relu = next instanceof ReLU && next.constructor === ReLU && next.forward === ReLU.prototype.forward;
+    steps.push({ weight: m.weight, bias: m.bias, relu });
+    i += relu ? 2 : 1;
+  }
+  if (steps.length < 2) return null;
+  const out = linearChain(x, steps);
+  return out === null ? null : { out, next: i };
 }
 
 /**

@@ -1,7 +1,8 @@
-import { record } from '../autograd.js';
+import { isGradEnabled, record } from '../autograd.js';
+import { type ChainLayer, MAX_CHAIN_LAYERS } from '../backend/backend.js';
 import { getBackend } from '../backend/index.js';
 import { shapeStr, sizeOf } from '../shape.js';
-import type { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import { requireTensor } from './args.js';
 import { empty, scratch } from './util.js';
 
@@ -88,4 +89,48 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
  */
 export function linearRelu(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   return linearOp('linearRelu', x, weight, bias, true);
+}
+
+/** One layer of linearChain: a Linear layer's parameters, and whether a ReLU follows it. */
+export interface ChainStep {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly relu: boolean;
+}
+
+/** A tensor made by the Tensor constructor whose data is still there (what requireTensor accepts). */
+function usable(t: unknown): t is Tensor {
+  if (!(t instanceof Tensor) || Tensor._rawOf(t) === undefined) return false;
+  try {
+    t._check('linearChain');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * @internal Without a graph: x through linear (or linearRelu) for each step, in one backend call
+ * (no tensors between the layers; bitwise the layers called one by one). Null, having done
+ * nothing, when a step would fail linear's checks or any dim is 0: the caller then runs the
+ * layers one by one, and they throw with their own messages. At most MAX_CHAIN_LAYERS steps.
+ */
+export function linearChain(x: Tensor, steps: readonly ChainStep[]): Tensor | null {
+  if (isGradEnabled() || steps.length === 0 || steps.length > MAX_CHAIN_LAYERS || !usable(x) || x.ndim < 1) return null;
+  const inF = x.shape[x.ndim - 1]!;
+  if (inF === 0 || x.size === 0) return null;
+  const layers: ChainLayer[] = [];
+  let k = inF;
+  for (const { weight, bias, relu } of steps) {
+    if (!usable(weight) || weight.ndim !== 2 || weight.shape[1] !== k) return null;
+    const outF = weight.shape[0]!;
+    if (outF === 0) return null;
+    if (bias !== null && (!usable(bias) || bias.ndim !== 1 || bias.shape[0] !== outF)) return null;
+    layers.push({ outF, w: weight._buf, bias: bias === null ? null : bias._buf, relu });
+    k = outF;
+  }
+  const rows = x.size / inF;
+  const y = scratch(x.ndim === 2 ? [rows, k] : [...x.shape.slice(0, -1), k], 'linearChain');
+  getBackend().linearChain(rows, inF, x._buf, layers, y._buf);
+  return y;
 }

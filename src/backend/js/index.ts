@@ -4,6 +4,7 @@ import { adamStep, crossEntropy, rmspropStep, sgdStep } from './fused.js';
 import { fingerprint } from './fingerprint.js';
 import { copyBlocks, gatherRows, normPart, scatterAddRows, scatterArg, shareEqual } from './gather.js';
 import { gemm } from './gemm.js';
+import { composedLinearChain } from '../linear-chain.js';
 import { linear, linearBackward } from './linear.js';
 import { bceLoss, bceLossGrad, nllLoss, nllLossGrad } from './losses.js';
 import { permute } from './permute.js';
@@ -19,6 +20,7 @@ export const jsBackend: Backend = {
   gemm,
   linear,
   linearBackward,
+  linearChain: composedLinearChain(linear),
   setNumThreads: () => {},
   binary,
   unary,

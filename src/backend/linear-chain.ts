@@ -1,0 +1,22 @@
+import { allocFloat32 } from '../shape.js';
+import type { Backend, ChainLayer } from './backend.js';
+
+/**
+ * Backend.linearChain as one `linear` call per layer, with a new array between layers: the TS
+ * backend's chain, the async-batch recorder's (which records each layer as its own command: the
+ * arrays come from allocFloat32, so a batch being recorded owns them) and that of native binaries
+ * built before the one-call entry.
+ */
+export function composedLinearChain(linear: Backend['linear']): Backend['linearChain'] {
+  return (rows, inF, x, layers, out) => {
+    let input = x;
+    let k = inF;
+    for (let i = 0; i < layers.length; i++) {
+      const l: ChainLayer = layers[i]!;
+      const y = i === layers.length - 1 ? out : allocFloat32('linearChain', rows * l.outF, false);
+      linear(rows, l.outF, k, input, l.w, l.bias, l.relu, y);
+      input = y;
+      k = l.outF;
+    }
+  };
+}
