@@ -5,6 +5,7 @@ import { availableBackends, getBackend, setBackend } from '../src/backend/index.
 import { jsBackend } from '../src/backend/js/index.js';
 import { loadAddon } from '../src/backend/native.js';
 import * as tg from '../src/index.js';
+import { pooledByteCount } from '../src/pool.js';
 import { Generator } from '../src/random.js';
 
 // Without a graph, Sequential runs each run of Linear layers (each maybe followed by a ReLU) as
@@ -261,11 +262,17 @@ describe('Sequential without a graph runs its Linear runs as one call', () => {
     expect(() => tg.noGrad(() => ok.forward(x))).toThrow(/disposed/);
   });
 
-  it('predictAsync gives the bits of predict', async () => {
+  it('predictAsync gives the bits of predict, and hands the activations between layers back to the pool', async () => {
     const model = mlp(6, new tg.Linear(20, 30), new tg.ReLU(), new tg.Linear(30, 30), new tg.ReLU(), new tg.Linear(30, 4));
     const x = tg.randn([40, 20]);
     const want = tg.predict(model, x, { batchSize: 16 });
     const got = await tg.predictAsync(model, x, { batchSize: 16 });
     expect(firstDiff(got.data as Float32Array, want.data as Float32Array)).toBe(-1);
+    // One pass of 40 rows: its two [40, 30] activations (recorded as separate commands, or run
+    // layer by layer on the TS backend) come back once the pass has run.
+    tg.emptyCache();
+    const one = await tg.predictAsync(model, x, { batchSize: 40 });
+    expect(firstDiff(one.data as Float32Array, tg.predict(model, x, { batchSize: 40 }).data as Float32Array)).toBe(-1);
+    expect(pooledByteCount()).toBe(2 * 40 * 30 * 4);
   });
 });

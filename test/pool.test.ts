@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import * as tg from '../src/index.js';
 import { deferred } from '../src/backend/deferred.js';
+import { getBackend } from '../src/backend/index.js';
 import { MIN_POOLED, givePooled, pooledByteCount, setPooling, takePooled } from '../src/pool.js';
 import { describeBackends } from './helpers/backends.js';
 
@@ -308,9 +309,11 @@ describeBackends('Sequential releases intermediates without a graph', () => {
     tg.emptyCache();
     const out = tg.noGrad(() => model.forward(x));
     expect(values(out)).toEqual(want);
-    // The two [64, 64] activations came back (the Identity passes one through); the [64, 128] one
-    // never was a tensor: the first two Linear layers ran as one linearChain call.
-    expect(pooledByteCount()).toBe((64 * 64 + 64 * 64) * 4);
+    // The two [64, 64] activations came back (the Identity passes one through). The [64, 128]
+    // one never was a tensor: the first two Linear layers ran as one linearChain call, which the
+    // addon runs with a buffer of its own, and the TS backend layer by layer, handing it back.
+    const chained = getBackend().name === 'js' ? 64 * 128 : 0;
+    expect(pooledByteCount()).toBe((chained + 64 * 64 + 64 * 64) * 4);
     expect(x.isDisposed || out.isDisposed).toBe(false);
     for (let i = 0; i < 3; i++) expect(values(tg.noGrad(() => model.forward(x)))).toEqual(want);
   });

@@ -27,6 +27,7 @@
  * With the TypeScript backend, or an addon without runAsync, fn runs synchronously and the
  * promise resolves on a later turn of the event loop.
  */
+import { givePooled } from '../pool.js';
 import { onAlloc } from '../shape.js';
 import { type Storage, type Tensor, setAccessGuard, setBufHook } from '../tensor.js';
 import type { Backend } from './backend.js';
@@ -90,6 +91,13 @@ class Batch {
   commands: Command[] = [];
   /** Buffers only the library can reach: allocated during recording, or copies made here. */
   readonly own = new WeakSet<ArrayBufferLike>();
+  /**
+   * Arrays only this batch's commands use (linearChain's activations between layers): handed to
+   * the buffer pool once the batch has run, so the next call's reuse them instead of fresh memory
+   * (fresh arrays on every predictAsync call made the C allocator grow and trim its heap each time:
+   * 5-7 ms instead of 2.3 for a batch-256 MLP forward, most of it page faults).
+   */
+  readonly recycle: Float32Array[] = [];
   /** Outside arrays already copied (so the weights are copied once per batch). */
   readonly copies = new Map<Float32Array, Float32Array>();
   /** The storage of each array ops handed to a kernel (Tensor._buf reports it). */
@@ -233,7 +241,7 @@ function recorder(b: Batch): Backend {
       ),
     linear,
     // Each layer recorded as its own linear command (into arrays only the batch sees).
-    linearChain: composedLinearChain(linear),
+    linearChain: composedLinearChain(linear, (a) => b.recycle.push(a)),
     linearBackward: (rows, outF, inF, g, y, x, w, gy, gx, gw, gb) =>
       b.record(
         [gy, gx, gw, gb],
@@ -377,6 +385,7 @@ export async function deferred<T>(
   } finally {
     batch.state = 'done';
     batch.release();
+    for (const a of batch.recycle) givePooled(a);
     if (--live === 0) setAccessGuard(null);
     batch.settle(error);
   }
