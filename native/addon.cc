@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -788,32 +789,49 @@ class Addon : public Napi::Addon<Addon> {
     const int64_t mask = dim(info, 4, fn, "reluMask");
     if (mask >= (int64_t(1) << n_layers)) fail(env, fn, "reluMask has bits past the last layer");
     expect_length(env, fn, "x", x, product(env, fn, {rows, in_f}));
+    // Argument names per layer, so a call that passes its checks builds no strings.
+    static const char* const kOutF[8] = {"outF of layer 0", "outF of layer 1", "outF of layer 2", "outF of layer 3",
+                                         "outF of layer 4", "outF of layer 5", "outF of layer 6", "outF of layer 7"};
+    static const char* const kW[8] = {"w of layer 0", "w of layer 1", "w of layer 2", "w of layer 3",
+                                      "w of layer 4", "w of layer 5", "w of layer 6", "w of layer 7"};
+    static const char* const kBias[8] = {"bias of layer 0", "bias of layer 1", "bias of layer 2", "bias of layer 3",
+                                         "bias of layer 4", "bias of layer 5", "bias of layer 6", "bias of layer 7"};
     tg::ChainLayer layers[8];
-    int64_t k = in_f;
+    int64_t k = in_f, widest = 0;
     for (int i = 0; i < n_layers; i++) {
       const size_t a = 5 + 3 * static_cast<size_t>(i);
-      const std::string at = " of layer " + std::to_string(i);
-      const int64_t out_f = dim(info, a, fn, ("outF" + at).c_str());
-      F32 w = f32(info, a + 1, fn, ("w" + at).c_str()), b = f32(info, a + 2, fn, ("bias" + at).c_str(), true);
-      expect_length(env, fn, ("w" + at).c_str(), w, product(env, fn, {out_f, k}));
-      if (b.length >= 0) expect_length(env, fn, ("bias" + at).c_str(), b, out_f);
+      const int64_t out_f = dim(info, a, fn, kOutF[i]);
+      // Every activation must have a size that fits, the inner ones too (their arrays are ours).
+      product(env, fn, {rows, out_f});
+      F32 w = f32(info, a + 1, fn, kW[i]), b = f32(info, a + 2, fn, kBias[i], true);
+      expect_length(env, fn, kW[i], w, product(env, fn, {out_f, k}));
+      if (b.length >= 0) expect_length(env, fn, kBias[i], b, out_f);
       if (overlaps(out, w) || overlaps(out, b)) fail(env, fn, "out must not overlap a weight or a bias");
       layers[i] = {out_f, w.data, b.length >= 0 ? b.data : nullptr, ((mask >> i) & 1) != 0};
+      if (i + 1 < n_layers) widest = std::max(widest, out_f);
       k = out_f;
     }
     expect_length(env, fn, "out", out, product(env, fn, {rows, k}));
     if (overlaps(out, x)) fail(env, fn, "out must not overlap x");
-    const int64_t need = tg::linear_chain_work(rows, n_layers, layers);
-    // Kept up to 16 MB (batch 256 of a 8192-wide layer); a larger one lives for this call only.
+    const int64_t need = product(env, fn, {2, rows, widest});  // = linear_chain_work, checked
+    // Kept up to 16 MB (batch 256 of a 8192-wide layer); a larger one lives for this call only
+    // (not zero-filled: every layer writes all of its output before the next reads it).
     constexpr int64_t kKeep = int64_t(4) << 20;
-    std::vector<float> once;
+    std::unique_ptr<float[]> once;
     float* work;
     if (need <= kKeep) {
-      if (static_cast<int64_t>(chain_work_.size()) < need) chain_work_.resize(static_cast<size_t>(need));
+      if (static_cast<int64_t>(chain_work_.size()) < need) {
+        try {
+          chain_work_.resize(static_cast<size_t>(need));
+        } catch (const std::bad_alloc&) {
+          fail(env, fn, "cannot allocate " + std::to_string(need) + " floats between layers");
+        }
+      }
       work = chain_work_.data();
     } else {
-      once.resize(static_cast<size_t>(need));
-      work = once.data();
+      once.reset(new (std::nothrow) float[static_cast<size_t>(need)]);
+      if (!once) fail(env, fn, "cannot allocate " + std::to_string(need) + " floats between layers");
+      work = once.get();
     }
     tg::linear_chain(rows, in_f, x.data, n_layers, layers, out.data, work, pool_.get());
     return env.Undefined();

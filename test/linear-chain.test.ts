@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend, ChainLayer } from '../src/backend/backend.js';
 import { availableBackends, getBackend, setBackend } from '../src/backend/index.js';
 import { jsBackend } from '../src/backend/js/index.js';
-import { loadAddon } from '../src/backend/native.js';
+import { loadAddon, nativeBackend } from '../src/backend/native.js';
 import * as tg from '../src/index.js';
 import { pooledByteCount } from '../src/pool.js';
 import { Generator } from '../src/random.js';
@@ -13,6 +13,8 @@ import { Generator } from '../src/random.js';
 // back to them (and their errors) whenever the run does not qualify, and work in async batches.
 
 const native = availableBackends().find((b) => b.name === 'native');
+/** The addon has the one-call entry (a binary built before it would use the composed chain). */
+const hasEntry = typeof loadAddon()?.linearChain === 'function';
 const backends: Backend[] = native ? [jsBackend, native] : [jsBackend];
 const each = backends.map((b) => [b.name, b] as const);
 
@@ -89,6 +91,16 @@ describe('Backend.linearChain', () => {
     );
   });
 
+  it.each(each)('%s: layers with no inputs (inF 0) give their bias, as linear does', (_, be) => {
+    const layers: ChainLayer[] = [
+      { outF: 4, w: new Float32Array(0), bias: Float32Array.of(1, -2, 3, -4), relu: true },
+      { outF: 3, w: values(12, 5), bias: null, relu: false },
+    ];
+    const out = new Float32Array(6).fill(7);
+    be.linearChain(2, 0, new Float32Array(0), layers, out);
+    expect(firstDiff(out, oneByOne(be, 2, 0, new Float32Array(0), layers))).toBe(-1);
+  });
+
   it.each(each)('%s: a batch-1 chain of the benchmark MLP (the GEMV path) and a batch-300 one', (_, be) => {
     for (const rows of [1, 300]) {
       const s: Spec = {
@@ -110,7 +122,7 @@ describe('Backend.linearChain', () => {
   });
 });
 
-describe.runIf(native !== undefined)('the addon linearChain entry (needs the native addon)', () => {
+describe.runIf(native !== undefined && hasEntry)('the addon linearChain entry (needs the native addon)', () => {
   it('the same bits on 1 and 2 threads, and with activations wider than the buffer it keeps', () => {
     const before = native!.info().threads;
     try {
@@ -160,6 +172,27 @@ describe.runIf(native !== undefined)('the addon linearChain entry (needs the nat
     const w = f(12);
     expect(() => call(2, 3, f(6), w.subarray(0, 8), 0, 4, w, null)).toThrow(/out must not overlap a weight/);
     expect(() => call(2, 3, f(6), f(8), 0, 4, f(12), new Int32Array(4))).toThrow(/bias of layer 0 must be a Float32Array/);
+    // Empty arrays with huge dims: the inner activation's size must be refused, not computed.
+    expect(() => call(2 ** 40, 0, f(0), f(0), 0, 2 ** 24, f(0), null, 0, f(0), null)).toThrow(/sizes overflow/);
+    expect(() => call(2 ** 20, 0, f(0), f(0), 0, 2 ** 20, f(0), null, 0, f(0), null)).toThrow(/sizes overflow/);
+  });
+
+  it('an addon without the entry gets the composed chain, with the same bits', () => {
+    const addon = loadAddon()!;
+    // The addon's methods, bound, less the entry (its own properties cannot be hidden by a Proxy).
+    const without: Record<string, unknown> = {};
+    for (const k of Object.getOwnPropertyNames(addon)) {
+      const v = (addon as unknown as Record<string, unknown>)[k];
+      if (k !== 'linearChain') without[k] = typeof v === 'function' ? v.bind(addon) : v;
+    }
+    const old = nativeBackend(without as unknown as Parameters<typeof nativeBackend>[0]);
+    const s: Spec = { rows: 7, inF: 30, layers: [{ outF: 20, bias: true, relu: true }, { outF: 5, bias: true, relu: false }], seed: 3 };
+    const { x, layers } = build(s);
+    const a = new Float32Array(35), b = new Float32Array(35);
+    old.linearChain(7, 30, x, layers, a);
+    native!.linearChain(7, 30, x, layers, b);
+    expect(firstDiff(a, b)).toBe(-1);
+    expect(firstDiff(a, oneByOne(native!, 7, 30, x, layers))).toBe(-1);
   });
 });
 
@@ -241,6 +274,22 @@ describe('Sequential without a graph runs its Linear runs as one call', () => {
       expect(seen.linears).toBe(linears);
       expect(firstDiff(got.data as Float32Array, want.data as Float32Array)).toBe(-1);
     }
+  });
+
+  it('is not used while a graph is recorded', () => {
+    const model = mlp(7, new tg.Linear(6, 9), new tg.ReLU(), new tg.Linear(9, 3));
+    const seen = counting();
+    const y = model.forward(tg.randn([4, 6]));
+    setBackend(real);
+    expect(seen.chains).toEqual([]);
+    expect(seen.linears).toBe(2);
+    expect(y.requiresGrad).toBe(true);
+  });
+
+  it('an activation too large for a tensor is refused with the layer-by-layer error, before any allocation', () => {
+    const model = mlp(8, new tg.Linear(2, 65537), new tg.Linear(65537, 1));
+    const x = tg.randn([65536, 2]);
+    expect(() => tg.noGrad(() => model.forward(x))).toThrow(/\[65536, 65537\] has 4295032832 elements/);
   });
 
   it('a run that would fail falls back to the layers, which throw their own errors', () => {

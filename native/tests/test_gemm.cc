@@ -483,7 +483,8 @@ void test_linear_chain(tg::Isa isa) {
     std::vector<int64_t> outs;
   };
   const Chain chains[] = {{1, 784, {512, 256, 10}}, {5, 33, {70, 1, 9, 40}}, {300, 784, {512, 256, 10}},
-                          {2, 3, {4}},              {64, 16, {16, 16, 16, 16, 16, 16, 16, 16}}};
+                          {2, 3, {4}},              {64, 16, {16, 16, 16, 16, 16, 16, 16, 16}},
+                          {3, 0, {5, 2}}};  // no inputs: the first layer gives its bias
   int idx = 0;
   for (const Chain& c : chains) {
     const int n = static_cast<int>(c.outs.size());

@@ -185,6 +185,8 @@ function chainFrom(layers: readonly Module[], start: number, x: Tensor): { out: 
     if (!(m instanceof Linear) || m.constructor !== Linear || m.forward !== Linear.prototype.forward) break;
     const next = layers[i + 1];
     const relu = next instanceof ReLU && next.constructor === ReLU && next.forward === ReLU.prototype.forward;
+    // The fused path would call this instance's own forwardRelu: leave the pair to it.
+    if (relu && m.forwardRelu !== Linear.prototype.forwardRelu) break;
     steps.push({ weight: m.weight, bias: m.bias, relu });
     i += relu ? 2 : 1;
   }

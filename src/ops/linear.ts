@@ -1,7 +1,7 @@
 import { isGradEnabled, record } from '../autograd.js';
 import { type ChainLayer, MAX_CHAIN_LAYERS } from '../backend/backend.js';
 import { getBackend } from '../backend/index.js';
-import { shapeStr, sizeOf } from '../shape.js';
+import { MAX_ELEMENTS, shapeStr, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { requireTensor } from './args.js';
 import { empty, scratch } from './util.js';
@@ -124,7 +124,8 @@ export function linearChain(x: Tensor, steps: readonly ChainStep[]): Tensor | nu
   for (const { weight, bias, relu } of steps) {
     if (!usable(weight) || weight.ndim !== 2 || weight.shape[1] !== k) return null;
     const outF = weight.shape[0]!;
-    if (outF === 0) return null;
+    // An activation too large for a tensor: the layer by layer path refuses it with its message.
+    if (outF === 0 || (x.size / inF) * outF > MAX_ELEMENTS) return null;
     if (bias !== null && (!usable(bias) || bias.ndim !== 1 || bias.shape[0] !== outF)) return null;
     layers.push({ outF, w: weight._buf, bias: bias === null ? null : bias._buf, relu });
     k = outF;
