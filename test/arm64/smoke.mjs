@@ -55,6 +55,30 @@ edge('pow', (v) => Math.pow(v, 0.5), [9, 2, -8, 0, Infinity], 0.5);
 edge('pow', (v) => Math.pow(v, -1), [4, 0, -2, Infinity, NaN], -1);
 console.log('exp, log, pow at their edges: ok');
 
+// predict() of an MLP runs its Linear layers as one linearChain call: the same bits as those
+// layers through native.linear one by one, and the TypeScript backend's values to rounding.
+{
+  setBackend(native);
+  tg.manualSeed(3);
+  const model = tg.mlp({ inputs: 30, hidden: [40, 20], outputs: 5 });
+  const x = tg.randn([9, 30]);
+  const got = tg.predict(model, x)._data;
+  const ps = model.parameters().map((p) => p._data);
+  let h = x._data;
+  const dims = [30, 40, 20, 5];
+  for (let l = 0; l < 3; l++) {
+    const y = new Float32Array(9 * dims[l + 1]);
+    native.linear(9, dims[l + 1], dims[l], h, ps[2 * l], ps[2 * l + 1], l < 2, y);
+    h = y;
+  }
+  for (let i = 0; i < got.length; i++) assert.ok(Object.is(got[i], h[i]), `predict element ${i}: ${got[i]} vs ${h[i]} layer by layer`);
+  setBackend(jsBackend);
+  const ts = tg.predict(model, x)._data;
+  for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - ts[i]) < 1e-4 * (1 + Math.abs(ts[i])), `predict element ${i}: ${got[i]} vs TS ${ts[i]}`);
+  setBackend(native);
+  console.log('predict (linearChain): the layers\' bits, and the TypeScript backend to rounding: ok');
+}
+
 // A few training steps of a small MLP on each backend from the same seed: the losses must agree.
 function train(backend) {
   setBackend(backend);
