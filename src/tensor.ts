@@ -121,6 +121,18 @@ export function setBufHook(hook: BufHook | null): void {
   bufHook = hook;
 }
 
+/**
+ * Told of an array dispose() would recycle but for a live async batch, which may still read or
+ * write it; set only while a batch records. The batch gives it to the pool once it has run.
+ */
+type DisposeHook = (base: Float32Array) => void;
+let disposeHook: DisposeHook | null = null;
+
+/** @internal Installs (or, with null, removes) the hook above. */
+export function setDisposeHook(hook: DisposeHook | null): void {
+  disposeHook = hook;
+}
+
 /** What an error calls an object that passes `instanceof Tensor` without being made by its constructor. */
 const COUNTERFEIT = 'not a valid Tensor (an object posing as one, not made by the Tensor constructor)';
 
@@ -321,6 +333,10 @@ export class Tensor {
     // it for backward, and no async batch is recording or running (it may hold the array).
     const st0 = this._storage;
     if (this.#soleHolder() && !st0.savedUnexposed) givePooled(st0.base);
+    else if (disposeHook !== null && this.#raw === st0.base && !st0.exposed && !st0.shared && !st0.savedUnexposed) {
+      // Only the batch being recorded can still use it: it goes to the pool after that batch.
+      disposeHook(st0.base);
+    }
     this.#drop();
   }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as tg from '../src/index.js';
 import { Module, type Tensor } from '../src/index.js';
 import { loadAddon } from '../src/backend/native.js';
+import { pooledByteCount } from '../src/pool.js';
 import { describeBackends } from './helpers/backends.js';
 
 function model(seed = 1): tg.Sequential {
@@ -272,6 +273,24 @@ describe.runIf(loadAddon()?.runAsync !== undefined && process.env['TENSORGRAD_BA
     expectSame(out, want);
     expect(fired).toBeLessThan(doneMs); // the 1 ms timer ran while the batch was computed
     expect(turns).toBeGreaterThanOrEqual(2);
+  });
+
+  it('hand the activations a pass released back to the buffer pool once the pass has run', async () => {
+    tg.manualSeed(9);
+    const m = new tg.Sequential(new tg.Linear(20, 30), new tg.Tanh(), new tg.Linear(30, 30), new tg.Tanh(), new tg.Linear(30, 4));
+    const x = tg.randn([40, 20]);
+    const want = tg.predict(m, x);
+    tg.emptyCache();
+    const got = await tg.predictAsync(m, x);
+    expectSame(got, want);
+    // Four [40, 30] activations are released by Sequential. Recorded for the other thread, each is
+    // a fresh array that only the batch uses, all four pooled once it has run; run at once (the
+    // TypeScript backend), the second Linear and Tanh already reuse the first two.
+    const deferredPass = tg.backendInfo().backend === 'native' && typeof loadAddon()?.runAsync === 'function';
+    expect(pooledByteCount()).toBe((deferredPass ? 4 : 2) * 40 * 30 * 4);
+    // The next call takes them from the pool again: nothing more accumulates.
+    expectSame(await tg.predictAsync(m, x), want);
+    expect(pooledByteCount()).toBe((deferredPass ? 4 : 2) * 40 * 30 * 4);
   });
 
   it('checks every command of a batch in the addon before running any', async () => {

@@ -29,7 +29,7 @@
  */
 import { givePooled } from '../pool.js';
 import { onAlloc } from '../shape.js';
-import { type Storage, type Tensor, setAccessGuard, setBufHook } from '../tensor.js';
+import { type Storage, type Tensor, setAccessGuard, setBufHook, setDisposeHook } from '../tensor.js';
 import type { Backend } from './backend.js';
 import { getBackend, setBackend } from './index.js';
 import { composedLinearChain } from './linear-chain.js';
@@ -92,10 +92,11 @@ class Batch {
   /** Buffers only the library can reach: allocated during recording, or copies made here. */
   readonly own = new WeakSet<ArrayBufferLike>();
   /**
-   * Arrays only this batch's commands use (linearChain's activations between layers): handed to
-   * the buffer pool once the batch has run, so the next call's reuse them instead of fresh memory
-   * (fresh arrays on every predictAsync call made the C allocator grow and trim its heap each time:
-   * 5-7 ms instead of 2.3 for a batch-256 MLP forward, most of it page faults).
+   * Arrays only this batch's commands use (linearChain's activations between layers, tensors made
+   * and disposed during recording): handed to the buffer pool once the batch has run, so the next
+   * call's reuse them instead of fresh memory (fresh arrays on every predictAsync call made the C
+   * allocator grow and trim its heap each time: 4.5-7 ms instead of 2-2.3 for a batch-256 MLP
+   * forward on one thread, most of it page faults).
    */
   readonly recycle: Float32Array[] = [];
   /** Outside arrays already copied (so the weights are copied once per batch). */
@@ -349,6 +350,11 @@ export async function deferred<T>(
   try {
     const stopListening = onAlloc((a) => batch.own.add(a.buffer));
     setBufHook((raw, st) => batch.storages.set(raw, st));
+    // A tensor made during recording and disposed by then (an intermediate activation that
+    // Sequential releases) holds an array only this batch's commands use.
+    setDisposeHook((a) => {
+      if (batch.own.has(a.buffer)) batch.recycle.push(a);
+    });
     setBackend(recorder(batch));
     let result: T;
     try {
@@ -369,6 +375,7 @@ export async function deferred<T>(
       setBackend(real);
       stopListening();
       setBufHook(null);
+      setDisposeHook(null);
       recording = null;
     }
     batch.state = 'running';
