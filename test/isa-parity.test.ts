@@ -44,7 +44,7 @@ function sameBits(a: Float32Array[], b: Float32Array[]): boolean {
   return a.length === b.length && a.every((x, i) => Buffer.from(x.buffer).equals(Buffer.from(b[i]!.buffer)));
 }
 
-describe.runIf(native !== undefined)('the same training run on every instruction set', () => {
+describe.runIf(native !== undefined)('the same training run on every instruction set (needs the native addon)', () => {
   const previous = getBackend();
   setBackend(native!);
   afterAll(() => {
