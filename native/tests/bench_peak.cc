@@ -2,12 +2,15 @@
 // (more than latency x pipes, 4 x 2, on the cores we run on; few enough that the chains and the two
 // operands fit AVX2's 16 registers), in registers, no memory traffic. What no float32 kernel on one thread can beat; bench_gemm's figures over it give
 // a GEMM's efficiency, and it bounds what any library (onnxruntime's MLAS, OpenBLAS) can reach.
-// One JSON line per instruction set this CPU has, median of --reps timed runs.
+// One JSON line per instruction set this CPU has, median of --reps timed runs; then the read
+// bandwidth of one core over 256 KB to 16 MB (what a memory-bound kernel such as batch-1 inference
+// can at best reach).
 //
 //   bench_peak [--reps 7]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -68,6 +71,52 @@ __attribute__((target("avx2,fma"))) double peak_avx2(float seed) {
 #undef LANE0
 }
 
+// Read bandwidth: an AVX2 sum over `bytes` of memory read again and again (after one warm pass),
+// four independent accumulators, no writes: what a kernel that streams that much data (batch-1
+// inference reading every weight once) can at best reach from where the data then sits.
+__attribute__((target("avx2,fma"))) double read_gbps(const float* p, int64_t n, int reps) {
+  std::vector<double> t;
+  float keep = 0;
+  for (int r = 0; r <= reps; r++) {
+    const auto t0 = std::chrono::steady_clock::now();
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t i = 0; i + 32 <= n; i += 32) {
+      a0 = _mm256_add_ps(a0, _mm256_loadu_ps(p + i));
+      a1 = _mm256_add_ps(a1, _mm256_loadu_ps(p + i + 8));
+      a2 = _mm256_add_ps(a2, _mm256_loadu_ps(p + i + 16));
+      a3 = _mm256_add_ps(a3, _mm256_loadu_ps(p + i + 24));
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    keep += _mm256_cvtss_f32(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    if (r > 0) t.push_back(s);
+  }
+  if (keep == 12345.0f) std::printf("#\n");
+  std::sort(t.begin(), t.end());
+  return n * 4.0 / t[t.size() / 2] / 1e9;
+}
+
+// The same with 64-byte loads.
+__attribute__((target("avx512f"))) double read_gbps_512(const float* p, int64_t n, int reps) {
+  std::vector<double> t;
+  float keep = 0;
+  for (int r = 0; r <= reps; r++) {
+    const auto t0 = std::chrono::steady_clock::now();
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t i = 0; i + 64 <= n; i += 64) {
+      a0 = _mm512_add_ps(a0, _mm512_loadu_ps(p + i));
+      a1 = _mm512_add_ps(a1, _mm512_loadu_ps(p + i + 16));
+      a2 = _mm512_add_ps(a2, _mm512_loadu_ps(p + i + 32));
+      a3 = _mm512_add_ps(a3, _mm512_loadu_ps(p + i + 48));
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    keep += _mm512_cvtss_f32(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    if (r > 0) t.push_back(s);
+  }
+  if (keep == 12345.0f) std::printf("#\n");
+  std::sort(t.begin(), t.end());
+  return n * 4.0 / t[t.size() / 2] / 1e9;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,6 +137,18 @@ int main(int argc, char** argv) {
   if (isa == tg::Isa::Avx512) report("avx512", peak_avx512);
   if (isa == tg::Isa::Avx512 || isa == tg::Isa::Avx2) report("avx2", peak_avx2);
   if (isa != tg::Isa::Avx512 && isa != tg::Isa::Avx2) std::printf("{\"note\":\"no AVX2: not measured\"}\n");
+  if (isa == tg::Isa::Avx512 || isa == tg::Isa::Avx2) {
+    // 2140 KB: the 784-512-256-10 MLP's weights (535k floats).
+    for (int64_t kb : {256, 1024, 2140, 16384}) {
+      std::vector<float> buf(static_cast<size_t>(kb * 1024 / 4), 1.0f);
+      auto line = [&](const char* loads, double g) {
+        std::printf("{\"read_kb\":%lld,\"loads\":\"%s\",\"threads\":1,\"gbps_median\":%.1f,\"us\":%.1f}\n",
+                    (long long)kb, loads, g, kb * 1024.0 / g / 1e3);
+      };
+      line("avx2", read_gbps(buf.data(), static_cast<int64_t>(buf.size()), 200));
+      if (isa == tg::Isa::Avx512) line("avx512", read_gbps_512(buf.data(), static_cast<int64_t>(buf.size()), 200));
+    }
+  }
   return 0;
 }
 
