@@ -71,50 +71,54 @@ __attribute__((target("avx2,fma"))) double peak_avx2(float seed) {
 #undef LANE0
 }
 
-// Read bandwidth: an AVX2 sum over `bytes` of memory read again and again (after one warm pass),
-// four independent accumulators, no writes: what a kernel that streams that much data (batch-1
-// inference reading every weight once) can at best reach from where the data then sits.
-__attribute__((target("avx2,fma"))) double read_gbps(const float* p, int64_t n, int reps) {
-  std::vector<double> t;
-  float keep = 0;
-  for (int r = 0; r <= reps; r++) {
-    const auto t0 = std::chrono::steady_clock::now();
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int64_t i = 0; i + 32 <= n; i += 32) {
-      a0 = _mm256_add_ps(a0, _mm256_loadu_ps(p + i));
-      a1 = _mm256_add_ps(a1, _mm256_loadu_ps(p + i + 8));
-      a2 = _mm256_add_ps(a2, _mm256_loadu_ps(p + i + 16));
-      a3 = _mm256_add_ps(a3, _mm256_loadu_ps(p + i + 24));
-    }
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    keep += _mm256_cvtss_f32(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    if (r > 0) t.push_back(s);
-  }
-  if (keep == 12345.0f) std::printf("#\n");
-  std::sort(t.begin(), t.end());
+// Read bandwidth: a sum over `bytes` of memory read again and again (after one warm pass), four
+// independent accumulators, no writes: what a kernel that streams that much data (batch-1
+// inference reading every weight once) can at best reach from where the data then sits. One body
+// (a macro, as above) for 32- and 64-byte loads; W is the floats per load.
+#define TG_READ_BODY(W)                                                                             \
+  std::vector<double> t;                                                                            \
+  float keep = 0;                                                                                   \
+  for (int r = 0; r <= reps; r++) {                                                                 \
+    const auto t0 = std::chrono::steady_clock::now();                                               \
+    V a0 = ZERO(), a1 = a0, a2 = a0, a3 = a0;                                                       \
+    for (int64_t i = 0; i + 4 * (W) <= n; i += 4 * (W)) {                                           \
+      a0 = ADD(a0, LOAD(p + i));                                                                    \
+      a1 = ADD(a1, LOAD(p + i + (W)));                                                              \
+      a2 = ADD(a2, LOAD(p + i + 2 * (W)));                                                          \
+      a3 = ADD(a3, LOAD(p + i + 3 * (W)));                                                          \
+    }                                                                                               \
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); \
+    keep += LANE0(ADD(ADD(a0, a1), ADD(a2, a3)));                                                   \
+    if (r > 0) t.push_back(s);                                                                      \
+  }                                                                                                 \
+  if (keep == 12345.0f) std::printf("#\n");                                                        \
+  std::sort(t.begin(), t.end());                                                                    \
   return n * 4.0 / t[t.size() / 2] / 1e9;
+
+__attribute__((target("avx2,fma"))) double read_gbps_256(const float* p, int64_t n, int reps) {
+  using V = __m256;
+#define ZERO _mm256_setzero_ps
+#define LOAD _mm256_loadu_ps
+#define ADD _mm256_add_ps
+#define LANE0 _mm256_cvtss_f32
+  TG_READ_BODY(8)
+#undef ZERO
+#undef LOAD
+#undef ADD
+#undef LANE0
 }
 
-// The same with 64-byte loads.
 __attribute__((target("avx512f"))) double read_gbps_512(const float* p, int64_t n, int reps) {
-  std::vector<double> t;
-  float keep = 0;
-  for (int r = 0; r <= reps; r++) {
-    const auto t0 = std::chrono::steady_clock::now();
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int64_t i = 0; i + 64 <= n; i += 64) {
-      a0 = _mm512_add_ps(a0, _mm512_loadu_ps(p + i));
-      a1 = _mm512_add_ps(a1, _mm512_loadu_ps(p + i + 16));
-      a2 = _mm512_add_ps(a2, _mm512_loadu_ps(p + i + 32));
-      a3 = _mm512_add_ps(a3, _mm512_loadu_ps(p + i + 48));
-    }
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    keep += _mm512_cvtss_f32(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-    if (r > 0) t.push_back(s);
-  }
-  if (keep == 12345.0f) std::printf("#\n");
-  std::sort(t.begin(), t.end());
-  return n * 4.0 / t[t.size() / 2] / 1e9;
+  using V = __m512;
+#define ZERO _mm512_setzero_ps
+#define LOAD _mm512_loadu_ps
+#define ADD _mm512_add_ps
+#define LANE0 _mm512_cvtss_f32
+  TG_READ_BODY(16)
+#undef ZERO
+#undef LOAD
+#undef ADD
+#undef LANE0
 }
 
 }  // namespace
@@ -145,7 +149,7 @@ int main(int argc, char** argv) {
         std::printf("{\"read_kb\":%lld,\"loads\":\"%s\",\"threads\":1,\"gbps_median\":%.1f,\"us\":%.1f}\n",
                     (long long)kb, loads, g, kb * 1024.0 / g / 1e3);
       };
-      line("avx2", read_gbps(buf.data(), static_cast<int64_t>(buf.size()), 200));
+      line("avx2", read_gbps_256(buf.data(), static_cast<int64_t>(buf.size()), 200));
       if (isa == tg::Isa::Avx512) line("avx512", read_gbps_512(buf.data(), static_cast<int64_t>(buf.size()), 200));
     }
   }
