@@ -318,10 +318,11 @@ describe('Sequential without a graph runs its Linear runs as one call', () => {
     const got = await tg.predictAsync(model, x, { batchSize: 16 });
     expect(firstDiff(got.data as Float32Array, want.data as Float32Array)).toBe(-1);
     // One pass of 40 rows: its two [40, 30] activations (recorded as separate commands, or run
-    // layer by layer on the TS backend) come back once the pass has run.
+    // layer by layer on the TS backend) come back once the pass has run, and so does the call's
+    // copy of the [40, 20] input.
     tg.emptyCache();
     const one = await tg.predictAsync(model, x, { batchSize: 40 });
     expect(firstDiff(one.data as Float32Array, tg.predict(model, x, { batchSize: 40 }).data as Float32Array)).toBe(-1);
-    expect(pooledByteCount()).toBe(2 * 40 * 30 * 4);
+    expect(pooledByteCount()).toBe(2 * 40 * 30 * 4 + 40 * 20 * 4);
   });
 });

@@ -215,6 +215,20 @@ function keepsNoReference(m: Module): boolean {
   );
 }
 
+/**
+ * @internal Whether m is a tree of this file's layers exactly (Sequential and the classes of
+ * keepsNoReference), none with its forward replaced on the instance: then no module holds its
+ * input (or a view of it) once forward returns, and an async call may recycle its copy of the
+ * input after the passes (when the output is not that copy either).
+ */
+export function keepsNoInput(m: Module): boolean {
+  const forward = m.forward;
+  if (m instanceof Sequential && m.constructor === Sequential) {
+    return forward === Sequential.prototype.forward && m.layers.every(keepsNoInput);
+  }
+  return keepsNoReference(m) && forward === (m.constructor as { prototype: Module }).prototype.forward;
+}
+
 /** Returns its input unchanged (a placeholder layer). PyTorch: `torch.nn.Identity`. */
 export class Identity extends Module {
   /** Returns x. @param x - any tensor */
