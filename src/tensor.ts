@@ -332,18 +332,23 @@ export class Tensor {
     // reach it: the library allocated it and never handed it out, no view shares it, no graph saved
     // it for backward, and no async batch is recording or running (it may hold the array).
     const st0 = this._storage;
-    if (this.#soleHolder() && !st0.savedUnexposed) givePooled(st0.base);
-    else if (disposeHook !== null && this.#raw === st0.base && !st0.exposed && !st0.shared && !st0.savedUnexposed) {
+    if (this.#ownsArray() && !st0.savedUnexposed) {
+      if (accessGuard === null) givePooled(st0.base);
       // Only the batch being recorded can still use it: it goes to the pool after that batch.
-      disposeHook(st0.base);
+      else if (disposeHook !== null) disposeHook(st0.base);
     }
     this.#drop();
   }
 
-  /** The library made this tensor's array and nothing else can reach it (no view, no user code, no async batch). */
-  #soleHolder(): boolean {
+  /** The library made this tensor's whole array, and no view or user code can reach it. */
+  #ownsArray(): boolean {
     const st = this._storage;
-    return this.#raw === st.base && !st.exposed && !st.shared && accessGuard === null;
+    return this.#raw === st.base && !st.exposed && !st.shared;
+  }
+
+  /** #ownsArray, and no async batch is recording or running (one may hold the array). */
+  #soleHolder(): boolean {
+    return this.#ownsArray() && accessGuard === null;
   }
 
   /** Lets go of the data, gradient and graph node (the state of a disposed tensor). */

@@ -148,7 +148,7 @@ function composedLinearBackward(a: NativeAddon): Backend['linearBackward'] {
 }
 
 /** Backend.linearChain through the addon's one-call entry. */
-function nativeLinearChain(a: NativeAddon & Required<Pick<NativeAddon, 'linearChain'>>): Backend['linearChain'] {
+function nativeLinearChain(entry: NonNullable<NativeAddon['linearChain']>): Backend['linearChain'] {
   return (rows, inF, x, layers, out) => {
     const args: (number | Float32Array | null)[] = [];
     let mask = 0;
@@ -157,7 +157,7 @@ function nativeLinearChain(a: NativeAddon & Required<Pick<NativeAddon, 'linearCh
       args.push(l.outF, l.w, l.bias);
       if (l.relu) mask |= 1 << i;
     }
-    a.linearChain(rows, inF, x, out, mask, ...args);
+    entry(rows, inF, x, out, mask, ...args);
   };
 }
 
@@ -173,7 +173,7 @@ export function nativeBackend(a: NativeAddon): Backend {
     gemm: (transA, transB, m, n, k, alpha, x, y, beta, c) => a.gemm(transA, transB, m, n, k, alpha, x, y, beta, c, null, false),
     linear,
     linearBackward: a.linearBackward?.bind(a) ?? composedLinearBackward(a),
-    linearChain: typeof a.linearChain === 'function' ? nativeLinearChain(a as Parameters<typeof nativeLinearChain>[0]) : composedLinearChain(linear),
+    linearChain: typeof a.linearChain === 'function' ? nativeLinearChain(a.linearChain.bind(a)) : composedLinearChain(linear),
     setNumThreads: (n) => a.setNumThreads(n),
     binary: (op, x, xs, y, ys, out, os) => a.binary(op, x, xs, y, ys, out, os),
     unary: (op, x, out, p0, p1) => a.unary(op, x, out, p0, p1),

@@ -2,7 +2,7 @@ import { isGradEnabled, record } from '../autograd.js';
 import { type ChainLayer, MAX_CHAIN_LAYERS } from '../backend/backend.js';
 import { getBackend } from '../backend/index.js';
 import { MAX_ELEMENTS, shapeStr, sizeOf } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import { type Tensor, tensorProblem } from '../tensor.js';
 import { requireTensor } from './args.js';
 import { empty, scratch } from './util.js';
 
@@ -98,17 +98,6 @@ export interface ChainStep {
   readonly relu: boolean;
 }
 
-/** A tensor made by the Tensor constructor whose data is still there (what requireTensor accepts). */
-function usable(t: unknown): t is Tensor {
-  if (!(t instanceof Tensor) || Tensor._rawOf(t) === undefined) return false;
-  try {
-    t._check('linearChain');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * @internal Without a graph: x through linear (or linearRelu) for each step, in one backend call
  * (no tensors between the layers; bitwise the layers called one by one). Null, having done
@@ -116,17 +105,17 @@ function usable(t: unknown): t is Tensor {
  * layers one by one, and they throw with their own messages. At most MAX_CHAIN_LAYERS steps.
  */
 export function linearChain(x: Tensor, steps: readonly ChainStep[]): Tensor | null {
-  if (isGradEnabled() || steps.length === 0 || steps.length > MAX_CHAIN_LAYERS || !usable(x) || x.ndim < 1) return null;
+  if (isGradEnabled() || steps.length === 0 || steps.length > MAX_CHAIN_LAYERS || tensorProblem(x) !== null || x.ndim < 1) return null;
   const inF = x.shape[x.ndim - 1]!;
   if (inF === 0 || x.size === 0) return null;
   const layers: ChainLayer[] = [];
   let k = inF;
   for (const { weight, bias, relu } of steps) {
-    if (!usable(weight) || weight.ndim !== 2 || weight.shape[1] !== k) return null;
+    if (tensorProblem(weight) !== null || weight.ndim !== 2 || weight.shape[1] !== k) return null;
     const outF = weight.shape[0]!;
     // An activation too large for a tensor: the layer by layer path refuses it with its message.
     if (outF === 0 || (x.size / inF) * outF > MAX_ELEMENTS) return null;
-    if (bias !== null && (!usable(bias) || bias.ndim !== 1 || bias.shape[0] !== outF)) return null;
+    if (bias !== null && (tensorProblem(bias) !== null || bias.ndim !== 1 || bias.shape[0] !== outF)) return null;
     layers.push({ outF, w: weight._buf, bias: bias === null ? null : bias._buf, relu });
     k = outF;
   }
