@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cpu.h"
+#include "huge_pages.h"
 #include "kernels/elementwise.h"
 #include "kernels/fingerprint.h"
 #include "kernels/fused.h"
@@ -631,6 +632,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("shareEqual", &Addon::ShareEqual),
                              InstanceMethod("normPart", &Addon::NormPart),
                              InstanceMethod("fingerprint", &Addon::Fingerprint),
+                             InstanceMethod("adviseHugePages", &Addon::AdviseHugePages),
                              InstanceMethod("runAsync", &Addon::RunAsync),
                          });
     (void)env;
@@ -1060,6 +1062,17 @@ class Addon : public Napi::Addon<Addon> {
     need_args(info, 1, fn);
     F32 x = f32(info, 0, fn, "x");
     return Napi::Number::New(info.Env(), static_cast<double>(tg::fingerprint(x.data, x.length)));
+  }
+
+  // adviseHugePages(a) -> bytes of `a` now advised to be backed by transparent huge pages (see
+  // huge_pages.h); 0 when no whole 2 MiB page lies inside it or the system has no such pages.
+  Napi::Value AdviseHugePages(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "adviseHugePages";
+    need_args(info, 1, fn);
+    F32 a = f32(info, 0, fn, "a");
+    const size_t bytes = a.data ? tg::advise_huge_pages(a.data, static_cast<size_t>(a.length) * sizeof(float)) : 0;
+    return Napi::Number::New(info.Env(), static_cast<double>(bytes));
   }
 
   // runAsync(commands) -> Promise<void>: commands is an array of [kernel, ...arguments] with the

@@ -94,6 +94,27 @@ export function onAlloc(listener: (a: Float32Array) => void): () => void {
 }
 
 /**
+ * Arrays of at least this many elements (2 MiB, the smallest that can hold a whole transparent
+ * huge page) are handed to the large-array advisor when made fresh.
+ */
+export const LARGE_ARRAY_ELEMENTS = 1 << 19;
+
+let adviseLarge: ((a: Float32Array) => void) | undefined;
+
+/**
+ * @internal Sets what allocFloat32 does with a fresh array of LARGE_ARRAY_ELEMENTS or more before
+ * anything touches it (the backend module asks the native addon to back it with huge pages), and
+ * returns the advisor it replaces.
+ */
+export function setLargeArrayAdvisor(
+  advise: ((a: Float32Array) => void) | undefined,
+): ((a: Float32Array) => void) | undefined {
+  const previous = adviseLarge;
+  adviseLarge = advise;
+  return previous;
+}
+
+/**
  * A Float32Array of n elements (n within MAX_ELEMENTS, as checkShape ensures) for `op`,
  * zero-filled unless `zero` is false: then it may be a recycled array (src/pool.ts) holding stale
  * values, for a kernel that overwrites every element. When the machine can't provide the memory,
@@ -102,8 +123,12 @@ export function onAlloc(listener: (a: Float32Array) => void): () => void {
 export function allocFloat32(op: string, n: number, zero = true): Float32Array {
   try {
     let a = n >= MIN_POOLED ? takePooled(n) : undefined;
-    if (a === undefined) a = new Float32Array(n);
-    else if (zero) a.fill(0);
+    if (a === undefined) {
+      a = new Float32Array(n);
+      if (n >= LARGE_ARRAY_ELEMENTS && adviseLarge !== undefined) adviseLarge(a);
+    } else if (zero) {
+      a.fill(0);
+    }
     for (let i = 0; i < allocListeners.length; i++) allocListeners[i]!(a);
     return a;
   } catch (e) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cpu.h"
+#include "huge_pages.h"
 #include "kernels/gemm.h"
 #include "threadpool.h"
 
@@ -60,6 +61,11 @@ struct Buffers {
     base = std::aligned_alloc(4096, static_cast<size_t>(sa + sb + sc));
     if (!base) std::abort();
     char* p = static_cast<char*>(base);
+    // Each operand of 2 MiB or more gets huge pages before its first write, as the library's own
+    // fresh tensors do (src/shape.ts) and as numpy's arrays of 4 MiB or more do.
+    tg::advise_huge_pages(p + oa, static_cast<size_t>(na * 4));
+    tg::advise_huge_pages(p + sa + ob, static_cast<size_t>(nb * 4));
+    tg::advise_huge_pages(p + sa + sb + oc, static_cast<size_t>(nc * 4));
     a = reinterpret_cast<float*>(p + oa);
     b = reinterpret_cast<float*>(p + sa + ob);
     c = reinterpret_cast<float*>(p + sa + sb + oc);

@@ -353,4 +353,12 @@ export interface Backend {
    * saved tensor's data that bypassed the version counter.
    */
   fingerprint(x: Float32Array): number;
+
+  /**
+   * Asks the OS to back the whole 2 MiB-aligned pages inside `a` with transparent huge pages
+   * (Linux madvise MADV_HUGEPAGE); returns the bytes advised (0 when none fit or the OS has no
+   * such pages). Contents are unchanged. Only the native backend has it: the library calls it on
+   * large fresh arrays before their first write (src/shape.ts).
+   */
+  adviseHugePages?(a: Float32Array): number;
 }

@@ -46,6 +46,8 @@ export interface NativeAddon {
   crossEntropy: Backend['crossEntropy'];
   /** Absent from binaries built before it existed; the TypeScript kernel stands in then. */
   fingerprint?: Backend['fingerprint'];
+  /** Absent from binaries built before it existed: large arrays then keep the system's page size. */
+  adviseHugePages?: NonNullable<Backend['adviseHugePages']>;
   /** The loss and random-fill kernels (same signatures as Backend's); absent from older binaries. */
   nllLoss?: Backend['nllLoss'];
   nllLossGrad?: Backend['nllLossGrad'];
@@ -207,5 +209,6 @@ export function nativeBackend(a: NativeAddon): Backend {
     shareEqual: a.shareEqual?.bind(a) ?? jsGather.shareEqual,
     normPart: a.normPart?.bind(a) ?? jsGather.normPart,
     fingerprint: typeof a.fingerprint === 'function' ? (x) => a.fingerprint!(x) : jsFingerprint,
+    ...(typeof a.adviseHugePages === 'function' ? { adviseHugePages: a.adviseHugePages.bind(a) } : {}),
   };
 }

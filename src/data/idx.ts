@@ -10,7 +10,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { requireKnownOptions } from '../ops/args.js';
-import { valueStr } from '../shape.js';
+import { allocFloat32, valueStr } from '../shape.js';
 import { type Tensor, ownedTensor } from '../tensor.js';
 
 /** The element types an IDX header can declare. */
@@ -283,7 +283,9 @@ function typedData(d: Decoded): IdxArray['data'] {
 function floatData(d: Decoded, scale: boolean): Float32Array {
   const { header: h, bytes } = d;
   const n = h.dataBytes / h.size;
-  const out = new Float32Array(n);
+  // Through allocFloat32: a dataset is the largest array most programs make (47 MB for
+  // Fashion-MNIST's training images), so it gets huge pages where the platform has them.
+  const out = allocFloat32('readIdx', n);
   const base = h.headerBytes;
   if (h.dtype === 'uint8') {
     if (scale) for (let i = 0; i < n; i++) out[i] = bytes[base + i]! / 255;
