@@ -95,7 +95,9 @@ export function onAlloc(listener: (a: Float32Array) => void): () => void {
 
 /**
  * Arrays of at least this many elements (2 MiB, the smallest that can hold a whole transparent
- * huge page) are handed to the large-array advisor when made fresh.
+ * huge page) are handed to the large-array advisor when made fresh. Whether one does depends on
+ * where the C allocator put it (a fresh mapping starts 16 bytes past a 4 KiB page): from a little
+ * over 4 MiB up every array holds at least one.
  */
 export const LARGE_ARRAY_ELEMENTS = 1 << 19;
 
@@ -103,7 +105,7 @@ let adviseLarge: ((a: Float32Array) => void) | undefined;
 
 /**
  * @internal Sets what allocFloat32 does with a fresh array of LARGE_ARRAY_ELEMENTS or more before
- * anything touches it (the backend module asks the native addon to back it with huge pages), and
+ * the library writes to it (the backend module asks the native addon to back it with huge pages), and
  * returns the advisor it replaces.
  */
 export function setLargeArrayAdvisor(
@@ -121,19 +123,19 @@ export function setLargeArrayAdvisor(
  * V8 throws a RangeError naming nobody; this names the op and the size instead.
  */
 export function allocFloat32(op: string, n: number, zero = true): Float32Array {
-  try {
-    let a = n >= MIN_POOLED ? takePooled(n) : undefined;
-    if (a === undefined) {
+  let a = n >= MIN_POOLED ? takePooled(n) : undefined;
+  if (a === undefined) {
+    try {
       a = new Float32Array(n);
-      if (n >= LARGE_ARRAY_ELEMENTS && adviseLarge !== undefined) adviseLarge(a);
-    } else if (zero) {
-      a.fill(0);
+    } catch (e) {
+      throw new Error(`${op}: cannot allocate ${n} float32 elements (${((n * 4) / 2 ** 30).toFixed(1)} GiB): ${(e as Error).message}`);
     }
-    for (let i = 0; i < allocListeners.length; i++) allocListeners[i]!(a);
-    return a;
-  } catch (e) {
-    throw new Error(`${op}: cannot allocate ${n} float32 elements (${((n * 4) / 2 ** 30).toFixed(1)} GiB): ${(e as Error).message}`);
+    if (n >= LARGE_ARRAY_ELEMENTS && adviseLarge !== undefined) adviseLarge(a);
+  } else if (zero) {
+    a.fill(0);
   }
+  for (let i = 0; i < allocListeners.length; i++) allocListeners[i]!(a);
+  return a;
 }
 
 /** NumPy broadcasting: align from the right; each pair of dims must match or one must be 1. */

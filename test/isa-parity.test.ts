@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tg from '../src/index.js';
 import { availableBackends, getBackend, setBackend } from '../src/backend/index.js';
 import { loadAddon } from '../src/backend/native.js';
@@ -45,8 +45,12 @@ function sameBits(a: Float32Array[], b: Float32Array[]): boolean {
 }
 
 describe.runIf(native !== undefined)('the same training run on every instruction set (needs the native addon)', () => {
-  const previous = getBackend();
-  setBackend(native!);
+  // In beforeAll, not the describe body: vitest collects the body even when runIf skips it.
+  let previous = getBackend();
+  beforeAll(() => {
+    previous = getBackend();
+    setBackend(native!);
+  });
   afterAll(() => {
     addon!.setIsa('auto');
     setBackend(previous);

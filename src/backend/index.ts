@@ -45,7 +45,10 @@ function warnOnce(message: string): void {
  * pages and 10 ms in 2 MiB ones, and a 2048^3 matmul ran 10% faster on huge-page operands.
  */
 function useHugePages(nb: Backend): void {
-  if (process.env['TENSORGRAD_HUGE_PAGES'] === '0' || nb.adviseHugePages === undefined) return;
+  if (process.env['TENSORGRAD_HUGE_PAGES'] === '0' || nb.adviseHugePages === undefined) {
+    setLargeArrayAdvisor(undefined);
+    return;
+  }
   const advise = nb.adviseHugePages.bind(nb);
   setLargeArrayAdvisor((a) => {
     advise(a);
@@ -111,9 +114,15 @@ export function announceBackend(): void {
   }
 }
 
-/** Switches the global backend (tests use it to run one suite per backend). */
+/**
+ * Switches the global backend (tests use it to run one suite per backend). Huge pages follow: on
+ * for a backend that can advise them, off for the TypeScript one; a backend that is neither (the
+ * async recorder, which stands in for the real one while it records) leaves them as they were.
+ */
 export function setBackend(backend: Backend): void {
   current = backend;
+  if (backend.name === 'js') setLargeArrayAdvisor(undefined);
+  else if (backend.adviseHugePages !== undefined) useHugePages(backend);
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { requireKnownOptions } from '../ops/args.js';
-import { valueStr } from '../shape.js';
+import { allocFloat32, valueStr } from '../shape.js';
 import { type Tensor, ownedTensor } from '../tensor.js';
 
 /** How to read a CSV file. */
@@ -295,7 +295,7 @@ function parse(fn: string, where: string, text: string, options: CsvOptions): Cs
   if (label >= 0) slot[label] = LABEL;
 
   let capacity = rowBound(text, hasHeader ? reader.pos : reader.recordStart, ncols);
-  let x = new Float32Array(capacity * nf);
+  let x = allocFloat32(fn, capacity * nf);
   const labels: string[] = [];
   let rows = 0;
   const countWhat = hasHeader ? 'as in the header' : 'as in the first row';
@@ -306,7 +306,7 @@ function parse(fn: string, where: string, text: string, options: CsvOptions): Cs
     if (rows === capacity) {
       // rowBound is an upper bound, so this should not run; if it ever does, a miscount costs a copy.
       capacity = Math.max(1, capacity * 2);
-      const grown = new Float32Array(capacity * nf);
+      const grown = allocFloat32(fn, capacity * nf);
       grown.set(x);
       x = grown;
     }

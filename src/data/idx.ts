@@ -280,12 +280,12 @@ function typedData(d: Decoded): IdxArray['data'] {
 }
 
 /** The data converted straight from the file bytes to float32 (no intermediate typed array). */
-function floatData(d: Decoded, scale: boolean): Float32Array {
+function floatData(fn: string, d: Decoded, scale: boolean): Float32Array {
   const { header: h, bytes } = d;
   const n = h.dataBytes / h.size;
   // Through allocFloat32: a dataset is the largest array most programs make (47 MB for
   // Fashion-MNIST's training images), so it gets huge pages where the platform has them.
-  const out = allocFloat32('readIdx', n);
+  const out = allocFloat32(fn, n);
   const base = h.headerBytes;
   if (h.dtype === 'uint8') {
     if (scale) for (let i = 0; i < n; i++) out[i] = bytes[base + i]! / 255;
@@ -352,7 +352,7 @@ export function loadIdxTensor(
 ): Tensor {
   const o = checkOptions<{ scale: boolean; name: string }>('loadIdxTensor', options, { scale: 'boolean', name: 'string' });
   const d = decode('loadIdxTensor', source, o.name);
-  return ownedTensor(floatData(d, o.scale ?? true), d.header.shape.slice());
+  return ownedTensor(floatData('loadIdxTensor', d, o.scale ?? true), d.header.shape.slice());
 }
 
 function pair(fn: string, imagesPath: string, labelsPath: string, flatten: boolean): { x: Tensor; y: Tensor } {
@@ -370,10 +370,10 @@ function pair(fn: string, imagesPath: string, labelsPath: string, flatten: boole
   if (n !== lh.shape[0]) {
     fail(fn, images.name, `holds ${n} items but the labels file ${labels.name} holds ${lh.shape[0]} labels`);
   }
-  const x = floatData(images, true);
+  const x = floatData(fn, images, true);
   const xShape = flatten ? [n, n === 0 ? ih.shape.slice(1).reduce((a, b) => a * b, 1) : x.length / n] : ih.shape.slice();
   // uint8 labels are non-negative integers by construction: the dtype check above is the range check.
-  const y = floatData(labels, false);
+  const y = floatData(fn, labels, false);
   return { x: ownedTensor(x, xShape), y: ownedTensor(y, [n]) };
 }
 

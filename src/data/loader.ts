@@ -1,6 +1,6 @@
 import { requireBoolean, requireKnownOptions } from '../ops/args.js';
 import { type Generator as RandomGenerator, requireGenerator } from '../random.js';
-import { shapeStr, sizeOf, valueStr } from '../shape.js';
+import { allocFloat32, shapeStr, sizeOf, valueStr } from '../shape.js';
 import { Tensor, ownedTensor } from '../tensor.js';
 import { type Dataset, type RowStorage, checkDataset, randperm, rowStorageOf } from './dataset.js';
 
@@ -161,12 +161,12 @@ export class DataLoader<T extends Tensor[] = [Tensor, Tensor]> implements Iterab
 
   /** Output tensors [count, ...shape] for each part: views of the reused buffers, or fresh. */
   private outputs(shapes: (readonly number[])[], count: number, reuse: boolean): Tensor[] {
-    if (!reuse) return shapes.map((s) => ownedTensor(new Float32Array(count * sizeOf(s)), [count, ...s]));
+    if (!reuse) return shapes.map((s) => ownedTensor(allocFloat32('DataLoader', count * sizeOf(s)), [count, ...s]));
     // Sized for the largest batch this dataset can give, not batchSize: a batchSize above the
     // dataset's length is legal (one short batch) and must not allocate for rows that never come.
     const rows = Math.min(this.batchSize, this.dataset.length);
     if (this.buffers === null || this.buffers.length !== shapes.length || this.buffers.some((b, k) => b.size !== rows * sizeOf(shapes[k]!))) {
-      this.buffers = shapes.map((s) => ownedTensor(new Float32Array(rows * sizeOf(s)), [rows * sizeOf(s)]));
+      this.buffers = shapes.map((s) => ownedTensor(allocFloat32('DataLoader', rows * sizeOf(s)), [rows * sizeOf(s)]));
     }
     return shapes.map((s, k) => {
       const b = this.buffers![k]!;

@@ -3,6 +3,8 @@
  * F64 rounded to nearest, integers and BOOL only when every value is exact).
  */
 
+import { allocFloat32 } from '../shape.js';
+
 /** Tensor bytes can be copied as they are only where the host order is the file's order. */
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -59,7 +61,7 @@ function int32Decoder(dtype: 'I32' | 'U32'): Dtype {
     size: 4,
     decode(raw, n, fail) {
       const dv = view(raw);
-      const out = new Float32Array(n);
+      const out = allocFloat32('safetensors', n);
       for (let i = 0; i < n; i++) {
         const v = dtype === 'I32' ? dv.getInt32(4 * i, true) : dv.getUint32(4 * i, true);
         checkExact(dtype, v, Math.fround(v) === v, i, fail);
@@ -75,7 +77,7 @@ function int64Decoder(dtype: 'I64' | 'U64'): Dtype {
     size: 8,
     decode(raw, n, fail) {
       const dv = view(raw);
-      const out = new Float32Array(n);
+      const out = allocFloat32('safetensors', n);
       for (let i = 0; i < n; i++) {
         const lo = dv.getUint32(8 * i, true);
         const hi = dtype === 'I64' ? dv.getInt32(8 * i + 4, true) : dv.getUint32(8 * i + 4, true);
@@ -102,7 +104,7 @@ function smallIntDecoder(size: 1 | 2, read: (dv: DataView, offset: number) => nu
     size,
     decode(raw, n) {
       const dv = view(raw);
-      const out = new Float32Array(n);
+      const out = allocFloat32('safetensors', n);
       for (let i = 0; i < n; i++) out[i] = read(dv, size * i);
       return out;
     },
@@ -117,7 +119,7 @@ export const DTYPES = new Map<string, Dtype>([
       size: 4,
       decode(raw, n) {
         if (HOST_IS_LITTLE_ENDIAN) return new Float32Array(raw.buffer, raw.byteOffset, n);
-        const out = new Float32Array(n);
+        const out = allocFloat32('safetensors', n);
         const bits = new Uint32Array(out.buffer);
         const dv = view(raw);
         // Through integer bits, so NaN payloads survive unchanged.
@@ -132,7 +134,7 @@ export const DTYPES = new Map<string, Dtype>([
       size: 2,
       decode(raw, n) {
         const table = halfBitsTable();
-        const out = new Float32Array(n);
+        const out = allocFloat32('safetensors', n);
         const bits = new Uint32Array(out.buffer);
         const dv = view(raw);
         for (let i = 0; i < n; i++) bits[i] = table[dv.getUint16(2 * i, true)]!;
@@ -146,7 +148,7 @@ export const DTYPES = new Map<string, Dtype>([
       size: 2,
       decode(raw, n) {
         // bfloat16 is the top half of a float32, so widening is a shift.
-        const out = new Float32Array(n);
+        const out = allocFloat32('safetensors', n);
         const bits = new Uint32Array(out.buffer);
         const dv = view(raw);
         for (let i = 0; i < n; i++) bits[i] = dv.getUint16(2 * i, true) << 16;
@@ -160,7 +162,7 @@ export const DTYPES = new Map<string, Dtype>([
       size: 8,
       decode(raw, n) {
         // Rounds to nearest even, as numpy's and PyTorch's float64 → float32 casts do.
-        const out = new Float32Array(n);
+        const out = allocFloat32('safetensors', n);
         if (HOST_IS_LITTLE_ENDIAN) {
           out.set(new Float64Array(raw.buffer, raw.byteOffset, n));
         } else {
@@ -184,7 +186,7 @@ export const DTYPES = new Map<string, Dtype>([
     {
       size: 1,
       decode(raw, n, fail) {
-        const out = new Float32Array(n);
+        const out = allocFloat32('safetensors', n);
         for (let i = 0; i < n; i++) {
           const b = raw[i]!;
           if (b > 1) throw fail(`BOOL byte ${b} at element ${i} is neither 0 nor 1`);

@@ -2,7 +2,7 @@ import { getBackend } from '../backend/index.js';
 import type { Tensor } from '../tensor.js';
 import { gradOf } from '../tensor.js';
 import { requireKnownOptions } from '../ops/args.js';
-import { valueStr } from '../shape.js';
+import { allocFloat32, valueStr } from '../shape.js';
 import {
   type ParamGroup,
   type ParamGroupInput,
@@ -74,11 +74,11 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
       const s: ParamState = this.stateOf(p);
       if (!(s['expAvg'] instanceof Float32Array)) {
         s['step'] = 0;
-        s['expAvg'] = new Float32Array(n);
-        s['expAvgSq'] = new Float32Array(n);
-        if (amsgrad) s['maxExpAvgSq'] = new Float32Array(n);
+        s['expAvg'] = allocFloat32('Adam', n);
+        s['expAvgSq'] = allocFloat32('Adam', n);
+        if (amsgrad) s['maxExpAvgSq'] = allocFloat32('Adam', n);
       }
-      if (amsgrad && !(s['maxExpAvgSq'] instanceof Float32Array)) s['maxExpAvgSq'] = new Float32Array(n);
+      if (amsgrad && !(s['maxExpAvgSq'] instanceof Float32Array)) s['maxExpAvgSq'] = allocFloat32('Adam', n);
       const step = (s['step'] as number) + 1;
       s['step'] = step;
       let g = grad._data;

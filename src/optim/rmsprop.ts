@@ -3,6 +3,7 @@ import type { Tensor } from '../tensor.js';
 import { gradOf } from '../tensor.js';
 import { type ParamGroup, type ParamGroupInput, Optimizer, checkBoolean, checkNonNegative } from './optimizer.js';
 import { requireKnownOptions } from '../ops/args.js';
+import { allocFloat32 } from '../shape.js';
 
 /** Options of `new RMSprop(params, options)`; defaults are PyTorch's. */
 export interface RMSpropOptions {
@@ -84,10 +85,10 @@ export class RMSprop extends Optimizer<RMSpropGroup> {
       const s = this.stateOf(p);
       if (!(s['squareAvg'] instanceof Float32Array)) {
         s['step'] = 0;
-        s['squareAvg'] = new Float32Array(n);
+        s['squareAvg'] = allocFloat32('RMSprop', n);
       }
-      if (momentum > 0 && !(s['momentumBuffer'] instanceof Float32Array)) s['momentumBuffer'] = new Float32Array(n);
-      if (centered && !(s['gradAvg'] instanceof Float32Array)) s['gradAvg'] = new Float32Array(n);
+      if (momentum > 0 && !(s['momentumBuffer'] instanceof Float32Array)) s['momentumBuffer'] = allocFloat32('RMSprop', n);
+      if (centered && !(s['gradAvg'] instanceof Float32Array)) s['gradAvg'] = allocFloat32('RMSprop', n);
       s['step'] = (s['step'] as number) + 1;
       const sq = s['squareAvg'] as Float32Array;
       const ga = centered ? (s['gradAvg'] as Float32Array) : null;

@@ -3,6 +3,7 @@ import type { Tensor } from '../tensor.js';
 import { gradOf } from '../tensor.js';
 import { type ParamGroup, type ParamGroupInput, Optimizer, checkBoolean, checkNonNegative, checkNumber } from './optimizer.js';
 import { requireKnownOptions } from '../ops/args.js';
+import { allocFloat32 } from '../shape.js';
 
 /** Options of `new SGD(params, options)`; defaults are PyTorch's. */
 export interface SGDOptions {
@@ -93,7 +94,7 @@ export class SGD extends Optimizer<SGDGroup> {
         const b = s['momentumBuffer'];
         if (b instanceof Float32Array) buf = b;
         else {
-          buf = s['momentumBuffer'] = new Float32Array(n);
+          buf = s['momentumBuffer'] = allocFloat32('SGD', n);
           first = true;
         }
       }
