@@ -633,6 +633,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("normPart", &Addon::NormPart),
                              InstanceMethod("fingerprint", &Addon::Fingerprint),
                              InstanceMethod("adviseHugePages", &Addon::AdviseHugePages),
+                             InstanceMethod("releaseScratch", &Addon::ReleaseScratch),
                              InstanceMethod("runAsync", &Addon::RunAsync),
                          });
     (void)env;
@@ -1072,6 +1073,18 @@ class Addon : public Napi::Addon<Addon> {
     need_args(info, 1, fn);
     F32 a = f32(info, 0, fn, "a");
     const size_t bytes = a.data ? tg::advise_huge_pages(a.data, static_cast<size_t>(a.length) * sizeof(float)) : 0;
+    return Napi::Number::New(info.Env(), static_cast<double>(bytes));
+  }
+
+  // releaseScratch() -> bytes freed: linearChain's activations between layers (kept up to 16 MB)
+  // and this thread's GEMM packing buffers, which are otherwise kept for the next call. Called on
+  // the JS thread, where neither is in use between calls; pool threads and async batches keep
+  // their own GEMM buffers (a few MiB each at most).
+  Napi::Value ReleaseScratch(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    size_t bytes = chain_work_.capacity() * sizeof(float);
+    std::vector<float>().swap(chain_work_);
+    bytes += tg::release_gemm_scratch();
     return Napi::Number::New(info.Env(), static_cast<double>(bytes));
   }
 

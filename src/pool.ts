@@ -64,13 +64,23 @@ export function pooledByteCount(): number {
   return pooledBytes;
 }
 
+let releaseScratch: (() => void) | undefined;
+
+/** @internal Set by the backend module: frees the native addon's own scratch (see emptyCache). */
+export function setScratchReleaser(release: (() => void) | undefined): void {
+  releaseScratch = release;
+}
+
 /**
  * Drops every recycled array, so the garbage collector can return the memory. The pool holds at
  * most 64 MiB, taken from buffers training already used; a long-running process that has
- * finished training can call this to give that back.
+ * finished training can call this to give that back. With the native backend it also frees the
+ * scratch the addon keeps between calls on this thread: the activations between layers of a
+ * forward pass without a graph (up to 16 MB) and the GEMM's packing buffers (a few MiB).
  * PyTorch: `torch.cuda.empty_cache` (the same idea, for its caching allocator).
  */
 export function emptyCache(): void {
   free.clear();
   pooledBytes = 0;
+  releaseScratch?.();
 }

@@ -151,6 +151,29 @@ describe.runIf(native !== undefined && hasEntry)('the addon linearChain entry (n
     }
   });
 
+  it('emptyCache() frees the activations the addon keeps between calls, and the next call still gives the same bits', () => {
+    const addon = loadAddon()!;
+    const before = getBackend();
+    setBackend(native!); // installs emptyCache's releaser, as choosing the native backend does
+    try {
+      const s: Spec = { rows: 300, inF: 7, layers: [{ outF: 500, bias: true, relu: true }, { outF: 3, bias: false, relu: false }], seed: 4 };
+      const { x, layers } = build(s);
+      const first = new Float32Array(s.rows * 3);
+      native!.linearChain(s.rows, s.inF, x, layers, first);
+      // 2 x 300 x 500 floats between the layers, kept for the next call until now.
+      tg.emptyCache();
+      expect(addon.releaseScratch!()).toBe(0);
+      native!.linearChain(s.rows, s.inF, x, layers, first);
+      expect(addon.releaseScratch!()).toBeGreaterThanOrEqual(2 * 300 * 500 * 4);
+      const again = new Float32Array(s.rows * 3);
+      native!.linearChain(s.rows, s.inF, x, layers, again);
+      expect(firstDiff(again, oneByOne(native!, s.rows, s.inF, x, layers))).toBe(-1);
+      expect(firstDiff(again, first)).toBe(-1);
+    } finally {
+      setBackend(before);
+    }
+  });
+
   it('refuses wrong lengths, stray ReLU bits, more than 8 layers and an output over an input', () => {
     const addon = loadAddon()!;
     const f = (n: number) => new Float32Array(n);

@@ -54,6 +54,13 @@ using gemm::Tile;
 struct AlignedBuf {
   float* ptr = nullptr;
   size_t cap = 0;
+  size_t release() {
+    const size_t bytes = cap * sizeof(float);
+    std::free(ptr);
+    ptr = nullptr;
+    cap = 0;
+    return bytes;
+  }
   float* get(size_t n) {
     if (n > cap) {
       std::free(ptr);
@@ -266,6 +273,11 @@ Grid choose_grid(const Problem& P, int threads) {
 }  // namespace
 
 const char* sgemm_kernel_name() { return active_kernels().gemm.name; }
+
+size_t release_gemm_scratch() {
+  Scratch& s = scratch();
+  return s.a.release() + s.b.release() + s.bpanel.release() + s.edge_a.release();
+}
 
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmEpilogue* ep, ThreadPool* pool) {

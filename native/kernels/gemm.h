@@ -3,6 +3,7 @@
 // active ISA's table's (kernels/dispatch.h).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace tg {
@@ -30,5 +31,10 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
 // Name of the microkernel sgemm uses at the current tg::active_isa(): "avx512", "avx2", "neon" or
 // "scalar" (at AVX-512, products at most 16 columns wide run its 16x16 kernel, same name).
 const char* sgemm_kernel_name();
+
+// Frees the packing scratch the calling thread keeps between products (each thread grows its own
+// on demand, up to a few MiB, and keeps it for the next product) and returns the bytes freed. The
+// pool's worker threads keep theirs. Must not run while the calling thread is inside sgemm.
+size_t release_gemm_scratch();
 
 }  // namespace tg

@@ -361,4 +361,10 @@ export interface Backend {
    * large fresh arrays before their first write (src/shape.ts).
    */
   adviseHugePages?(a: Float32Array): number;
+
+  /**
+   * Frees the scratch the backend keeps between calls on this thread and returns the bytes freed
+   * (emptyCache() calls it). Only the native backend keeps any.
+   */
+  releaseScratch?(): number;
 }

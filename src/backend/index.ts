@@ -1,6 +1,7 @@
 import type { Backend, BackendInfo } from './backend.js';
 import { jsBackend } from './js/index.js';
 import { addonLoadError, loadAddon, nativeBackend as wrapAddon } from './native.js';
+import { setScratchReleaser } from '../pool.js';
 import { setLargeArrayAdvisor } from '../shape.js';
 
 export type { Backend, BackendInfo } from './backend.js';
@@ -55,12 +56,22 @@ function useHugePages(nb: Backend): void {
   });
 }
 
+/** emptyCache() also frees the addon's scratch, whichever backend is current afterwards. */
+function useScratchRelease(nb: Backend): void {
+  if (nb.releaseScratch === undefined) return;
+  const release = nb.releaseScratch.bind(nb);
+  setScratchReleaser(() => {
+    release();
+  });
+}
+
 function choose(): Backend {
   const want = requested();
   if (want === 'js') return jsBackend;
   const nb = nativeBackend();
   if (nb) {
     useHugePages(nb);
+    useScratchRelease(nb);
     return nb;
   }
   warnOnce(
@@ -123,6 +134,7 @@ export function setBackend(backend: Backend): void {
   current = backend;
   if (backend.name === 'js') setLargeArrayAdvisor(undefined);
   else if (backend.adviseHugePages !== undefined) useHugePages(backend);
+  if (backend.releaseScratch !== undefined) useScratchRelease(backend);
 }
 
 /**

@@ -48,6 +48,8 @@ export interface NativeAddon {
   fingerprint?: Backend['fingerprint'];
   /** Absent from binaries built before it existed: large arrays then keep the system's page size. */
   adviseHugePages?: NonNullable<Backend['adviseHugePages']>;
+  /** Absent from binaries built before it existed: their scratch stays until the process ends. */
+  releaseScratch?: NonNullable<Backend['releaseScratch']>;
   /** The loss and random-fill kernels (same signatures as Backend's); absent from older binaries. */
   nllLoss?: Backend['nllLoss'];
   nllLossGrad?: Backend['nllLossGrad'];
@@ -210,5 +212,6 @@ export function nativeBackend(a: NativeAddon): Backend {
     normPart: a.normPart?.bind(a) ?? jsGather.normPart,
     fingerprint: typeof a.fingerprint === 'function' ? (x) => a.fingerprint!(x) : jsFingerprint,
     ...(typeof a.adviseHugePages === 'function' ? { adviseHugePages: a.adviseHugePages.bind(a) } : {}),
+    ...(typeof a.releaseScratch === 'function' ? { releaseScratch: a.releaseScratch.bind(a) } : {}),
   };
 }
