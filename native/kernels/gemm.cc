@@ -294,7 +294,7 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
   const IsaKernels& T = active_kernels();
   const Kernels& K = n <= T.gemm_narrow.blk.nr ? T.gemm_narrow : T.gemm;
   const double flops = 2.0 * double(m) * double(n) * double(k);
-  // Threads worth using for this job: none below kMinParallelFlops; below kMinWakeFlops only when
+  // Threads worth using for this job: none below the kernel's min_parallel_flops; below kMinWakeFlops only when
   // the pool is awake, or once every kMinWakeFlops of such jobs (a stream of them is worth waking
   // the pool for).
   auto useful_threads = [&](double min_flops) {
@@ -352,7 +352,7 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
   P.kc = (k + nkb - 1) / nkb;
   if (nkb > 1) P.kc = (P.kc + 7) / 8 * 8;
 
-  const int threads = useful_threads(gemm::kMinParallelFlops);
+  const int threads = useful_threads(K.blk.min_parallel_flops);
   Grid g;
   if (threads > 1) g = choose_grid(P, threads);
   if (g.tm * g.tn <= 1) {

@@ -26,41 +26,47 @@ struct Blocking {
   int direct_b_max_span;  // the rows of a B micro-panel span at most this many floats of memory
                           // (kc*ldb: they then sit in L1 together; with a larger stride they
                           // conflict in L1 and are re-read from L2 for every A panel)
+  double min_parallel_flops;  // below this 2*m*n*k the product runs on the calling thread (see
+                              // the threading thresholds below)
 };
 
 // AVX2+FMA, 6x16 microkernel (12 ymm accumulators). Tuned on AMD EPYC (Zen 4: 32 KiB L1d,
 // 1 MiB L2 per core, 32 MiB L3): the B micro-panel is kc*16*4 = 16 KiB at kc = 256, an A block
 // mc*kc*4 = 144 KiB, a B block kc*nc*4 = 4 MiB.
-inline constexpr Blocking kBlockingAvx2{6, 16, 256, 144, 4080, 256, 24, 8192};
+inline constexpr Blocking kBlockingAvx2{6, 16, 256, 144, 4080, 256, 24, 8192, 0.5e6};
 
 // AVX-512F, 12x32 microkernel (24 zmm accumulators). The same kc as AVX2 (so the K blocks, and
 // with them the results, are the same); the B micro-panel is kc*32*4 = 32 KiB (L1d is 32-48 KiB
 // on AVX-512 servers), an A block 144*256*4 = 144 KiB, a B block kc*nc*4 = 4 MiB.
-inline constexpr Blocking kBlockingAvx512{12, 32, 256, 144, 4096, 256, 24, 8192};
+inline constexpr Blocking kBlockingAvx512{12, 32, 256, 144, 4096, 256, 24, 8192, 1.2e6};
 
 // AVX-512F, 16x16 narrow microkernel (16 zmm accumulators, one per row), for products at most 16
 // columns wide: the same kc, so the same bits as the 12x32 kernel and AVX2's. mc is unbounded: such
 // a product always reads op(A) in place (each A panel meets a single B micro-panel, so packing
 // it never pays: 512x10x256 took 33 us with A packed in 144-row blocks, 23 us in place).
-inline constexpr Blocking kBlockingAvx512Narrow{16, 16, 256, 1 << 30, 4096, 256, 24, 8192};
+inline constexpr Blocking kBlockingAvx512Narrow{16, 16, 256, 1 << 30, 4096, 256, 24, 8192, 1.2e6};
 
 // aarch64 NEON, 8x12 microkernel (24 of the 32 vector registers hold accumulators). The same kc as
 // the x86 kernels; not yet tuned on arm64 hardware (tested under qemu-aarch64 only).
-inline constexpr Blocking kBlockingNeon{8, 12, 256, 128, 2040, 256, 24, 8192};
+inline constexpr Blocking kBlockingNeon{8, 12, 256, 128, 2040, 256, 24, 8192, 0.5e6};
 
 // Portable C++ (SSE2 baseline after auto-vectorisation), 4x8 microkernel.
-inline constexpr Blocking kBlockingScalar{4, 8, 256, 128, 2048, 256, 24, 8192};
+inline constexpr Blocking kBlockingScalar{4, 8, 256, 128, 2048, 256, 24, 8192, 0.5e6};
 
 // Threading thresholds on 2*m*n*k, measured on 2 threads (2-vCPU Zen 4 KVM guest) with GEMMs
 // issued back to back (workers awake) and 1 ms apart (workers asleep):
-//  - below kMinParallelFlops the driver always runs on the calling thread (64^3, 0.5 MFLOP:
-//    5.1 us alone, 4.3 us on 2 awake threads; smaller jobs gain nothing);
+//  - below Blocking::min_parallel_flops the driver always runs on the calling thread. AVX2 (and
+//    the kernels not measured): 0.5 MFLOP (64^3: 5.1 us alone, 4.3 us on 2 awake threads;
+//    smaller jobs gain nothing). AVX-512, whose kernel does 64^3 in 2.8 us (2-vCPU Zen 5 guest):
+//    1.2 MFLOP, since split it took 5.5 us, 72^3 and 80^3 came out even, 96^3 gained 1.23x; in
+//    training steps of a 64-64-64-10 MLP at batch 64 on 2 threads (two builds alternating in one
+//    process) 92-96 -> 64-65 us, as fast as 1 thread, the 784-512-256-10 MLP unchanged at batch 32
+//    and 128 (within 2%);
 //  - below kMinWakeFlops it runs on the calling thread when a worker is asleep: waking one costs
 //    more than the job gains (160^3, 8 MFLOP: 79 us alone, 94 us waking a worker; 192^3: 131 vs
 //    138 us; 128x256x512, 34 MFLOP: 340 vs 255 us). Larger jobs wake the pool, which then stays
 //    awake for the smaller ones that follow (see kSpin in threadpool.cc), and so does a stream
 //    of smaller ones once they add up to kMinWakeFlops.
-inline constexpr double kMinParallelFlops = 0.5e6;
 // The batch-1 path (gemv) reads each weight once: it is bound by memory, not arithmetic, and two
 // threads halve a 256x512 layer (6.7 -> 3.9 us) where the flops rule kept it on one.
 inline constexpr double kMinParallelGemvFlops = 0.125e6;
