@@ -50,19 +50,12 @@ function useHugePages(nb: Backend): void {
     setLargeArrayAdvisor(undefined);
     return;
   }
-  const advise = nb.adviseHugePages.bind(nb);
-  setLargeArrayAdvisor((a) => {
-    advise(a);
-  });
+  setLargeArrayAdvisor(nb.adviseHugePages.bind(nb));
 }
 
 /** emptyCache() also frees the addon's scratch, whichever backend is current afterwards. */
 function useScratchRelease(nb: Backend): void {
-  if (nb.releaseScratch === undefined) return;
-  const release = nb.releaseScratch.bind(nb);
-  setScratchReleaser(() => {
-    release();
-  });
+  if (nb.releaseScratch !== undefined) setScratchReleaser(nb.releaseScratch.bind(nb));
 }
 
 function choose(): Backend {

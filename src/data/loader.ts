@@ -161,7 +161,8 @@ export class DataLoader<T extends Tensor[] = [Tensor, Tensor]> implements Iterab
 
   /** Output tensors [count, ...shape] for each part: views of the reused buffers, or fresh. */
   private outputs(shapes: (readonly number[])[], count: number, reuse: boolean): Tensor[] {
-    if (!reuse) return shapes.map((s) => ownedTensor(allocFloat32('DataLoader', count * sizeOf(s)), [count, ...s]));
+    // Not zero-filled: fromRows and collate write every element of a fresh batch.
+    if (!reuse) return shapes.map((s) => ownedTensor(allocFloat32('DataLoader', count * sizeOf(s), false), [count, ...s]));
     // Sized for the largest batch this dataset can give, not batchSize: a batchSize above the
     // dataset's length is legal (one short batch) and must not allocate for rows that never come.
     const rows = Math.min(this.batchSize, this.dataset.length);
