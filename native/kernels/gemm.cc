@@ -136,11 +136,12 @@ void run_tile(const Problem& P, int64_t i0, int64_t i1, int64_t j0, int64_t j1) 
   float* const bufp = !block_b ? s.bpanel.get(kc_max * NR + gemm::kPackSlack) : nullptr;
   float* const edgea = direct_a ? s.edge_a.get(kc_max * MR + gemm::kPackSlack) : nullptr;
 
+  const bool c_far = 4.0 * static_cast<double>(P.m) * static_cast<double>(P.n) >= gemm::kFarCBytes;
   for (int64_t jc = j0; jc < j1; jc += NC) {
     const int64_t nc = std::min(NC, j1 - jc);
     for (int64_t pc = 0; pc < P.k; pc += P.kc) {
       const int64_t kcb = std::min(P.kc, P.k - pc);
-      Tile t{P.alpha, P.beta, nullptr, pc == 0, pc + kcb == P.k, P.relu};
+      Tile t{P.alpha, P.beta, nullptr, pc == 0, pc + kcb == P.k, P.relu, c_far};
       if (block_b) K.pack_b(P.tb, b_at(P, pc, jc), P.ldb, kcb, nc, bufb);
       for (int64_t ic = i0; ic < i1; ic += MC) {
         const int64_t mc = std::min(MC, i1 - ic);

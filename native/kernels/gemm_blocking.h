@@ -93,7 +93,12 @@ struct Tile {
   bool first;
   bool last;
   bool relu;
+  bool c_far;  // C is too large to stay in L2 from one K block to the next (kFarCBytes): a kernel
+               // may fetch the next tile's rows of C ahead
 };
+
+// C at least this large (bytes) counts as far (Tile::c_far): its lines come from L3 or memory.
+inline constexpr double kFarCBytes = 4 << 20;
 
 // The millikernel: C[0 : mp*mr, 0 : nr] (leading dimension ldc) <- store step of
 // sum_{p<kc} a(i, p) * b[p*b_ks + j], for mp row panels of mr rows against one B micro-panel.

@@ -44,7 +44,7 @@ template <int kNV>
 struct StoreParams {
   __m512 alpha, beta, bias[kNV];
   __mmask16 mask[kNV];  // valid columns of each 16-lane part
-  bool scale, readc, bias_on, relu;
+  bool scale, readc, bias_on, relu, c_far;
 };
 
 template <int kNV, StoreKind kKind, bool kMasked>
@@ -103,14 +103,39 @@ void milli(int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64
   // kernel +1.1-1.7% at 1024^3, +2.3-2.9% at 2048^3, +1-2% at 128x512x784 NN, +2.1% at 2048^3 on
   // 2 threads, none slower; a.matmul(b) through two addon builds +2.9% at 1024^3, +5.2% at 2048^3.
   // Prefetching C this way for the first block too (stores only) measured no better.
+  //
+  // That late prefetch only hides a trip to L2. Where C lives further out (2048^3: C is 16 MiB and
+  // every K block reads and writes all of it; on a 2-vCPU Sapphire Rapids-class Xeon, whose L3 reads
+  // at about 25 GB/s from one core, the kernel waited on it), the next tile's rows are also fetched
+  // into L2 (T1, so they do not evict the panels from L1) during the first kMR k steps of this
+  // one, some 3000 cycles ahead: the next row panel's, or after the last panel the first panel's
+  // rows of the next B micro-panel (the driver's next call when the columns go on). Written C
+  // needs its lines as much as read C (write-allocate), so this is done for every store kind.
+  // Only where the driver says C is far (Tile::c_far, 4 MiB and up) and the K block has at least
+  // 64 steps: with C in L2 the prefetches only cost issue slots (the MLP shapes, 128x256x512 to
+  // 128x784x512, lost 1-2.5%), and a short K block is store-bound (128x256x10 lost 6%).
+  // Measured on that Xeon, both versions alternating in one process (7-21 rounds): 2048^3 +8-12% on
+  // 1 thread, +4-10% on 2 (a.matmul(b) through two addon builds: +11%, +4%); 1024^3 unchanged.
   const bool reads_c = kKind == kAccumulate || (kKind == kGeneral && sp.readc);
   const int64_t kmain = !reads_c ? kc : kc > kMR ? kc - kMR : 0;
+  const int64_t kpre = !sp.c_far || kc < 64 ? 0 : kmain < kMR ? kmain : kMR;
+  float* const c_first = c;
   for (int64_t q = 0; q < mp; ++q, a += a_ps, c += kMR * ldc) {
     const int nrows = q + 1 < mp ? kMR : rows;
     __m512 acc[kMR][kNV];
     for (int i = 0; i < kMR; ++i)
       for (int v = 0; v < kNV; ++v) acc[i][v] = _mm512_setzero_ps();
-    for (int64_t p = 0; p < kmain; ++p) k_step<kMR, kNV, kRows>(acc, a, as, b + p * bs, p);
+    const float* const c_next = q + 1 < mp ? c + kMR * ldc : c_first + 16 * kNV;
+    const int next_rows = q + 2 == mp ? rows : kMR;
+    for (int64_t p = 0; p < kpre; ++p) {
+      if (p < next_rows) {
+        const float* cr = c_next + p * ldc;
+        for (int v = 0; v < kNV; ++v) _mm_prefetch(reinterpret_cast<const char*>(cr + 16 * v), _MM_HINT_T1);
+        _mm_prefetch(reinterpret_cast<const char*>(cr + 16 * kNV - 1), _MM_HINT_T1);
+      }
+      k_step<kMR, kNV, kRows>(acc, a, as, b + p * bs, p);
+    }
+    for (int64_t p = kpre; p < kmain; ++p) k_step<kMR, kNV, kRows>(acc, a, as, b + p * bs, p);
     for (int64_t p = kmain; p < kc; ++p) {
       const int64_t r = p - kmain;
       if (r < nrows) {
@@ -136,6 +161,7 @@ void kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t 
   sp.readc = !t.first || t.beta != 0.0f;
   sp.bias_on = t.last && t.bias != nullptr;
   sp.relu = t.last && t.relu;
+  sp.c_far = t.c_far;
   sp.alpha = _mm512_set1_ps(t.alpha);
   sp.beta = _mm512_set1_ps(t.first ? t.beta : 1.0f);
   for (int v = 0; v < kNV; ++v) {
