@@ -401,6 +401,19 @@ auto prepare_permute(const Args& info) {
   };
 }
 
+// Adam's hyper-parameters lr, beta1, beta2, eps, weightDecay, decoupled, amsgrad from argument `at` on.
+tg::AdamParams adam_params(const Args& info, size_t at, const char* fn) {
+  tg::AdamParams hp;
+  hp.lr = num(info, at, fn, "lr");
+  hp.beta1 = num(info, at + 1, fn, "beta1");
+  hp.beta2 = num(info, at + 2, fn, "beta2");
+  hp.eps = num(info, at + 3, fn, "eps");
+  hp.weight_decay = num(info, at + 4, fn, "weightDecay");
+  hp.decoupled = flag(info, at + 5, fn, "decoupled");
+  hp.amsgrad = flag(info, at + 6, fn, "amsgrad");
+  return hp;
+}
+
 // adamStep(p, g, m, v, vmax|null, lr, beta1, beta2, eps, weightDecay, decoupled, amsgrad, step)
 auto prepare_adam_step(const Args& info, tg::ThreadPool* pool) {
   const char* fn = "adamStep";
@@ -408,14 +421,7 @@ auto prepare_adam_step(const Args& info, tg::ThreadPool* pool) {
   need_args(info, 13, fn);
   F32 p = f32(info, 0, fn, "p"), g = f32(info, 1, fn, "g"), m = f32(info, 2, fn, "m"), v = f32(info, 3, fn, "v");
   F32 vmax = f32(info, 4, fn, "vmax", true);
-  tg::AdamParams hp;
-  hp.lr = num(info, 5, fn, "lr");
-  hp.beta1 = num(info, 6, fn, "beta1");
-  hp.beta2 = num(info, 7, fn, "beta2");
-  hp.eps = num(info, 8, fn, "eps");
-  hp.weight_decay = num(info, 9, fn, "weightDecay");
-  hp.decoupled = flag(info, 10, fn, "decoupled");
-  hp.amsgrad = flag(info, 11, fn, "amsgrad");
+  tg::AdamParams hp = adam_params(info, 5, fn);
   hp.step = dim(info, 12, fn, "step");
   if (hp.step < 1) fail(env, fn, "step must be at least 1");
   expect_length(env, fn, "g", g, p.length);
@@ -432,6 +438,76 @@ auto prepare_adam_step(const Args& info, tg::ThreadPool* pool) {
   return [=]() {
     tg::adam_step(p.data, g.data, m.data, v.data, hp.amsgrad ? vmax.data : nullptr, p.length, hp, pool);
   };
+}
+
+// adamSteps(lr, beta1, beta2, eps, weightDecay, decoupled, amsgrad, steps, p0, g0, m0, v0, [vmax0,]
+// p1, g1, ...): adamStep over a whole parameter group in one call. steps is a Float64Array of the
+// slots' step counts; each slot's buffers follow as the call's own arguments (4 per slot, 5 with
+// amsgrad), which N-API hands over in one piece (arrays of arrays cost an element fetch each).
+void adam_steps_call(const Napi::CallbackInfo& info, tg::ThreadPool* pool) {
+  const char* fn = "adamSteps";
+  Napi::Env env = info.Env();
+  if (info.Length() < 8) fail(env, fn, "expected at least 8 arguments");
+  const tg::AdamParams hp = adam_params(Args(info), 0, fn);
+  napi_typedarray_type type = napi_int8_array;
+  size_t count = 0;
+  void* steps_data = nullptr;
+  if (!info[7].IsTypedArray() ||
+      napi_get_typedarray_info(env, info[7], &type, &count, &steps_data, nullptr, nullptr) != napi_ok ||
+      type != napi_float64_array) {
+    fail(env, fn, "steps must be a Float64Array");
+  }
+  const size_t per = hp.amsgrad ? 5 : 4;
+  if (info.Length() != 8 + per * count) {
+    fail(env, fn, "expected " + std::to_string(per) + " buffers for each of the " + std::to_string(count) +
+                      " steps, got " + std::to_string(info.Length() - 8) + " arguments after them");
+  }
+  const double* steps = static_cast<const double*>(steps_data);
+  static const char* const kNames[] = {"p", "g", "m", "v", "vmax"};
+  // Every buffer as an interval of memory, to refuse in one sort any overlap that involves a
+  // written buffer (p, m, v, vmax): two gradients may share memory, nothing else may.
+  struct Span {
+    const float* begin;
+    const float* end;
+    bool written;
+  };
+  std::vector<tg::AdamSlot> slots(count);
+  std::vector<Span> spans;
+  spans.reserve(count * per);
+  for (size_t i = 0; i < count; i++) {
+    F32 b[5] = {{nullptr, -1}, {nullptr, -1}, {nullptr, -1}, {nullptr, -1}, {nullptr, -1}};
+    for (size_t j = 0; j < per; j++) {
+      Napi::Value v = info[8 + per * i + j];
+      size_t length = 0;
+      void* data = nullptr;
+      if (!v.IsTypedArray() || napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+          type != napi_float32_array || (length != 0 && data == nullptr)) {
+        fail(env, fn, std::string(kNames[j]) + " of slot " + std::to_string(i) + " must be a Float32Array");
+      }
+      b[j] = {length == 0 ? nullptr : static_cast<float*>(data), static_cast<int64_t>(length)};
+      if (b[j].length != b[0].length) {
+        fail(env, fn, std::string(kNames[j]) + " of slot " + std::to_string(i) + " has " + std::to_string(b[j].length) +
+                          " elements, p has " + std::to_string(b[0].length));
+      }
+      if (b[j].data != nullptr) spans.push_back({b[j].data, b[j].data + b[j].length, j != 1});
+    }
+    const double d = steps[i];
+    if (!(d >= 1) || d != std::floor(d) || d > static_cast<double>(kMaxDim)) {
+      fail(env, fn, "step of slot " + std::to_string(i) + " must be an integer of at least 1");
+    }
+    slots[i] = {b[0].data, b[1].data, b[2].data, b[3].data, b[4].data, b[0].length, static_cast<int64_t>(d)};
+  }
+  std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) { return x.begin < y.begin; });
+  const float* end_any = nullptr;      // furthest end of the spans so far
+  const float* end_written = nullptr;  // of the written ones
+  for (const Span& sp : spans) {
+    if (sp.begin < (sp.written ? end_any : end_written)) {
+      fail(env, fn, "the parameters, gradients and states must not overlap (only gradients may share memory)");
+    }
+    end_any = std::max(end_any, sp.end);
+    if (sp.written) end_written = std::max(end_written, sp.end);
+  }
+  tg::adam_steps(slots.data(), static_cast<int64_t>(count), hp, pool);
 }
 
 // Every pair of the non-null buffers in `all` must not share memory.
@@ -617,6 +693,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("linearBackward", &Addon::LinearBackward),
                              InstanceMethod("linearChain", &Addon::LinearChain),
                              InstanceMethod("adamStep", &Addon::AdamStep),
+                             InstanceMethod("adamSteps", &Addon::AdamSteps),
                              InstanceMethod("sgdStep", &Addon::SgdStep),
                              InstanceMethod("rmspropStep", &Addon::RmspropStep),
                              InstanceMethod("nllLoss", &Addon::NllLoss),
@@ -847,6 +924,11 @@ class Addon : public Napi::Addon<Addon> {
 
   Napi::Value AdamStep(const Napi::CallbackInfo& info) {
     prepare_adam_step(Args(info), pool_.get())();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value AdamSteps(const Napi::CallbackInfo& info) {
+    adam_steps_call(info, pool_.get());
     return info.Env().Undefined();
   }
 

@@ -141,5 +141,34 @@ describeBackends('fused Adam / AdamW step', (backend) => {
       grads.forEach((g, s) => backend().adamStep(p, Float32Array.from(g), m, v, vmax, { ...hp, step: s + 1 }));
       for (let i = 0; i < n; i++) expect(Math.abs(p[i]! - want[i]!)).toBeLessThan(2e-6 * Math.max(1, Math.abs(want[i]!)));
     });
+
+    it(`${name}: adamSteps over a group gives each parameter bitwise what adamStep gives it`, () => {
+      const gen = new Generator(9);
+      // Sizes on both sides of the native split threshold (65,536), an empty slot, and step
+      // counts that differ between slots (a parameter that had no gradient for a while).
+      const sizes = [70_003, 5, 0, 65_536, 131, 1];
+      const make = (n: number) => ({ p: rand(gen, n), g: rand(gen, n, 3), m: rand(gen, n, 0.1), v: rand(gen, n, 0.01).map(Math.abs), vmax: rand(gen, n, 0.02).map(Math.abs) });
+      const one = sizes.map(make);
+      const many = one.map((s) => ({ p: s.p.slice(), g: s.g.slice(), m: s.m.slice(), v: s.v.slice(), vmax: s.vmax.slice() }));
+      for (let round = 1; round <= 3; round++) {
+        one.forEach((s, i) => backend().adamStep(s.p, s.g, s.m, s.v, hp.amsgrad ? s.vmax : null, { ...hp, step: round + i }));
+        backend().adamSteps(
+          many.map((s, i) => ({ ...s, vmax: hp.amsgrad ? s.vmax : null, step: round + i })),
+          hp,
+        );
+      }
+      // Index of the first element whose bits differ, -1 when none (toEqual on 70k elements is slow).
+      const firstDiff = (x: Float32Array, y: Float32Array) => {
+        if (x.length !== y.length) return -2;
+        const a = new Uint32Array(x.buffer, x.byteOffset, x.length), b = new Uint32Array(y.buffer, y.byteOffset, y.length);
+        for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+        return -1;
+      };
+      one.forEach((s, i) => {
+        for (const k of ['p', 'm', 'v', 'vmax'] as const) expect(firstDiff(many[i]![k], s[k]), `slot ${i} ${k}`).toBe(-1);
+      });
+      // The update did move the parameters (the comparison above is not between untouched arrays).
+      expect(one[0]!.p).not.toEqual(make(0).p);
+    });
   }
 });

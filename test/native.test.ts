@@ -105,6 +105,23 @@ describe.runIf(addon !== null)('native addon', () => {
       expect(() => a.adamStep(f(4), f(4), f(4), f(4), null, 1e-3, 0.9, 0.999, 1e-8, 0, false, true, 1)).toThrow(/amsgrad needs vmax/);
       expect(() => a.adamStep(f(4), f(4), f(4), f(4), null, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, 0)).toThrow(/step must be at least 1/);
       expect(() => a.adamStep(shared.subarray(0, 4), shared.subarray(2, 6), f(4), f(4), null, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, 1)).toThrow(/overlap/);
+      const hp = [1e-3, 0.9, 0.999, 1e-8, 0, false, false] as const;
+      const steps = (...s: number[]) => Float64Array.from(s);
+      expect(() => a.adamSteps!(...hp, steps(1, 2), f(4), f(4), f(4), f(4), f(3), f(3), f(3), f(3))).not.toThrow();
+      expect(() => a.adamSteps!(...hp, steps(1), f(4), f(4), f(4), f(4), f(3))).toThrow(/4 buffers for each of the 1 steps, got 5/);
+      expect(() => a.adamSteps!(...hp, [1] as unknown as Float64Array, f(4), f(4), f(4), f(4))).toThrow(/steps must be a Float64Array/);
+      expect(() => a.adamSteps!(...hp, steps(1, 1), f(4), f(4), f(4), f(4), f(3), f(3), f(2), f(3))).toThrow(/m of slot 1 has 2 elements, p has 3/);
+      expect(() => a.adamSteps!(...hp, steps(1, 0), f(4), f(4), f(4), f(4), f(3), f(3), f(3), f(3))).toThrow(/step of slot 1 must be an integer/);
+      expect(() => a.adamSteps!(...hp, steps(1.5), f(4), f(4), f(4), f(4))).toThrow(/step of slot 0 must be an integer/);
+      expect(() => a.adamSteps!(...hp, steps(1), f(4), new Float64Array(4) as unknown as Float32Array, f(4), f(4))).toThrow(/g of slot 0 must be a Float32Array/);
+      expect(() => a.adamSteps!(1e-3, 0.9, 0.999, 1e-8, 0, false, true, steps(1), f(4), f(4), f(4), f(4))).toThrow(/5 buffers/);
+      // Across slots: a written buffer (p, m, v) may overlap nothing; two gradients may share memory.
+      const big = f(16);
+      expect(() => a.adamSteps!(...hp, steps(1, 1), big.subarray(0, 4), f(4), f(4), f(4), f(4), f(4), big.subarray(2, 6), f(4))).toThrow(/overlap/);
+      expect(() => a.adamSteps!(...hp, steps(1, 1), f(4), big.subarray(0, 4), f(4), f(4), big.subarray(3, 7), f(4), f(4), f(4))).toThrow(/overlap/);
+      expect(() => a.adamSteps!(...hp, steps(1, 1), f(4), big.subarray(8, 12), f(4), f(4), f(4), big.subarray(8, 12), f(4), f(4))).not.toThrow();
+      expect(() => a.adamSteps!(...hp, steps(1), big.subarray(0, 4), big.subarray(4, 8), big.subarray(8, 12), big.subarray(12, 16))).not.toThrow();
+      expect(() => a.adamSteps!(...hp, steps())).not.toThrow();
       expect(() => a.setNumThreads(0)).toThrow(/\[1, 1024\]/);
       expect(() => a.setIsa('sse9')).toThrow(/isa must be/);
     });
@@ -125,7 +142,7 @@ describe.runIf(addon !== null)('native addon', () => {
         fc.constant({}),
       );
       const fns = [
-        'gemm', 'binary', 'unary', 'unaryGrad', 'sumTo', 'reduce', 'softmax', 'softmaxGrad', 'permute', 'crossEntropy', 'adamStep',
+        'gemm', 'binary', 'unary', 'unaryGrad', 'sumTo', 'reduce', 'softmax', 'softmaxGrad', 'permute', 'crossEntropy', 'adamStep', 'adamSteps',
         'gatherRows', 'scatterAddRows', 'copyBlocks', 'scatterArg', 'shareEqual', 'normPart',
       ] as const;
       fc.assert(

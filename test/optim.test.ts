@@ -440,6 +440,49 @@ describeBackends('optimizers check every gradient before updating any parameter'
     }
     expect(Array.from(p.data)).not.toEqual([1, -2, 3]);
   });
+
+  it('Adam steps parameters that view one buffer one after the other, as separate optimizers would', () => {
+    // Two leaves over the halves of one buffer (and a third on its own): the group's single
+    // adamSteps call would refuse buffers that share memory, so these go one by one.
+    const buf = new Float32Array([1, -2, 3, 4, 5, -6]);
+    const a = new Tensor(buf.subarray(0, 3), [3], true);
+    const b = new Tensor(buf.subarray(3, 6), [3], true);
+    const c = tensor([0.5, 0.25], { requiresGrad: true });
+    const solo = [tensor([1, -2, 3], { requiresGrad: true }), tensor([4, 5, -6], { requiresGrad: true }), tensor([0.5, 0.25], { requiresGrad: true })];
+    const grads = [[0.1, -0.2, 0.3], [1, 2, -3], [-1, 1]];
+    const opt = new Adam([a, b, c], { lr: 0.1 });
+    const solos = solo.map((t) => new Adam([t], { lr: 0.1 }));
+    for (let step = 0; step < 3; step++) {
+      [a, b, c].forEach((t, i) => (t.grad = tensor(grads[i]!)));
+      solo.forEach((t, i) => (t.grad = tensor(grads[i]!)));
+      opt.step();
+      solos.forEach((o) => o.step());
+    }
+    expect(Array.from(buf)).toEqual([...solo[0]!.data, ...solo[1]!.data]);
+    expect(Array.from(c.data)).toEqual(Array.from(solo[2]!.data));
+    expect(Array.from(buf)).not.toEqual([1, -2, 3, 4, 5, -6]);
+  });
+
+  it('one Adam group gives every parameter what an optimizer of its own would', () => {
+    // The group goes through one adamSteps call; each parameter's own optimizer through another.
+    const shapes = [[300, 250], [250], [7, 3], [1]];
+    const make = () => shapes.map((s, i) => tensor(Array.from({ length: s.reduce((x, y) => x * y, 1) }, (_, j) => Math.sin(j * 0.37 + i)), { requiresGrad: true }).reshape(s).detach().requiresGrad_());
+    const group = make(), solo = make();
+    const opt = new AdamW(group, { lr: 0.01, amsgrad: true });
+    const solos = solo.map((t) => new AdamW([t], { lr: 0.01, amsgrad: true }));
+    for (let step = 0; step < 3; step++) {
+      for (const [i, t] of group.entries()) {
+        const g = Array.from({ length: t.size }, (_, j) => Math.cos(j * 0.11 + i + step));
+        t.grad = tensor(g).reshape(t.shape);
+        solo[i]!.grad = tensor(g).reshape(t.shape);
+      }
+      // The last parameter misses one step, so the group's step counts differ.
+      if (step === 1) group[3]!.grad = solo[3]!.grad = null;
+      opt.step();
+      solos.forEach((o) => o.step());
+    }
+    group.forEach((t, i) => expect(Array.from(t.data)).toEqual(Array.from(solo[i]!.data)));
+  });
 });
 
 describe('hyper-parameters: one check per optimizer, for the constructor, addParamGroup and loadStateDict', () => {

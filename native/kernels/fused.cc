@@ -5,8 +5,10 @@
 // AVX2's Adam).
 #include "kernels/fused.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "kernels/dispatch.h"
 #include "kernels/flush_subnormals.h"
@@ -172,11 +174,11 @@ double softmax_xent_prob(const float* logits, int64_t rows, int64_t classes, con
   return total;
 }
 
-void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamParams& hp,
-               ThreadPool* pool) {
-  if (n <= 0) return;
+namespace {
+
+detail::AdamConsts adam_consts(const AdamParams& hp, int64_t step, bool has_vmax) {
   detail::AdamConsts k;
-  const double t = double(hp.step);
+  const double t = double(step);
   k.wd = static_cast<float>(hp.weight_decay);
   k.decay = static_cast<float>(1.0 - hp.lr * hp.weight_decay);
   k.w = static_cast<float>(1.0 - hp.beta1);
@@ -189,12 +191,52 @@ void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_
   k.small_w = std::fabs(k.w) < 0.5f;
   k.coupled_wd = hp.weight_decay != 0.0 && !hp.decoupled;
   k.decoupled_wd = hp.weight_decay != 0.0 && hp.decoupled;
-  k.amsgrad = hp.amsgrad && vmax != nullptr;
+  k.amsgrad = hp.amsgrad && has_vmax;
+  return k;
+}
+
+}  // namespace
+
+void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamParams& hp,
+               ThreadPool* pool) {
+  if (n <= 0) return;
+  const detail::AdamConsts k = adam_consts(hp, hp.step, vmax != nullptr);
   const auto run = active_kernels().fused.adam;
   split(n, pool, [&](int64_t i, int64_t len) {
     FlushSubnormals ftz;  // per piece, on the thread that runs it: MXCSR is thread state
     run(p + i, g + i, m + i, v + i, vmax ? vmax + i : nullptr, len, k);
   });
+}
+
+void adam_steps(const AdamSlot* slots, int64_t count, const AdamParams& hp, ThreadPool* pool) {
+  std::vector<detail::AdamConsts> k(static_cast<size_t>(count));
+  bool split_any = false;
+  for (int64_t s = 0; s < count; s++) {
+    k[s] = adam_consts(hp, slots[s].step, slots[s].vmax != nullptr);
+    split_any = split_any || slots[s].n >= kAdamParallelMin;
+  }
+  const auto run = active_kernels().fused.adam;
+  const int64_t threads = pool != nullptr && split_any ? pool->threads() : 1;
+  // Task t: piece t of every large slot (split()'s pieces), and task 0 also every small slot.
+  const auto task = [&](int64_t t) {
+    FlushSubnormals ftz;
+    for (int64_t s = 0; s < count; s++) {
+      const AdamSlot& a = slots[s];
+      if (a.n <= 0) continue;
+      int64_t i = 0, len = a.n;
+      if (a.n >= kAdamParallelMin && threads > 1) {
+        const int64_t piece = ((a.n + threads - 1) / threads + 15) / 16 * 16;
+        i = t * piece;
+        if (i >= a.n) continue;
+        len = std::min(piece, a.n - i);
+      } else if (t != 0) {
+        continue;
+      }
+      run(a.p + i, a.g + i, a.m + i, a.v + i, a.vmax ? a.vmax + i : nullptr, len, k[s]);
+    }
+  };
+  if (threads <= 1) return task(0);
+  pool->parallel_for(threads, [&](int64_t t, int /*worker*/) { task(t); });
 }
 
 }  // namespace tg

@@ -91,6 +91,26 @@ constexpr int64_t kAdamParallelMin = 65536;  // below this, waking a worker cost
 void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamParams& hp,
                ThreadPool* pool = nullptr);
 
+// One parameter of adam_steps: adam_step's buffers and its own step count (a parameter that had
+// no gradient at some step is a step behind the others, as in PyTorch).
+struct AdamSlot {
+  float* p;
+  const float* g;
+  float* m;
+  float* v;
+  float* vmax;  // null unless amsgrad
+  int64_t n;
+  int64_t step;
+};
+
+// adam_step over every slot (an optimizer's parameter group) in one call, with hp.step ignored:
+// each slot's result is bitwise what adam_step gives it. One fork-join for the whole group
+// instead of one per parameter: each thread takes its piece of every slot of at least
+// kAdamParallelMin parameters (the piece adam_step would give it, so the rows of a weight stay
+// with the core that wrote their gradient) and the calling thread does the small slots whole.
+// The buffers of different slots must not overlap (the N-API layer checks).
+void adam_steps(const AdamSlot* slots, int64_t count, const AdamParams& hp, ThreadPool* pool = nullptr);
+
 // ---- SGD and RMSprop ------------------------------------------------------------------------------
 //
 // torch/optim/sgd.py and rmsprop.py, computed in double with rounding to float exactly where the

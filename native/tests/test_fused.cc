@@ -408,6 +408,49 @@ void test_adam_threads_agree() {
   }
 }
 
+// adam_steps over a group of slots (sizes on both sides of the split threshold, an empty one, step
+// counts that differ) gives every slot adam_step's bits, on 1 to 3 threads.
+void test_adam_steps_group() {
+  g_ctx = "adam_steps";
+  Rng rng(15);
+  const int64_t sizes[] = {tg::kAdamParallelMin + 37, 5, 0, tg::kAdamParallelMin, 300, 1};
+  constexpr int kSlots = 6;
+  for (int threads : {1, 2, 3}) {
+    for (bool amsgrad : {false, true}) {
+      tg::ThreadPool pool(threads);
+      tg::AdamParams hp;
+      hp.amsgrad = amsgrad;
+      hp.weight_decay = amsgrad ? 0.01 : 0.0;
+      hp.decoupled = amsgrad;
+      std::vector<float> one[kSlots][5], many[kSlots][5];  // p, g, m, v, vmax
+      for (int s = 0; s < kSlots; s++) {
+        for (int b = 0; b < 5; b++) {
+          one[s][b].resize(static_cast<size_t>(sizes[s]));
+          for (auto& x : one[s][b]) x = static_cast<float>(b == 3 || b == 4 ? std::fabs(rng.normal()) * 0.01 : rng.normal());
+          many[s][b] = one[s][b];
+        }
+      }
+      for (int round = 1; round <= 3; round++) {
+        std::vector<tg::AdamSlot> slots;
+        for (int s = 0; s < kSlots; s++) {
+          hp.step = round + s;
+          tg::adam_step(one[s][0].data(), one[s][1].data(), one[s][2].data(), one[s][3].data(),
+                        amsgrad ? one[s][4].data() : nullptr, sizes[s], hp, nullptr);
+          slots.push_back({many[s][0].data(), many[s][1].data(), many[s][2].data(), many[s][3].data(),
+                           amsgrad ? many[s][4].data() : nullptr, sizes[s], round + s});
+        }
+        hp.step = 1000;  // ignored by adam_steps
+        tg::adam_steps(slots.data(), kSlots, hp, threads > 1 ? &pool : nullptr);
+      }
+      bool ok = true;
+      for (int s = 0; s < kSlots; s++)
+        for (int b = 0; b < 5; b++)
+          for (size_t i = 0; i < one[s][b].size() && ok; i++) ok = same_bits(one[s][b][i], many[s][b][i]);
+      CHECK(ok, "adam_steps on %d threads (amsgrad %d) differs from adam_step per slot", threads, int(amsgrad));
+    }
+  }
+}
+
 // SGD and RMSprop split over a pool give the single-threaded bits (and run clean under ASan).
 void test_sgd_rmsprop_threads_agree() {
   g_ctx = "sgd/rmsprop threads";
@@ -542,6 +585,7 @@ int main() {
   }
   test_adam_paths_agree();
   test_adam_threads_agree();
+  test_adam_steps_group();
   test_adam_flushes_subnormals();
   test_sgd_rmsprop_threads_agree();
   std::printf("%d passed, %d failed\n", g_pass, g_fail);

@@ -53,6 +53,18 @@ export interface BackendInfo {
 }
 
 /** Hyper-parameters of one Adam/AdamW step (PyTorch's names and semantics). */
+/** One parameter of Backend.adamSteps: adamStep's buffers and that parameter's step count. */
+export interface AdamSlot {
+  p: Float32Array;
+  g: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  /** The amsgrad state, or null without amsgrad. */
+  vmax: Float32Array | null;
+  /** 1-based number of this parameter's update. */
+  step: number;
+}
+
 export interface AdamHyper {
   lr: number;
   beta1: number;
@@ -233,6 +245,14 @@ export interface Backend {
 
   /** One Adam/AdamW step over a flat parameter buffer, in place (p, m, v and, for amsgrad, vmax). */
   adamStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, vmax: Float32Array | null, hp: AdamHyper): void;
+
+  /**
+   * adamStep over a whole parameter group in one call (hp.step comes from each slot): each slot
+   * gets bitwise what adamStep gives it. The native backend crosses into C++ once and forks its
+   * threads once for the group instead of once per parameter. Slots must not share memory (two
+   * gradients excepted).
+   */
+  adamSteps(slots: readonly AdamSlot[], hp: Omit<AdamHyper, 'step'>): void;
 
   /**
    * One SGD step over a flat parameter buffer, in place (p and, with momentum, buf: null without

@@ -287,6 +287,7 @@ function recorder(b: Batch): Backend {
       b.record([out], () => real.permute(x, s, axes, out), () => ['permute', b.input(x), shape(s), shape(axes), out]),
     crossEntropy: (...args) => b.runNow(() => real.crossEntropy(...args)),
     adamStep: (...args) => b.runNow(() => real.adamStep(...args)),
+    adamSteps: (...args) => b.runNow(() => real.adamSteps(...args)),
     sgdStep: (...args) => b.runNow(() => real.sgdStep(...args)),
     rmspropStep: (...args) => b.runNow(() => real.rmspropStep(...args)),
     nllLoss: (...args) => b.runNow(() => real.nllLoss(...args)),

@@ -86,6 +86,22 @@ export interface NativeAddon {
     amsgrad: boolean,
     step: number,
   ): void;
+  /**
+   * adamStep over a parameter group: the hyper-parameters, a Float64Array of the slots' step
+   * counts, then each slot's p, g, m, v (and vmax with amsgrad) as further arguments (see
+   * Backend.adamSteps); absent from older binaries.
+   */
+  adamSteps?(
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    decoupled: boolean,
+    amsgrad: boolean,
+    steps: Float64Array,
+    ...buffers: Float32Array[]
+  ): void;
   /** SGD with its hyper-parameters spread out (see Backend.sgdStep); absent from older binaries. */
   sgdStep?(
     p: Float32Array,
@@ -190,6 +206,24 @@ export function nativeBackend(a: NativeAddon): Backend {
     crossEntropy: (...args) => a.crossEntropy(...args),
     adamStep: (p, g, m, v, vmax, hp: AdamHyper) =>
       a.adamStep(p, g, m, v, vmax, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.decoupled, hp.amsgrad, hp.step),
+    adamSteps:
+      typeof a.adamSteps === 'function'
+        ? (slots, hp) => {
+            const n = slots.length;
+            const steps = new Float64Array(n);
+            const buffers: Float32Array[] = [];
+            for (let i = 0; i < n; i++) {
+              const s = slots[i]!;
+              steps[i] = s.step;
+              buffers.push(s.p, s.g, s.m, s.v);
+              // A missing amsgrad state reaches the addon as a non-array argument, which it refuses.
+              if (hp.amsgrad) buffers.push(s.vmax as Float32Array);
+            }
+            a.adamSteps!(hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.decoupled, hp.amsgrad, steps, ...buffers);
+          }
+        : (slots, hp) => {
+            for (const s of slots) a.adamStep(s.p, s.g, s.m, s.v, s.vmax, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.decoupled, hp.amsgrad, s.step);
+          },
     sgdStep:
       typeof a.sgdStep === 'function'
         ? (p, g, buf, hp: SgdHyper) => a.sgdStep!(p, g, buf, hp.lr, hp.momentum, hp.dampening, hp.weightDecay, hp.nesterov, hp.maximize, hp.first)

@@ -1,4 +1,5 @@
 import { getBackend } from '../backend/index.js';
+import type { AdamSlot } from '../backend/backend.js';
 import type { Tensor } from '../tensor.js';
 import { gradOf } from '../tensor.js';
 import { requireKnownOptions } from '../ops/args.js';
@@ -59,7 +60,10 @@ function validateAdam(g: AdamGroup, where: string): void {
 
 const ADAM_STATE = { buffers: ['expAvg', 'expAvgSq', 'maxExpAvgSq'], counters: ['step'], required: ['step', 'expAvg', 'expAvgSq'] };
 
-/** Shared body of Adam and AdamW: one backend adamStep call per parameter (the native fused kernel). */
+/**
+ * Shared body of Adam and AdamW: one backend adamSteps call per parameter group (the native
+ * fused kernel, crossing into C++ and forking its threads once for all the group's parameters).
+ */
 abstract class AdamBase extends Optimizer<AdamGroup> {
   /** Whether weight decay is decoupled from the gradient (AdamW) or added to it (Adam). */
   protected abstract readonly decoupled: boolean;
@@ -67,6 +71,7 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
   protected update(group: AdamGroup): void {
     const backend = getBackend();
     const { lr, betas, eps, weightDecay, amsgrad, maximize } = group;
+    const slots: AdamSlot[] = [];
     for (const p of group.params) {
       const grad = gradOf(p);
       if (grad === null) continue;
@@ -91,14 +96,25 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
         // makes a gradient that views its own parameter (p.grad = p.detach()) work on both backends.
         g = g.slice();
       }
-      backend.adamStep(
-        p._write(this.name), // bumps the version: graphs that saved p refuse to backward
+      slots.push({
+        p: p._write(this.name), // bumps the version: graphs that saved p refuse to backward
         g,
-        s['expAvg'] as Float32Array,
-        s['expAvgSq'] as Float32Array,
-        amsgrad ? (s['maxExpAvgSq'] as Float32Array) : null,
-        { lr, beta1: betas[0], beta2: betas[1], eps, weightDecay, decoupled: this.decoupled, amsgrad, step },
-      );
+        m: s['expAvg'] as Float32Array,
+        v: s['expAvgSq'] as Float32Array,
+        vmax: amsgrad ? (s['maxExpAvgSq'] as Float32Array) : null,
+        step,
+      });
+    }
+    if (slots.length === 0) return;
+    const hp = { lr, beta1: betas[0], beta2: betas[1], eps, weightDecay, decoupled: this.decoupled, amsgrad };
+    // Parameters or gradients that view one another's memory (two leaves over one buffer) are
+    // updated one after the other, as they always were; adamSteps refuses such overlaps.
+    const buffers = new Set<ArrayBufferLike>();
+    for (const s of slots) buffers.add(s.p.buffer).add(s.g.buffer);
+    if (buffers.size === 2 * slots.length) {
+      backend.adamSteps(slots, hp);
+    } else {
+      for (const s of slots) backend.adamStep(s.p, s.g, s.m, s.v, s.vmax, { ...hp, step: s.step });
     }
   }
 }
@@ -118,7 +134,7 @@ function adamDefaults(name: string, o: AdamOptions, wd: number): Omit<AdamGroup,
 
 /**
  * Adam (torch.optim.Adam): weight decay is L2, added to the gradient. Each step is one fused
- * kernel call per parameter.
+ * kernel call per parameter group.
  * PyTorch: `torch.optim.Adam`.
  * @example
  * ```ts

@@ -1,4 +1,4 @@
-import type { AdamHyper, RmspropHyper, SgdHyper } from '../backend.js';
+import type { AdamHyper, AdamSlot, RmspropHyper, SgdHyper } from '../backend.js';
 
 export function crossEntropy(
   logits: Float32Array,
@@ -46,6 +46,11 @@ export function crossEntropy(
     }
   }
   return total;
+}
+
+/** adamStep for each slot in turn (one thread: nothing to fuse beyond the loop). */
+export function adamSteps(slots: readonly AdamSlot[], hp: Omit<AdamHyper, 'step'>): void {
+  for (const s of slots) adamStep(s.p, s.g, s.m, s.v, s.vmax, { ...hp, step: s.step });
 }
 
 /** PyTorch's single-tensor Adam (torch/optim/adam.py) in its order of operations. */

@@ -1,6 +1,6 @@
 import type { Backend } from '../backend.js';
 import { binary, sumTo } from './broadcast.js';
-import { adamStep, crossEntropy, rmspropStep, sgdStep } from './fused.js';
+import { adamStep, adamSteps, crossEntropy, rmspropStep, sgdStep } from './fused.js';
 import { fingerprint } from './fingerprint.js';
 import { copyBlocks, gatherRows, normPart, scatterAddRows, scatterArg, shareEqual } from './gather.js';
 import { gemm } from './gemm.js';
@@ -38,6 +38,7 @@ export const jsBackend: Backend = {
   normPart,
   crossEntropy,
   adamStep,
+  adamSteps,
   sgdStep,
   rmspropStep,
   nllLoss,
