@@ -138,6 +138,7 @@ describe.runIf(addon !== null)('native addon', () => {
         fc.integer({ min: 0, max: 40 }).map((n) => new Float32Array(n)),
         fc.array(fc.integer({ min: -1, max: 5 }), { maxLength: 4 }),
         fc.constant(new Float64Array(4)),
+        fc.constant(new Float64Array(1)), // adamSteps' steps for one slot: 12 arguments in all
         fc.constant(new Int32Array([0, 3, -1, 2 ** 31 - 1])),
         fc.constant({}),
       );

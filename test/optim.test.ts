@@ -442,8 +442,9 @@ describeBackends('optimizers check every gradient before updating any parameter'
   });
 
   it('Adam steps parameters that view one buffer one after the other, as separate optimizers would', () => {
-    // Two leaves over the halves of one buffer (and a third on its own): the group's single
-    // adamSteps call would refuse buffers that share memory, so these go one by one.
+    // Two leaves over the halves of one buffer (and a third on its own): the group's parameters
+    // share an ArrayBuffer, so Adam updates them one by one (adamSteps would take these disjoint
+    // halves too; the next test has memory that truly overlaps).
     const buf = new Float32Array([1, -2, 3, 4, 5, -6]);
     const a = new Tensor(buf.subarray(0, 3), [3], true);
     const b = new Tensor(buf.subarray(3, 6), [3], true);
@@ -461,6 +462,46 @@ describeBackends('optimizers check every gradient before updating any parameter'
     expect(Array.from(buf)).toEqual([...solo[0]!.data, ...solo[1]!.data]);
     expect(Array.from(c.data)).toEqual(Array.from(solo[2]!.data));
     expect(Array.from(buf)).not.toEqual([1, -2, 3, 4, 5, -6]);
+  });
+
+  it('a gradient that views another parameter reads that parameter as updated before it (maximize too)', () => {
+    // p2.grad = p1.detach(): PyTorch's per-parameter loop updates p1 first, and p2's gradient is
+    // then p1's new value. One group call would read it before any update (and the addon refuses
+    // the overlap), so such a group goes one parameter at a time; references: one optimizer per
+    // parameter, stepped in the group's order.
+    for (const maximize of [false, true]) {
+      const run = (separate: boolean) => {
+        const p1 = tensor([0.05, 0.3], { requiresGrad: true });
+        const p2 = tensor([1, 1], { requiresGrad: true });
+        const opts = separate ? [new Adam([p1], { lr: 0.1, maximize }), new Adam([p2], { lr: 0.1, maximize })] : [new Adam([p1, p2], { lr: 0.1, maximize })];
+        for (let step = 0; step < 3; step++) {
+          p1.grad = tensor([0.5, -1]);
+          p2.grad = p1.detach();
+          for (const o of opts) o.step();
+        }
+        return [...p1.data, ...p2.data];
+      };
+      const got = run(false);
+      expect(got).toEqual(run(true));
+      // p2's first gradient was p1 after its update (0.05 - 0.1 or + 0.1 with maximize, and so on):
+      // not the values before it, which a single group call would have used.
+      expect(got[2]).not.toBe(got[3]);
+    }
+  });
+
+  it('a group of 50,000 parameters steps (the native call takes them a few thousand at a time)', () => {
+    const params = Array.from({ length: 50_000 }, (_, i) => tensor([i % 7, -1], { requiresGrad: true }));
+    const lone = Array.from({ length: 7 }, (_, i) => tensor([i, -1], { requiresGrad: true }));
+    const opt = new Adam(params, { lr: 0.1, amsgrad: true });
+    const lones = lone.map((t) => new Adam([t], { lr: 0.1, amsgrad: true }));
+    for (let step = 0; step < 2; step++) {
+      params.forEach((t, i) => (t.grad = tensor([((i % 7) - 3) * 0.5, step + 1])));
+      lone.forEach((t, i) => (t.grad = tensor([(i - 3) * 0.5, step + 1])));
+      opt.step();
+      lones.forEach((o) => o.step());
+    }
+    for (const i of [0, 4095, 4096, 4097, 8192, 49_999]) expect(Array.from(params[i]!.data)).toEqual(Array.from(lone[i % 7]!.data));
+    expect(Array.from(params[1]!.data)).not.toEqual([1, -1]);
   });
 
   it('one Adam group gives every parameter what an optimizer of its own would', () => {

@@ -52,7 +52,6 @@ export interface BackendInfo {
   threads: number;
 }
 
-/** Hyper-parameters of one Adam/AdamW step (PyTorch's names and semantics). */
 /** One parameter of Backend.adamSteps: adamStep's buffers and that parameter's step count. */
 export interface AdamSlot {
   p: Float32Array;
@@ -65,6 +64,7 @@ export interface AdamSlot {
   step: number;
 }
 
+/** Hyper-parameters of one Adam/AdamW step (PyTorch's names and semantics). */
 export interface AdamHyper {
   lr: number;
   beta1: number;

@@ -167,6 +167,9 @@ function composedLinearBackward(a: NativeAddon): Backend['linearBackward'] {
   };
 }
 
+/** The most parameters one addon adamSteps call takes (5 arguments each with amsgrad). */
+export const ADAM_SLOTS_PER_CALL = 4096;
+
 /** Backend.linearChain through the addon's one-call entry. */
 function nativeLinearChain(entry: NonNullable<NativeAddon['linearChain']>): Backend['linearChain'] {
   return (rows, inF, x, layers, out) => {
@@ -209,17 +212,22 @@ export function nativeBackend(a: NativeAddon): Backend {
     adamSteps:
       typeof a.adamSteps === 'function'
         ? (slots, hp) => {
-            const n = slots.length;
-            const steps = new Float64Array(n);
-            const buffers: Float32Array[] = [];
-            for (let i = 0; i < n; i++) {
-              const s = slots[i]!;
-              steps[i] = s.step;
-              buffers.push(s.p, s.g, s.m, s.v);
-              // A missing amsgrad state reaches the addon as a non-array argument, which it refuses.
-              if (hp.amsgrad) buffers.push(s.vmax as Float32Array);
+            // The buffers go as the call's own arguments, which V8 caps (a spread of 200,000
+            // overflowed the stack): groups larger than ADAM_SLOTS_PER_CALL take several calls,
+            // which changes nothing but the number of crossings (the slots are independent).
+            for (let start = 0; start < slots.length; start += ADAM_SLOTS_PER_CALL) {
+              const n = Math.min(ADAM_SLOTS_PER_CALL, slots.length - start);
+              const steps = new Float64Array(n);
+              const buffers: Float32Array[] = [];
+              for (let i = 0; i < n; i++) {
+                const s = slots[start + i]!;
+                steps[i] = s.step;
+                buffers.push(s.p, s.g, s.m, s.v);
+                // A missing amsgrad state reaches the addon as a non-array argument, which it refuses.
+                if (hp.amsgrad) buffers.push(s.vmax as Float32Array);
+              }
+              a.adamSteps!(hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.decoupled, hp.amsgrad, steps, ...buffers);
             }
-            a.adamSteps!(hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.decoupled, hp.amsgrad, steps, ...buffers);
           }
         : (slots, hp) => {
             for (const s of slots) a.adamStep(s.p, s.g, s.m, s.v, s.vmax, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.decoupled, hp.amsgrad, s.step);

@@ -71,7 +71,10 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
   protected update(group: AdamGroup): void {
     const backend = getBackend();
     const { lr, betas, eps, weightDecay, amsgrad, maximize } = group;
-    const slots: AdamSlot[] = [];
+    const hp = { lr, beta1: betas[0], beta2: betas[1], eps, weightDecay, decoupled: this.decoupled, amsgrad };
+    const todo: { p: Tensor; g: Float32Array; s: ParamState; step: number }[] = [];
+    // Every parameter's and gradient's memory: one group call needs them all apart.
+    const buffers = new Set<ArrayBufferLike>();
     for (const p of group.params) {
       const grad = gradOf(p);
       if (grad === null) continue;
@@ -86,35 +89,41 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
       if (amsgrad && !(s['maxExpAvgSq'] instanceof Float32Array)) s['maxExpAvgSq'] = allocFloat32('Adam', n);
       const step = (s['step'] as number) + 1;
       s['step'] = step;
-      let g = grad._data;
-      if (maximize) {
-        const neg = new Float32Array(n);
-        backend.unary('neg', g, neg, 0, 0);
-        g = neg;
-      } else if (g.buffer === p._data.buffer) {
-        // The native kernel refuses overlapping p and g (it writes p while reading g); a copy
-        // makes a gradient that views its own parameter (p.grad = p.detach()) work on both backends.
-        g = g.slice();
-      }
-      slots.push({
-        p: p._write(this.name), // bumps the version: graphs that saved p refuse to backward
-        g,
-        m: s['expAvg'] as Float32Array,
-        v: s['expAvgSq'] as Float32Array,
-        vmax: amsgrad ? (s['maxExpAvgSq'] as Float32Array) : null,
-        step,
-      });
+      todo.push({ p, g: grad._data, s, step });
+      buffers.add(p._data.buffer).add(grad._data.buffer);
     }
-    if (slots.length === 0) return;
-    const hp = { lr, beta1: betas[0], beta2: betas[1], eps, weightDecay, decoupled: this.decoupled, amsgrad };
-    // Parameters or gradients that view one another's memory (two leaves over one buffer) are
-    // updated one after the other, as they always were; adamSteps refuses such overlaps.
-    const buffers = new Set<ArrayBufferLike>();
-    for (const s of slots) buffers.add(s.p.buffer).add(s.g.buffer);
-    if (buffers.size === 2 * slots.length) {
-      backend.adamSteps(slots, hp);
-    } else {
-      for (const s of slots) backend.adamStep(s.p, s.g, s.m, s.v, s.vmax, { ...hp, step: s.step });
+    if (todo.length === 0) return;
+    // The gradient each update reads, made just before that update: -g for maximize; a copy of a
+    // gradient that views its own parameter (p.grad = p.detach()), which the native kernel refuses
+    // since it writes p while reading g.
+    const gradientOf = (t: (typeof todo)[number]): Float32Array => {
+      if (maximize) {
+        const neg = new Float32Array(t.g.length);
+        backend.unary('neg', t.g, neg, 0, 0);
+        return neg;
+      }
+      return t.g.buffer === t.p._data.buffer ? t.g.slice() : t.g;
+    };
+    const slotOf = (t: (typeof todo)[number], g: Float32Array): AdamSlot => ({
+      p: t.p._write(this.name), // bumps the version: graphs that saved p refuse to backward
+      g,
+      m: t.s['expAvg'] as Float32Array,
+      v: t.s['expAvgSq'] as Float32Array,
+      vmax: amsgrad ? (t.s['maxExpAvgSq'] as Float32Array) : null,
+      step: t.step,
+    });
+    if (buffers.size === 2 * todo.length) {
+      // No parameter or gradient shares memory with another: no update can see another's effect,
+      // so all of them go in one call (which refuses overlaps).
+      backend.adamSteps(todo.map((t) => slotOf(t, gradientOf(t))), hp);
+      return;
+    }
+    // Parameters or gradients that view one another's memory (a gradient that is another
+    // parameter's view, two leaves over one buffer): one after the other, each reading what the
+    // updates before it left, as PyTorch's per-parameter loop does.
+    for (const t of todo) {
+      const s = slotOf(t, gradientOf(t));
+      backend.adamStep(s.p, s.g, s.m, s.v, s.vmax, { ...hp, step: s.step });
     }
   }
 }
