@@ -9,6 +9,13 @@ import { composedLinearChain } from './linear-chain.js';
 import { packageRoot } from './root.js';
 
 /** The functions the addon (native/addon.cc) exports. Every one validates its arguments. */
+/** Adam's hyper-parameters as the addon's adamStep and adamSteps take them, in their order. */
+type AdamArgs = [lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, amsgrad: boolean];
+
+function adamArgs(hp: Omit<AdamHyper, 'step'>): AdamArgs {
+  return [hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.decoupled, hp.amsgrad];
+}
+
 export interface NativeAddon {
   info(): { isa: string; threads: number; detectedIsa: string };
   setNumThreads(n: number): void;
@@ -77,31 +84,14 @@ export interface NativeAddon {
     m: Float32Array,
     v: Float32Array,
     vmax: Float32Array | null,
-    lr: number,
-    beta1: number,
-    beta2: number,
-    eps: number,
-    weightDecay: number,
-    decoupled: boolean,
-    amsgrad: boolean,
-    step: number,
+    ...hpAndStep: [...AdamArgs, step: number]
   ): void;
   /**
    * adamStep over a parameter group: the hyper-parameters, a Float64Array of the slots' step
    * counts, then each slot's p, g, m, v (and vmax with amsgrad) as further arguments (see
    * Backend.adamSteps); absent from older binaries.
    */
-  adamSteps?(
-    lr: number,
-    beta1: number,
-    beta2: number,
-    eps: number,
-    weightDecay: number,
-    decoupled: boolean,
-    amsgrad: boolean,
-    steps: Float64Array,
-    ...buffers: Float32Array[]
-  ): void;
+  adamSteps?(...args: [...AdamArgs, steps: Float64Array, ...buffers: Float32Array[]]): void;
   /** SGD with its hyper-parameters spread out (see Backend.sgdStep); absent from older binaries. */
   sgdStep?(
     p: Float32Array,
@@ -208,13 +198,14 @@ export function nativeBackend(a: NativeAddon): Backend {
     permute: (x, shape, axes, out) => a.permute(x, shape, axes, out),
     crossEntropy: (...args) => a.crossEntropy(...args),
     adamStep: (p, g, m, v, vmax, hp: AdamHyper) =>
-      a.adamStep(p, g, m, v, vmax, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.decoupled, hp.amsgrad, hp.step),
+      a.adamStep(p, g, m, v, vmax, ...adamArgs(hp), hp.step),
     adamSteps:
       typeof a.adamSteps === 'function'
         ? (slots, hp) => {
             // The buffers go as the call's own arguments, which V8 caps (a spread of 200,000
             // overflowed the stack): groups larger than ADAM_SLOTS_PER_CALL take several calls,
             // which changes nothing but the number of crossings (the slots are independent).
+            const head = adamArgs(hp);
             for (let start = 0; start < slots.length; start += ADAM_SLOTS_PER_CALL) {
               const n = Math.min(ADAM_SLOTS_PER_CALL, slots.length - start);
               const steps = new Float64Array(n);
@@ -226,11 +217,12 @@ export function nativeBackend(a: NativeAddon): Backend {
                 // A missing amsgrad state reaches the addon as a non-array argument, which it refuses.
                 if (hp.amsgrad) buffers.push(s.vmax as Float32Array);
               }
-              a.adamSteps!(hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.decoupled, hp.amsgrad, steps, ...buffers);
+              a.adamSteps!(...head, steps, ...buffers);
             }
           }
         : (slots, hp) => {
-            for (const s of slots) a.adamStep(s.p, s.g, s.m, s.v, s.vmax, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.decoupled, hp.amsgrad, s.step);
+            const head = adamArgs(hp);
+            for (const s of slots) a.adamStep(s.p, s.g, s.m, s.v, s.vmax, ...head, s.step);
           },
     sgdStep:
       typeof a.sgdStep === 'function'
