@@ -26,7 +26,7 @@ void fill(float* p, int64_t n, float v) {
 // Runs body(i0, len) over [0, n) in one contiguous piece per thread of the pool (a multiple of 16
 // elements: only the last piece has a tail), or at once below kAdamParallelMin. The same piece
 // goes to the same thread at every step (the pool's caller runs piece 0), as the rows of the
-// weight's gradient did in the GEMM that wrote it (gemm.cc: choose_grid). With 16K-element pieces
+// weight's gradient did in the GEMM that wrote it (gemm.cc: best_grid). With 16K-element pieces
 // claimed dynamically, Adam over a 401k-parameter weight right after its gradient GEMM took
 // 150-160 us on 2 threads of a Zen 5 guest, against about 105 us this way.
 // The length of each thread's piece of n elements: n / threads rounded up to whole 16-lane vectors.

@@ -25,8 +25,9 @@
 // Packing only moves data: the microkernel does the same FMAs in the same order whatever the path.
 //
 // Threads: C is cut into a grid of tm x tn tiles on micro-panel boundaries, one task per thread,
-// the grid chosen (choose_grid) to balance the tiles and to minimise duplicated packing (a tile
-// packs only its own columns of B and its own rows of A). K is never split and its block
+// the grid chosen (best_grid) to balance the tiles and to minimise duplicated packing (a tile
+// packs only its own columns of B and its own rows of A); for a small product, timed against the
+// splits by rows and by columns alone on its first calls (gemm_split_tuner.h). K is never split and its block
 // boundaries depend on k alone, and an edge tile is computed by the same microkernel on
 // zero-padded panels with only its valid part stored, so every element of C sees exactly the same
 // sequence of operations for any number of threads: results are bitwise identical.
@@ -34,12 +35,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
 #include "kernels/dispatch.h"
+#include "kernels/gemm_split_tuner.h"
 #include "threadpool.h"
 
 namespace tg {
@@ -238,8 +241,9 @@ double grid_cost(const Problem& P, int threads, int tm, int tn, bool migration) 
 }
 
 // The grid of tasks with the lowest grid_cost among those with `threads` tasks (or fewer when C
-// has fewer micro-panels), or a single tile when that is estimated faster than the grid with the
-// cost of moving data between cores counted (which only decides whether to split, not how).
+// has fewer micro-panels), the cost of moving data between cores not counted (it decides whether
+// to split, in split_pays, not how); a single tile when C has a single micro-panel. For small
+// products this is only the first of the grids timed (gemm_split_tuner.h).
 // Exactly one task per thread, so the same part of C goes to the same thread from one call to
 // the next (the pool's caller always runs task 0): a Linear layer's forward (split over the
 // weight's rows as C's columns), its weight gradient (split over the same rows) and the optimizer
@@ -248,27 +252,42 @@ double grid_cost(const Problem& P, int threads, int tm, int tn, bool migration) 
 // in any order (kept for balance when a thread is slowed down) with Adam in 16K-element pieces:
 // forward + weight gradient + Adam over a 512x784 weight at batch 32, 420 -> 311 us; whole
 // 2-thread training steps 6-10% faster (two builds alternating in one process).
-Grid choose_grid(const Problem& P, int threads) {
+Grid best_grid(const Problem& P, int threads) {
   const int64_t MR = P.kr->blk.mr, NR = P.kr->blk.nr;
   const int64_t panels = ((P.m + MR - 1) / MR) * ((P.n + NR - 1) / NR);
-  auto best_of = [&](int tasks, double* cost) {
-    Grid best;
-    *cost = -1;
-    for (int tm = 1; tm <= tasks; ++tm) {
-      if (tasks % tm != 0) continue;
-      const double c = grid_cost(P, threads, tm, tasks / tm, false);
-      if (c >= 0 && (*cost < 0 || c < *cost)) {
-        *cost = c;
-        best.tm = tm;
-        best.tn = tasks / tm;
-      }
+  const int tasks = static_cast<int>(std::min<int64_t>(threads, panels));
+  Grid best;
+  double cost = -1;
+  for (int tm = 1; tm <= tasks; ++tm) {
+    if (tasks % tm != 0) continue;
+    const double c = grid_cost(P, threads, tm, tasks / tm, false);
+    if (c >= 0 && (cost < 0 || c < cost)) {
+      cost = c;
+      best.tm = tm;
+      best.tn = tasks / tm;
     }
-    return best;
-  };
-  double c1;
-  Grid g1 = best_of(static_cast<int>(std::min<int64_t>(threads, panels)), &c1);
-  if (c1 < 0 || grid_cost(P, threads, g1.tm, g1.tn, true) >= grid_cost(P, 1, 1, 1, false)) return Grid{};
-  return g1;
+  }
+  return best;
+}
+
+// The cost model's answer to whether grid g beats a single tile, moving data between cores counted.
+bool split_pays(const Problem& P, int threads, Grid g) {
+  return grid_cost(P, threads, g.tm, g.tn, true) < grid_cost(P, 1, 1, 1, false);
+}
+
+// Products whose operands fit in about one core's L2 (gemm_blocking.h: kMigrateMaxBytes): their
+// data moves between cores when split, and how to split them is timed (gemm_split_tuner.h).
+bool fits_one_core(int64_t m, int64_t n, int64_t k) {
+  return 4.0 * (double(m) * double(k) + double(k) * double(n) + double(m) * double(n)) <= gemm::kMigrateMaxBytes;
+}
+
+gemm::SplitTuner& split_tuner() {
+  thread_local gemm::SplitTuner t;
+  return t;
+}
+
+gemm::SplitTuner::Key tuner_key(const Problem& P, int threads) {
+  return {P.m, P.n, P.k, (P.ta ? 1u : 0u) | (P.tb ? 2u : 0u) | (static_cast<uint32_t>(threads) << 2), P.kr};
 }
 
 }  // namespace
@@ -355,19 +374,67 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
 
   const int threads = useful_threads(K.blk.min_parallel_flops);
   Grid g;
-  if (threads > 1) g = choose_grid(P, threads);
-  if (g.tm * g.tn <= 1) {
-    run_tile(P, 0, m, 0, n);
-    return;
-  }
+  if (threads > 1) g = best_grid(P, threads);
   const int64_t MR = K.blk.mr, NR = K.blk.nr;
   const int64_t pm = (m + MR - 1) / MR, pn = (n + NR - 1) / NR;
-  pool->parallel_for(g.tm * g.tn, [&](int64_t task, int /*worker*/) {
-    const int r = static_cast<int>(task / g.tn), q = static_cast<int>(task % g.tn);
-    const int64_t i0 = part_start(pm, g.tm, r) * MR, i1 = std::min(m, part_start(pm, g.tm, r + 1) * MR);
-    const int64_t j0 = part_start(pn, g.tn, q) * NR, j1 = std::min(n, part_start(pn, g.tn, q + 1) * NR);
-    if (i0 < i1 && j0 < j1) run_tile(P, i0, i1, j0, j1);
-  });
+  auto run = [&](Grid grid) {
+    if (grid.tm * grid.tn <= 1) {
+      run_tile(P, 0, m, 0, n);
+      return;
+    }
+    pool->parallel_for(grid.tm * grid.tn, [&](int64_t task, int /*worker*/) {
+      const int r = static_cast<int>(task / grid.tn), q = static_cast<int>(task % grid.tn);
+      const int64_t i0 = part_start(pm, grid.tm, r) * MR, i1 = std::min(m, part_start(pm, grid.tm, r + 1) * MR);
+      const int64_t j0 = part_start(pn, grid.tn, q) * NR, j1 = std::min(n, part_start(pn, grid.tn, q + 1) * NR);
+      if (i0 < i1 && j0 < j1) run_tile(P, i0, i1, j0, j1);
+    });
+  };
+  if (g.tm * g.tn <= 1 || !split_pays(P, threads, g)) return run(Grid{});
+  if (!fits_one_core(m, n, k)) return run(g);
+  // A small product that the cost model splits: how to split it is timed (gemm_split_tuner.h)
+  // between the model's grid, the split by rows alone and the split by columns alone, where they
+  // differ. The model misjudges some: in a column split both threads write every row of C, and
+  // with a short K, where a product is bound by its stores of C, that ran up to 3x slower than a
+  // split by rows (on a 2-vCPU Xeon: 256x512x32 TN, the weight gradient at batch 32, 50 us by the
+  // model's columns, 28 by rows; 512x256x10, 43 us by columns, 13 by rows); 32x512x256 ran 40 us by
+  // the model's rows, 32 by columns. Whether to split at all stays the model's call: a split's C
+  // is read next by the caller, a cost outside the GEMM's own time (timed alone against split,
+  // 128^3 products chose split, and a 128-128-128-10 MLP then trained 6% slower at batch 128).
+  const int tasks = g.tm * g.tn;
+  Grid ways[gemm::SplitTuner::kMaxWays] = {g};
+  int nways = 1;
+  for (const Grid c : {Grid{static_cast<int>(std::min<int64_t>(tasks, pm)), 1}, Grid{1, static_cast<int>(std::min<int64_t>(tasks, pn))}}) {
+    bool known = c.tm * c.tn <= 1;
+    for (int w = 0; w < nways; ++w) known = known || (ways[w].tm == c.tm && ways[w].tn == c.tn);
+    if (!known) ways[nways++] = c;
+  }
+  if (nways == 1) return run(g);
+  const gemm::SplitTuner::Key key = tuner_key(P, threads);
+  // Timed only with the workers awake: a call that wakes one says how long waking takes (tens of
+  // microseconds on a VM), not which way is faster.
+  if (!pool->workers_awake()) {
+    const int kept = split_tuner().decision(key);
+    return run(ways[kept >= 0 ? kept : 0]);
+  }
+  bool timed;
+  const int way = split_tuner().choose(key, nways, &timed);
+  if (!timed) return run(ways[way]);
+  const auto t0 = std::chrono::steady_clock::now();
+  run(ways[way]);
+  const std::chrono::duration<double, std::nano> dt = std::chrono::steady_clock::now() - t0;
+  split_tuner().record(key, way, dt.count());
+}
+
+int sgemm_split_decision(bool transA, bool transB, int64_t m, int64_t n, int64_t k, const ThreadPool* pool) {
+  const IsaKernels& T = active_kernels();
+  Problem P{};
+  P.ta = transA;
+  P.tb = transB;
+  P.m = m;
+  P.n = n;
+  P.k = k;
+  P.kr = n <= T.gemm_narrow.blk.nr ? &T.gemm_narrow : &T.gemm;
+  return split_tuner().decision(tuner_key(P, pool ? pool->threads() : 1));
 }
 
 }  // namespace tg

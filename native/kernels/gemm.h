@@ -28,6 +28,12 @@ struct GemmEpilogue {
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmEpilogue* ep, ThreadPool* pool);
 
+// Which grid sgemm has settled on for products of this shape over `pool` when called from this
+// thread: 0 the cost model's, 1 or 2 another it timed faster (by rows or by columns alone), or -1
+// while it has not settled or does not time this shape (only small products that split are
+// timed: gemm_split_tuner.h). For tests and diagnostics.
+int sgemm_split_decision(bool transA, bool transB, int64_t m, int64_t n, int64_t k, const ThreadPool* pool);
+
 // Name of the microkernel sgemm uses at the current tg::active_isa(): "avx512", "avx2", "neon" or
 // "scalar" (at AVX-512, products at most 16 columns wide run its 16x16 kernel, same name).
 const char* sgemm_kernel_name();

@@ -76,7 +76,8 @@ inline constexpr double kMinWakeFlops = 16.0e6;
 // only for products whose operands fit in about one core's L2 (kMigrateMaxBytes); a larger one
 // streams through L3 whichever core runs it. Fitted on a 2-vCPU Zen 5 guest to 2-thread products
 // that measured slower split than alone (128x256x10, 512x256x10 and 10x256x128 TN) and ones that
-// measured faster (96^3, 128^3, 128x10x256 NT).
+// measured faster (96^3, 128^3, 128x10x256 NT). Which grid a small product that does split runs
+// is timed in place (gemm_split_tuner.h).
 inline constexpr double kMigrateC = 1.6;
 inline constexpr double kMigrateIn = 0.4;
 inline constexpr double kMigrateMaxBytes = 1 << 20;

@@ -10,6 +10,8 @@
 //  - m, n or k = 0 and alpha = 0
 //  - the thread pool: every task once, worker ids, concurrent callers, nesting, resizing
 //  - linear_chain: bitwise the layers run one by one through sgemm, on 1 and 3 threads
+//  - the split tuner's policy on synthetic times, and sgemm's results over the calls of a shape
+//    while it times the ways to split it: the same bits on every call, and a decision reached
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -27,6 +29,7 @@
 
 #include "cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_split_tuner.h"
 #include "kernels/linear_chain.h"
 #include "threadpool.h"
 
@@ -534,6 +537,114 @@ void test_linear_chain(tg::Isa isa) {
   tg::set_active_isa(tg::detect_isa());
 }
 
+// SplitTuner on made-up times: warm-up, the first call of each run not counted, the margin that
+// keeps way 0, the retuning rounds, a full table.
+void test_split_tuner_policy() {
+  using T = tg::gemm::SplitTuner;
+  const T::Key key{128, 256, 10, 8, nullptr};
+  // Feeds one round: times[w] for way w, except the first call of each run, which gets first[w].
+  auto round = [](T& t, const T::Key& k, int ways, const double* times, const double* first) {
+    int calls = 0;
+    while (t.decision(k) < 0 && calls < 1000) {
+      bool timed;
+      const int w = t.choose(k, ways, &timed);
+      if (!timed) continue;
+      t.record(k, w, (calls % T::kRun == 0) ? first[w] : times[w]);
+      ++calls;
+    }
+    return calls;
+  };
+  {
+    T t;
+    bool timed = true;
+    for (int i = 0; i < T::kWarmup; ++i) {
+      const int w = t.choose(key, 3, &timed);
+      check(w == 0 && !timed, "tuner: warm-up calls run way 0, untimed");
+    }
+    const double times[3] = {10e3, 8e3, 5e3}, first[3] = {10e3, 1.0, 50e3};
+    const int calls = round(t, key, 3, times, first);
+    check(calls == T::kRun * T::kRounds * 3, "tuner: decides after kRun x kRounds calls of each way");
+    check(t.decision(key) == 2, "tuner: keeps the fastest way; a fast first call of a run does not count");
+  }
+  {
+    T t;
+    for (int i = 0; i < T::kWarmup; ++i) {
+      bool timed;
+      t.choose(key, 2, &timed);
+    }
+    const double times[2] = {10e3, 9.0e3};
+    round(t, key, 2, times, times);
+    check(t.decision(key) == 0, "tuner: a way less than 15% faster than way 0 does not replace it");
+    // Decided: untimed until the retuning round, which then finds way 1 faster (best times are kept
+    // over rounds, so way 1 measuring 4 us this time wins).
+    bool timed = true;
+    int untimed = 0;
+    while (untimed < 100000) {
+      const int w = t.choose(key, 2, &timed);
+      if (timed) {
+        t.record(key, w, w == 1 ? 4e3 : 10e3);
+        break;
+      }
+      check(w == 0, "tuner: a decided shape runs its way");
+      ++untimed;
+    }
+    check(untimed == T::kRetuneAfter - 1, "tuner: times the shape again after kRetuneAfter calls");
+    const double times2[2] = {10e3, 4e3};
+    round(t, key, 2, times2, times2);
+    check(t.decision(key) == 1, "tuner: a retuning round can change the decision");
+  }
+  {
+    T t;
+    for (int i = 0; i < T::kSlots; ++i) {
+      bool timed;
+      t.choose(T::Key{i + 1, 1, 1, 0, nullptr}, 2, &timed);
+    }
+    const T::Key late{1000, 1, 1, 0, nullptr};
+    bool timed = true;
+    const int w = t.choose(late, 2, &timed);
+    check(w == 0 && !timed && t.decision(late) == -1, "tuner: with the table full a new shape runs way 0, untimed");
+  }
+}
+
+// sgemm on 2 threads over many calls of small shapes that split and whose grids are timed: every
+// call gives the 1-thread bits, whichever grid the tuner runs it on, and the tuner comes to a
+// decision.
+void test_split_tuning(tg::Isa isa) {
+  tg::set_active_isa(isa);
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  tg::ThreadPool p1(1), p2(2);
+  struct S {
+    bool ta, tb;
+    int64_t m, n, k;
+  };
+  const S shapes[] = {{false, false, 32, 512, 256}, {true, false, 256, 512, 32}, {false, true, 32, 256, 512},
+                      {false, false, 128, 128, 128}, {false, false, 96, 96, 96}};
+  for (const S& s : shapes) {
+    std::vector<float> A(s.m * s.k), B(s.k * s.n), want(s.m * s.n), got(s.m * s.n);
+    for (float& x : A) x = dist(rng);
+    for (float& x : B) x = dist(rng);
+    const int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
+    tg::sgemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, want.data(), s.n, nullptr, &p1);
+    warm(&p2);
+    int differing = 0, calls = 0;
+    for (; calls < 2000 && (calls < 300 || tg::sgemm_split_decision(s.ta, s.tb, s.m, s.n, s.k, &p2) < 0); ++calls) {
+      std::fill(got.begin(), got.end(), kNaN);
+      tg::sgemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, got.data(), s.n, nullptr, &p2);
+      differing += std::memcmp(got.data(), want.data(), got.size() * 4) != 0;
+    }
+    char buf[160];
+    std::snprintf(buf, sizeof(buf), "tuned split %s%s %lldx%lldx%lld isa=%s: %d of %d calls differ from 1 thread",
+                  s.ta ? "T" : "N", s.tb ? "T" : "N", (long long)s.m, (long long)s.n, (long long)s.k,
+                  tg::isa_name(isa), differing, calls);
+    check(differing == 0, buf);
+    std::snprintf(buf, sizeof(buf), "tuned split %lldx%lldx%lld isa=%s: decided within %d calls", (long long)s.m,
+                  (long long)s.n, (long long)s.k, tg::isa_name(isa), calls);
+    check(tg::sgemm_split_decision(s.ta, s.tb, s.m, s.n, s.k, &p2) >= 0, buf);
+  }
+  tg::set_active_isa(tg::detect_isa());
+}
+
 int main() {
   std::printf("detected ISA: %s\n", tg::isa_name(tg::detect_isa()));
   test_pool();
@@ -544,6 +655,10 @@ int main() {
   test_thread_determinism(tg::Isa::Avx2);
   test_linear_chain(tg::Isa::Scalar);
   test_linear_chain(tg::detect_isa());
+  test_split_tuner_policy();
+  // The shapes are chosen to split under the x86 kernels' blocking (AVX2 and AVX-512).
+  if (tg::detect_isa() == tg::Isa::Avx2 || tg::detect_isa() == tg::Isa::Avx512) test_split_tuning(tg::Isa::Avx2);
+  if (tg::detect_isa() == tg::Isa::Avx512) test_split_tuning(tg::Isa::Avx512);
   if (tg::detect_isa() == tg::Isa::Neon) {
     test_reference("neon", tg::Isa::Neon);
     test_thread_determinism(tg::Isa::Neon);
