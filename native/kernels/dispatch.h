@@ -64,7 +64,7 @@ struct SoftmaxKernels {
   void (*backward)(const float* y, const float* gy, int64_t outer, int64_t n, int64_t inner, float* gx, bool log);
 };
 
-// ---- fused.cc: the row passes of softmax-cross-entropy, and the Adam step ---------------------------
+// ---- fused.cc: the row passes of softmax-cross-entropy, and the optimizer steps ---------------------
 
 struct FusedKernels {
   // Row max with `v > max` (NaN skipped, as softmax.ts) and, when sum_x is not null, Σx in double.
@@ -82,6 +82,10 @@ struct FusedKernels {
                     float* g);
   // One Adam step over n parameters (fused.h; p, m, v, vmax in place, vmax read only if k.amsgrad).
   void (*adam)(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const detail::AdamConsts& k);
+  // One SGD / RMSprop step over n parameters (fused.h's sgd_step and rmsprop_step on one piece),
+  // the same bits at every level (optim_rows.h).
+  void (*sgd)(float* p, const float* g, float* buf, int64_t n, const SgdParams& hp);
+  void (*rmsprop)(float* p, const float* g, float* sq, float* grad_avg, float* buf, int64_t n, const RmspropParams& hp);
 };
 
 // ---- the table --------------------------------------------------------------------------------------

@@ -43,50 +43,16 @@ void split(int64_t n, ThreadPool* pool, Body body) {
 
 void sgd_step(float* p, const float* g, float* buf, int64_t n, const SgdParams& hp, ThreadPool* pool) {
   if (n <= 0) return;
-  const double sign = hp.maximize ? -1.0 : 1.0, lr = hp.lr, mom = hp.momentum, omd = 1.0 - hp.dampening;
-  const double wd = hp.weight_decay;
-  split(n, pool, [&](int64_t i0, int64_t len) {
-    for (int64_t i = i0; i < i0 + len; i++) {
-      double d = static_cast<float>(sign * double(g[i]));
-      if (wd != 0.0) d = static_cast<float>(d + wd * double(p[i]));
-      if (buf) {
-        const double bi = hp.first ? d : double(static_cast<float>(double(buf[i]) * mom)) + omd * d;
-        buf[i] = static_cast<float>(bi);
-        d = hp.nesterov ? d + mom * bi : bi;
-      }
-      p[i] = static_cast<float>(double(p[i]) - lr * d);
-    }
-  });
+  const auto run = active_kernels().fused.sgd;
+  split(n, pool, [&](int64_t i0, int64_t len) { run(p + i0, g + i0, buf ? buf + i0 : nullptr, len, hp); });
 }
 
 void rmsprop_step(float* p, const float* g, float* sq, float* grad_avg, float* buf, int64_t n, const RmspropParams& hp,
                   ThreadPool* pool) {
   if (n <= 0) return;
-  const double lr = hp.lr, alpha = hp.alpha, oma = 1.0 - hp.alpha, eps = hp.eps, wd = hp.weight_decay;
-  const double mom = hp.momentum;
+  const auto run = active_kernels().fused.rmsprop;
   split(n, pool, [&](int64_t i0, int64_t len) {
-    for (int64_t i = i0; i < i0 + len; i++) {
-      double gi = hp.maximize ? -double(g[i]) : double(g[i]);
-      if (wd != 0.0) gi = static_cast<float>(gi + wd * double(p[i]));
-      const double si = double(static_cast<float>(double(sq[i]) * alpha)) + oma * gi * gi;
-      sq[i] = static_cast<float>(si);
-      double avg;
-      if (grad_avg) {
-        const double gai = double(static_cast<float>(double(grad_avg[i]) * alpha)) + oma * gi;
-        grad_avg[i] = static_cast<float>(gai);
-        avg = std::sqrt(double(static_cast<float>(si - gai * gai)));
-      } else {
-        avg = std::sqrt(si);
-      }
-      avg = double(static_cast<float>(avg)) + eps;
-      if (buf) {
-        const double bi = double(static_cast<float>(double(buf[i]) * mom)) + gi / avg;
-        buf[i] = static_cast<float>(bi);
-        p[i] = static_cast<float>(double(p[i]) - lr * bi);
-      } else {
-        p[i] = static_cast<float>(double(p[i]) - (lr * gi) / avg);
-      }
-    }
+    run(p + i0, g + i0, sq + i0, grad_avg ? grad_avg + i0 : nullptr, buf ? buf + i0 : nullptr, len, hp);
   });
 }
 

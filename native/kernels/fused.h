@@ -115,8 +115,9 @@ void adam_steps(const AdamSlot* slots, int64_t count, const AdamParams& hp, Thre
 //
 // torch/optim/sgd.py and rmsprop.py, computed in double with rounding to float exactly where the
 // TypeScript backend rounds (Math.fround, and every store to a float array), in the same order: the
-// two backends give the same bits. Split over the pool like Adam (elementwise: any thread count
-// gives the same bits).
+// two backends give the same bits. Each level runs them on its widest vector of doubles (4 lanes
+// AVX2, 8 AVX-512, 2 NEON: optim_rows.h), with the same bits as one double at a time. Split over
+// the pool like Adam (elementwise: any thread count gives the same bits).
 struct SgdParams {
   double lr = 1e-3;
   double momentum = 0.0;

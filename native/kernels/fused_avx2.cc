@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "kernels/dispatch.h"
+#include "kernels/optim_rows.h"
 #include "kernels/simd_avx2.h"
 #include "kernels/vmath_avx2.h"
 
@@ -161,9 +162,31 @@ void adam(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, 
   }
 }
 
+// Four doubles per ymm, for the SGD and RMSprop steps (optim_rows.h).
+struct D4 {
+  static constexpr int W = 4;
+  using V = __m256d;
+  static V load(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+  static void store(float* p, V x) { _mm_storeu_ps(p, _mm256_cvtpd_ps(x)); }
+  static V round(V x) { return _mm256_cvtps_pd(_mm256_cvtpd_ps(x)); }
+  static V set1(double x) { return _mm256_set1_pd(x); }
+  static V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_pd(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  static V div(V a, V b) { return _mm256_div_pd(a, b); }
+  static V sqrt(V a) { return _mm256_sqrt_pd(a); }
+  static V neg(V a) { return _mm256_xor_pd(a, _mm256_set1_pd(-0.0)); }
+};
+
 }  // namespace
 }  // namespace avx2
 
-constexpr FusedKernels kFusedAvx2{avx2::row_max_sum, avx2::exp_sum, avx2::exp_sum_prob, avx2::xent_grad, avx2::adam};
+constexpr FusedKernels kFusedAvx2{avx2::row_max_sum,
+                                  avx2::exp_sum,
+                                  avx2::exp_sum_prob,
+                                  avx2::xent_grad,
+                                  avx2::adam,
+                                  optim_rows::sgd<avx2::D4>,
+                                  optim_rows::rmsprop<avx2::D4>};
 
 }  // namespace tg

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "kernels/dispatch.h"
+#include "kernels/optim_rows.h"
 #include "kernels/simd_avx512.h"
 #include "kernels/vmath_avx512.h"
 
@@ -78,9 +79,31 @@ double exp_sum_prob(const float* x, const float* t, int64_t n, float mx, double*
   return exp_sum(x, n, mx, ones, e);
 }
 
+// Eight doubles per zmm, for the SGD and RMSprop steps (optim_rows.h).
+struct D8 {
+  static constexpr int W = 8;
+  using V = __m512d;
+  static V load(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
+  static void store(float* p, V x) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(x)); }
+  static V round(V x) { return _mm512_cvtps_pd(_mm512_cvtpd_ps(x)); }
+  static V set1(double x) { return _mm512_set1_pd(x); }
+  static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static V sub(V a, V b) { return _mm512_sub_pd(a, b); }
+  static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  static V div(V a, V b) { return _mm512_div_pd(a, b); }
+  static V sqrt(V a) { return _mm512_sqrt_pd(a); }
+  static V neg(V a) { return _mm512_xor_pd(a, _mm512_set1_pd(-0.0)); }
+};
+
 }  // namespace
 }  // namespace avx512
 
-constexpr FusedKernels kFusedAvx512{nullptr, avx512::exp_sum, avx512::exp_sum_prob, nullptr, nullptr};
+constexpr FusedKernels kFusedAvx512{nullptr,
+                                    avx512::exp_sum,
+                                    avx512::exp_sum_prob,
+                                    nullptr,
+                                    nullptr,
+                                    optim_rows::sgd<avx512::D8>,
+                                    optim_rows::rmsprop<avx512::D8>};
 
 }  // namespace tg

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "kernels/dispatch.h"
+#include "kernels/optim_rows.h"
 #include "kernels/simd_neon.h"
 #include "kernels/vmath_neon.h"
 
@@ -150,9 +151,27 @@ void adam(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, 
   }
 }
 
+// Two doubles per register, for the SGD and RMSprop steps (optim_rows.h).
+struct D2 {
+  static constexpr int W = 2;
+  using V = float64x2_t;
+  static V load(const float* p) { return vcvt_f64_f32(vld1_f32(p)); }
+  static void store(float* p, V x) { vst1_f32(p, vcvt_f32_f64(x)); }
+  static V round(V x) { return vcvt_f64_f32(vcvt_f32_f64(x)); }
+  static V set1(double x) { return vdupq_n_f64(x); }
+  static V add(V a, V b) { return vaddq_f64(a, b); }
+  static V sub(V a, V b) { return vsubq_f64(a, b); }
+  static V mul(V a, V b) { return vmulq_f64(a, b); }
+  static V div(V a, V b) { return vdivq_f64(a, b); }
+  static V sqrt(V a) { return vsqrtq_f64(a); }
+  static V neg(V a) { return vnegq_f64(a); }
+};
+
 }  // namespace
 }  // namespace neon
 
-constexpr FusedKernels kFusedNeon{neon::row_max_sum, neon::exp_sum, neon::exp_sum_prob, neon::xent_grad, neon::adam};
+constexpr FusedKernels kFusedNeon{neon::row_max_sum,     neon::exp_sum, neon::exp_sum_prob, neon::xent_grad,
+                                  neon::adam,            optim_rows::sgd<neon::D2>,
+                                  optim_rows::rmsprop<neon::D2>};
 
 }  // namespace tg

@@ -1,9 +1,11 @@
 // The portable fused primitives (the Scalar table's): the softmax-cross-entropy row passes in
-// double, and the Adam step in float. Compiled with the baseline flags.
+// double, the Adam step in float, and the SGD and RMSprop steps one double at a time
+// (optim_rows.h). Compiled with the baseline flags.
 #include <cmath>
 #include <limits>
 
 #include "kernels/dispatch.h"
+#include "kernels/optim_rows.h"
 
 namespace tg {
 namespace scalar {
@@ -78,7 +80,12 @@ void adam(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, 
 }  // namespace
 }  // namespace scalar
 
-constexpr FusedKernels kFusedScalar{scalar::row_max_sum, scalar::exp_sum, scalar::exp_sum_prob, scalar::xent_grad,
-                                    scalar::adam};
+constexpr FusedKernels kFusedScalar{scalar::row_max_sum,
+                                    scalar::exp_sum,
+                                    scalar::exp_sum_prob,
+                                    scalar::xent_grad,
+                                    scalar::adam,
+                                    optim_rows::sgd<optim_rows::ScalarD>,
+                                    optim_rows::rmsprop<optim_rows::ScalarD>};
 
 }  // namespace tg

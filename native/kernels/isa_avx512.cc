@@ -27,6 +27,8 @@ const IsaKernels& isa_avx512() {
     own(t.fused.exp_sum_prob, kFusedAvx512.exp_sum_prob);
     own(t.fused.xent_grad, kFusedAvx512.xent_grad);
     own(t.fused.adam, kFusedAvx512.adam);
+    own(t.fused.sgd, kFusedAvx512.sgd);
+    own(t.fused.rmsprop, kFusedAvx512.rmsprop);
     // A product at most 16 columns wide would fill half of the 32-column tile or less: it goes to
     // the 16x16 kernel (one zmm per row), with the same bits.
     t.gemm = gemm::kernels_avx512();

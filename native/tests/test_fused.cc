@@ -573,6 +573,76 @@ void test_adam_paths_agree() {
 
 }  // namespace
 
+// Every SIMD level's SGD and RMSprop give the scalar level's bits (optim_rows.h), on special
+// values (NaN, infinities, subnormals, values that overflow) and random ones, every option, every
+// tail length.
+void test_sgd_rmsprop_levels_agree(const std::vector<tg::Isa>& isas) {
+  g_ctx = "sgd/rmsprop levels";
+  Rng rng(23);
+  const float specials[] = {0.0f, -0.0f, 1e-45f, -3e-39f, 1e-30f, 3e38f, -3e38f, 1.0f, -2.5f, INFINITY, -INFINITY, NAN};
+  auto input = [&](size_t n, double scale, bool positive) {
+    std::vector<float> v(n);
+    for (size_t i = 0; i < n; i++) {
+      const double r = rng.uniform();
+      float x = r < 0.2 ? specials[static_cast<size_t>(rng.uniform() * 12) % 12] : static_cast<float>(scale * rng.normal());
+      v[i] = positive ? std::fabs(x) : x;
+    }
+    return v;
+  };
+  auto same = [](const std::vector<float>& a, const std::vector<float>& b) {
+    for (size_t i = 0; i < a.size(); i++)
+      if (!same_bits(a[i], b[i]) && !(std::isnan(a[i]) && std::isnan(b[i]))) return false;
+    return true;
+  };
+  std::vector<int64_t> lengths;
+  for (int64_t n = 1; n <= 40; n++) lengths.push_back(n);
+  lengths.push_back(1001);
+  for (tg::Isa isa : isas) {
+    if (isa == tg::Isa::Scalar) continue;
+    for (int64_t n : lengths) {
+      const size_t sz = static_cast<size_t>(n);
+      for (int cfg = 0; cfg < 32; cfg++) {
+        tg::SgdParams sh;
+        sh.lr = 0.37;
+        sh.momentum = cfg & 1 ? 0.9 : 0.0;
+        sh.weight_decay = cfg & 2 ? 0.01 : 0.0;
+        sh.first = cfg & 4;
+        sh.maximize = cfg & 8;
+        sh.nesterov = (cfg & 16) && sh.momentum > 0;
+        sh.dampening = (cfg & 16) ? 0.0 : 0.1;
+        const std::vector<float> p0 = input(sz, 1.0, false), g = input(sz, 3.0, false), b0 = input(sz, 0.5, false);
+        std::vector<float> pr = p0, br = b0, pv = p0, bv = b0;
+        tg::set_active_isa(tg::Isa::Scalar);
+        tg::sgd_step(pr.data(), g.data(), sh.momentum > 0 ? br.data() : nullptr, n, sh, nullptr);
+        tg::set_active_isa(isa);
+        tg::sgd_step(pv.data(), g.data(), sh.momentum > 0 ? bv.data() : nullptr, n, sh, nullptr);
+        CHECK(same(pr, pv) && same(br, bv), "sgd %s n=%" PRId64 " cfg %d differs from the scalar level",
+              tg::isa_name(isa), n, cfg);
+
+        tg::RmspropParams rh;
+        rh.lr = 0.01;
+        rh.alpha = cfg & 16 ? 0.9 : 0.99;
+        rh.eps = 1e-8;
+        rh.weight_decay = cfg & 2 ? 0.01 : 0.0;
+        rh.momentum = cfg & 1 ? 0.5 : 0.0;
+        rh.maximize = cfg & 8;
+        const bool centered = cfg & 4;
+        const std::vector<float> s0 = input(sz, 0.1, true), a0 = input(sz, 0.1, false);
+        std::vector<float> qr = p0, sr = s0, ar = a0, mr = b0, qv = p0, sv = s0, av = a0, mv = b0;
+        tg::set_active_isa(tg::Isa::Scalar);
+        tg::rmsprop_step(qr.data(), g.data(), sr.data(), centered ? ar.data() : nullptr,
+                         rh.momentum > 0 ? mr.data() : nullptr, n, rh, nullptr);
+        tg::set_active_isa(isa);
+        tg::rmsprop_step(qv.data(), g.data(), sv.data(), centered ? av.data() : nullptr,
+                         rh.momentum > 0 ? mv.data() : nullptr, n, rh, nullptr);
+        CHECK(same(qr, qv) && same(sr, sv) && same(ar, av) && same(mr, mv),
+              "rmsprop %s n=%" PRId64 " cfg %d differs from the scalar level", tg::isa_name(isa), n, cfg);
+      }
+    }
+  }
+  tg::set_active_isa(tg::detect_isa());
+}
+
 int main() {
   std::vector<tg::Isa> isas = {tg::Isa::Scalar};
   if (tg::detect_isa() >= tg::Isa::Avx2) isas.push_back(kSimd);
@@ -592,6 +662,7 @@ int main() {
   test_adam_steps_group();
   test_adam_flushes_subnormals();
   test_sgd_rmsprop_threads_agree();
+  test_sgd_rmsprop_levels_agree(isas);
   std::printf("%d passed, %d failed\n", g_pass, g_fail);
   return g_fail == 0 ? 0 : 1;
 }
