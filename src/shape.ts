@@ -52,29 +52,36 @@ export const COPY_BRAND = Symbol.for('tensorgrad.copy');
 /** This copy's identity (an object: two copies never share it). */
 export const THIS_COPY: object = Object.freeze({});
 
+/** Whether two shapes are equal, dim by dim. */
+export function sameShape(a: Shape, b: Shape): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * Throws unless `shape` is an array of at most MAX_DIMS non-negative integer dims whose product
  * fits a Float32Array, so an oversized shape fails here with the op's name rather than in V8.
+ * Returns that product (the number of elements). Every tensor made runs this: a plain loop, no
+ * closure per call.
  */
-/** Whether two shapes are equal, dim by dim. */
-export function sameShape(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-export function checkShape(op: string, shape: Shape): void {
+export function checkShape(op: string, shape: Shape): number {
   if (!Array.isArray(shape)) throw new Error(`${op}: shape must be an array of dims, got ${valueStr(shape)}`);
   if (shape.length > MAX_DIMS) {
     throw new Error(`${op}: shape has ${shape.length} dims, more than the ${MAX_DIMS} a tensor may have`);
   }
-  shape.forEach((d, i) => {
+  let n = 1;
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
       throw new Error(`${op}: invalid shape: dims must be non-negative integers, got ${valueStr(d)} at position ${i}`);
     }
-  });
-  const n = sizeOf(shape);
+    n *= d;
+  }
   if (n > MAX_ELEMENTS) {
     throw new Error(`${op}: shape ${shapeStr(shape)} has ${n} elements, more than the ${MAX_ELEMENTS} a Float32Array can hold`);
   }
+  return n;
 }
 
 /**

@@ -224,9 +224,8 @@ export class Tensor {
     nextStorage = null;
     if (!(data instanceof Float32Array)) throw new Error(`Tensor: data must be a Float32Array, got ${valueStr(data)}`);
     if (!owned && isDetachedArray(data)) throw detachedError('Tensor');
-    checkShape('Tensor', shape);
+    const size = checkShape('Tensor', shape);
     if (typeof requiresGrad !== 'boolean') throw new Error(`Tensor: requiresGrad must be a boolean, got ${valueStr(requiresGrad)}`);
-    const size = sizeOf(shape);
     if (data.length !== size) {
       throw new Error(`Tensor: data has ${data.length} elements but shape ${shapeStr(shape)} needs ${size}`);
     }

@@ -124,6 +124,9 @@ describeBackends('junk arguments are refused by the ops, with the op and argumen
     expect(() => tg.ones([2, 1.5])).toThrow('ones: invalid shape: dims must be non-negative integers, got 1.5 at position 1');
     expect(() => tg.rand([Number.NaN])).toThrow('rand: invalid shape: dims must be non-negative integers, got NaN at position 0');
     expect(() => tg.randn([junk('2')])).toThrow("randn: invalid shape: dims must be non-negative integers, got string '2' at position 0");
+    // A hole in a sparse array is a missing dim, not one to skip.
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => new tg.Tensor(new Float32Array(6), [2, , 3] as unknown as number[])).toThrow('Tensor: invalid shape: dims must be non-negative integers, got undefined at position 1');
     expect(() => tg.zeros(junk('3'))).toThrow("zeros: shape must be an array of dims or a number, got string '3'");
     expect(() => tg.full([2], junk('1'))).toThrow("full: value must be a number, got string '1'");
     expect(() => tg.arange(0, junk('3'))).toThrow("arange: end must be a finite number, got string '3'");
