@@ -300,7 +300,8 @@ size_t release_gemm_scratch() {
 }
 
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* A, int64_t lda,
-           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmEpilogue* ep, ThreadPool* pool) {
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmEpilogue* ep, ThreadPool* pool,
+           GemmSplit split) {
   if (m <= 0 || n <= 0) return;
   const float* bias = ep ? ep->bias : nullptr;
   const bool relu = ep ? ep->relu : false;
@@ -389,7 +390,9 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
       if (i0 < i1 && j0 < j1) run_tile(P, i0, i1, j0, j1);
     });
   };
+  if (split == GemmSplit::Rows && g.tm * g.tn > 1) g = Grid{static_cast<int>(std::min<int64_t>(g.tm * g.tn, pm)), 1};
   if (g.tm * g.tn <= 1 || !split_pays(P, threads, g)) return run(Grid{});
+  if (split == GemmSplit::Rows) return run(g);
   if (!fits_one_core(m, n, k)) return run(g);
   // A small product that the cost model splits: how to split it is timed (gemm_split_tuner.h)
   // between the model's grid, the split by rows alone and the split by columns alone, where they

@@ -16,6 +16,11 @@ struct GemmEpilogue {
   bool relu = false;
 };
 
+// How sgemm may cut C between threads: as its cost model and timings choose (Any), or into runs
+// of whole rows only (Rows: a weight gradient, whose rows are the weight's rows, so that each
+// thread writes the rows the forward pass and the optimizer step give the same thread).
+enum class GemmSplit { Any, Rows };
+
 // C = act(alpha·op(A)·op(B) + beta·C + bias), all row-major.
 //   op(A) is m×k: A is m×k with leading dimension lda, or k×m when transA.
 //   op(B) is k×n: B is k×n with leading dimension ldb, or n×k when transB.
@@ -26,7 +31,8 @@ struct GemmEpilogue {
 // result is bitwise identical for any thread count. Leading dimensions must be at least the row
 // length they describe (≥ 1); nothing here checks arguments (the N-API layer does).
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* A, int64_t lda,
-           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmEpilogue* ep, ThreadPool* pool);
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmEpilogue* ep, ThreadPool* pool,
+           GemmSplit split = GemmSplit::Any);
 
 // Which grid sgemm has settled on for products of this shape over `pool` when called from this
 // thread: 0 the cost model's, 1 or 2 another it timed faster (by rows or by columns alone), or -1

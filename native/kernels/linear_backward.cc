@@ -25,7 +25,12 @@ void linear_backward(int64_t rows, int64_t out_f, int64_t in_f, const float* g, 
   }
   const int64_t ld_d = std::max<int64_t>(1, out_f), ld_in = std::max<int64_t>(1, in_f);
   if (gx != nullptr) sgemm(false, false, rows, in_f, out_f, 1.0f, d, ld_d, w, ld_in, 0.0f, gx, ld_in, nullptr, pool);
-  if (gw != nullptr) sgemm(true, false, out_f, in_f, rows, 1.0f, d, ld_d, x, ld_in, 0.0f, gw, ld_in, nullptr, pool);
+  // The weight gradient split by its rows, the weight's: each thread writes the rows that the
+  // forward pass (split over C's columns, the weight's rows) and the optimizer step (one contiguous
+  // piece per thread) give it (gemm.cc: best_grid).
+  if (gw != nullptr) {
+    sgemm(true, false, out_f, in_f, rows, 1.0f, d, ld_d, x, ld_in, 0.0f, gw, ld_in, nullptr, pool, GemmSplit::Rows);
+  }
 }
 
 }  // namespace tg

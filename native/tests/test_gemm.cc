@@ -537,6 +537,35 @@ void test_linear_chain(tg::Isa isa) {
   tg::set_active_isa(tg::detect_isa());
 }
 
+// GemmSplit::Rows (a weight gradient's split): the 1-thread bits on 2 and 3 threads, and C's rows
+// are the unit of the split (a shape of one row panel still runs, on one thread).
+void test_split_rows(tg::Isa isa) {
+  tg::set_active_isa(isa);
+  std::mt19937 rng(13);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  tg::ThreadPool p1(1), p2(2), p3(3);
+  struct S {
+    int64_t m, n, k;
+  };
+  for (const S& s : {S{256, 512, 128}, S{512, 784, 32}, S{10, 256, 128}, S{97, 300, 61}}) {
+    std::vector<float> A(s.k * s.m), B(s.k * s.n), want(s.m * s.n);
+    for (float& x : A) x = dist(rng);
+    for (float& x : B) x = dist(rng);
+    tg::sgemm(true, false, s.m, s.n, s.k, 1.0f, A.data(), s.m, B.data(), s.n, 0.0f, want.data(), s.n, nullptr, &p1);
+    for (tg::ThreadPool* p : {&p2, &p3}) {
+      std::vector<float> got(s.m * s.n, kNaN);
+      warm(p);
+      tg::sgemm(true, false, s.m, s.n, s.k, 1.0f, A.data(), s.m, B.data(), s.n, 0.0f, got.data(), s.n, nullptr, p,
+                tg::GemmSplit::Rows);
+      char buf[160];
+      std::snprintf(buf, sizeof(buf), "GemmSplit::Rows TN %lldx%lldx%lld on %d threads isa=%s: the 1-thread bits",
+                    (long long)s.m, (long long)s.n, (long long)s.k, p->threads(), tg::isa_name(isa));
+      check(std::memcmp(got.data(), want.data(), want.size() * 4) == 0, buf);
+    }
+  }
+  tg::set_active_isa(tg::detect_isa());
+}
+
 // SplitTuner on made-up times: warm-up, the first call of each run not counted, the margin that
 // keeps way 0, the retuning rounds, a full table.
 void test_split_tuner_policy() {
@@ -656,6 +685,8 @@ int main() {
   test_linear_chain(tg::Isa::Scalar);
   test_linear_chain(tg::detect_isa());
   test_split_tuner_policy();
+  test_split_rows(tg::Isa::Scalar);
+  test_split_rows(tg::detect_isa());
   // The shapes are chosen to split under the x86 kernels' blocking (AVX2 and AVX-512).
   if (tg::detect_isa() == tg::Isa::Avx2 || tg::detect_isa() == tg::Isa::Avx512) test_split_tuning(tg::Isa::Avx2);
   if (tg::detect_isa() == tg::Isa::Avx512) test_split_tuning(tg::Isa::Avx512);
