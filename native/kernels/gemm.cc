@@ -390,9 +390,12 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
       if (i0 < i1 && j0 < j1) run_tile(P, i0, i1, j0, j1);
     });
   };
-  if (split == GemmSplit::Rows && g.tm * g.tn > 1) g = Grid{static_cast<int>(std::min<int64_t>(g.tm * g.tn, pm)), 1};
+  // Rows where C has a row panel for every task; a C of fewer panels (the 10-class layer's weight
+  // gradient: one panel) is split as any other product.
+  const bool rows_only = split == GemmSplit::Rows && g.tm * g.tn > 1 && pm >= g.tm * g.tn;
+  if (rows_only) g = Grid{g.tm * g.tn, 1};
   if (g.tm * g.tn <= 1 || !split_pays(P, threads, g)) return run(Grid{});
-  if (split == GemmSplit::Rows) return run(g);
+  if (rows_only) return run(g);
   if (!fits_one_core(m, n, k)) return run(g);
   // A small product that the cost model splits: how to split it is timed (gemm_split_tuner.h)
   // between the model's grid, the split by rows alone and the split by columns alone, where they

@@ -18,7 +18,8 @@ struct GemmEpilogue {
 
 // How sgemm may cut C between threads: as its cost model and timings choose (Any), or into runs
 // of whole rows only (Rows: a weight gradient, whose rows are the weight's rows, so that each
-// thread writes the rows the forward pass and the optimizer step give the same thread).
+// thread writes the rows the forward pass and the optimizer step give the same thread; a C with
+// fewer row panels than threads is cut as with Any).
 enum class GemmSplit { Any, Rows };
 
 // C = act(alpha·op(A)·op(B) + beta·C + bias), all row-major.
