@@ -212,6 +212,12 @@ struct Grid {
   int tm = 1, tn = 1;
 };
 
+// Products whose operands fit in about one core's L2 (gemm_blocking.h: kMigrateMaxBytes): their
+// data moves between cores when split, and how to split them is timed (gemm_split_tuner.h).
+bool fits_one_core(int64_t m, int64_t n, int64_t k) {
+  return 4.0 * (double(m) * double(k) + double(k) * double(n) + double(m) * double(n)) <= gemm::kMigrateMaxBytes;
+}
+
 // Estimated time of a tm x tn grid of tasks on `threads` threads, or a negative value when the
 // grid does not fit the micro-panels: microkernel cycles on whole micro-panels plus about one
 // cycle per element packed, per tile, times tiles per thread. With `migration`, a tile also pays
@@ -233,7 +239,7 @@ double grid_cost(const Problem& P, int threads, int tm, int tn, bool migration) 
     cost += rows * kk * std::ceil(cols / double(K.blk.nc));
   }
   if (!direct_b_ok(P, static_cast<int64_t>(rows))) cost += cols * kk;  // packs its columns of B
-  if (migration && 4.0 * double(P.m * P.k + P.k * P.n + P.m * P.n) <= gemm::kMigrateMaxBytes) {
+  if (migration && fits_one_core(P.m, P.n, P.k)) {
     cost += gemm::kMigrateC * rows * cols + gemm::kMigrateIn * (rows * kk + kk * cols);
   }
   cost += 2000;  // starting a task
@@ -275,11 +281,10 @@ bool split_pays(const Problem& P, int threads, Grid g) {
   return grid_cost(P, threads, g.tm, g.tn, true) < grid_cost(P, 1, 1, 1, false);
 }
 
-// Products whose operands fit in about one core's L2 (gemm_blocking.h: kMigrateMaxBytes): their
-// data moves between cores when split, and how to split them is timed (gemm_split_tuner.h).
-bool fits_one_core(int64_t m, int64_t n, int64_t k) {
-  return 4.0 * (double(m) * double(k) + double(k) * double(n) + double(m) * double(n)) <= gemm::kMigrateMaxBytes;
-}
+// The microkernel table for a product n columns wide: the narrow one when n fits its tile (at
+// AVX-512, at most 16 columns would fill half of the 32-column tile or less, and the 16x16 kernel
+// does it faster, with the same bits; elsewhere the narrow kernel is the kernel).
+const Kernels& kernels_for(const IsaKernels& T, int64_t n) { return n <= T.gemm_narrow.blk.nr ? T.gemm_narrow : T.gemm; }
 
 gemm::SplitTuner& split_tuner() {
   thread_local gemm::SplitTuner t;
@@ -309,11 +314,8 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
     scale_only(m, n, beta, C, ldc, bias, relu);
     return;
   }
-  // Read once per call. A product no wider than the narrow kernel's tile goes to it: at AVX-512, at
-  // most 16 columns would fill half of the 32-column tile or less, and the 16x16 kernel does it
-  // faster, with the same bits. Elsewhere the narrow kernel is the kernel.
-  const IsaKernels& T = active_kernels();
-  const Kernels& K = n <= T.gemm_narrow.blk.nr ? T.gemm_narrow : T.gemm;
+  // The table is read once per call.
+  const Kernels& K = kernels_for(active_kernels(), n);
   const double flops = 2.0 * double(m) * double(n) * double(k);
   // Threads worth using for this job: none below the kernel's min_parallel_flops; below kMinWakeFlops only when
   // the pool is awake, or once every kMinWakeFlops of such jobs (a stream of them is worth waking
@@ -432,14 +434,13 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
 }
 
 int sgemm_split_decision(bool transA, bool transB, int64_t m, int64_t n, int64_t k, const ThreadPool* pool) {
-  const IsaKernels& T = active_kernels();
   Problem P{};
   P.ta = transA;
   P.tb = transB;
   P.m = m;
   P.n = n;
   P.k = k;
-  P.kr = n <= T.gemm_narrow.blk.nr ? &T.gemm_narrow : &T.gemm;
+  P.kr = &kernels_for(active_kernels(), n);
   return split_tuner().decision(tuner_key(P, pool ? pool->threads() : 1));
 }
 
