@@ -127,8 +127,9 @@ inline constexpr int64_t kPackSlack = 16;
 
 // y[j] = act(alpha·dot(x, B[j,:]) + beta·y[j] + bias[j]) for j in [j0, j1): one row of A against a
 // row-major n x k B (the NT form at m = 1). beta == 0 does not read y; bias may be nullptr.
+// descending: visit the outputs from j1 - 1 down to j0 (same bits: each output is summed alone).
 using GemvNT = void (*)(int64_t j0, int64_t j1, int64_t k, float alpha, const float* x, const float* B, int64_t ldb,
-                        float beta, float* y, const float* bias, bool relu);
+                        float beta, float* y, const float* bias, bool relu, bool descending);
 
 struct Kernels {
   const char* name;
@@ -141,7 +142,7 @@ struct Kernels {
 };
 
 void gemv_nt_avx2(int64_t j0, int64_t j1, int64_t k, float alpha, const float* x, const float* B, int64_t ldb,
-                  float beta, float* y, const float* bias, bool relu);  // gemv_avx2.cc
+                  float beta, float* y, const float* bias, bool relu, bool descending);  // gemv_avx2.cc
 
 const Kernels& kernels_scalar();  // gemm_kernel_scalar.cc
 const Kernels& kernels_avx2();    // gemm_kernel_avx2.cc: call only when the CPU has AVX2 and FMA
