@@ -23,6 +23,31 @@
  * a small matmul's result would pay on every call.
  */
 export const MIN_POOLED = 17;
+
+/**
+ * With the native backend, small arrays too are made with their own backing store and pooled: V8
+ * moves an in-heap typed array out of its heap the first time native code asks for its memory
+ * (a malloc, a copy, and later a sweep to free it), which every small result of an addon call
+ * (a 10-class output, a loss) paid on each call. A 16-16-16-10 MLP's batch-1 forward without a
+ * graph spent 20% of its time there (Node 20, perf). Off with the TypeScript backend, which never
+ * hands arrays to native code.
+ */
+let smallOffHeap = false;
+
+/** @internal Set by the backend module when the current backend changes (see smallOffHeap). */
+export function setSmallArraysOffHeap(on: boolean): void {
+  smallOffHeap = on;
+}
+
+/** Whether a fresh array of n elements should get its own backing store (see smallOffHeap). */
+export function smallArrayOffHeap(n: number): boolean {
+  return smallOffHeap && n > 0 && n < MIN_POOLED;
+}
+
+/** Smallest length recycled now: every nonempty one while small arrays are off-heap. */
+function minPooled(): number {
+  return smallOffHeap ? 1 : MIN_POOLED;
+}
 /** At most this many free arrays of one length. */
 const MAX_PER_LENGTH = 8;
 /** The pool never holds more than this many bytes. */
@@ -40,7 +65,7 @@ export function setPooling(on: boolean): void {
 
 /** A recycled array of exactly n elements, with stale values, or undefined when none is free. */
 export function takePooled(n: number): Float32Array | undefined {
-  if (!enabled) return undefined;
+  if (!enabled || n < minPooled()) return undefined;
   const list = free.get(n);
   const a = list?.pop();
   if (a !== undefined) pooledBytes -= a.byteLength;
@@ -50,7 +75,7 @@ export function takePooled(n: number): Float32Array | undefined {
 /** Gives back an array nothing else can reach any more; ignored when it does not qualify. */
 export function givePooled(a: Float32Array): void {
   const n = a.length;
-  if (!enabled || n < MIN_POOLED || a.byteOffset !== 0 || a.buffer.byteLength !== a.byteLength) return;
+  if (!enabled || n < minPooled() || a.byteOffset !== 0 || a.buffer.byteLength !== a.byteLength) return;
   if (pooledBytes + a.byteLength > MAX_BYTES) return;
   let list = free.get(n);
   if (list === undefined) free.set(n, (list = []));

@@ -1,5 +1,5 @@
 // Shape arithmetic shared by tensor creation and the ops.
-import { MIN_POOLED, takePooled } from './pool.js';
+import { smallArrayOffHeap, takePooled } from './pool.js';
 
 /** A tensor's dims, outermost first (`[]` for a 0-d tensor). */
 export type Shape = readonly number[];
@@ -16,7 +16,8 @@ export function shapeStr(shape: Shape): string {
 
 export function sizeOf(shape: Shape): number {
   let n = 1;
-  for (const d of shape) n *= d;
+  // Indexed, not for-of: shapes are frozen arrays, whose iterator V8 does not inline.
+  for (let i = 0; i < shape.length; i++) n *= shape[i]!;
   return n;
 }
 
@@ -130,10 +131,10 @@ export function setLargeArrayAdvisor(
  * V8 throws a RangeError naming nobody; this names the op and the size instead.
  */
 export function allocFloat32(op: string, n: number, zero = true): Float32Array {
-  let a = n >= MIN_POOLED ? takePooled(n) : undefined;
+  let a = takePooled(n);
   if (a === undefined) {
     try {
-      a = new Float32Array(n);
+      a = smallArrayOffHeap(n) ? new Float32Array(new ArrayBuffer(4 * n)) : new Float32Array(n);
     } catch (e) {
       throw new Error(`${op}: cannot allocate ${n} float32 elements (${((n * 4) / 2 ** 30).toFixed(1)} GiB): ${(e as Error).message}`);
     }

@@ -145,10 +145,17 @@ export function tensorProblem(t: unknown): string | null {
   if (!(t instanceof Tensor)) return `expected a Tensor, got ${valueStr(t)}`;
   const shape: unknown = t.shape;
   const data: unknown = Tensor._rawOf(t); // not t.data: reading that marks the array as seen by user code
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) return 'not a valid Tensor: its shape is not a list of dims';
+  if (!Array.isArray(shape)) return 'not a valid Tensor: its shape is not a list of dims';
+  // A loop, not shape.every(): on a frozen array (every shape) every() took ~75 ns per call in
+  // Node 20, the loop ~15, and linearChain checks seven tensors per call.
+  let n = 1;
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) return 'not a valid Tensor: its shape is not a list of dims';
+    n *= d;
+  }
   if (!(data instanceof Float32Array)) return COUNTERFEIT;
   if (data === DISPOSED) return 'tensor was disposed';
-  const n = sizeOf(shape as number[]);
   if (data.length === n && !(n === 0 && isDetachedArray(data))) return null;
   if (data.length === 0) return 'tensor data was detached (transferred or resized)';
   return `not a valid Tensor: its data has ${data.length} elements but its shape ${shapeStr(shape as number[])} needs ${n}`;

@@ -1,7 +1,7 @@
 import type { Backend, BackendInfo } from './backend.js';
 import { jsBackend } from './js/index.js';
 import { addonLoadError, loadAddon, nativeBackend as wrapAddon } from './native.js';
-import { setScratchReleaser } from '../pool.js';
+import { setScratchReleaser, setSmallArraysOffHeap } from '../pool.js';
 import { setLargeArrayAdvisor } from '../shape.js';
 
 export type { Backend, BackendInfo } from './backend.js';
@@ -65,6 +65,7 @@ function choose(): Backend {
   if (nb) {
     useHugePages(nb);
     useScratchRelease(nb);
+    setSmallArraysOffHeap(true);
     return nb;
   }
   warnOnce(
@@ -125,8 +126,13 @@ export function announceBackend(): void {
  */
 export function setBackend(backend: Backend): void {
   current = backend;
-  if (backend.name === 'js') setLargeArrayAdvisor(undefined);
-  else if (backend.adviseHugePages !== undefined) useHugePages(backend);
+  if (backend.name === 'js') {
+    setLargeArrayAdvisor(undefined);
+    setSmallArraysOffHeap(false);
+  } else if (backend.name === 'native') {
+    setSmallArraysOffHeap(true);
+  }
+  if (backend.name !== 'js' && backend.adviseHugePages !== undefined) useHugePages(backend);
   if (backend.releaseScratch !== undefined) useScratchRelease(backend);
 }
 

@@ -110,7 +110,8 @@ export function linearChain(x: Tensor, steps: readonly ChainStep[]): Tensor | nu
   if (inF === 0 || x.size === 0) return null;
   const layers: ChainLayer[] = [];
   let k = inF;
-  for (const { weight, bias, relu } of steps) {
+  for (let i = 0; i < steps.length; i++) {
+    const { weight, bias, relu } = steps[i]!;
     if (tensorProblem(weight) !== null || weight.ndim !== 2 || weight.shape[1] !== k) return null;
     const outF = weight.shape[0]!;
     // An activation too large for a tensor: the layer by layer path refuses it with its message.
