@@ -17,8 +17,9 @@
  */
 
 /**
- * Smaller arrays are not pooled: V8 keeps a typed array of at most 64 bytes (16 floats) inside its
- * own heap, where making one costs about 20 ns. From 17 elements up it allocates a separate
+ * With the TypeScript backend smaller arrays are not pooled (with the native one they are: see
+ * smallOffHeap): V8 keeps a typed array of at most 64 bytes (16 floats) inside its own heap, where
+ * making one costs about 20 ns. From 17 elements up it allocates a separate
  * backing store: 0.4 µs at 17 elements, 0.6 µs at 256, 1.4 µs at 4096 (Node 20, measured), which
  * a small matmul's result would pay on every call.
  */
@@ -28,7 +29,7 @@ export const MIN_POOLED = 17;
  * With the native backend, small arrays too are made with their own backing store and pooled: V8
  * moves an in-heap typed array out of its heap the first time native code asks for its memory
  * (a malloc, a copy, and later a sweep to free it), which every small result of an addon call
- * (a 10-class output, a loss) paid on each call. A 16-16-16-10 MLP's batch-1 forward without a
+ * (a 10-class output, a 10-wide bias gradient) paid on each call. A 16-16-16-10 MLP's batch-1 forward without a
  * graph spent 20% of its time there (Node 20, perf). Off with the TypeScript backend, which never
  * hands arrays to native code.
  */

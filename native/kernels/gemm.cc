@@ -287,27 +287,6 @@ bool split_pays(const Problem& P, int threads, Grid g) {
 // does it faster, with the same bits; elsewhere the narrow kernel is the kernel).
 const Kernels& kernels_for(const IsaKernels& T, int64_t n) { return n <= T.gemm_narrow.blk.nr ? T.gemm_narrow : T.gemm; }
 
-// Which way the batch-1 path walks this weight's rows: the opposite of its last call on this
-// thread. A model whose weights are a little larger than L2 (784-512-256-10: 2.14 MB against a
-// 2 MiB L2) evicts each row before its next use when every call walks the same way; walking
-// back first meets the rows used last, still cached. Measured, that model's three gemv calls on
-// one thread of the Intel VM: 40-42 -> 32-35 us. Every output is summed alone, so the bits are
-// the same either way. Keyed by the weight's address in a small table: a collision only costs
-// an alternation.
-bool gemv_descending(const float* B) {
-  constexpr int kSlots = 32;
-  thread_local const float* keys[kSlots] = {};
-  thread_local bool next[kSlots] = {};
-  const auto slot = static_cast<size_t>((reinterpret_cast<uintptr_t>(B) >> 6) * 0x9E3779B97F4A7C15ull >> 59);
-  if (keys[slot] != B) {
-    keys[slot] = B;
-    next[slot] = false;
-  }
-  const bool d = next[slot];
-  next[slot] = !d;
-  return d;
-}
-
 gemm::SplitTuner& split_tuner() {
   thread_local gemm::SplitTuner t;
   return t;
@@ -318,6 +297,36 @@ gemm::SplitTuner::Key tuner_key(const Problem& P, int threads) {
 }
 
 }  // namespace
+
+// Which way the batch-1 path walks this weight's rows: the opposite of its last call on this
+// thread. A model whose weights are a little larger than L2 (784-512-256-10: 2.14 MB against a
+// 2 MiB L2) evicts each row before its next use when every call walks the same way; walking
+// back first meets the rows used last, still cached. Measured, that model's three gemv calls on
+// one thread of the Intel VM: 40-42 -> 32-35 us. Every output is summed alone, so the bits are
+// the same either way. Kept per thread in 16 sets of 4 weights, by address, replacing round
+// robin: a set of 4 holds a deep model's weights that hash alike, and a weight evicted by a
+// fifth only restarts its alternation.
+bool gemm::gemv_descending(const float* B) {
+  constexpr int kSets = 16, kWays = 4;
+  struct Set {
+    const float* key[kWays];
+    bool next[kWays];
+    uint8_t victim;
+  };
+  thread_local Set sets[kSets] = {};
+  Set& set = sets[(reinterpret_cast<uintptr_t>(B) >> 6) * 0x9E3779B97F4A7C15ull >> 60];
+  int way = 0;
+  while (way < kWays && set.key[way] != B) ++way;
+  if (way == kWays) {
+    way = set.victim;
+    set.victim = static_cast<uint8_t>((set.victim + 1) % kWays);
+    set.key[way] = B;
+    set.next[way] = false;
+  }
+  const bool d = set.next[way];
+  set.next[way] = !d;
+  return d;
+}
 
 const char* sgemm_kernel_name() { return active_kernels().gemm.name; }
 
@@ -357,7 +366,7 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
   // One row against a weight stored [out, in]: dot products over the weight rows in place (see
   // gemv_avx2.cc), split over outputs.
   if (m == 1 && transB && (!transA || lda == 1) && K.gemv_nt != nullptr) {
-    const bool descending = gemv_descending(B);
+    const bool descending = gemm::gemv_descending(B);
     const int threads = static_cast<int>(std::min<int64_t>(useful_threads(gemm::kMinParallelGemvFlops), (n + 63) / 64));
     if (threads <= 1) {
       K.gemv_nt(0, n, k, alpha, A, B, ldb, beta, C, bias, relu, descending);

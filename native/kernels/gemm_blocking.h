@@ -143,6 +143,9 @@ struct Kernels {
 
 void gemv_nt_avx2(int64_t j0, int64_t j1, int64_t k, float alpha, const float* x, const float* B, int64_t ldb,
                   float beta, float* y, const float* bias, bool relu, bool descending);  // gemv_avx2.cc
+// The walk for this call of the batch-1 path over weight B on this thread: the opposite of the
+// previous call's (gemm.cc; exposed for tests).
+bool gemv_descending(const float* B);
 
 const Kernels& kernels_scalar();  // gemm_kernel_scalar.cc
 const Kernels& kernels_avx2();    // gemm_kernel_avx2.cc: call only when the CPU has AVX2 and FMA

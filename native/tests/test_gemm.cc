@@ -29,6 +29,7 @@
 
 #include "cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_blocking.h"
 #include "kernels/gemm_split_tuner.h"
 #include "kernels/linear_chain.h"
 #include "threadpool.h"
@@ -674,8 +675,67 @@ void test_split_tuning(tg::Isa isa) {
   tg::set_active_isa(tg::detect_isa());
 }
 
-// The batch-1 path walks a weight's rows the other way on each call (gemv_descending in
-// gemm.cc); every walk must give the same bits, on 1 and 2 threads, ragged n included.
+// The batch-1 path walks a weight's rows the other way on each call (gemm::gemv_descending): both
+// walks of the AVX2 kernel must give the same bits, for every piece [j0, j1) a thread may get
+// (ragged at either end, shorter than a block of four), and leave the rest of y alone.
+void test_gemv_walks() {
+  if (tg::detect_isa() != tg::Isa::Avx2 && tg::detect_isa() != tg::Isa::Avx512) {
+    std::printf("note: this CPU has no AVX2: the batch-1 kernel's two walks were not exercised\n");
+    return;
+  }
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  struct S {
+    int64_t n, k, j0, j1;
+  };
+  const S cases[] = {{513, 1000, 0, 513}, {513, 1000, 272, 513}, {513, 1000, 0, 272}, {37, 255, 5, 12},
+                     {37, 255, 0, 3},     {10, 256, 0, 10},       {6, 9, 1, 6},        {3, 16, 0, 3},
+                     {1, 31, 0, 1},       {64, 784, 16, 64}};
+  int idx = 0;
+  for (const S& s : cases) {
+    std::vector<float> x(s.k), W(s.n * s.k), bias(s.n), y0(s.n);
+    for (float& v : x) v = dist(rng);
+    for (float& v : W) v = dist(rng);
+    for (float& v : bias) v = dist(rng);
+    for (float& v : y0) v = dist(rng);
+    for (int variant = 0; variant < 4; ++variant, ++idx) {
+      const bool relu = variant & 1;
+      const float beta = variant & 2 ? 0.5f : 0.0f;
+      const float* b = variant == 2 ? nullptr : bias.data();
+      std::vector<float> up = y0, down = y0;
+      tg::gemm::gemv_nt_avx2(s.j0, s.j1, s.k, 1.25f, x.data(), W.data(), s.k, beta, up.data(), b, relu, false);
+      tg::gemm::gemv_nt_avx2(s.j0, s.j1, s.k, 1.25f, x.data(), W.data(), s.k, beta, down.data(), b, relu, true);
+      bool same = std::memcmp(up.data(), down.data(), up.size() * 4) == 0, outside = true, changed = false;
+      for (int64_t j = 0; j < s.n; ++j) {
+        if (j < s.j0 || j >= s.j1) outside = outside && up[j] == y0[j];
+        else changed = changed || up[j] != y0[j];
+      }
+      char buf[200];
+      std::snprintf(buf, sizeof(buf), "batch-1 walks: same bits, rows [%lld, %lld) of %lld only, k=%lld relu=%d beta=%g",
+                    (long long)s.j0, (long long)s.j1, (long long)s.n, (long long)s.k, relu ? 1 : 0, beta);
+      check(same && outside && changed, buf);
+    }
+  }
+}
+
+// gemv_descending alternates per weight, also for four weights that share a set of its table, and
+// a fifth weight in that set starts forwards and then alternates too.
+void test_gemv_alternation() {
+  // Addresses are only keys here, never read: five that fall in one set, found with the table's hash.
+  auto set_of = [](uintptr_t a) { return static_cast<int>((a >> 6) * 0x9E3779B97F4A7C15ull >> 60); };
+  std::vector<const float*> same;
+  for (uintptr_t a = 0x100000; same.size() < 5; a += 64)
+    if (set_of(a) == set_of(0x100000)) same.push_back(reinterpret_cast<const float*>(a));
+  bool ok = true;
+  for (int call = 0; call < 5; ++call)
+    for (int w = 0; w < 4; ++w) ok = ok && tg::gemm::gemv_descending(same[w]) == (call % 2 == 1);
+  check(ok, "batch-1 walk alternates for each of four weights in one set");
+  const bool a = tg::gemm::gemv_descending(same[4]), b = tg::gemm::gemv_descending(same[4]);
+  check(!a && b, "batch-1 walk: a fifth weight in a full set starts forwards, then alternates");
+}
+
+// End to end through sgemm: repeated batch-1 calls (whose walks alternate) give the same bits, on
+// 1 and 2 threads.
 void test_gemv_directions(tg::Isa isa) {
   tg::set_active_isa(isa);
   std::mt19937 rng(11);
@@ -685,6 +745,7 @@ void test_gemv_directions(tg::Isa isa) {
     int64_t n, k;
   };
   const S shapes[] = {{513, 1000}, {37, 255}, {10, 256}, {6, 9}, {1000, 784}, {3, 16}};
+  int idx = 0;
   for (const S& s : shapes) {
     std::vector<float> x(s.k), W(s.n * s.k), bias(s.n);
     for (float& v : x) v = dist(rng);
@@ -692,7 +753,7 @@ void test_gemv_directions(tg::Isa isa) {
     for (float& v : bias) v = dist(rng);
     tg::GemmEpilogue ep;
     ep.bias = bias.data();
-    ep.relu = true;
+    ep.relu = idx++ % 2 == 0;
     for (tg::ThreadPool* pool : {static_cast<tg::ThreadPool*>(nullptr), &p2}) {
       if (pool) warm(pool);
       std::vector<float> first(s.n), again(s.n);
@@ -704,7 +765,7 @@ void test_gemv_directions(tg::Isa isa) {
         same = same && std::memcmp(first.data(), again.data(), first.size() * 4) == 0;
       }
       char buf[160];
-      std::snprintf(buf, sizeof(buf), "batch-1 walks give the same bits 1x%lldx%lld threads=%d isa=%s", (long long)s.n,
+      std::snprintf(buf, sizeof(buf), "batch-1 calls give the same bits 1x%lldx%lld threads=%d isa=%s", (long long)s.n,
                     (long long)s.k, pool ? 2 : 1, tg::isa_name(tg::active_isa()));
       check(same, buf);
     }
@@ -720,6 +781,8 @@ int main() {
   test_reference("avx2", tg::Isa::Avx2);
   test_thread_determinism(tg::Isa::Scalar);
   test_thread_determinism(tg::Isa::Avx2);
+  test_gemv_walks();
+  test_gemv_alternation();
   test_gemv_directions(tg::detect_isa());
   test_linear_chain(tg::Isa::Scalar);
   test_linear_chain(tg::detect_isa());

@@ -121,18 +121,16 @@ export function announceBackend(): void {
 
 /**
  * Switches the global backend (tests use it to run one suite per backend). Huge pages follow: on
- * for a backend that can advise them, off for the TypeScript one; a backend that is neither (the
- * async recorder, which stands in for the real one while it records) leaves them as they were.
+ * for a backend that can advise them, off for the TypeScript one; any other backend without the
+ * advisor leaves them as they were. Small arrays get their own buffers (see pool.ts) exactly when
+ * the backend is native (the async recorder, standing in for the native backend while it records,
+ * carries its name).
  */
 export function setBackend(backend: Backend): void {
   current = backend;
-  if (backend.name === 'js') {
-    setLargeArrayAdvisor(undefined);
-    setSmallArraysOffHeap(false);
-  } else if (backend.name === 'native') {
-    setSmallArraysOffHeap(true);
-  }
-  if (backend.name !== 'js' && backend.adviseHugePages !== undefined) useHugePages(backend);
+  setSmallArraysOffHeap(backend.name === 'native');
+  if (backend.name === 'js') setLargeArrayAdvisor(undefined);
+  else if (backend.adviseHugePages !== undefined) useHugePages(backend);
   if (backend.releaseScratch !== undefined) useScratchRelease(backend);
 }
 
