@@ -363,13 +363,13 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
     }
     return t;
   };
-  // One row against a weight stored [out, in]: dot products over the weight rows in place (see
+  // A few rows against a weight stored [out, in]: dot products over the weight rows in place (see
   // gemv_avx2.cc), split over outputs.
-  if (m == 1 && transB && (!transA || lda == 1) && K.gemv_nt != nullptr) {
+  if (transB && K.gemv_nt != nullptr && (m == 1 ? !transA || lda == 1 : !transA && m <= gemm::kGemvMaxRows)) {
     const bool descending = gemm::gemv_descending(B);
     const int threads = static_cast<int>(std::min<int64_t>(useful_threads(gemm::kMinParallelGemvFlops), (n + 63) / 64));
     if (threads <= 1) {
-      K.gemv_nt(0, n, k, alpha, A, B, ldb, beta, C, bias, relu, descending);
+      K.gemv_nt(m, 0, n, k, alpha, A, lda, B, ldb, beta, C, ldc, bias, relu, descending);
       return;
     }
     // One piece of whole multiples of 16 outputs per thread: the same rows go to the same piece on
@@ -378,7 +378,7 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
     const int64_t tasks = threads, per = ((n + tasks - 1) / tasks + 15) / 16 * 16;
     pool->parallel_for(tasks, [&](int64_t t, int /*worker*/) {
       const int64_t j0 = std::min(n, t * per), j1 = std::min(n, j0 + per);
-      if (j0 < j1) K.gemv_nt(j0, j1, k, alpha, A, B, ldb, beta, C, bias, relu, descending);
+      if (j0 < j1) K.gemv_nt(m, j0, j1, k, alpha, A, lda, B, ldb, beta, C, ldc, bias, relu, descending);
     });
     return;
   }

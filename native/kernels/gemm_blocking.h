@@ -70,6 +70,13 @@ inline constexpr Blocking kBlockingScalar{4, 8, 256, 128, 2048, 256, 24, 8192, 0
 // The batch-1 path (gemv) reads each weight once: it is bound by memory, not arithmetic, and two
 // threads halve a 256x512 layer (6.7 -> 3.9 us) where the flops rule kept it on one.
 inline constexpr double kMinParallelGemvFlops = 0.125e6;
+// Products of at most this many rows against a weight stored [out, in] (NT, A not transposed) run
+// as dot products over the weight rows in place (gemv_avx2.cc) instead of the packed GEMM, whose
+// cost hardly changes up to 12 rows (one panel of its 12-row tile) while the dot products' grows
+// with each pair of rows. Measured on one thread of the Intel VM, weights in L2, the packed path
+// against the dot products: 256x512 at 2, 4, 6 and 7 rows 38.3/12.0, 38.7/23.5, 40.3/34.9 and
+// 40.5/37.9 us; 512x784 113.6/35.3, 116.0/73.4, 119.1/113.7 and 119.3/135.4 us.
+inline constexpr int64_t kGemvMaxRows = 6;
 inline constexpr double kMinWakeFlops = 16.0e6;
 // Cost (in grid_cost's cycles) per element of C, and per element of op(A) and op(B), of a task on
 // another core: its part of C goes back to the caller's cache, its inputs come from there. Counted
@@ -127,9 +134,12 @@ inline constexpr int64_t kPackSlack = 16;
 
 // y[j] = act(alpha·dot(x, B[j,:]) + beta·y[j] + bias[j]) for j in [j0, j1): one row of A against a
 // row-major n x k B (the NT form at m = 1). beta == 0 does not read y; bias may be nullptr.
-// descending: visit the outputs from j1 - 1 down to j0 (same bits: each output is summed alone).
-using GemvNT = void (*)(int64_t j0, int64_t j1, int64_t k, float alpha, const float* x, const float* B, int64_t ldb,
-                        float beta, float* y, const float* bias, bool relu, bool descending);
+// Outputs [j0, j1) of the m rows of A (row i at A + i*lda, its outputs at C + i*ldc) against B
+// stored [n, k]; descending: the first pass over B visits them from j1 - 1 down to j0 (same bits:
+// each output is summed alone).
+using GemvNT = void (*)(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, const float* A, int64_t lda,
+                        const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, bool relu,
+                        bool descending);
 
 struct Kernels {
   const char* name;
@@ -138,11 +148,12 @@ struct Kernels {
   MicroKernel rows_a;
   PackA pack_a;
   PackB pack_b;
-  GemvNT gemv_nt;  // nullptr: m = 1 goes through the packed path
+  GemvNT gemv_nt;  // nullptr: products of few rows go through the packed path
 };
 
-void gemv_nt_avx2(int64_t j0, int64_t j1, int64_t k, float alpha, const float* x, const float* B, int64_t ldb,
-                  float beta, float* y, const float* bias, bool relu, bool descending);  // gemv_avx2.cc
+void gemv_nt_avx2(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, bool relu,
+                  bool descending);  // gemv_avx2.cc
 // The walk for this call of the batch-1 path over weight B on this thread: the opposite of the
 // previous call's (gemm.cc; exposed for tests).
 bool gemv_descending(const float* B);

@@ -1,17 +1,19 @@
-// AVX2+FMA matrix-vector product for one row of A against a weight stored [out, in] (the NT form
-// of a Linear layer at batch 1): y[j] = act(alpha·dot(x, B[j,:]) + beta·y[j] + bias[j]).
-// Reached only through kernels_avx2().gemv_nt, which sgemm uses for m = 1.
+// AVX2+FMA products of a few rows of A against a weight stored [out, in] (the NT form of a Linear
+// layer at batch 1 to kGemvMaxRows): y[i][j] = act(alpha·dot(A[i,:], B[j,:]) + beta·y[i][j] + bias[j]).
+// Reached only through kernels_avx2().gemv_nt, which sgemm uses for those products.
 //
-// Why not the packed GEMM: at m = 1 every multiply-add uses a weight once, so the GEMM's packing
-// of B (a transposed copy of every weight, written and read back) costs more than the products
-// themselves; a dot product per output reads each weight row once, in place, and is bounded by
-// memory bandwidth instead.
+// Why not the packed GEMM: with so few rows every multiply-add uses a weight once or a few times,
+// so the GEMM's packing of B (a transposed copy of every weight, written and read back) costs more
+// than the products themselves, and its 12-row tiles compute mostly padding (784-512-256-10 at
+// batch 2: 180 us on one thread of the Intel VM, against 42 at batch 1). Dot products over the
+// weight rows in place read each weight row once per pair of rows of A, and are bounded by memory
+// bandwidth instead.
 //
-// Every y[j] is summed in one fixed order (two 8-lane accumulators over k in steps of 16, then
-// the lanes pairwise), whichever outputs are computed together or on which thread, so a split
-// of j over threads gives bitwise identical results. The order differs from the packed GEMM's,
-// so a row computed at batch 1 can differ from the same row in a batch in the last bits (as in
-// every BLAS).
+// Every y[i][j] is summed in one fixed order (two 8-lane accumulators over k in steps of 16, then
+// the lanes pairwise), whichever outputs and rows are computed together or on which thread, so a
+// split of j over threads gives bitwise identical results, and a row of a product with a few rows
+// has the bits it has alone (batch 1). The order differs from the packed GEMM's, so a row computed
+// here can differ from the same row in a larger batch in the last bits (as in every BLAS).
 #include <immintrin.h>
 
 #include <cstdint>
@@ -40,87 +42,141 @@ inline float finish(float dot, float alpha, float beta, const float* yj, const f
   return v;
 }
 
-// Four outputs j..j+3: each x vector is loaded once for four weight rows.
-inline void four_rows(int64_t j, int64_t k, float alpha, const float* x, const float* B, int64_t ldb, float beta,
-                      float* y, const float* bias, bool relu) {
+// Outputs j..j+WR-1 of XR rows of A (row i at x[i], its outputs at y[i]): each weight vector is
+// loaded once for the XR rows, each row's vector once for the WR weight rows.
+template <int XR, int WR>
+inline void block(int64_t j, int64_t k, float alpha, const float* const* x, const float* B, int64_t ldb, float beta,
+                  float* const* y, const float* bias, bool relu) {
   const int64_t k16 = k / 16 * 16, k8 = k / 8 * 8;
   const __m256i mask = tail_mask(k - k8);
-  const float* b0 = B + j * ldb;
-  const float* b1 = b0 + ldb;
-  const float* b2 = b1 + ldb;
-  const float* b3 = b2 + ldb;
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+  const float* b[WR];
+  for (int r = 0; r < WR; ++r) b[r] = B + (j + r) * ldb;
+  __m256 a[XR][WR], c[XR][WR];
+  for (int i = 0; i < XR; ++i)
+    for (int r = 0; r < WR; ++r) a[i][r] = c[i][r] = _mm256_setzero_ps();
   int64_t p = 0;
   for (; p < k16; p += 16) {
-    const __m256 xa = _mm256_loadu_ps(x + p), xb = _mm256_loadu_ps(x + p + 8);
-    // Four lines ahead in each row: four rows (and x) are more streams than the L1 prefetcher
-    // follows well. Measured, 512x784 on one thread: 21.9 -> 16.6 us; two threads 12.0 -> 8.7 us.
-    // (An AVX-512 version sharing each x load among eight rows measured no faster than this.)
-    _mm_prefetch(reinterpret_cast<const char*>(b0 + p + 64), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b1 + p + 64), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b2 + p + 64), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b3 + p + 64), _MM_HINT_T0);
-    a0 = _mm256_fmadd_ps(xa, _mm256_loadu_ps(b0 + p), a0);
-    a1 = _mm256_fmadd_ps(xa, _mm256_loadu_ps(b1 + p), a1);
-    a2 = _mm256_fmadd_ps(xa, _mm256_loadu_ps(b2 + p), a2);
-    a3 = _mm256_fmadd_ps(xa, _mm256_loadu_ps(b3 + p), a3);
-    c0 = _mm256_fmadd_ps(xb, _mm256_loadu_ps(b0 + p + 8), c0);
-    c1 = _mm256_fmadd_ps(xb, _mm256_loadu_ps(b1 + p + 8), c1);
-    c2 = _mm256_fmadd_ps(xb, _mm256_loadu_ps(b2 + p + 8), c2);
-    c3 = _mm256_fmadd_ps(xb, _mm256_loadu_ps(b3 + p + 8), c3);
+    __m256 xa[XR], xb[XR];
+    for (int i = 0; i < XR; ++i) {
+      xa[i] = _mm256_loadu_ps(x[i] + p);
+      xb[i] = _mm256_loadu_ps(x[i] + p + 8);
+    }
+    // Four lines ahead in each weight row: four rows (and x) are more streams than the L1
+    // prefetcher follows well. Measured, 512x784 at batch 1 on one thread: 21.9 -> 16.6 us; two
+    // threads 12.0 -> 8.7 us. (An AVX-512 version sharing each x load among eight rows measured
+    // no faster.)
+    for (int r = 0; r < WR; ++r) _mm_prefetch(reinterpret_cast<const char*>(b[r] + p + 64), _MM_HINT_T0);
+    for (int r = 0; r < WR; ++r) {
+      const __m256 wa = _mm256_loadu_ps(b[r] + p), wb = _mm256_loadu_ps(b[r] + p + 8);
+      for (int i = 0; i < XR; ++i) {
+        a[i][r] = _mm256_fmadd_ps(xa[i], wa, a[i][r]);
+        c[i][r] = _mm256_fmadd_ps(xb[i], wb, c[i][r]);
+      }
+    }
   }
   if (p < k8) {
-    const __m256 xa = _mm256_loadu_ps(x + p);
-    a0 = _mm256_fmadd_ps(xa, _mm256_loadu_ps(b0 + p), a0);
-    a1 = _mm256_fmadd_ps(xa, _mm256_loadu_ps(b1 + p), a1);
-    a2 = _mm256_fmadd_ps(xa, _mm256_loadu_ps(b2 + p), a2);
-    a3 = _mm256_fmadd_ps(xa, _mm256_loadu_ps(b3 + p), a3);
+    for (int r = 0; r < WR; ++r) {
+      const __m256 wa = _mm256_loadu_ps(b[r] + p);
+      for (int i = 0; i < XR; ++i) a[i][r] = _mm256_fmadd_ps(_mm256_loadu_ps(x[i] + p), wa, a[i][r]);
+    }
     p += 8;
   }
   if (p < k) {
-    const __m256 xa = _mm256_maskload_ps(x + p, mask);
-    c0 = _mm256_fmadd_ps(xa, _mm256_maskload_ps(b0 + p, mask), c0);
-    c1 = _mm256_fmadd_ps(xa, _mm256_maskload_ps(b1 + p, mask), c1);
-    c2 = _mm256_fmadd_ps(xa, _mm256_maskload_ps(b2 + p, mask), c2);
-    c3 = _mm256_fmadd_ps(xa, _mm256_maskload_ps(b3 + p, mask), c3);
+    for (int r = 0; r < WR; ++r) {
+      const __m256 wc = _mm256_maskload_ps(b[r] + p, mask);
+      for (int i = 0; i < XR; ++i) c[i][r] = _mm256_fmadd_ps(_mm256_maskload_ps(x[i] + p, mask), wc, c[i][r]);
+    }
   }
-  y[j] = finish(hsum(_mm256_add_ps(a0, c0)), alpha, beta, y + j, bias, j, relu);
-  y[j + 1] = finish(hsum(_mm256_add_ps(a1, c1)), alpha, beta, y + j + 1, bias, j + 1, relu);
-  y[j + 2] = finish(hsum(_mm256_add_ps(a2, c2)), alpha, beta, y + j + 2, bias, j + 2, relu);
-  y[j + 3] = finish(hsum(_mm256_add_ps(a3, c3)), alpha, beta, y + j + 3, bias, j + 3, relu);
+  for (int i = 0; i < XR; ++i)
+    for (int r = 0; r < WR; ++r)
+      y[i][j + r] = finish(hsum(_mm256_add_ps(a[i][r], c[i][r])), alpha, beta, y[i] + j + r, bias, j + r, relu);
 }
 
-// One output j, with the same operations per output as four_rows.
-inline void one_row(int64_t j, int64_t k, float alpha, const float* x, const float* B, int64_t ldb, float beta,
-                    float* y, const float* bias, bool relu) {
+// Two rows against two weight rows, written out: the generic block above leaves GCC reloading
+// the rows of A for each weight row (16 loads per 8 FMAs instead of 8); the same operations.
+template <>
+inline void block<2, 2>(int64_t j, int64_t k, float alpha, const float* const* x, const float* B, int64_t ldb,
+                        float beta, float* const* y, const float* bias, bool relu) {
   const int64_t k16 = k / 16 * 16, k8 = k / 8 * 8;
   const __m256i mask = tail_mask(k - k8);
-  const float* b0 = B + j * ldb;
-  __m256 a0 = _mm256_setzero_ps(), c0 = a0;
+  const float* const b0 = B + j * ldb;
+  const float* const b1 = b0 + ldb;
+  const float* const x0 = x[0];
+  const float* const x1 = x[1];
+  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, c00 = a00, c01 = a00, c10 = a00, c11 = a00;
   int64_t p = 0;
   for (; p < k16; p += 16) {
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + p), _mm256_loadu_ps(b0 + p), a0);
-    c0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + p + 8), _mm256_loadu_ps(b0 + p + 8), c0);
+    const __m256 xa0 = _mm256_loadu_ps(x0 + p), xb0 = _mm256_loadu_ps(x0 + p + 8);
+    const __m256 xa1 = _mm256_loadu_ps(x1 + p), xb1 = _mm256_loadu_ps(x1 + p + 8);
+    _mm_prefetch(reinterpret_cast<const char*>(b0 + p + 64), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b1 + p + 64), _MM_HINT_T0);
+    const __m256 wa0 = _mm256_loadu_ps(b0 + p), wb0 = _mm256_loadu_ps(b0 + p + 8);
+    a00 = _mm256_fmadd_ps(xa0, wa0, a00);
+    a10 = _mm256_fmadd_ps(xa1, wa0, a10);
+    c00 = _mm256_fmadd_ps(xb0, wb0, c00);
+    c10 = _mm256_fmadd_ps(xb1, wb0, c10);
+    const __m256 wa1 = _mm256_loadu_ps(b1 + p), wb1 = _mm256_loadu_ps(b1 + p + 8);
+    a01 = _mm256_fmadd_ps(xa0, wa1, a01);
+    a11 = _mm256_fmadd_ps(xa1, wa1, a11);
+    c01 = _mm256_fmadd_ps(xb0, wb1, c01);
+    c11 = _mm256_fmadd_ps(xb1, wb1, c11);
   }
   if (p < k8) {
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + p), _mm256_loadu_ps(b0 + p), a0);
+    const __m256 xa0 = _mm256_loadu_ps(x0 + p), xa1 = _mm256_loadu_ps(x1 + p);
+    const __m256 w0 = _mm256_loadu_ps(b0 + p), w1 = _mm256_loadu_ps(b1 + p);
+    a00 = _mm256_fmadd_ps(xa0, w0, a00);
+    a10 = _mm256_fmadd_ps(xa1, w0, a10);
+    a01 = _mm256_fmadd_ps(xa0, w1, a01);
+    a11 = _mm256_fmadd_ps(xa1, w1, a11);
     p += 8;
   }
-  if (p < k) c0 = _mm256_fmadd_ps(_mm256_maskload_ps(x + p, mask), _mm256_maskload_ps(b0 + p, mask), c0);
-  y[j] = finish(hsum(_mm256_add_ps(a0, c0)), alpha, beta, y + j, bias, j, relu);
+  if (p < k) {
+    const __m256 xc0 = _mm256_maskload_ps(x0 + p, mask), xc1 = _mm256_maskload_ps(x1 + p, mask);
+    const __m256 w0 = _mm256_maskload_ps(b0 + p, mask), w1 = _mm256_maskload_ps(b1 + p, mask);
+    c00 = _mm256_fmadd_ps(xc0, w0, c00);
+    c10 = _mm256_fmadd_ps(xc1, w0, c10);
+    c01 = _mm256_fmadd_ps(xc0, w1, c01);
+    c11 = _mm256_fmadd_ps(xc1, w1, c11);
+  }
+  y[0][j] = finish(hsum(_mm256_add_ps(a00, c00)), alpha, beta, y[0] + j, bias, j, relu);
+  y[0][j + 1] = finish(hsum(_mm256_add_ps(a01, c01)), alpha, beta, y[0] + j + 1, bias, j + 1, relu);
+  y[1][j] = finish(hsum(_mm256_add_ps(a10, c10)), alpha, beta, y[1] + j, bias, j, relu);
+  y[1][j + 1] = finish(hsum(_mm256_add_ps(a11, c11)), alpha, beta, y[1] + j + 1, bias, j + 1, relu);
+}
+
+// Outputs [j0, j1) of XR rows, WR weight rows at a time and the last few one at a time, from j0
+// up or from j1 - 1 down.
+template <int XR, int WR>
+void walk(int64_t j0, int64_t j1, int64_t k, float alpha, const float* const* x, const float* B, int64_t ldb,
+          float beta, float* const* y, const float* bias, bool relu, bool descending) {
+  const int64_t blocks_end = j0 + (j1 - j0) / WR * WR;
+  if (!descending) {
+    for (int64_t j = j0; j < blocks_end; j += WR) block<XR, WR>(j, k, alpha, x, B, ldb, beta, y, bias, relu);
+    for (int64_t j = blocks_end; j < j1; ++j) block<XR, 1>(j, k, alpha, x, B, ldb, beta, y, bias, relu);
+  } else {
+    for (int64_t j = j1 - 1; j >= blocks_end; --j) block<XR, 1>(j, k, alpha, x, B, ldb, beta, y, bias, relu);
+    for (int64_t j = blocks_end - WR; j >= j0; j -= WR) block<XR, WR>(j, k, alpha, x, B, ldb, beta, y, bias, relu);
+  }
 }
 
 }  // namespace
 
-void gemv_nt_avx2(int64_t j0, int64_t j1, int64_t k, float alpha, const float* x, const float* B, int64_t ldb,
-                  float beta, float* y, const float* bias, bool relu, bool descending) {
-  const int64_t blocks_end = j0 + (j1 - j0) / 4 * 4;
-  if (!descending) {
-    for (int64_t j = j0; j < blocks_end; j += 4) four_rows(j, k, alpha, x, B, ldb, beta, y, bias, relu);
-    for (int64_t j = blocks_end; j < j1; ++j) one_row(j, k, alpha, x, B, ldb, beta, y, bias, relu);
-  } else {
-    for (int64_t j = j1 - 1; j >= blocks_end; --j) one_row(j, k, alpha, x, B, ldb, beta, y, bias, relu);
-    for (int64_t j = blocks_end - 4; j >= j0; j -= 4) four_rows(j, k, alpha, x, B, ldb, beta, y, bias, relu);
+void gemv_nt_avx2(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, bool relu,
+                  bool descending) {
+  int64_t i = 0;
+  // Rows in pairs (eight accumulators, two weight rows at a time: 14 of the 16 ymm registers);
+  // each pass over the weights walks the other way from the one before, starting on the rows
+  // just read.
+  for (; i + 2 <= m; i += 2, descending = !descending) {
+    const float* x[2] = {A + i * lda, A + (i + 1) * lda};
+    float* y[2] = {C + i * ldc, C + (i + 1) * ldc};
+    walk<2, 2>(j0, j1, k, alpha, x, B, ldb, beta, y, bias, relu, descending);
+  }
+  if (i < m) {
+    const float* x[1] = {A + i * lda};
+    float* y[1] = {C + i * ldc};
+    walk<1, 4>(j0, j1, k, alpha, x, B, ldb, beta, y, bias, relu, descending);
   }
 }
 

@@ -235,7 +235,7 @@ void test_thread_determinism(tg::Isa isa) {
   };
   const S shapes[] = {{300, 200, 700},  {128, 512, 784},  {512, 784, 128},
                       {1000, 17, 300}, {17, 1000, 300}, {97, 61, 1500},
-                      {1, 1000, 784},  {1, 257, 300},   {1, 4096, 31},
+                      {1, 1000, 784},  {1, 257, 300},   {1, 4096, 31},   {4, 1000, 784}, {3, 257, 300}, {16, 200, 64},
                       // at most 16 columns: the narrow kernels, split over rows only
                       {1000, 10, 300}, {777, 16, 40},   {2000, 3, 9}};
   int idx = 0;
@@ -446,10 +446,14 @@ void test_fma_definition(tg::Isa isa) {
   struct S {
     int64_t m, n, k;
   };
-  // (m = 1 in the NT form is left out: x86 runs it through the GEMV, which sums in another order.)
-  for (const S& s : {S{2, 10, 256}, S{9, 13, 5}, S{33, 50, 200}, S{130, 40, 64}, S{70, 12, 100}, S{49, 16, 33}}) {
+  // (On x86 the NT form of up to kGemvMaxRows rows runs as dot products (gemv_avx2.cc), which sum
+  // in another order: left out there; test_gemv_rows checks that path.)
+  const bool x86 = isa == tg::Isa::Avx2 || isa == tg::Isa::Avx512;
+  for (const S& s : {S{2, 10, 256}, S{9, 13, 5}, S{33, 50, 200}, S{130, 40, 64}, S{70, 12, 100}, S{49, 16, 33},
+                     S{17, 20, 40}}) {
     for (int tr = 0; tr < 4; ++tr) {
       const bool ta = tr & 1, tb = tr & 2;
+      if (x86 && tb && !ta && s.m <= tg::gemm::kGemvMaxRows) continue;
       std::vector<float> A(s.m * s.k), B(s.k * s.n), bias(s.n), C(s.m * s.n), want(s.m * s.n);
       for (float& x : A) x = dist(rng);
       for (float& x : B) x = dist(rng);
@@ -703,8 +707,8 @@ void test_gemv_walks() {
       const float beta = variant & 2 ? 0.5f : 0.0f;
       const float* b = variant == 2 ? nullptr : bias.data();
       std::vector<float> up = y0, down = y0;
-      tg::gemm::gemv_nt_avx2(s.j0, s.j1, s.k, 1.25f, x.data(), W.data(), s.k, beta, up.data(), b, relu, false);
-      tg::gemm::gemv_nt_avx2(s.j0, s.j1, s.k, 1.25f, x.data(), W.data(), s.k, beta, down.data(), b, relu, true);
+      tg::gemm::gemv_nt_avx2(1, s.j0, s.j1, s.k, 1.25f, x.data(), s.k, W.data(), s.k, beta, up.data(), s.n, b, relu, false);
+      tg::gemm::gemv_nt_avx2(1, s.j0, s.j1, s.k, 1.25f, x.data(), s.k, W.data(), s.k, beta, down.data(), s.n, b, relu, true);
       bool same = std::memcmp(up.data(), down.data(), up.size() * 4) == 0, outside = true, changed = false;
       for (int64_t j = 0; j < s.n; ++j) {
         if (j < s.j0 || j >= s.j1) outside = outside && up[j] == y0[j];
@@ -716,6 +720,49 @@ void test_gemv_walks() {
       check(same && outside && changed, buf);
     }
   }
+}
+
+// Products of up to kGemvMaxRows rows (NT) run as dot products: each row must have the bits it has
+// alone (batch 1), on 1 and 2 threads, for every row count (pairs and a last single row), ragged n
+// and k, with beta and the epilogue.
+void test_gemv_rows(tg::Isa isa) {
+  tg::set_active_isa(isa);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  tg::ThreadPool p2(2);
+  struct S {
+    int64_t n, k;
+  };
+  int idx = 0;
+  for (const S& s : {S{513, 784}, S{37, 255}, S{10, 256}, S{6, 9}, S{64, 31}}) {
+    for (int64_t m = 2; m <= tg::gemm::kGemvMaxRows; m += (m < 5 ? 1 : 5)) {
+      std::vector<float> A(m * (s.k + 3)), W(s.n * s.k), bias(s.n), C0(m * (s.n + 2));
+      for (float& v : A) v = dist(rng);
+      for (float& v : W) v = dist(rng);
+      for (float& v : bias) v = dist(rng);
+      for (float& v : C0) v = dist(rng);
+      tg::GemmEpilogue ep;
+      ep.bias = idx % 3 ? bias.data() : nullptr;
+      ep.relu = idx % 2 == 0;
+      const float beta = idx % 4 < 2 ? 0.0f : 0.75f;
+      ++idx;
+      const int64_t lda = s.k + 3, ldc = s.n + 2;  // padded rows: the strides must be honoured
+      std::vector<float> rows = C0;
+      for (int64_t i = 0; i < m; ++i)
+        tg::sgemm(false, true, 1, s.n, s.k, 1.25f, A.data() + i * lda, s.k, W.data(), s.k, beta, rows.data() + i * ldc,
+                  s.n, &ep, nullptr);
+      for (tg::ThreadPool* pool : {static_cast<tg::ThreadPool*>(nullptr), &p2}) {
+        if (pool) warm(pool);
+        std::vector<float> C = C0;
+        tg::sgemm(false, true, m, s.n, s.k, 1.25f, A.data(), lda, W.data(), s.k, beta, C.data(), ldc, &ep, pool);
+        char buf[160];
+        std::snprintf(buf, sizeof(buf), "%lld rows x%lldx%lld NT: each row's bits as at batch 1 (padding kept) threads=%d isa=%s",
+                      (long long)m, (long long)s.n, (long long)s.k, pool ? 2 : 1, tg::isa_name(isa));
+        check(std::memcmp(C.data(), rows.data(), C.size() * 4) == 0, buf);
+      }
+    }
+  }
+  tg::set_active_isa(tg::detect_isa());
 }
 
 // gemv_descending alternates per weight, also for four weights that share a set of its table, and
@@ -782,6 +829,7 @@ int main() {
   test_thread_determinism(tg::Isa::Scalar);
   test_thread_determinism(tg::Isa::Avx2);
   test_gemv_walks();
+  if (tg::detect_isa() == tg::Isa::Avx2 || tg::detect_isa() == tg::Isa::Avx512) test_gemv_rows(tg::Isa::Avx2);
   test_gemv_alternation();
   test_gemv_directions(tg::detect_isa());
   test_linear_chain(tg::Isa::Scalar);
