@@ -399,6 +399,8 @@ void test_isas_agree() {
                      {32, 10, 256}, {50, 16, 700}, {25, 1, 9}, {512, 10, 256}, {600, 7, 1000}, {3, 13, 40},
                      // batch 1 (the GEMV path in the NT forms): k with and without an 8-block and a tail
                      {1, 512, 784}, {1, 10, 256}, {1, 37, 13}, {1, 100, 5}, {1, 61, 300}, {1, 2000, 33}, {1, 9, 8},
+                     // 2 to 6 rows: the dot-product path, whichever table
+                     {4, 512, 784}, {5, 37, 300}, {6, 10, 256}, {3, 100, 5},
                      // C of 4 MiB and more (Tile::c_far: the AVX-512 kernel fetches the next tile's C
                      // ahead), partial row panels and column tiles, two K blocks
                      {1030, 1030, 300}};
@@ -697,27 +699,33 @@ void test_gemv_walks() {
                      {1, 31, 0, 1},       {64, 784, 16, 64}};
   int idx = 0;
   for (const S& s : cases) {
-    std::vector<float> x(s.k), W(s.n * s.k), bias(s.n), y0(s.n);
-    for (float& v : x) v = dist(rng);
-    for (float& v : W) v = dist(rng);
-    for (float& v : bias) v = dist(rng);
-    for (float& v : y0) v = dist(rng);
-    for (int variant = 0; variant < 4; ++variant, ++idx) {
-      const bool relu = variant & 1;
-      const float beta = variant & 2 ? 0.5f : 0.0f;
-      const float* b = variant == 2 ? nullptr : bias.data();
-      std::vector<float> up = y0, down = y0;
-      tg::gemm::gemv_nt_avx2(1, s.j0, s.j1, s.k, 1.25f, x.data(), s.k, W.data(), s.k, beta, up.data(), s.n, b, relu, false);
-      tg::gemm::gemv_nt_avx2(1, s.j0, s.j1, s.k, 1.25f, x.data(), s.k, W.data(), s.k, beta, down.data(), s.n, b, relu, true);
-      bool same = std::memcmp(up.data(), down.data(), up.size() * 4) == 0, outside = true, changed = false;
-      for (int64_t j = 0; j < s.n; ++j) {
-        if (j < s.j0 || j >= s.j1) outside = outside && up[j] == y0[j];
-        else changed = changed || up[j] != y0[j];
+    for (int64_t m = 1; m <= 3; ++m) {
+      std::vector<float> x(m * s.k), W(s.n * s.k), bias(s.n), y0(m * s.n);
+      for (float& v : x) v = dist(rng);
+      for (float& v : W) v = dist(rng);
+      for (float& v : bias) v = dist(rng);
+      for (float& v : y0) v = dist(rng);
+      for (int variant = 0; variant < 4; ++variant, ++idx) {
+        const bool relu = variant & 1;
+        const float beta = variant & 2 ? 0.5f : 0.0f;
+        const float* b = variant == 2 ? nullptr : bias.data();
+        std::vector<float> up = y0, down = y0;
+        tg::gemm::gemv_nt_avx2(m, s.j0, s.j1, s.k, 1.25f, x.data(), s.k, W.data(), s.k, beta, up.data(), s.n, b, relu,
+                               false);
+        tg::gemm::gemv_nt_avx2(m, s.j0, s.j1, s.k, 1.25f, x.data(), s.k, W.data(), s.k, beta, down.data(), s.n, b,
+                               relu, true);
+        bool same = std::memcmp(up.data(), down.data(), up.size() * 4) == 0, outside = true, changed = false;
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < s.n; ++j) {
+            const int64_t at = i * s.n + j;
+            if (j < s.j0 || j >= s.j1) outside = outside && up[at] == y0[at];
+            else changed = changed || up[at] != y0[at];
+          }
+        char buf[200];
+        std::snprintf(buf, sizeof(buf), "dot-product walks: same bits, outputs [%lld, %lld) of %lld only, %lld rows, k=%lld relu=%d beta=%g",
+                      (long long)s.j0, (long long)s.j1, (long long)s.n, (long long)m, (long long)s.k, relu ? 1 : 0, beta);
+        check(same && outside && changed, buf);
       }
-      char buf[200];
-      std::snprintf(buf, sizeof(buf), "batch-1 walks: same bits, rows [%lld, %lld) of %lld only, k=%lld relu=%d beta=%g",
-                    (long long)s.j0, (long long)s.j1, (long long)s.n, (long long)s.k, relu ? 1 : 0, beta);
-      check(same && outside && changed, buf);
     }
   }
 }
@@ -735,7 +743,7 @@ void test_gemv_rows(tg::Isa isa) {
   };
   int idx = 0;
   for (const S& s : {S{513, 784}, S{37, 255}, S{10, 256}, S{6, 9}, S{64, 31}}) {
-    for (int64_t m = 2; m <= tg::gemm::kGemvMaxRows; m += (m < 5 ? 1 : 5)) {
+    for (int64_t m = 2; m <= tg::gemm::kGemvMaxRows; ++m) {
       std::vector<float> A(m * (s.k + 3)), W(s.n * s.k), bias(s.n), C0(m * (s.n + 2));
       for (float& v : A) v = dist(rng);
       for (float& v : W) v = dist(rng);
@@ -830,6 +838,7 @@ int main() {
   test_thread_determinism(tg::Isa::Avx2);
   test_gemv_walks();
   if (tg::detect_isa() == tg::Isa::Avx2 || tg::detect_isa() == tg::Isa::Avx512) test_gemv_rows(tg::Isa::Avx2);
+  if (tg::detect_isa() == tg::Isa::Avx512) test_gemv_rows(tg::Isa::Avx512);
   test_gemv_alternation();
   test_gemv_directions(tg::detect_isa());
   test_linear_chain(tg::Isa::Scalar);
