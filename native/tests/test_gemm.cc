@@ -685,6 +685,9 @@ void test_split_tuning(tg::Isa isa) {
 // walks of the AVX2 kernel must give the same bits, for every piece [j0, j1) a thread may get
 // (ragged at either end, shorter than a block of four), and leave the rest of y alone.
 void test_gemv_walks() {
+#if !TG_X86_KERNELS
+  std::printf("note: no x86 kernels in this build: the dot-product kernel's two walks were not exercised\n");
+#else
   if (tg::detect_isa() != tg::Isa::Avx2 && tg::detect_isa() != tg::Isa::Avx512) {
     std::printf("note: this CPU has no AVX2: the batch-1 kernel's two walks were not exercised\n");
     return;
@@ -728,6 +731,7 @@ void test_gemv_walks() {
       }
     }
   }
+#endif
 }
 
 // Products of up to kGemvMaxRows rows (NT) run as dot products: each row must have the bits it has
