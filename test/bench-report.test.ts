@@ -52,6 +52,10 @@ function fake(): SuiteResult {
       m('infer', 'tg-native', 2, 'b1', 'latency p99 µs', [70]),
       m('infer', 'ort', 2, 'b1', 'latency median µs', [200]),
       m('infer', 'ort', 2, 'b1', 'latency p99 µs', [400]),
+      m('infer', 'tg-native', 2, 'b4', 'latency median µs', [80]),
+      m('infer', 'tg-native', 2, 'b4', 'latency p99 µs', [90]),
+      m('infer', 'ort', 2, 'b4', 'latency median µs', [120]),
+      m('infer', 'ort', 2, 'b4', 'latency p99 µs', [300]),
     ],
     unavailable: [{ system: 'brain', part: 'all', reason: 'not installed (npm package brain.js not found)' }],
     notes: ['a note'],
@@ -84,6 +88,15 @@ describe('bench report', () => {
     expect(lines.slice(thr, lat).find((l) => l.startsWith('| 2 |'))).toContain('| 2.00× |');
     expect(lines.slice(lat).find((l) => l.startsWith('| 2 |'))).toContain('| 50 / 70 |');
     expect(lines.slice(lat).find((l) => l.startsWith('| 2 |'))).toContain('| 4.00× |');
+    // Batch 4: 120 ÷ 80; a result without batch-4 figures (an older run) gets no batch-4 table.
+    const lat4 = lines.findIndex((l) => l.startsWith('### Batch 4 latency'));
+    expect(lat4).toBeGreaterThan(lat);
+    expect(lines.slice(lat4).find((l) => l.startsWith('| 2 |'))).toContain('| 80 / 90 |');
+    expect(lines.slice(lat4).find((l) => l.startsWith('| 2 |'))).toContain('| 1.50× |');
+    const old = fake();
+    old.measurements = old.measurements.filter((x) => x.key !== 'b4');
+    expect(markdown(old)).toContain('### Batch 1 latency');
+    expect(markdown(old)).not.toContain('### Batch 4 latency');
   });
 
   it('lists every peer that did not run with its reason, and the context', () => {

@@ -301,7 +301,28 @@ async function inferLoop(
     lat.push((performance.now() - s) * 1000);
   }
   lat.sort((a, b) => a - b);
-  return { check, throughput, latencyMedianUs: median(lat), latencyP99Us: quantile(lat, 0.99), latencyCalls: lat.length };
+  // Batch 4 (a server batching the requests that arrive together): consecutive rows, half as many calls.
+  const rows4 = Math.min(4, d.meta.rows);
+  for (let i = 0; i < t.warmup; i++) await run(d.x.subarray(0, rows4 * f), rows4);
+  const lat4: number[] = [];
+  for (let i = 0; i < Math.ceil(t.latencyCalls / 2); i++) {
+    const j = (i * rows4) % (d.meta.rows - rows4 + 1);
+    const x = d.x.subarray(j * f, (j + rows4) * f);
+    const s = performance.now();
+    await run(x, rows4);
+    lat4.push((performance.now() - s) * 1000);
+  }
+  lat4.sort((a, b) => a - b);
+  return {
+    check,
+    throughput,
+    latencyMedianUs: median(lat),
+    latencyP99Us: quantile(lat, 0.99),
+    latencyCalls: lat.length,
+    latency4MedianUs: median(lat4),
+    latency4P99Us: quantile(lat4, 0.99),
+    latency4Calls: lat4.length,
+  };
 }
 
 async function inferTg(t: InferTask, viaPredict: boolean): Promise<Record<string, unknown>> {

@@ -330,7 +330,12 @@ try {
           record({ part: 'infer', system, threads: t, key: 'b256', metric: 'samples/s' }, r.res['throughput'] as number, r.res);
           record({ part: 'infer', system, threads: t, key: 'b1', metric: 'latency median µs' }, r.res['latencyMedianUs'] as number, {});
           record({ part: 'infer', system, threads: t, key: 'b1', metric: 'latency p99 µs' }, r.res['latencyP99Us'] as number, {});
-          log(`  b256 ${fmtShort(r.res['throughput'])} samples/s; b1 median ${fmtShort(r.res['latencyMedianUs'])} µs, p99 ${fmtShort(r.res['latencyP99Us'])} µs`);
+          record({ part: 'infer', system, threads: t, key: 'b4', metric: 'latency median µs' }, r.res['latency4MedianUs'] as number, {});
+          record({ part: 'infer', system, threads: t, key: 'b4', metric: 'latency p99 µs' }, r.res['latency4P99Us'] as number, {});
+          log(
+            `  b256 ${fmtShort(r.res['throughput'])} samples/s; b1 median ${fmtShort(r.res['latencyMedianUs'])} µs, p99 ${fmtShort(r.res['latencyP99Us'])} µs; ` +
+              `b4 median ${fmtShort(r.res['latency4MedianUs'])} µs, p99 ${fmtShort(r.res['latency4P99Us'])} µs`,
+          );
         },
       });
     };

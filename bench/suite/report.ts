@@ -158,22 +158,31 @@ function inferTables(r: SuiteResult, idx: Index): string[] {
     const m = (s: SystemId) => idx.med('infer', s, t, 'b256', 'samples/s');
     out.push(`| ${t} | ${INFER_SYSTEMS.map((s) => cell(v(s))).join(' | ')} | ${peers.map((p) => ratio(m('tg-native'), m(p))).join(' | ')} |`);
   }
-  out.push(
-    '',
-    '### Batch 1 latency (µs, median / p99 over the calls; lower is better; ratio = peer ÷ tensorgrad native on the median, > 1: tensorgrad faster)',
-    '',
-    `| threads | ${INFER_SYSTEMS.map((s) => SYSTEM_LABELS[s]).join(' | ')} | ${peers.map((p) => `${SYSTEM_LABELS[p]} ÷ native`).join(' | ')} |`,
-    `|--:|${INFER_SYSTEMS.map(() => '--:').join('|')}|${peers.map(() => '--:').join('|')}|`,
-  );
-  for (const t of threads) {
-    const has = (s: SystemId) => idx.get('infer', s, t, 'b1', 'latency median µs');
-    if (INFER_SYSTEMS.every((s) => !has(s))) continue;
-    const m = (s: SystemId) => idx.med('infer', s, t, 'b1', 'latency median µs');
-    const c = (s: SystemId): string => {
-      if (!has(s)) return '—';
-      return `${int(m(s))} / ${int(idx.med('infer', s, t, 'b1', 'latency p99 µs'))}`;
-    };
-    out.push(`| ${t} | ${INFER_SYSTEMS.map(c).join(' | ')} | ${peers.map((p) => ratio(m(p), m('tg-native'))).join(' | ')} |`);
+  for (const [key, title] of [
+    ['b1', 'Batch 1 latency'],
+    ['b4', 'Batch 4 latency (4 consecutive rows per call, as a server batching the requests that arrive together)'],
+  ] as const) {
+    const rows: string[] = [];
+    for (const t of threads) {
+      const has = (s: SystemId) => idx.get('infer', s, t, key, 'latency median µs');
+      if (INFER_SYSTEMS.every((s) => !has(s))) continue;
+      const m = (s: SystemId) => idx.med('infer', s, t, key, 'latency median µs');
+      const c = (s: SystemId): string => {
+        if (!has(s)) return '—';
+        return `${int(m(s))} / ${int(idx.med('infer', s, t, key, 'latency p99 µs'))}`;
+      };
+      rows.push(`| ${t} | ${INFER_SYSTEMS.map(c).join(' | ')} | ${peers.map((p) => ratio(m(p), m('tg-native'))).join(' | ')} |`);
+    }
+    // Results from before the batch-4 measurement existed have none: no empty table for them.
+    if (rows.length === 0) continue;
+    out.push(
+      '',
+      `### ${title} (µs, median / p99 over the calls; lower is better; ratio = peer ÷ tensorgrad native on the median, > 1: tensorgrad faster)`,
+      '',
+      `| threads | ${INFER_SYSTEMS.map((s) => SYSTEM_LABELS[s]).join(' | ')} | ${peers.map((p) => `${SYSTEM_LABELS[p]} ÷ native`).join(' | ')} |`,
+      `|--:|${INFER_SYSTEMS.map(() => '--:').join('|')}|${peers.map(() => '--:').join('|')}|`,
+      ...rows,
+    );
   }
   return out;
 }
