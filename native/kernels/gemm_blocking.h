@@ -74,8 +74,9 @@ inline constexpr double kMinParallelGemvFlops = 0.125e6;
 // as dot products over the weight rows in place (gemv_avx2.cc) instead of the packed GEMM, whose
 // cost hardly changes up to 12 rows (one panel of its 12-row tile) while the dot products' grows
 // with each pair of rows. Measured on one thread of the Intel VM, weights in L2, the packed path
-// against the dot products: 256x512 at 2, 4, 6 and 7 rows 38.3/12.0, 38.7/23.5, 40.3/34.9 and
-// 40.5/37.9 us; 512x784 113.6/35.3, 116.0/73.4, 119.1/113.7 and 119.3/135.4 us.
+// against the dot products: 256x512 at 2, 4 and 6 rows 38.3/10.0, 38.7/19.4 and 40.3/28.7 us;
+// 512x784 113.6/30.4, 116.0/61.1 and 119.1/91.8 us (the first version of the dot products, at
+// about 45 GFLOP/s against 53-60 now, lost from 7 rows: 119.3/135.4 us at 512x784).
 inline constexpr int64_t kGemvMaxRows = 6;
 inline constexpr double kMinWakeFlops = 16.0e6;
 // Cost (in grid_cost's cycles) per element of C, and per element of op(A) and op(B), of a task on
