@@ -107,68 +107,6 @@ __attribute__((always_inline)) inline void block(int64_t j, int64_t k, float alp
       y[i][j + r] = finish(hsum(_mm256_add_ps(a[i][r], c[i][r])), alpha, beta, y[i] + j + r, bias, j + r, relu);
 }
 
-// Two rows against two weight rows, written out: the generic block above left GCC reloading the
-// rows of A for each weight row (16 loads per 8 FMAs instead of 8); the same operations.
-template <>
-__attribute__((always_inline)) inline void block<2, 2>(int64_t j, int64_t k, float alpha, const float* const* x, const float* B, int64_t ldb,
-                        float beta, float* const* y, const float* bias, bool relu) {
-  const int64_t k16 = k / 16 * 16, k8 = k / 8 * 8;
-  const __m256i mask = tail_mask(k - k8);
-  const float* const b0 = B + j * ldb;
-  const float* const b1 = b0 + ldb;
-  const float* const x0 = x[0];
-  const float* const x1 = x[1];
-  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, c00 = a00, c01 = a00, c10 = a00, c11 = a00;
-  int64_t p = 0;
-  for (; p < k16; p += 16) {
-    __m256 xa0 = _mm256_loadu_ps(x0 + p), xb0 = _mm256_loadu_ps(x0 + p + 8);
-    __m256 xa1 = _mm256_loadu_ps(x1 + p), xb1 = _mm256_loadu_ps(x1 + p + 8);
-    in_register(xa0);
-    in_register(xb0);
-    in_register(xa1);
-    in_register(xb1);
-    _mm_prefetch(reinterpret_cast<const char*>(b0 + p + 64), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b1 + p + 64), _MM_HINT_T0);
-    __m256 wa0 = _mm256_loadu_ps(b0 + p), wb0 = _mm256_loadu_ps(b0 + p + 8);
-    in_register(wa0);
-    in_register(wb0);
-    a00 = _mm256_fmadd_ps(xa0, wa0, a00);
-    a10 = _mm256_fmadd_ps(xa1, wa0, a10);
-    c00 = _mm256_fmadd_ps(xb0, wb0, c00);
-    c10 = _mm256_fmadd_ps(xb1, wb0, c10);
-    __m256 wa1 = _mm256_loadu_ps(b1 + p), wb1 = _mm256_loadu_ps(b1 + p + 8);
-    in_register(wa1);
-    in_register(wb1);
-    a01 = _mm256_fmadd_ps(xa0, wa1, a01);
-    a11 = _mm256_fmadd_ps(xa1, wa1, a11);
-    c01 = _mm256_fmadd_ps(xb0, wb1, c01);
-    c11 = _mm256_fmadd_ps(xb1, wb1, c11);
-  }
-  if (p < k8) {
-    const __m256 xa0 = _mm256_loadu_ps(x0 + p), xa1 = _mm256_loadu_ps(x1 + p);
-    const __m256 w0 = _mm256_loadu_ps(b0 + p), w1 = _mm256_loadu_ps(b1 + p);
-    a00 = _mm256_fmadd_ps(xa0, w0, a00);
-    a10 = _mm256_fmadd_ps(xa1, w0, a10);
-    a01 = _mm256_fmadd_ps(xa0, w1, a01);
-    a11 = _mm256_fmadd_ps(xa1, w1, a11);
-    p += 8;
-  }
-  if (p < k) {
-    const __m256 xc0 = _mm256_maskload_ps(x0 + p, mask), xc1 = _mm256_maskload_ps(x1 + p, mask);
-    const __m256 w0 = _mm256_maskload_ps(b0 + p, mask), w1 = _mm256_maskload_ps(b1 + p, mask);
-    c00 = _mm256_fmadd_ps(xc0, w0, c00);
-    c10 = _mm256_fmadd_ps(xc1, w0, c10);
-    c01 = _mm256_fmadd_ps(xc0, w1, c01);
-    c11 = _mm256_fmadd_ps(xc1, w1, c11);
-  }
-  y[0][j] = finish(hsum(_mm256_add_ps(a00, c00)), alpha, beta, y[0] + j, bias, j, relu);
-  y[0][j + 1] = finish(hsum(_mm256_add_ps(a01, c01)), alpha, beta, y[0] + j + 1, bias, j + 1, relu);
-  y[1][j] = finish(hsum(_mm256_add_ps(a10, c10)), alpha, beta, y[1] + j, bias, j, relu);
-  y[1][j + 1] = finish(hsum(_mm256_add_ps(a11, c11)), alpha, beta, y[1] + j + 1, bias, j + 1, relu);
-}
-
-// Outputs [j0, j1) of XR rows, WR weight rows at a time and the last few one at a time, from j0
-// up or from j1 - 1 down.
 // Each walk is a function of its own, with its blocks inlined (their loops over rows then unroll
 // and the accumulators stay in registers): inlined together into one function, or with a block
 // called out of line, GCC spilled accumulators to the stack and batch 1 ran 20-50% slower.
