@@ -710,6 +710,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("normPart", &Addon::NormPart),
                              InstanceMethod("fingerprint", &Addon::Fingerprint),
                              InstanceMethod("adviseHugePages", &Addon::AdviseHugePages),
+                             InstanceMethod("alignPad", &Addon::AlignPad),
                              InstanceMethod("releaseScratch", &Addon::ReleaseScratch),
                              InstanceMethod("runAsync", &Addon::RunAsync),
                          });
@@ -1145,6 +1146,19 @@ class Addon : public Napi::Addon<Addon> {
     need_args(info, 1, fn);
     F32 x = f32(info, 0, fn, "x");
     return Napi::Number::New(info.Env(), static_cast<double>(tg::fingerprint(x.data, x.length)));
+  }
+
+  // alignPad(buffer) -> bytes from the start of an ArrayBuffer's memory to its first 64-byte
+  // boundary (0-63; 0 for an empty buffer). allocFloat32 views a slightly larger buffer from there,
+  // so that a row of 16 floats never straddles two cache lines (see src/shape.ts).
+  Napi::Value AlignPad(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "alignPad";
+    need_args(info, 1, fn);
+    Napi::Value v = info[0];
+    if (!v.IsArrayBuffer()) fail(info.Env(), fn, "buffer must be an ArrayBuffer");
+    const auto addr = reinterpret_cast<uintptr_t>(v.As<Napi::ArrayBuffer>().Data());
+    return Napi::Number::New(info.Env(), static_cast<double>((64 - addr % 64) % 64));
   }
 
   // adviseHugePages(a) -> bytes of `a` now advised to be backed by transparent huge pages (see

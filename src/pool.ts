@@ -45,6 +45,22 @@ export function smallArrayOffHeap(n: number): boolean {
   return smallOffHeap && n > 0 && n < MIN_POOLED;
 }
 
+/** Buffers allocFloat32 made a few bytes larger than their array, to align it (src/shape.ts). */
+const alignedBuffers = new WeakSet<ArrayBufferLike>();
+
+/** @internal Records that `b` holds one aligned array and nothing else. */
+export function markAlignedBuffer(b: ArrayBuffer): void {
+  alignedBuffers.add(b);
+}
+
+/**
+ * True when `a` is all of memory no other array can share: a whole buffer, or an array
+ * allocFloat32 aligned inside a buffer of its own.
+ */
+export function ownsWholeBuffer(a: Float32Array): boolean {
+  return (a.byteOffset === 0 && a.buffer.byteLength === a.byteLength) || alignedBuffers.has(a.buffer);
+}
+
 /** Smallest length recycled now: every nonempty one while small arrays are off-heap. */
 function minPooled(): number {
   return smallOffHeap ? 1 : MIN_POOLED;
@@ -76,7 +92,7 @@ export function takePooled(n: number): Float32Array | undefined {
 /** Gives back an array nothing else can reach any more; ignored when it does not qualify. */
 export function givePooled(a: Float32Array): void {
   const n = a.length;
-  if (!enabled || n < minPooled() || a.byteOffset !== 0 || a.buffer.byteLength !== a.byteLength) return;
+  if (!enabled || n < minPooled() || !ownsWholeBuffer(a)) return;
   if (pooledBytes + a.byteLength > MAX_BYTES) return;
   let list = free.get(n);
   if (list === undefined) free.set(n, (list = []));

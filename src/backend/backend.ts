@@ -383,6 +383,12 @@ export interface Backend {
   adviseHugePages?(a: Float32Array): number;
 
   /**
+   * Bytes from the start of `b`'s memory to its first 64-byte boundary. Only the native backend
+   * has it: the library then starts fresh arrays of 1 KiB or more there (src/shape.ts).
+   */
+  alignPad?(b: ArrayBuffer): number;
+
+  /**
    * Frees the scratch the backend keeps between calls on this thread and returns the bytes freed
    * (emptyCache() calls it). Only the native backend keeps any.
    */

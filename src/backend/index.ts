@@ -2,7 +2,7 @@ import type { Backend, BackendInfo } from './backend.js';
 import { jsBackend } from './js/index.js';
 import { addonLoadError, loadAddon, nativeBackend as wrapAddon } from './native.js';
 import { setScratchReleaser, setSmallArraysOffHeap } from '../pool.js';
-import { setLargeArrayAdvisor } from '../shape.js';
+import { setAligner, setLargeArrayAdvisor } from '../shape.js';
 
 export type { Backend, BackendInfo } from './backend.js';
 
@@ -66,6 +66,7 @@ function choose(): Backend {
     useHugePages(nb);
     useScratchRelease(nb);
     setSmallArraysOffHeap(true);
+    setAligner(nb.alignPad?.bind(nb));
     return nb;
   }
   warnOnce(
@@ -129,6 +130,8 @@ export function announceBackend(): void {
 export function setBackend(backend: Backend): void {
   current = backend;
   setSmallArraysOffHeap(backend.name === 'native');
+  if (backend.name === 'js') setAligner(undefined);
+  else if (backend.alignPad !== undefined) setAligner(backend.alignPad.bind(backend));
   if (backend.name === 'js') setLargeArrayAdvisor(undefined);
   else if (backend.adviseHugePages !== undefined) useHugePages(backend);
   if (backend.releaseScratch !== undefined) useScratchRelease(backend);

@@ -55,6 +55,8 @@ export interface NativeAddon {
   fingerprint?: Backend['fingerprint'];
   /** Absent from binaries built before it existed: large arrays then keep the system's page size. */
   adviseHugePages?: NonNullable<Backend['adviseHugePages']>;
+  /** Absent from binaries built before it existed: arrays then start where the C allocator put them. */
+  alignPad?: NonNullable<Backend['alignPad']>;
   /** Absent from binaries built before it existed: their scratch stays until the process ends. */
   releaseScratch?: NonNullable<Backend['releaseScratch']>;
   /** The loss and random-fill kernels (same signatures as Backend's); absent from older binaries. */
@@ -247,5 +249,6 @@ export function nativeBackend(a: NativeAddon): Backend {
     fingerprint: typeof a.fingerprint === 'function' ? (x) => a.fingerprint!(x) : jsFingerprint,
     ...(typeof a.adviseHugePages === 'function' ? { adviseHugePages: a.adviseHugePages.bind(a) } : {}),
     ...(typeof a.releaseScratch === 'function' ? { releaseScratch: a.releaseScratch.bind(a) } : {}),
+    ...(typeof a.alignPad === 'function' ? { alignPad: a.alignPad.bind(a) } : {}),
   };
 }
