@@ -155,6 +155,9 @@ struct Kernels {
 void gemv_nt_avx2(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, const float* A, int64_t lda,
                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, bool relu,
                   bool descending);  // gemv_avx2.cc
+void gemv_nt_avx512(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, const float* A, int64_t lda,
+                    const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, bool relu,
+                    bool descending);  // gemv_avx512.cc: same bits as gemv_nt_avx2
 // The walk for this call of the batch-1 path over weight B on this thread: the opposite of the
 // previous call's (gemm.cc; exposed for tests).
 bool gemv_descending(const float* B);

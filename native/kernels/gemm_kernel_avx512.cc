@@ -294,13 +294,13 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, flo
 const Kernels& kernels_avx512() {
   // Batch 1 (m = 1, NT) uses the AVX2 dot products: that path is bound by reading the weights.
   static const Kernels k{"avx512",    kBlockingAvx512, &kernel<12, 2, false>, &kernel<12, 2, true>,
-                         &pack_a<12>, &pack_b<2>,      &gemv_nt_avx2};
+                         &pack_a<12>, &pack_b<2>,      &gemv_nt_avx512};
   return k;
 }
 
 const Kernels& kernels_avx512_narrow() {
   static const Kernels k{"avx512",    kBlockingAvx512Narrow, &kernel<16, 1, false>, &kernel<16, 1, true>,
-                         &pack_a<16>, &pack_b<1>,            &gemv_nt_avx2};
+                         &pack_a<16>, &pack_b<1>,            &gemv_nt_avx512};
   return k;
 }
 

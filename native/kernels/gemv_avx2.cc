@@ -9,16 +9,14 @@
 // weight rows in place read each weight row once per pair of rows of A, and are bounded by memory
 // bandwidth instead.
 //
-// Every y[i][j] is summed in one fixed order (two 8-lane accumulators over k in steps of 16, then
-// the lanes pairwise), whichever outputs and rows are computed together or on which thread, so a
-// split of j over threads gives bitwise identical results, and a row of a product with a few rows
-// has the bits it has alone (batch 1). The order differs from the packed GEMM's, so a row computed
-// here can differ from the same row in a larger batch in the last bits (as in every BLAS).
+// The summation order, the walk over outputs and the pairing of rows are in gemv_walk.h, shared
+// with the AVX-512 kernel (gemv_avx512.cc), which gives the same bits.
 #include <immintrin.h>
 
 #include <cstdint>
 
 #include "gemm_blocking.h"
+#include "gemv_walk.h"
 #include "simd_avx2.h"
 
 namespace tg {
@@ -27,21 +25,6 @@ namespace {
 
 using avx2::tail_mask;
 
-// Lanes (0+4, 1+5, 2+6, 3+7), then (0+2, 1+3), then 0+1: the same tree for every output.
-inline float hsum(__m256 v) {
-  const __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 b = _mm_add_ps(a, _mm_movehl_ps(a, a));
-  return _mm_cvtss_f32(_mm_add_ss(b, _mm_movehdup_ps(b)));
-}
-
-inline float finish(float dot, float alpha, float beta, const float* yj, const float* bias, int64_t j, bool relu) {
-  float v = alpha * dot;
-  if (beta != 0.0f) v += beta * *yj;
-  if (bias) v += bias[j];
-  if (relu && v < 0.0f) v = 0.0f;
-  return v;
-}
-
 // Pins a loaded vector to a register. GCC's generic tuning folds a load into each FMA that uses it,
 // so a weight vector shared by two rows was loaded twice (12 loads per 8 FMAs in the 2x2 block
 // where 8 will do); this empty asm makes the value a register operand. Measured on the Intel VM
@@ -49,99 +32,77 @@ inline float finish(float dot, float alpha, float beta, const float* yj, const f
 // 57-60 GFLOP/s on one core, as GCC's code for -mtune=sapphirerapids. The bits are unchanged.
 inline void in_register(__m256& v) { asm("" : "+x"(v)); }
 
-// Outputs j..j+WR-1 of XR rows of A (row i at x[i], its outputs at y[i]): each weight vector is
-// loaded once for the XR rows, each row's vector once for the WR weight rows.
-template <int XR, int WR>
-__attribute__((always_inline)) inline void block(int64_t j, int64_t k, float alpha, const float* const* x, const float* B, int64_t ldb, float beta,
-                  float* const* y, const float* bias, bool relu) {
-  const int64_t k16 = k / 16 * 16, k8 = k / 8 * 8;
-  const __m256i mask = tail_mask(k - k8);
-  const float* b[WR];
-  for (int r = 0; r < WR; ++r) b[r] = B + (j + r) * ldb;
-  __m256 a[XR][WR], c[XR][WR];
-  for (int i = 0; i < XR; ++i)
-    for (int r = 0; r < WR; ++r) a[i][r] = c[i][r] = _mm256_setzero_ps();
-  int64_t p = 0;
-  for (; p < k16; p += 16) {
-    __m256 xa[XR], xb[XR];
-    for (int i = 0; i < XR; ++i) {
-      xa[i] = _mm256_loadu_ps(x[i] + p);
-      xb[i] = _mm256_loadu_ps(x[i] + p + 8);
-      if (XR > 1) {
-        in_register(xa[i]);
-        in_register(xb[i]);
-      }
-    }
-    // Four lines ahead in each weight row: four rows (and x) are more streams than the L1
-    // prefetcher follows well. Measured, 512x784 at batch 1 on one thread: 21.9 -> 16.6 us; two
-    // threads 12.0 -> 8.7 us. (An AVX-512 version sharing each x load among eight rows measured
-    // no faster.)
-    for (int r = 0; r < WR; ++r) _mm_prefetch(reinterpret_cast<const char*>(b[r] + p + 64), _MM_HINT_T0);
-    for (int r = 0; r < WR; ++r) {
-      __m256 wa = _mm256_loadu_ps(b[r] + p), wb = _mm256_loadu_ps(b[r] + p + 8);
-      if (XR > 1) {
-        in_register(wa);
-        in_register(wb);
-      }
-      for (int i = 0; i < XR; ++i) {
-        a[i][r] = _mm256_fmadd_ps(xa[i], wa, a[i][r]);
-        c[i][r] = _mm256_fmadd_ps(xb[i], wb, c[i][r]);
-      }
-    }
-  }
-  if (p < k8) {
-    for (int r = 0; r < WR; ++r) {
-      const __m256 wa = _mm256_loadu_ps(b[r] + p);
-      for (int i = 0; i < XR; ++i) a[i][r] = _mm256_fmadd_ps(_mm256_loadu_ps(x[i] + p), wa, a[i][r]);
-    }
-    p += 8;
-  }
-  if (p < k) {
-    for (int r = 0; r < WR; ++r) {
-      const __m256 wc = _mm256_maskload_ps(b[r] + p, mask);
-      for (int i = 0; i < XR; ++i) c[i][r] = _mm256_fmadd_ps(_mm256_maskload_ps(x[i] + p, mask), wc, c[i][r]);
-    }
-  }
-  for (int i = 0; i < XR; ++i)
-    for (int r = 0; r < WR; ++r)
-      y[i][j + r] = finish(hsum(_mm256_add_ps(a[i][r], c[i][r])), alpha, beta, y[i] + j + r, bias, j + r, relu);
-}
+struct Avx2 {
+  // Two rows of A against two weight rows: eight accumulators, 14 of the 16 ymm registers.
+  static constexpr int kPairW = 2;
+  static constexpr int kSingleW = 4;
 
-// Each walk is a function of its own, with its blocks inlined (their loops over rows then unroll
-// and the accumulators stay in registers): inlined together into one function, or with a block
-// called out of line, GCC spilled accumulators to the stack and batch 1 ran 20-50% slower.
-template <int XR, int WR>
-__attribute__((noinline)) void walk(int64_t j0, int64_t j1, int64_t k, float alpha, const float* const* x, const float* B, int64_t ldb,
-          float beta, float* const* y, const float* bias, bool relu, bool descending) {
-  const int64_t blocks_end = j0 + (j1 - j0) / WR * WR;
-  if (!descending) {
-    for (int64_t j = j0; j < blocks_end; j += WR) block<XR, WR>(j, k, alpha, x, B, ldb, beta, y, bias, relu);
-    for (int64_t j = blocks_end; j < j1; ++j) block<XR, 1>(j, k, alpha, x, B, ldb, beta, y, bias, relu);
-  } else {
-    for (int64_t j = j1 - 1; j >= blocks_end; --j) block<XR, 1>(j, k, alpha, x, B, ldb, beta, y, bias, relu);
-    for (int64_t j = blocks_end - WR; j >= j0; j -= WR) block<XR, WR>(j, k, alpha, x, B, ldb, beta, y, bias, relu);
+  // Outputs j..j+WR-1 of XR rows of A (row i at x[i], its outputs at y[i]): each weight vector is
+  // loaded once for the XR rows, each row's vector once for the WR weight rows.
+  template <int XR, int WR>
+  __attribute__((always_inline)) static inline void block(int64_t j, int64_t k, float alpha, const float* const* x,
+                                                          const float* B, int64_t ldb, float beta, float* const* y,
+                                                          const float* bias, bool relu) {
+    const int64_t k16 = k / 16 * 16, k8 = k / 8 * 8;
+    const __m256i mask = tail_mask(k - k8);
+    const float* b[WR];
+    for (int r = 0; r < WR; ++r) b[r] = B + (j + r) * ldb;
+    __m256 a[XR][WR], c[XR][WR];
+    for (int i = 0; i < XR; ++i)
+      for (int r = 0; r < WR; ++r) a[i][r] = c[i][r] = _mm256_setzero_ps();
+    int64_t p = 0;
+    for (; p < k16; p += 16) {
+      __m256 xa[XR], xb[XR];
+      for (int i = 0; i < XR; ++i) {
+        xa[i] = _mm256_loadu_ps(x[i] + p);
+        xb[i] = _mm256_loadu_ps(x[i] + p + 8);
+        if (XR > 1) {
+          in_register(xa[i]);
+          in_register(xb[i]);
+        }
+      }
+      // Four lines ahead in each weight row: four rows (and x) are more streams than the L1
+      // prefetcher follows well. Measured, 512x784 at batch 1 on one thread: 21.9 -> 16.6 us; two
+      // threads 12.0 -> 8.7 us. (An AVX-512 version sharing each x load among eight rows measured
+      // no faster.)
+      for (int r = 0; r < WR; ++r) _mm_prefetch(reinterpret_cast<const char*>(b[r] + p + 64), _MM_HINT_T0);
+      for (int r = 0; r < WR; ++r) {
+        __m256 wa = _mm256_loadu_ps(b[r] + p), wb = _mm256_loadu_ps(b[r] + p + 8);
+        if (XR > 1) {
+          in_register(wa);
+          in_register(wb);
+        }
+        for (int i = 0; i < XR; ++i) {
+          a[i][r] = _mm256_fmadd_ps(xa[i], wa, a[i][r]);
+          c[i][r] = _mm256_fmadd_ps(xb[i], wb, c[i][r]);
+        }
+      }
+    }
+    if (p < k8) {
+      for (int r = 0; r < WR; ++r) {
+        const __m256 wa = _mm256_loadu_ps(b[r] + p);
+        for (int i = 0; i < XR; ++i) a[i][r] = _mm256_fmadd_ps(_mm256_loadu_ps(x[i] + p), wa, a[i][r]);
+      }
+      p += 8;
+    }
+    if (p < k) {
+      for (int r = 0; r < WR; ++r) {
+        const __m256 wc = _mm256_maskload_ps(b[r] + p, mask);
+        for (int i = 0; i < XR; ++i) c[i][r] = _mm256_fmadd_ps(_mm256_maskload_ps(x[i] + p, mask), wc, c[i][r]);
+      }
+    }
+    for (int i = 0; i < XR; ++i)
+      for (int r = 0; r < WR; ++r)
+        y[i][j + r] = gemv_finish(gemv_hsum(_mm256_add_ps(a[i][r], c[i][r])), alpha, beta, y[i] + j + r, bias, j + r, relu);
   }
-}
+};
 
 }  // namespace
 
 void gemv_nt_avx2(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, const float* A, int64_t lda,
                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, bool relu,
                   bool descending) {
-  int64_t i = 0;
-  // Rows in pairs (eight accumulators, two weight rows at a time: 14 of the 16 ymm registers);
-  // each pass over the weights walks the other way from the one before, starting on the rows
-  // just read.
-  for (; i + 2 <= m; i += 2, descending = !descending) {
-    const float* x[2] = {A + i * lda, A + (i + 1) * lda};
-    float* y[2] = {C + i * ldc, C + (i + 1) * ldc};
-    walk<2, 2>(j0, j1, k, alpha, x, B, ldb, beta, y, bias, relu, descending);
-  }
-  if (i < m) {
-    const float* x[1] = {A + i * lda};
-    float* y[1] = {C + i * ldc};
-    walk<1, 4>(j0, j1, k, alpha, x, B, ldb, beta, y, bias, relu, descending);
-  }
+  gemv_rows<Avx2>(m, j0, j1, k, alpha, A, lda, B, ldb, beta, C, ldc, bias, relu, descending);
 }
 
 }  // namespace gemm

@@ -682,8 +682,11 @@ void test_split_tuning(tg::Isa isa) {
 }
 
 // The batch-1 path walks a weight's rows the other way on each call (gemm::gemv_descending): both
-// walks of the AVX2 kernel must give the same bits, for every piece [j0, j1) a thread may get
-// (ragged at either end, shorter than a block of four), and leave the rest of y alone.
+// walks of each dot-product kernel must give the same bits, for every piece [j0, j1) a thread may
+// get (ragged at either end, shorter than a block), and leave the rest of y alone. The AVX-512
+// kernel must give the AVX2 kernel's bits: on rows that start on 64-byte boundaries (its own path;
+// k covers every tail length class: none, 1-7 and 8-15 past a multiple of 16) and on rows that do
+// not (it hands those to the AVX2 kernel).
 void test_gemv_walks() {
 #if !TG_X86_KERNELS
   std::printf("note: no x86 kernels in this build: the dot-product kernel's two walks were not exercised\n");
@@ -692,6 +695,8 @@ void test_gemv_walks() {
     std::printf("note: this CPU has no AVX2: the batch-1 kernel's two walks were not exercised\n");
     return;
   }
+  const bool has512 = tg::detect_isa() == tg::Isa::Avx512;
+  if (!has512) std::printf("note: this CPU has no AVX-512: the AVX-512 dot-product kernel was not exercised\n");
   std::mt19937 rng(11);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   struct S {
@@ -699,35 +704,51 @@ void test_gemv_walks() {
   };
   const S cases[] = {{513, 1000, 0, 513}, {513, 1000, 272, 513}, {513, 1000, 0, 272}, {37, 255, 5, 12},
                      {37, 255, 0, 3},     {10, 256, 0, 10},       {6, 9, 1, 6},        {3, 16, 0, 3},
-                     {1, 31, 0, 1},       {64, 784, 16, 64}};
+                     {1, 31, 0, 1},       {64, 784, 16, 64},      {9, 7, 0, 9},        {11, 20, 2, 11},
+                     {5, 1, 0, 5},        {21, 40, 0, 21}};
   int idx = 0;
   for (const S& s : cases) {
     for (int64_t m = 1; m <= 3; ++m) {
-      std::vector<float> x(m * s.k), W(s.n * s.k), bias(s.n), y0(m * s.n);
-      for (float& v : x) v = dist(rng);
-      for (float& v : W) v = dist(rng);
-      for (float& v : bias) v = dist(rng);
-      for (float& v : y0) v = dist(rng);
-      for (int variant = 0; variant < 4; ++variant, ++idx) {
-        const bool relu = variant & 1;
-        const float beta = variant & 2 ? 0.5f : 0.0f;
-        const float* b = variant == 2 ? nullptr : bias.data();
-        std::vector<float> up = y0, down = y0;
-        tg::gemm::gemv_nt_avx2(m, s.j0, s.j1, s.k, 1.25f, x.data(), s.k, W.data(), s.k, beta, up.data(), s.n, b, relu,
-                               false);
-        tg::gemm::gemv_nt_avx2(m, s.j0, s.j1, s.k, 1.25f, x.data(), s.k, W.data(), s.k, beta, down.data(), s.n, b,
-                               relu, true);
-        bool same = std::memcmp(up.data(), down.data(), up.size() * 4) == 0, outside = true, changed = false;
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = 0; j < s.n; ++j) {
-            const int64_t at = i * s.n + j;
-            if (j < s.j0 || j >= s.j1) outside = outside && up[at] == y0[at];
-            else changed = changed || up[at] != y0[at];
+      for (const bool aligned : {false, true}) {
+        // aligned: rows padded to a multiple of 16 floats in a 64-byte-aligned buffer; otherwise
+        // rows of k floats starting 4 bytes past a boundary.
+        const int64_t ldb = aligned ? (s.k + 15) / 16 * 16 : s.k;
+        std::vector<float> x(m * s.k), Wbuf(s.n * ldb + 32), bias(s.n), y0(m * s.n);
+        float* W = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(Wbuf.data()) + 63) / 64 * 64) + (aligned ? 0 : 1);
+        for (float& v : x) v = dist(rng);
+        for (int64_t i = 0; i < s.n * ldb; ++i) W[i] = dist(rng);
+        for (float& v : bias) v = dist(rng);
+        for (float& v : y0) v = dist(rng);
+        for (int variant = 0; variant < 4; ++variant, ++idx) {
+          const bool relu = variant & 1;
+          const float beta = variant & 2 ? 0.5f : 0.0f;
+          const float* b = variant == 2 ? nullptr : bias.data();
+          std::vector<float> up = y0, down = y0;
+          tg::gemm::gemv_nt_avx2(m, s.j0, s.j1, s.k, 1.25f, x.data(), s.k, W, ldb, beta, up.data(), s.n, b, relu, false);
+          tg::gemm::gemv_nt_avx2(m, s.j0, s.j1, s.k, 1.25f, x.data(), s.k, W, ldb, beta, down.data(), s.n, b, relu, true);
+          bool same = std::memcmp(up.data(), down.data(), up.size() * 4) == 0, outside = true, changed = false;
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < s.n; ++j) {
+              const int64_t at = i * s.n + j;
+              if (j < s.j0 || j >= s.j1) outside = outside && up[at] == y0[at];
+              else changed = changed || up[at] != y0[at];
+            }
+          char buf[240];
+          std::snprintf(buf, sizeof(buf), "dot-product walks: same bits, outputs [%lld, %lld) of %lld only, %lld rows, k=%lld ldb=%lld relu=%d beta=%g",
+                        (long long)s.j0, (long long)s.j1, (long long)s.n, (long long)m, (long long)s.k, (long long)ldb,
+                        relu ? 1 : 0, beta);
+          check(same && outside && changed, buf);
+          if (!has512) continue;
+          for (const bool descending : {false, true}) {
+            std::vector<float> z = y0;
+            tg::gemm::gemv_nt_avx512(m, s.j0, s.j1, s.k, 1.25f, x.data(), s.k, W, ldb, beta, z.data(), s.n, b, relu,
+                                     descending);
+            std::snprintf(buf, sizeof(buf), "AVX-512 dot products: AVX2's bits (%s rows, %s walk), [%lld, %lld) of %lld, %lld rows, k=%lld relu=%d beta=%g",
+                          aligned ? "aligned" : "unaligned", descending ? "descending" : "ascending", (long long)s.j0,
+                          (long long)s.j1, (long long)s.n, (long long)m, (long long)s.k, relu ? 1 : 0, beta);
+            check(std::memcmp(z.data(), up.data(), up.size() * 4) == 0, buf);
           }
-        char buf[200];
-        std::snprintf(buf, sizeof(buf), "dot-product walks: same bits, outputs [%lld, %lld) of %lld only, %lld rows, k=%lld relu=%d beta=%g",
-                      (long long)s.j0, (long long)s.j1, (long long)s.n, (long long)m, (long long)s.k, relu ? 1 : 0, beta);
-        check(same && outside && changed, buf);
+        }
       }
     }
   }
