@@ -63,9 +63,10 @@ function measure(s: Shape, fn: () => void): number {
   return flops / (median(times) * 1e-3) / 1e9;
 }
 
-// Allocated as the library allocates a tensor's storage (allocFloat32: arrays of 2 MiB and more
-// get transparent huge pages from the addon, as numpy's of 4 MiB and more do), not as bare
-// Float32Arrays, so the native figures are what a.matmul(b) on tensors gets.
+// Allocated as the library allocates a tensor's storage (allocFloat32: arrays of 1 KiB and more
+// start on a 64-byte boundary, and those of 2 MiB and more get transparent huge pages from the
+// addon, as numpy's of 4 MiB and more do), not as bare Float32Arrays, so the native figures are
+// what a.matmul(b) on tensors gets.
 function operands(s: Shape): [Float32Array, Float32Array, Float32Array] {
   const a = allocFloat32('bench', s.m * s.k);
   for (let i = 0; i < a.length; i++) a[i] = ((i * 7919) % 1000) / 1000 - 0.5;

@@ -404,12 +404,19 @@ async function gemmTg(t: GemmTask): Promise<Record<string, unknown>> {
     }
     return (2 * s.m * s.n * s.k) / (median(times) * 1e-3) / 1e9;
   };
-  const fill = (n: number, seed: number): Float32Array => new Float32Array(n).map((_, i) => (((i * seed) % 1000) / 1000) - 0.5);
+  const { allocFloat32 } = await import('../../src/shape.js');
+  // Operands allocated as the library allocates a tensor's storage (64-byte aligned from 1 KiB up
+  // with the native backend: src/shape.ts), so kernel and public figures read the same kind of memory.
+  const fill = (n: number, seed: number): Float32Array => {
+    const a = allocFloat32('bench', n);
+    for (let i = 0; i < n; i++) a[i] = ((i * seed) % 1000) / 1000 - 0.5;
+    return a;
+  };
   const rows: Record<string, unknown>[] = [];
   for (const s of t.shapes) {
     const a = fill(s.m * s.k, 7919);
     const b = fill(s.k * s.n, 104729);
-    const c = new Float32Array(s.m * s.n);
+    const c = allocFloat32('bench', s.m * s.n);
     const kernel = measure(s, () => addon.gemm(s.form[0] === 'T', s.form[1] === 'T', s.m, s.n, s.k, 1, a, b, 0, c, null, false));
     // The public API's matmul is the NN product: compare it with the kernel's NN form at the same m×n×k.
     const kernelNN = s.form === 'NN' ? kernel : measure(s, () => addon.gemm(false, false, s.m, s.n, s.k, 1, a, b, 0, c, null, false));

@@ -34,6 +34,7 @@ inline void in_register(__m256& v) { asm("" : "+x"(v)); }
 
 struct Avx2 {
   // Two rows of A against two weight rows: eight accumulators, 14 of the 16 ymm registers.
+  static constexpr int kQuadW = 0;
   static constexpr int kPairW = 2;
   static constexpr int kSingleW = 4;
 

@@ -8,13 +8,17 @@
 // allocates: src/shape.ts); others go to the AVX2 kernel, as a zmm load that straddles two cache
 // lines costs two. Measured on the Intel VM (Xeon, AVX-512), 784-512-256-10 forward at batch 1,
 // aligned weights, both kernels alternating in one process: 1 thread 36.0 -> 31.7 us, 2 threads
-// 15.4 -> 13.9 us; batch 4: 94 -> 76 us and 38 -> 30 us. A 512x784 weight alone, resident in L2:
+// 15.4 -> 13.9 us; batch 4, both in pairs of rows: 94 -> 76 us and 38 -> 30 us. A 512x784 weight alone, resident in L2:
 // 17.4 -> 15.4 us (1 thread), 9.7 -> 8.2 us (2); unaligned rows with zmm loads: 22.7 us.
 // No software prefetch here, unlike the AVX2 kernel: on aligned rows it cost 3-20% (2 threads:
 // 8.2 -> 9.9 us).
 // GCC 12 warns inside its own AVX-512 intrinsics: see elementwise_avx512.cc.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+// GCC 12's SLP vectorizer, let loose on the intrinsics, kept one of the four-row block's vectors on
+// the stack (four FMAs a step took a memory operand) with half the zmm registers free. Nothing here
+// is left for the vectorizer to do.
+#pragma GCC optimize("no-tree-vectorize")
 #include <immintrin.h>
 
 #include <cstdint>
@@ -44,9 +48,13 @@ inline __m512 tail_load(const float* row, int64_t p, int64_t rem) {
 inline __mmask16 tail_lanes(int64_t rem) { return rem >= 8 ? tail16(rem) : static_cast<__mmask16>(tail16(rem) << 8); }
 
 struct Avx512 {
-  // Four weight rows per block for two rows of A (8 of the 32 zmm registers accumulate) and for one.
-  // Measured against two for a pair (batch 2/4/6 at 2 threads: 16.6/28.1/41.2 us against
-  // 18.1/32.4/48.1) and eight for one (batch 1: the same).
+  // Four weight rows per block for every group of rows: four rows of A (16 accumulators of the 32
+  // zmm registers, so a weight row is read once for four rows of A), two, or one. Measured on the
+  // Intel VM, 784-512-256-10 forward: groups of four against pairs only, batch 4 75.1 -> 54.6 us on
+  // 1 thread (the weights, a little over L2, are streamed once instead of twice) and 30.1 -> 26.4
+  // on 2; batch 5 91 -> 83, batch 6 99 -> 91. Four weight rows against two for a pair: batch 2/4/6
+  // on 2 threads 16.6/28.1/41.2 against 18.1/32.4/48.1 us; eight for a single row: the same.
+  static constexpr int kQuadW = 4;
   static constexpr int kPairW = 4;
   static constexpr int kSingleW = 4;
 

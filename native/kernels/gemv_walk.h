@@ -3,7 +3,8 @@
 // Each of those files defines an Isa type with
 //   template <int XR, int WR> static void block(j, k, alpha, x, B, ldb, beta, y, bias, relu)
 // (outputs j..j+WR-1 of the XR rows x[0..XR-1] of A, written to y[i][j..]) and the weight rows
-// per block it wants with two rows of A (kPairW) and with one (kSingleW), and instantiates
+// per block it wants with four rows of A (kQuadW; 0: no groups of four), two (kPairW) and one
+// (kSingleW), and instantiates
 // gemv_rows<Isa>. Internal linkage only, as in simd_avx2.h (each includer has its own ISA flags).
 //
 // Every y[i][j] is summed in one fixed order whatever the ISA: two 8-lane accumulators over k in
@@ -62,8 +63,15 @@ template <class Isa>
 void gemv_rows(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, const float* A, int64_t lda, const float* B,
                int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, bool relu, bool descending) {
   int64_t i = 0;
-  // Rows in pairs, each pass over the weights walking the other way from the one before, starting
-  // on the rows just read.
+  // Rows in groups of four where the ISA has the registers, then pairs, each pass over the weights
+  // walking the other way from the one before, starting on the rows just read.
+  if constexpr (Isa::kQuadW > 0) {
+    for (; i + 4 <= m; i += 4, descending = !descending) {
+      const float* x[4] = {A + i * lda, A + (i + 1) * lda, A + (i + 2) * lda, A + (i + 3) * lda};
+      float* y[4] = {C + i * ldc, C + (i + 1) * ldc, C + (i + 2) * ldc, C + (i + 3) * ldc};
+      gemv_walk<Isa, 4, Isa::kQuadW>(j0, j1, k, alpha, x, B, ldb, beta, y, bias, relu, descending);
+    }
+  }
   for (; i + 2 <= m; i += 2, descending = !descending) {
     const float* x[2] = {A + i * lda, A + (i + 1) * lda};
     float* y[2] = {C + i * ldc, C + (i + 1) * ldc};

@@ -683,7 +683,8 @@ void test_split_tuning(tg::Isa isa) {
 
 // The batch-1 path walks a weight's rows the other way on each call (gemm::gemv_descending): both
 // walks of each dot-product kernel must give the same bits, for every piece [j0, j1) a thread may
-// get (ragged at either end, shorter than a block), and leave the rest of y alone. The AVX-512
+// get (ragged at either end, shorter than a block), for every row count the path takes (groups of
+// four, pairs and a single row), and leave the rest of y alone. The AVX-512
 // kernel must give the AVX2 kernel's bits: on rows that start on 64-byte boundaries (its own path;
 // k covers every tail length class: none, 1-7 and 8-15 past a multiple of 16) and on rows that do
 // not (it hands those to the AVX2 kernel).
@@ -708,7 +709,7 @@ void test_gemv_walks() {
                      {5, 1, 0, 5},        {21, 40, 0, 21}};
   int idx = 0;
   for (const S& s : cases) {
-    for (int64_t m = 1; m <= 3; ++m) {
+    for (int64_t m = 1; m <= tg::gemm::kGemvMaxRows; ++m) {
       for (const bool aligned : {false, true}) {
         // aligned: rows padded to a multiple of 16 floats in a 64-byte-aligned buffer; otherwise
         // rows of k floats starting 4 bytes past a boundary.
