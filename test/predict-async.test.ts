@@ -78,7 +78,7 @@ describeBackends('predictAsync and evaluateAsync', () => {
     const m = model();
     const x = tg.randn([40, 20]);
     const want = tg.predict(m, x);
-    const p = m.predictAsync(x, { batchSize: 16 });
+    const p = m.predictAsync(x, { batchSize: 15 });
     // The caller writes its input, transfers its buffer away, and trains the model at once.
     x.data.fill(7);
     structuredClone(x.data.buffer, { transfer: [x.data.buffer as ArrayBuffer] });

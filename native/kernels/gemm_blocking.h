@@ -76,8 +76,13 @@ inline constexpr double kMinParallelGemvFlops = 0.125e6;
 // with each pair of rows. Measured on one thread of the Intel VM, weights in L2, the packed path
 // against the dot products: 256x512 at 2, 4 and 6 rows 38.3/10.0, 38.7/19.4 and 40.3/28.7 us;
 // 512x784 113.6/30.4, 116.0/61.1 and 119.1/91.8 us (the first version of the dot products, at
-// about 45 GFLOP/s against 53-60 now, lost from 7 rows: 119.3/135.4 us at 512x784).
-inline constexpr int64_t kGemvMaxRows = 6;
+// about 45 GFLOP/s against 53-60 now, lost from 7 rows: 119.3/135.4 us at 512x784). With the
+// AVX-512 kernel's groups of four rows (gemv_avx512.cc) the limit rose from 6 to 8, one value for
+// both x86 tables so that they keep giving the same bits: 784-512-256-10 forward at batch 7 and
+// 8, packed against dot products, AVX-512 171/172 -> 109/111 us on 1 thread and 92/93 -> 49/48
+// on 2; AVX2 193/191 -> 154/159 and 91/89 -> 67/72. At 10 and 12 rows AVX2's pairs lost (1
+// thread: 195/193 -> 207/245 us) while AVX-512 still gained (179/178 -> 133/151).
+inline constexpr int64_t kGemvMaxRows = 8;
 inline constexpr double kMinWakeFlops = 16.0e6;
 // Cost (in grid_cost's cycles) per element of C, and per element of op(A) and op(B), of a task on
 // another core: its part of C goes back to the caller's cache, its inputs come from there. Counted
