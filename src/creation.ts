@@ -1,6 +1,6 @@
 import { requireTensor } from './ops/args.js';
 import { defaultGenerator } from './random.js';
-import { type Shape, allocFloat32, checkShape, shapeStr, sizeOf, valueStr } from './shape.js';
+import { type Shape, allocFloat32, checkShape, copyFloat32, shapeStr, sizeOf, valueStr } from './shape.js';
 import { type NestedArray, Tensor, detachedError, isDetachedArray, ownedTensor } from './tensor.js';
 
 /** Options of the creation functions. */
@@ -100,7 +100,7 @@ export function tensor(data: NestedArray | ArrayLike<number>, shape?: Shape | Te
   let inferred: number[];
   if (isNumericArray(data)) {
     if (isDetachedArray(data)) throw detachedError('tensor');
-    values = Float32Array.from(data);
+    values = copyFloat32(data);
     inferred = [values.length];
   } else if (typeof data === 'number' || Array.isArray(data)) {
     ({ values, shape: inferred } = flattenNested(data as NestedArray));

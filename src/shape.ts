@@ -144,7 +144,13 @@ export function setAligner(pad: ((b: ArrayBuffer) => number) | undefined): void 
   alignPad = pad;
 }
 
-function freshFloat32(n: number): Float32Array {
+/**
+ * A fresh zero-filled array of n elements, laid out as allocFloat32 lays out a fresh one (its own
+ * buffer for small arrays under the native backend, 64-byte aligned from ALIGNED_ELEMENTS up),
+ * but never recycled and never reported to allocation listeners: for copies that must stay
+ * outside the pool's and async batches' bookkeeping, as `.slice()` copies were.
+ */
+export function freshFloat32(n: number): Float32Array {
   if (smallArrayOffHeap(n)) return new Float32Array(new ArrayBuffer(4 * n));
   if (alignPad === undefined || n < ALIGNED_ELEMENTS) return new Float32Array(n);
   // 60 spare bytes: ArrayBuffer memory is at least 4-byte aligned, so the boundary is at most 60 in.
@@ -152,6 +158,13 @@ function freshFloat32(n: number): Float32Array {
   const pad = alignPad(b);
   const a = new Float32Array(b, pad % 4 === 0 && pad <= 60 ? pad : 0, n);
   markAlignedBuffer(b);
+  return a;
+}
+
+/** A copy of `src` as freshFloat32 lays it out (`.slice()` would not be aligned). */
+export function copyFloat32(src: ArrayLike<number>): Float32Array {
+  const a = freshFloat32(src.length);
+  a.set(src);
   return a;
 }
 

@@ -10,7 +10,7 @@ import { matmul } from './ops/matmul.js';
 import * as red from './ops/reduce.js';
 import * as shp from './ops/shape.js';
 import * as sm from './ops/softmax.js';
-import { type Shape, COPY_BRAND, MAX_ELEMENTS, THIS_COPY, allocFloat32, broadcastShapes, checkShape, sameShape, shapeStr, sizeOf, valueStr } from './shape.js';
+import { type Shape, COPY_BRAND, MAX_ELEMENTS, THIS_COPY, allocFloat32, broadcastShapes, checkShape, copyFloat32, sameShape, shapeStr, sizeOf, valueStr } from './shape.js';
 
 /** Nested number arrays, as accepted by `tensor()` and returned by `toArray()`. */
 export type NestedArray = number | NestedArray[];
@@ -548,7 +548,7 @@ export class Tensor {
 
   /** A copy with its own buffer (not recorded). */
   clone(): Tensor {
-    return ownedTensor(this._read('clone').slice(), this.shape);
+    return ownedTensor(copyFloat32(this._read('clone')), this.shape);
   }
 
   /** Refuses the in-place write PyTorch refuses: one that autograd would have to see. */

@@ -54,6 +54,28 @@ describeBackends('fresh tensor arrays', (backend) => {
       }
   });
 
+  it('lays out copies the same way: tensor() of a typed array, clone(), the async path and optimizer state dicts', async () => {
+    const src = new Float64Array(ALIGNED_ELEMENTS + 5).map((_, i) => i / 7);
+    const t = tg.tensor(src, [src.length]);
+    const c = t.clone();
+    const model = tg.mlp({ inputs: 16, hidden: [32], outputs: 10 });
+    const opt = new tg.Adam(model.parameters());
+    const x = tg.randn([4, 16]);
+    tg.crossEntropy(model.forward(x), tg.tensor([1, 2, 3, 4])).backward();
+    opt.step();
+    const moments = Object.values(opt.stateDict().state).flatMap((st) => Object.values(st).filter((v): v is Float32Array => v instanceof Float32Array));
+    const big = moments.filter((m) => m.length >= ALIGNED_ELEMENTS);
+    expect(big.length).toBeGreaterThan(0);
+    for (const a of [tg.Tensor._rawOf(t)!, tg.Tensor._rawOf(c)!, ...big]) {
+      if (native()) expect(startMod64(a)).toBe(0);
+      else expect(a.byteOffset).toBe(0);
+    }
+    expect(Array.from(tg.Tensor._rawOf(c)!)).toEqual(Array.from(Float32Array.from(src)));
+    expect(Array.from(tg.Tensor._rawOf(t)!)).toEqual(Array.from(Float32Array.from(src)));
+    // The async path predicts from its own copies of the weights: the same numbers as predict().
+    expect(Array.from((await model.predictAsync(x)).data)).toEqual(Array.from(tg.predict(model, x).data));
+  });
+
   it('recycles an aligned array handed back, and still refuses views of buffers it did not make', () => {
     const n = ALIGNED_ELEMENTS + 3;
     const a = allocFloat32('test', n);

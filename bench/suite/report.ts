@@ -75,7 +75,7 @@ function gemmTable(r: SuiteResult, idx: Index): string[] {
   const out = [
     '## GEMM (GFLOP/s; higher is better)',
     '',
-    'kernel: the addon\'s gemm entry in the shape\'s own form on a reused output buffer; public: `a.matmul(b)` (NN) next to the kernel\'s NN form at the same m×n×k, its result disposed each call (`c.dispose()` or `using`: the array is recycled for the next call) and left to the garbage collector (a fresh array per call); numpy: `A @ B` in the shape\'s form (fresh output, freed at once). Ratios > 1 mean tensorgrad is faster.',
+    'kernel: the addon\'s gemm entry in the shape\'s own form on a reused output buffer; public: `a.matmul(b)` (NN) next to the kernel\'s NN form at the same m×n×k, its result disposed each call (`c.dispose()` or `using`: the array is recycled for the next call) and left to the garbage collector (a fresh array per call); after 1.5 s of warm-up products in each process, kernel, kernel NN and public-disposed are timed in alternating repetitions (the GC variant after them), on operands allocated as tensors are (64-byte aligned); numpy: `A @ B` in the shape\'s form (fresh output, freed at once). Ratios > 1 mean tensorgrad is faster.',
     '',
     '| shape | form | m×n×k | threads | kernel | kernel NN | public, disposed | ÷ kernel NN | public, left to GC | ÷ kernel NN | numpy | kernel ÷ numpy |',
     '|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',

@@ -28,7 +28,7 @@
  * promise resolves on a later turn of the event loop.
  */
 import { givePooled } from '../pool.js';
-import { onAlloc } from '../shape.js';
+import { copyFloat32, onAlloc } from '../shape.js';
 import { type Storage, type Tensor, setAccessGuard, setBufHook, setDisposeHook } from '../tensor.js';
 import type { Backend } from './backend.js';
 import { getBackend, setBackend } from './index.js';
@@ -58,10 +58,10 @@ const snapshots = new WeakMap<Float32Array, { copy: Float32Array; version: numbe
 
 /** A private copy of `a` (of `storage`), reused from an earlier batch while still current. */
 function copyOf(a: Float32Array, storage: Storage | undefined): Float32Array {
-  if (storage === undefined || storage.exposed) return a.slice();
+  if (storage === undefined || storage.exposed) return copyFloat32(a);
   const kept = snapshots.get(a);
   if (kept !== undefined && kept.storage === storage && kept.version === storage.version) return kept.copy;
-  const copy = a.slice();
+  const copy = copyFloat32(a);
   snapshots.set(a, { copy, version: storage.version, storage });
   return copy;
 }

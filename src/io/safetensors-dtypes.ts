@@ -120,7 +120,7 @@ export const DTYPES = new Map<string, Dtype>([
       decode(raw, n) {
         if (HOST_IS_LITTLE_ENDIAN) return new Float32Array(raw.buffer, raw.byteOffset, n);
         const out = allocFloat32('safetensors', n);
-        const bits = new Uint32Array(out.buffer);
+        const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
         const dv = view(raw);
         // Through integer bits, so NaN payloads survive unchanged.
         for (let i = 0; i < n; i++) bits[i] = dv.getUint32(4 * i, true);
@@ -135,7 +135,7 @@ export const DTYPES = new Map<string, Dtype>([
       decode(raw, n) {
         const table = halfBitsTable();
         const out = allocFloat32('safetensors', n);
-        const bits = new Uint32Array(out.buffer);
+        const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
         const dv = view(raw);
         for (let i = 0; i < n; i++) bits[i] = table[dv.getUint16(2 * i, true)]!;
         return out;
@@ -149,7 +149,7 @@ export const DTYPES = new Map<string, Dtype>([
       decode(raw, n) {
         // bfloat16 is the top half of a float32, so widening is a shift.
         const out = allocFloat32('safetensors', n);
-        const bits = new Uint32Array(out.buffer);
+        const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
         const dv = view(raw);
         for (let i = 0; i < n; i++) bits[i] = dv.getUint16(2 * i, true) << 16;
         return out;

@@ -3,7 +3,7 @@ import type { AdamSlot } from '../backend/backend.js';
 import type { Tensor } from '../tensor.js';
 import { gradOf } from '../tensor.js';
 import { requireKnownOptions } from '../ops/args.js';
-import { allocFloat32, valueStr } from '../shape.js';
+import { allocFloat32, copyFloat32, freshFloat32, valueStr } from '../shape.js';
 import {
   type ParamGroup,
   type ParamGroupInput,
@@ -98,11 +98,11 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
     // since it writes p while reading g.
     const gradientOf = (t: (typeof todo)[number]): Float32Array => {
       if (maximize) {
-        const neg = new Float32Array(t.g.length);
+        const neg = freshFloat32(t.g.length);
         backend.unary('neg', t.g, neg, 0, 0);
         return neg;
       }
-      return t.g.buffer === t.p._data.buffer ? t.g.slice() : t.g;
+      return t.g.buffer === t.p._data.buffer ? copyFloat32(t.g) : t.g;
     };
     const slotOf = (t: (typeof todo)[number], g: Float32Array): AdamSlot => ({
       p: t.p._write(this.name), // bumps the version: graphs that saved p refuse to backward

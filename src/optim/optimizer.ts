@@ -1,6 +1,6 @@
 import { noGrad } from '../autograd.js';
 import { isRecord } from '../ops/args.js';
-import { sameShape, shapeStr, sizeOf, valueStr } from '../shape.js';
+import { copyFloat32, sameShape, shapeStr, sizeOf, valueStr } from '../shape.js';
 import { Tensor, gradOf, tensorProblem } from '../tensor.js';
 
 /**
@@ -83,14 +83,14 @@ export type GroupValidator<G extends ParamGroup> = {
 const SCHEDULER_KEYS = ['initialLr', 'maxLr', 'minLr', 'maxMomentum', 'baseMomentum'] as const;
 
 function cloneValue(v: unknown): unknown {
-  if (v instanceof Float32Array) return v.slice();
+  if (v instanceof Float32Array) return copyFloat32(v);
   if (Array.isArray(v)) return v.map(cloneValue);
   return v;
 }
 
 function cloneState(s: ParamState): ParamState {
   const out: ParamState = {};
-  for (const [k, v] of Object.entries(s)) out[k] = v instanceof Float32Array ? v.slice() : v;
+  for (const [k, v] of Object.entries(s)) out[k] = v instanceof Float32Array ? copyFloat32(v) : v;
   return out;
 }
 
@@ -399,7 +399,7 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
           const got = v instanceof Tensor ? (tensorProblem(v) ?? `a Tensor of ${v.size} elements`) : v instanceof Float32Array ? `a Float32Array of ${v.length} elements` : valueStr(v);
           throw new Error(`${where}: '${k}' must be a Float32Array or Tensor of ${n} elements (the parameter's size), got ${got}`);
         }
-        out[k] = data.slice();
+        out[k] = copyFloat32(data);
       } else if (spec === undefined) {
         if (!Number.isFinite(v)) throw new Error(`${where}: '${k}' must be a finite number or a buffer, got ${valueStr(v)}`);
         out[k] = v as number;
