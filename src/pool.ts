@@ -45,20 +45,23 @@ export function smallArrayOffHeap(n: number): boolean {
   return smallOffHeap && n > 0 && n < MIN_POOLED;
 }
 
-/** Buffers allocFloat32 made a few bytes larger than their array, to align it (src/shape.ts). */
-const alignedBuffers = new WeakSet<ArrayBufferLike>();
+/**
+ * The arrays allocFloat32 aligned inside buffers a few bytes larger (src/shape.ts), by buffer: the
+ * array object itself, so that another view of the same buffer (a subarray) is never taken for it.
+ */
+const alignedArrays = new WeakMap<ArrayBufferLike, Float32Array>();
 
-/** @internal Records that `b` holds one aligned array and nothing else. */
-export function markAlignedBuffer(b: ArrayBuffer): void {
-  alignedBuffers.add(b);
+/** @internal Records that `a` is the one array of its (slightly larger) buffer. */
+export function markAlignedArray(a: Float32Array): void {
+  alignedArrays.set(a.buffer, a);
 }
 
 /**
- * True when `a` is all of memory no other array can share: a whole buffer, or an array
+ * True when `a` is all of memory no other array can share: a whole buffer, or the array
  * allocFloat32 aligned inside a buffer of its own.
  */
 export function ownsWholeBuffer(a: Float32Array): boolean {
-  return (a.byteOffset === 0 && a.buffer.byteLength === a.byteLength) || alignedBuffers.has(a.buffer);
+  return (a.byteOffset === 0 && a.buffer.byteLength === a.byteLength) || alignedArrays.get(a.buffer) === a;
 }
 
 /** Smallest length recycled now: every nonempty one while small arrays are off-heap. */

@@ -1,5 +1,5 @@
 // Shape arithmetic shared by tensor creation and the ops.
-import { markAlignedBuffer, smallArrayOffHeap, takePooled } from './pool.js';
+import { markAlignedArray, smallArrayOffHeap, takePooled } from './pool.js';
 
 /** A tensor's dims, outermost first (`[]` for a 0-d tensor). */
 export type Shape = readonly number[];
@@ -157,7 +157,7 @@ export function freshFloat32(n: number): Float32Array {
   const b = new ArrayBuffer(4 * n + 60);
   const pad = alignPad(b);
   const a = new Float32Array(b, pad % 4 === 0 && pad <= 60 ? pad : 0, n);
-  markAlignedBuffer(b);
+  markAlignedArray(a);
   return a;
 }
 

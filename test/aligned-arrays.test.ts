@@ -85,8 +85,13 @@ describeBackends('fresh tensor arrays', (backend) => {
     // Same shape of buffer (60 bytes over, offset 16), but user-made: another view may share it.
     const foreign = new Float32Array(new ArrayBuffer(4 * n + 60), 16, n);
     givePooled(foreign);
+    // A piece of the library's own array, and (native: an aligned array is not its whole buffer)
+    // a second view of its range: not the array it made, so they may alias one still in use.
+    givePooled(a.subarray(1));
+    if (native()) givePooled(new Float32Array(a.buffer, a.byteOffset, a.length));
     expect(pooledByteCount()).toBe(0);
     expect(takePooled(n)).toBeUndefined();
+    expect(takePooled(n - 1)).toBeUndefined();
   });
 
   it('a disposed aligned result comes back, aligned, for the next result of its size', () => {
