@@ -776,8 +776,9 @@ void test_gemv_walks() {
 }
 
 // Products of up to kGemvMaxRows rows (NT) run as dot products: each row must have the bits it has
-// alone (batch 1), on 1 and 2 threads, for every row count (pairs and a last single row), ragged n
-// and k, with beta and the epilogue.
+// alone (batch 1), on 1 and 2 threads, for every row count (groups of four, pairs and a last single
+// row), ragged n and k, with beta and the epilogue. The weight is 64-byte aligned, as the library's
+// are, so where k is a multiple of 16 the AVX-512 table runs its own kernel here.
 void test_gemv_rows(tg::Isa isa) {
   tg::set_active_isa(isa);
   std::mt19937 rng(5);
@@ -789,7 +790,8 @@ void test_gemv_rows(tg::Isa isa) {
   int idx = 0;
   for (const S& s : {S{513, 784}, S{37, 255}, S{10, 256}, S{6, 9}, S{64, 31}}) {
     for (int64_t m = 2; m <= tg::gemm::kGemvMaxRows; ++m) {
-      std::vector<float> A(m * (s.k + 3)), W(s.n * s.k), bias(s.n), C0(m * (s.n + 2));
+      std::vector<float> A(m * (s.k + 3)), bias(s.n), C0(m * (s.n + 2));
+      std::vector<float, Aligned64<float>> W(s.n * s.k);
       for (float& v : A) v = dist(rng);
       for (float& v : W) v = dist(rng);
       for (float& v : bias) v = dist(rng);

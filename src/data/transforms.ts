@@ -1,6 +1,6 @@
 import { noGrad } from '../autograd.js';
 import { empty } from '../ops/util.js';
-import { shapeStr, valueStr } from '../shape.js';
+import { copyFloat32, shapeStr, valueStr } from '../shape.js';
 import { Tensor, ownedTensor } from '../tensor.js';
 
 /**
@@ -154,9 +154,9 @@ abstract class AffineScaler {
    */
   protected setStats(shift: Tensor, spread: Tensor): this {
     // A constant feature has spread 0: leave it centred but unscaled instead of dividing by zero.
-    const s = spread._data.slice();
+    const s = copyFloat32(spread._data);
     for (let j = 0; j < s.length; j++) if (!(s[j]! > 0)) s[j] = 1;
-    this.shift = ownedTensor(shift._data.slice(), [shift.size]);
+    this.shift = ownedTensor(copyFloat32(shift._data), [shift.size]);
     this.scale = ownedTensor(s, [s.length]);
     return this;
   }
