@@ -168,6 +168,9 @@ void run_tile(const Problem& P, int64_t i0, int64_t i1, int64_t j0, int64_t j1) 
             bp = bufp;
           } else {
             bp = bufb + (jr / NR) * kcb * NR;
+            // The next call's B micro-panel: the next one of this block, or its first one for the
+            // next A block (a block of B larger than L2 is read from L3 again for every A block).
+            t.b_next = jr + NR < nc ? bp + kcb * NR : ic + MC < i1 ? bufb : nullptr;
           }
           t.bias = P.bias ? P.bias + jc + jr : nullptr;
           float* c = P.C + ic * P.ldc + jc + jr;

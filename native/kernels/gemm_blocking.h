@@ -109,6 +109,8 @@ struct Tile {
   bool relu;
   bool c_far;  // C is too large to stay in L2 from one K block to the next (kFarCBytes): a kernel
                // may fetch the next tile's rows of C ahead
+  const float* b_next = nullptr;  // the packed kc x nr B micro-panel the driver's next call reads,
+                                  // which a kernel may fetch into L2 during this one; nullptr: none
 };
 
 // C at least this large (bytes) counts as far (Tile::c_far): its lines come from L3 or memory.
