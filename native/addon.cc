@@ -43,7 +43,7 @@ constexpr int64_t kMaxDim = int64_t(1) << 40;
 // lives only inside the N-API call that made it; nothing here allocates.
 class Args {
  public:
-  static constexpr size_t kMax = 29;  // linearChain: 5 + 3 per layer, 8 layers
+  static constexpr size_t kMax = 30;  // linearChain: 5 + 3 per layer, 8 layers, packed weights
   explicit Args(const Napi::CallbackInfo& info) : env_(info.Env()), n_(info.Length()) {
     for (size_t i = 0; i < std::min(n_, kMax); i++) v_[i] = info[i];
   }
@@ -172,7 +172,19 @@ bool overlaps(const F32& a, const F32& b) {
 // every pointer and size captured by value; the synchronous entry point runs it at once, and
 // runAsync queues a batch of them on a libuv thread.
 
-// gemm(transA, transB, m, n, k, alpha, a, b, beta, c, bias|null, relu)
+// A weight packed by packWeight for an NT product with op(B) n×k, or null: argument i when given
+// (optional). One packed for another shape or by another ISA's layout (setIsa since) is not used:
+// the product packs B itself.
+const float* packed_arg(const Args& info, size_t i, const char* fn, const char* name, int64_t n, int64_t k,
+                        const F32& out) {
+  F32 pk = f32(info, i, fn, name, true);
+  if (pk.length < 0) return nullptr;
+  if (overlaps(pk, out)) fail(info.Env(), fn, std::string(name) + " must not overlap the output");
+  return tg::packed_weight_fits(pk.data, pk.length, n, k) ? pk.data : nullptr;
+}
+
+// gemm(transA, transB, m, n, k, alpha, a, b, beta, c, bias|null, relu[, packedB|null]): packedB
+// (only with transB) is b packed by packWeight(n, k, b, ...).
 auto prepare_gemm(const Args& info, tg::ThreadPool* pool) {
   const char* fn = "gemm";
   Napi::Env env = info.Env();
@@ -193,6 +205,11 @@ auto prepare_gemm(const Args& info, tg::ThreadPool* pool) {
   tg::GemmEpilogue ep;
   ep.bias = bias.length >= 0 ? bias.data : nullptr;
   ep.relu = relu;
+  if (info.Length() > 12) {
+    const float* pk = packed_arg(info, 12, fn, "packedB", n, k, c);
+    if (pk != nullptr && !tb) fail(env, fn, "packedB is for products with transB only");
+    ep.packed_b = pk;
+  }
   const int64_t lda = std::max<int64_t>(1, ta ? m : k), ldb = std::max<int64_t>(1, tb ? k : n);
   return [=]() {
     tg::sgemm(ta, tb, m, n, k, alpha, a.data, lda, b.data, ldb, beta, c.data, std::max<int64_t>(1, n), &ep, pool);
@@ -711,6 +728,9 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("fingerprint", &Addon::Fingerprint),
                              InstanceMethod("adviseHugePages", &Addon::AdviseHugePages),
                              InstanceMethod("alignPad", &Addon::AlignPad),
+                             InstanceMethod("packedWeightSize", &Addon::PackedWeightSize),
+                             InstanceMethod("packWeight", &Addon::PackWeight),
+                             InstanceMethod("packedWeightMinRows", &Addon::PackedWeightMinRows),
                              InstanceMethod("releaseScratch", &Addon::ReleaseScratch),
                              InstanceMethod("runAsync", &Addon::RunAsync),
                          });
@@ -861,10 +881,18 @@ class Addon : public Napi::Addon<Addon> {
     const char* fn = "linearChain";
     Napi::Env env = info.Env();
     need_args(info, 8, fn);
-    if (info.Length() > Args::kMax || (info.Length() - 5) % 3 != 0) {
-      fail(env, fn, "expected rows, inF, x, out, reluMask and 1 to 8 (outF, w, bias) triples");
+    const bool with_packed = (info.Length() - 5) % 3 == 1 && info[info.Length() - 1].IsArray();
+    if (info.Length() > Args::kMax || ((info.Length() - 5) % 3 != 0 && !with_packed)) {
+      fail(env, fn, "expected rows, inF, x, out, reluMask, 1 to 8 (outF, w, bias) triples and maybe an array of packed weights");
     }
     const int n_layers = static_cast<int>((info.Length() - 5) / 3);
+    Napi::Array packed_list;
+    if (with_packed) {
+      packed_list = info[info.Length() - 1].As<Napi::Array>();
+      if (packed_list.Length() != static_cast<uint32_t>(n_layers)) {
+        fail(env, fn, "the packed weights must be an array with one entry (Float32Array or null) per layer");
+      }
+    }
     const int64_t rows = dim(info, 0, fn, "rows"), in_f = dim(info, 1, fn, "inF");
     F32 x = f32(info, 2, fn, "x"), out = f32(info, 3, fn, "out");
     const int64_t mask = dim(info, 4, fn, "reluMask");
@@ -877,6 +905,10 @@ class Addon : public Napi::Addon<Addon> {
                                       "w of layer 4", "w of layer 5", "w of layer 6", "w of layer 7"};
     static const char* const kBias[8] = {"bias of layer 0", "bias of layer 1", "bias of layer 2", "bias of layer 3",
                                          "bias of layer 4", "bias of layer 5", "bias of layer 6", "bias of layer 7"};
+    static const char* const kPacked[8] = {"packed weight of layer 0", "packed weight of layer 1",
+                                           "packed weight of layer 2", "packed weight of layer 3",
+                                           "packed weight of layer 4", "packed weight of layer 5",
+                                           "packed weight of layer 6", "packed weight of layer 7"};
     tg::ChainLayer layers[8];
     int64_t k = in_f, widest = 0;
     for (int i = 0; i < n_layers; i++) {
@@ -889,6 +921,10 @@ class Addon : public Napi::Addon<Addon> {
       if (b.length >= 0) expect_length(env, fn, kBias[i], b, out_f);
       if (overlaps(out, w) || overlaps(out, b)) fail(env, fn, "out must not overlap a weight or a bias");
       layers[i] = {out_f, w.data, b.length >= 0 ? b.data : nullptr, ((mask >> i) & 1) != 0};
+      if (with_packed) {
+        const Args one(env, packed_list, static_cast<uint32_t>(i));
+        layers[i].packed = packed_arg(one, 0, fn, kPacked[i], out_f, k, out);
+      }
       if (i + 1 < n_layers) widest = std::max(widest, out_f);
       k = out_f;
     }
@@ -1159,6 +1195,38 @@ class Addon : public Napi::Addon<Addon> {
     if (!v.IsArrayBuffer()) fail(info.Env(), fn, "buffer must be an ArrayBuffer");
     const auto addr = reinterpret_cast<uintptr_t>(v.As<Napi::ArrayBuffer>().Data());
     return Napi::Number::New(info.Env(), static_cast<double>((64 - addr % 64) % 64));
+  }
+
+  // packedWeightSize(n, k) -> floats packWeight writes for a weight [n, k] at the active ISA.
+  Napi::Value PackedWeightSize(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "packedWeightSize";
+    need_args(info, 2, fn);
+    const int64_t n = dim(info, 0, fn, "n"), k = dim(info, 1, fn, "k");
+    product(info.Env(), fn, {n, k});
+    return Napi::Number::New(info.Env(), static_cast<double>(tg::packed_weight_floats(n, k)));
+  }
+
+  // packWeight(n, k, w, dst): w [n, k] (a Linear weight) packed into dst (packedWeightSize(n, k)
+  // floats) for gemm's and linearChain's packed arguments (kernels/gemm.h: pack_weight).
+  Napi::Value PackWeight(const Napi::CallbackInfo& cb) {
+    const Args info(cb);
+    const char* fn = "packWeight";
+    Napi::Env env = info.Env();
+    need_args(info, 4, fn);
+    const int64_t n = dim(info, 0, fn, "n"), k = dim(info, 1, fn, "k");
+    F32 w = f32(info, 2, fn, "w"), dst = f32(info, 3, fn, "dst");
+    expect_length(env, fn, "w", w, product(env, fn, {n, k}));
+    expect_length(env, fn, "dst", dst, tg::packed_weight_floats(n, k));
+    if (overlaps(w, dst)) fail(env, fn, "dst must not overlap w");
+    tg::pack_weight(n, k, w.data, dst.data);
+    return env.Undefined();
+  }
+
+  // packedWeightMinRows() -> the fewest rows of a product that read a packed weight at the active
+  // ISA (fewer go through dot products over the weight itself).
+  Napi::Value PackedWeightMinRows(const Napi::CallbackInfo& cb) {
+    return Napi::Number::New(cb.Env(), static_cast<double>(tg::packed_weight_min_rows()));
   }
 
   // adviseHugePages(a) -> bytes of `a` now advised to be backed by transparent huge pages (see

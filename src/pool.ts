@@ -121,11 +121,21 @@ export function setScratchReleaser(release: (() => void) | undefined): void {
  * most 64 MiB, taken from buffers training already used; a long-running process that has
  * finished training can call this to give that back. With the native backend it also frees the
  * scratch the addon keeps between calls on this thread: the activations between layers of a
- * forward pass without a graph (up to 16 MB) and the GEMM's packing buffers (a few MiB).
+ * forward pass without a graph (up to 16 MB) and the GEMM's packing buffers (a few MiB), and the
+ * packed copies of Linear weights that inference keeps (as large as the weights; the next
+ * inference call packs again).
  * PyTorch: `torch.cuda.empty_cache` (the same idea, for its caching allocator).
  */
 export function emptyCache(): void {
   free.clear();
   pooledBytes = 0;
   releaseScratch?.();
+  for (const f of emptyHooks) f();
+}
+
+const emptyHooks: (() => void)[] = [];
+
+/** @internal Registers more memory for emptyCache() to drop (packed weights: ops/packed-weights.ts). */
+export function onEmptyCache(f: () => void): void {
+  emptyHooks.push(f);
 }

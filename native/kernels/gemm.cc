@@ -109,7 +109,41 @@ struct Problem {
   bool relu;
   const Kernels* kr;
   int64_t kc;     // K block size (the last block may be shorter)
+  const float* packed_b = nullptr;  // op(B) packed by pack_weight (past its header), or null
+  int64_t packed_kstride = 0;       // floats from one K block of packed_b to the next
 };
+
+// Equal K blocks: ceil(k / ceil(k / kc)), rounded up to a multiple of 8 (whole 8x8 transposes
+// when packing) when there are several, so 784 is 200+200+200+184 rather than 3 x 256 + 16.
+// Depends on k alone, never on the thread split: every element of C sees the same boundaries.
+int64_t k_block(const Kernels& K, int64_t k) {
+  const int64_t nkb = (k + K.blk.kc - 1) / K.blk.kc;
+  int64_t kc = (k + nkb - 1) / nkb;
+  if (nkb > 1) kc = (kc + 7) / 8 * 8;
+  return kc;
+}
+
+// The header of a pack_weight buffer (64 bytes, so the panels after it keep the buffer's
+// alignment): what the panels were packed for.
+struct PackedHeader {
+  uint32_t magic;
+  uint32_t nr;
+  int64_t n, k, kc;
+};
+constexpr uint32_t kPackedMagic = 0x42504754;  // "TGPB"
+constexpr int64_t kPackedHeaderFloats = 16;
+static_assert(sizeof(PackedHeader) <= kPackedHeaderFloats * sizeof(float), "the header fits its 64 bytes");
+
+// Whether a pack_weight buffer's header says it was packed for this shape in K's layout.
+bool header_matches(const float* p, const Kernels& K, int64_t n, int64_t k) {
+  PackedHeader h;
+  std::memcpy(&h, p, sizeof h);
+  return h.magic == kPackedMagic && h.nr == static_cast<uint32_t>(K.blk.nr) && h.n == n && h.k == k &&
+         h.kc == k_block(K, k);
+}
+
+// Floats per K block of a packed weight: every micro-panel at the longest block's depth.
+int64_t packed_kstride(const Kernels& K, int64_t n, int64_t kc) { return (n + K.blk.nr - 1) / K.blk.nr * K.blk.nr * kc; }
 
 // Address of op(A)(i, p) and op(B)(p, j).
 inline const float* a_at(const Problem& P, int64_t i, int64_t p) {
@@ -133,11 +167,12 @@ void run_tile(const Problem& P, int64_t i0, int64_t i1, int64_t j0, int64_t j1) 
   Scratch& s = scratch();
   const bool one_ic = i1 - i0 <= MC;  // the tile's rows form a single A block
   const bool direct_a = one_ic && j1 - j0 <= K.blk.direct_a_max_n;
-  const bool direct_b = direct_b_ok(P, i1 - i0);
-  const bool block_b = !direct_b && !one_ic;
+  const bool packed_b = P.packed_b != nullptr;
+  const bool direct_b = !packed_b && direct_b_ok(P, i1 - i0);
+  const bool block_b = !packed_b && !direct_b && !one_ic;
   float* const bufb = block_b ? s.b.get(kc_max * (std::min(NC, j1 - j0) + NR) + gemm::kPackSlack) : nullptr;
   float* const bufa = !direct_a ? s.a.get(kc_max * (std::min(MC, i1 - i0) + MR) + gemm::kPackSlack) : nullptr;
-  float* const bufp = !block_b ? s.bpanel.get(kc_max * NR + gemm::kPackSlack) : nullptr;
+  float* const bufp = !block_b && !packed_b ? s.bpanel.get(kc_max * NR + gemm::kPackSlack) : nullptr;
   float* const edgea = direct_a ? s.edge_a.get(kc_max * MR + gemm::kPackSlack) : nullptr;
 
   const bool c_far = 4.0 * static_cast<double>(P.m) * static_cast<double>(P.n) >= gemm::kFarCBytes;
@@ -160,7 +195,11 @@ void run_tile(const Problem& P, int64_t i0, int64_t i1, int64_t j0, int64_t j1) 
           const int cols = static_cast<int>(std::min<int64_t>(NR, nc - jr));
           const float* bp;
           int64_t b_ks = NR;
-          if (direct_b && cols == NR) {
+          if (packed_b) {
+            const float* const kblock = P.packed_b + (pc / P.kc) * P.packed_kstride;
+            bp = kblock + (jc + jr) / NR * kcb * NR;
+            t.b_next = jr + NR < nc ? bp + kcb * NR : ic + MC < i1 ? kblock + jc / NR * kcb * NR : nullptr;
+          } else if (direct_b && cols == NR) {
             bp = b_at(P, pc, jc + jr);
             b_ks = P.ldb;
           } else if (!block_b) {
@@ -403,12 +442,11 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
   P.bias = bias;
   P.relu = relu;
   P.kr = &K;
-  // Equal K blocks: ceil(k / ceil(k / kc)), rounded up to a multiple of 8 (whole 8x8 transposes
-  // when packing) when there are several, so 784 is 200+200+200+184 rather than 3 x 256 + 16.
-  // Depends on k alone, never on the thread split: every element of C sees the same boundaries.
-  const int64_t nkb = (k + K.blk.kc - 1) / K.blk.kc;
-  P.kc = (k + nkb - 1) / nkb;
-  if (nkb > 1) P.kc = (P.kc + 7) / 8 * 8;
+  P.kc = k_block(K, k);
+  if (transB && ep != nullptr && ep->packed_b != nullptr && header_matches(ep->packed_b, K, n, k)) {
+    P.packed_b = ep->packed_b + kPackedHeaderFloats;
+    P.packed_kstride = packed_kstride(K, n, P.kc);
+  }
 
   const int threads = useful_threads(K.blk.min_parallel_flops);
   Grid g;
@@ -467,6 +505,36 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
   const std::chrono::duration<double, std::nano> dt = std::chrono::steady_clock::now() - t0;
   split_tuner().record(key, way, dt.count());
 }
+
+int64_t packed_weight_floats(int64_t n, int64_t k) {
+  if (n <= 0 || k <= 0) return kPackedHeaderFloats;
+  const Kernels& K = kernels_for(active_kernels(), n);
+  const int64_t kc = k_block(K, k);
+  return kPackedHeaderFloats + (k + kc - 1) / kc * packed_kstride(K, n, kc) + gemm::kPackSlack;
+}
+
+void pack_weight(int64_t n, int64_t k, const float* w, float* dst) {
+  const Kernels& K = kernels_for(active_kernels(), n);
+  const int64_t kc = k_block(K, k);
+  PackedHeader h{kPackedMagic, static_cast<uint32_t>(K.blk.nr), n, k, kc};
+  std::memset(dst, 0, kPackedHeaderFloats * sizeof(float));
+  std::memcpy(dst, &h, sizeof h);
+  if (n <= 0 || k <= 0) return;
+  float* const panels = dst + kPackedHeaderFloats;
+  const int64_t stride = packed_kstride(K, n, kc);
+  // In order of K block: a block's kPackSlack overrun lands in the next one before it is packed
+  // (and past the last in the buffer's own slack).
+  for (int64_t pc = 0; pc < k; pc += kc) {
+    K.pack_b(true, w + pc, k, std::min(kc, k - pc), n, panels + pc / kc * stride);
+  }
+}
+
+bool packed_weight_fits(const float* p, int64_t floats, int64_t n, int64_t k) {
+  if (p == nullptr || n <= 0 || k <= 0 || floats < packed_weight_floats(n, k)) return false;
+  return header_matches(p, kernels_for(active_kernels(), n), n, k);
+}
+
+int64_t packed_weight_min_rows() { return active_kernels().gemm.gemv_nt != nullptr ? gemm::kGemvMaxRows + 1 : 2; }
 
 int sgemm_split_decision(bool transA, bool transB, int64_t m, int64_t n, int64_t k, const ThreadPool* pool) {
   Problem P{};

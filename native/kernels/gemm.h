@@ -14,6 +14,10 @@ class ThreadPool;
 struct GemmEpilogue {
   const float* bias = nullptr;  // length n, added to every row; nullptr for none
   bool relu = false;
+  // For transB only: B (n×k) already packed by pack_weight, read instead of packing it again. A
+  // buffer packed for another shape or by another ISA's layout is not used (B is packed as usual),
+  // so it can never change a result; one packed from other values than B's would.
+  const float* packed_b = nullptr;
 };
 
 // How sgemm may cut C between threads: as its cost model and timings choose (Any), or into runs
@@ -34,6 +38,20 @@ enum class GemmSplit { Any, Rows };
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmEpilogue* ep, ThreadPool* pool,
            GemmSplit split = GemmSplit::Any);
+
+// A weight W [n, k] (PyTorch's Linear layout, op(B) = Wᵀ of an NT product) packed once into the
+// micro-panels the active ISA's GEMM reads, for GemmEpilogue::packed_b: inference re-packs every
+// weight on every call otherwise (a quarter of a batch-32 forward's time). The buffer begins with a
+// 64-byte header naming the shape and layout; packed_weight_floats gives its size in floats (the
+// same for every call with the same n, k and active ISA). Products of at most kGemvMaxRows rows
+// read W itself (dot products) and never this buffer.
+int64_t packed_weight_floats(int64_t n, int64_t k);
+void pack_weight(int64_t n, int64_t k, const float* w, float* dst);
+// Whether `floats` floats at p hold a weight [n, k] packed for the active ISA's layout (sgemm
+// would use it); false for nullptr, a short buffer or another shape or layout.
+bool packed_weight_fits(const float* p, int64_t floats, int64_t n, int64_t k);
+// The fewest rows of a product that read a packed weight at the active ISA (fewer read W itself).
+int64_t packed_weight_min_rows();
 
 // Which grid sgemm has settled on for products of this shape over `pool` when called from this
 // thread: 0 the cost model's, 1 or 2 another it timed faster (by rows or by columns alone), or -1

@@ -24,6 +24,7 @@ void linear_chain(int64_t rows, int64_t in_f, const float* x, int n_layers, cons
     GemmEpilogue ep;
     ep.bias = l.bias;
     ep.relu = l.relu;
+    ep.packed_b = l.packed;
     sgemm(false, true, rows, l.out_f, k, 1.0f, in, std::max<int64_t>(1, k), l.w, std::max<int64_t>(1, k), 0.0f, y,
           std::max<int64_t>(1, l.out_f), &ep, pool);
     in = y;

@@ -15,6 +15,7 @@ struct ChainLayer {
   const float* w;      // [out_f, in_f], PyTorch's Linear weight layout
   const float* bias;   // [out_f] or null
   bool relu;
+  const float* packed = nullptr;  // w packed by pack_weight, or null (GemmEpilogue::packed_b)
 };
 
 // Floats of work buffer linear_chain needs: two activations of the widest inner layer.

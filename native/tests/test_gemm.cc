@@ -563,6 +563,97 @@ void test_linear_chain(tg::Isa isa) {
   tg::set_active_isa(tg::detect_isa());
 }
 
+// pack_weight + GemmEpilogue::packed_b: bitwise the product that packs W itself, for row counts
+// on both sides of the dot-product limit, widths below, at and past the 16- and 32-column
+// micro-panels, depths of one and several K blocks (784: blocks of 200 and 184), 1 and 3 threads,
+// with bias and ReLU; and a buffer packed for another shape or another ISA's layout is not used.
+void test_packed_weight(tg::Isa isa) {
+  tg::set_active_isa(isa);
+  std::mt19937 rng(23);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  tg::ThreadPool p1(1), p3(3);
+  const int64_t ms[] = {9, 13, 150, 301};
+  const int64_t ns[] = {1, 10, 16, 17, 33, 512};
+  const int64_t ks[] = {1, 7, 256, 300, 784};
+  for (int64_t n : ns) {
+    for (int64_t k : ks) {
+      std::vector<float> w(n * k), bias(n);
+      for (float& v : w) v = dist(rng);
+      for (float& v : bias) v = dist(rng);
+      const int64_t size = tg::packed_weight_floats(n, k);
+      // A NaN-filled buffer: any float the product reads that pack_weight did not write shows.
+      std::vector<float> storage(size + 16, kNaN);
+      float* packed = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(storage.data()) + 63) & ~uintptr_t(63));
+      if (packed + size > storage.data() + storage.size()) packed = storage.data();
+      tg::pack_weight(n, k, w.data(), packed);
+      for (int64_t m : ms) {
+        std::vector<float> a(m * k);
+        for (float& v : a) v = dist(rng);
+        for (int variant = 0; variant < 2; ++variant) {
+          tg::GemmEpilogue plain;
+          plain.bias = variant ? bias.data() : nullptr;
+          plain.relu = variant == 1;
+          tg::GemmEpilogue with = plain;
+          with.packed_b = packed;
+          for (tg::ThreadPool* pool : {&p1, &p3}) {
+            std::vector<float> want(m * n, kSentinel), got(m * n, kSentinel);
+            warm(pool);
+            tg::sgemm(false, true, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f, want.data(), n, &plain, pool);
+            tg::sgemm(false, true, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f, got.data(), n, &with, pool);
+            char buf[200];
+            std::snprintf(buf, sizeof(buf), "packed weight %lldx%lldx%lld %s, %d threads, isa=%s: the bits of W packed per call",
+                          (long long)m, (long long)n, (long long)k, variant ? "bias+relu" : "plain", pool->threads(),
+                          tg::isa_name(tg::active_isa()));
+            check(std::memcmp(want.data(), got.data(), want.size() * 4) == 0, buf);
+          }
+        }
+      }
+    }
+  }
+  // Packed for [16, 300], used for a [17, 300] product (wrong header): ignored, not read.
+  {
+    const int64_t m = 20, k = 300;
+    std::vector<float> w(17 * k), a(m * k);
+    for (float& v : w) v = dist(rng);
+    for (float& v : a) v = dist(rng);
+    std::vector<float> packed(tg::packed_weight_floats(16, k));
+    tg::pack_weight(16, k, w.data(), packed.data());
+    tg::GemmEpilogue with;
+    with.packed_b = packed.data();
+    std::vector<float> want(m * 17), got(m * 17);
+    tg::sgemm(false, true, m, 17, k, 1.0f, a.data(), k, w.data(), k, 0.0f, want.data(), 17, nullptr, &p1);
+    tg::sgemm(false, true, m, 17, k, 1.0f, a.data(), k, w.data(), k, 0.0f, got.data(), 17, &with, &p1);
+    check(std::memcmp(want.data(), got.data(), want.size() * 4) == 0, "a weight packed for another shape is not used");
+  }
+  tg::set_active_isa(tg::detect_isa());
+}
+
+// Packed under one ISA, multiplied under another with another micro-panel width: not used.
+void test_packed_weight_other_isa(tg::Isa pack_isa, tg::Isa use_isa) {
+  std::mt19937 rng(29);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  tg::ThreadPool p1(1);
+  const int64_t m = 40, n = 64, k = 300;
+  std::vector<float> w(n * k), a(m * k), garbage(n * k);
+  for (float& v : w) v = dist(rng);
+  for (float& v : a) v = dist(rng);
+  for (float& v : garbage) v = dist(rng);
+  tg::set_active_isa(pack_isa);
+  // Packed from other values: if the product used it, C would show it.
+  std::vector<float> packed(tg::packed_weight_floats(n, k) + 64);
+  tg::pack_weight(n, k, garbage.data(), packed.data());
+  tg::set_active_isa(use_isa);
+  tg::GemmEpilogue with;
+  with.packed_b = packed.data();
+  std::vector<float> want(m * n), got(m * n);
+  tg::sgemm(false, true, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f, want.data(), n, nullptr, &p1);
+  tg::sgemm(false, true, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f, got.data(), n, &with, &p1);
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "a weight packed at %s is not used at %s", tg::isa_name(pack_isa), tg::isa_name(use_isa));
+  check(std::memcmp(want.data(), got.data(), want.size() * 4) == 0, buf);
+  tg::set_active_isa(tg::detect_isa());
+}
+
 // GemmSplit::Rows (a weight gradient's split): the 1-thread bits on 2 and 3 threads (a C of one
 // row panel, 10 rows, is split as any other product).
 void test_split_rows(tg::Isa isa) {
@@ -890,6 +981,16 @@ int main() {
   test_gemv_directions(tg::detect_isa());
   test_linear_chain(tg::Isa::Scalar);
   test_linear_chain(tg::detect_isa());
+  test_packed_weight(tg::Isa::Scalar);
+  if (tg::detect_isa() == tg::Isa::Avx2 || tg::detect_isa() == tg::Isa::Avx512) {
+    test_packed_weight(tg::Isa::Avx2);
+    test_packed_weight_other_isa(tg::Isa::Avx2, tg::Isa::Scalar);
+  }
+  if (tg::detect_isa() == tg::Isa::Avx512) {
+    test_packed_weight(tg::Isa::Avx512);
+    test_packed_weight_other_isa(tg::Isa::Avx512, tg::Isa::Avx2);
+  }
+  if (tg::detect_isa() == tg::Isa::Neon) test_packed_weight(tg::Isa::Neon);
   test_split_tuner_policy();
   test_split_rows(tg::Isa::Scalar);
   test_split_rows(tg::detect_isa());

@@ -14,6 +14,8 @@ export interface ChainLayer {
   readonly w: Float32Array;
   readonly bias: Float32Array | null;
   readonly relu: boolean;
+  /** w packed by Backend.packWeight, or absent/null (see Backend.linear's `packed`). */
+  readonly packed?: Float32Array | null;
 }
 
 /** The most layers one Backend.linearChain call takes. */
@@ -127,7 +129,22 @@ export interface Backend {
    * [out, in]), bias of length n or null, act = ReLU when `relu`, else identity. The native
    * backend applies bias and ReLU while C is still in registers.
    */
-  linear(m: number, n: number, k: number, a: Float32Array, b: Float32Array, bias: Float32Array | null, relu: boolean, c: Float32Array): void;
+  linear(
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array | null,
+    relu: boolean,
+    c: Float32Array,
+    /**
+     * b as Backend.packWeight(n, k, b) packed it, holding b's current values: read instead of
+     * packing b again. A backend without packWeight ignores it, and so does the native one for a
+     * buffer packed for another layout (the ISA changed since); the result is the same bits.
+     */
+    packed?: Float32Array | null,
+  ): void;
 
   /**
    * The Linear backward in one call, for an output gradient g [rows, outF]. With y (a ReLU
@@ -393,4 +410,15 @@ export interface Backend {
    * (emptyCache() calls it). Only the native backend keeps any.
    */
   releaseScratch?(): number;
+
+  /**
+   * A Linear weight w [n, k] packed once into the layout the GEMM reads, for `linear`'s and
+   * `linearChain`'s packed argument: a product otherwise packs its weight again on every call (a
+   * quarter of a batch-32 forward). Only the native backend has it; the result is valid while w
+   * keeps its values and the ISA does not change (src/ops/packed-weights.ts keeps them current).
+   */
+  packWeight?(n: number, k: number, w: Float32Array): Float32Array;
+
+  /** Products with fewer rows read the weight itself (dot products): packing it gains nothing. */
+  readonly packedWeightMinRows?: number;
 }

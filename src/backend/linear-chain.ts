@@ -21,7 +21,7 @@ export function composedLinearChain(
     for (let i = 0; i < layers.length; i++) {
       const l: ChainLayer = layers[i]!;
       const y = i === layers.length - 1 ? out : allocFloat32('linearChain', rows * l.outF, false);
-      linear(rows, l.outF, k, input, l.w, l.bias, l.relu, y);
+      linear(rows, l.outF, k, input, l.w, l.bias, l.relu, y, l.packed);
       if (y !== out) between.push(y);
       input = y;
       k = l.outF;

@@ -7,6 +7,7 @@ import * as jsGather from './js/gather.js';
 import * as jsRandom from './js/random.js';
 import { composedLinearChain } from './linear-chain.js';
 import { packageRoot } from './root.js';
+import { freshFloat32 } from '../shape.js';
 
 /** The functions the addon (native/addon.cc) exports. Every one validates its arguments. */
 /** Adam's hyper-parameters as the addon's adamStep and adamSteps take them, in their order. */
@@ -33,14 +34,26 @@ export interface NativeAddon {
     c: Float32Array,
     bias: Float32Array | null,
     relu: boolean,
+    packedB?: Float32Array | null,
   ): void;
+  /** packWeight's size for a weight [n, k]; absent from binaries built before packed weights. */
+  packedWeightSize?(n: number, k: number): number;
+  packWeight?(n: number, k: number, w: Float32Array, dst: Float32Array): void;
+  packedWeightMinRows?(): number;
   /** Same signature as Backend.linearBackward; absent from binaries built before it existed. */
   linearBackward?: Backend['linearBackward'];
   /**
    * Backend.linearChain with the layers spread as (outF, w, bias) triples after the ReLU bit mask
    * (one N-API call reads its arguments faster than array elements); absent from older binaries.
    */
-  linearChain?(rows: number, inF: number, x: Float32Array, out: Float32Array, reluMask: number, ...layers: (number | Float32Array | null)[]): void;
+  linearChain?(
+    rows: number,
+    inF: number,
+    x: Float32Array,
+    out: Float32Array,
+    reluMask: number,
+    ...layers: (number | Float32Array | null | (Float32Array | null)[])[]
+  ): void;
   // Same signatures as the Backend methods they serve.
   binary: Backend['binary'];
   unary: Backend['unary'];
@@ -163,22 +176,39 @@ function composedLinearBackward(a: NativeAddon): Backend['linearBackward'] {
 export const ADAM_SLOTS_PER_CALL = 4096;
 
 /** Backend.linearChain through the addon's one-call entry. */
-function nativeLinearChain(entry: NonNullable<NativeAddon['linearChain']>): Backend['linearChain'] {
+function nativeLinearChain(entry: NonNullable<NativeAddon['linearChain']>, packs: boolean): Backend['linearChain'] {
   return (rows, inF, x, layers, out) => {
-    const args: (number | Float32Array | null)[] = [];
+    const args: (number | Float32Array | null | (Float32Array | null)[])[] = [];
     let mask = 0;
+    let packed: (Float32Array | null)[] | null = null;
     for (let i = 0; i < layers.length; i++) {
       const l = layers[i]!;
       args.push(l.outF, l.w, l.bias);
       if (l.relu) mask |= 1 << i;
+      if (packs && l.packed) (packed ??= layers.map(() => null))[i] = l.packed;
     }
+    // The packed weights as one trailing array, only when there are any (and the binary reads it).
+    if (packed !== null) args.push(packed);
     entry(rows, inF, x, out, mask, ...args);
+  };
+}
+
+/** Backend.packWeight through the addon, into an array of the library's (aligned, as every large one). */
+function nativePackWeight(a: NativeAddon): Backend['packWeight'] {
+  if (typeof a.packWeight !== 'function' || typeof a.packedWeightSize !== 'function') return undefined;
+  return (n, k, w) => {
+    const dst = freshFloat32(a.packedWeightSize!(n, k));
+    a.packWeight!(n, k, w, dst);
+    return dst;
   };
 }
 
 /** The native backend: the addon's kernels behind the Backend interface. */
 export function nativeBackend(a: NativeAddon): Backend {
-  const linear: Backend['linear'] = (m, n, k, x, w, bias, relu, c) => a.gemm(false, true, m, n, k, 1, x, w, 0, c, bias, relu);
+  const packs = typeof a.packWeight === 'function';
+  const linear: Backend['linear'] = packs
+    ? (m, n, k, x, w, bias, relu, c, packed) => a.gemm(false, true, m, n, k, 1, x, w, 0, c, bias, relu, packed ?? null)
+    : (m, n, k, x, w, bias, relu, c) => a.gemm(false, true, m, n, k, 1, x, w, 0, c, bias, relu);
   return {
     name: 'native',
     info: () => {
@@ -188,7 +218,10 @@ export function nativeBackend(a: NativeAddon): Backend {
     gemm: (transA, transB, m, n, k, alpha, x, y, beta, c) => a.gemm(transA, transB, m, n, k, alpha, x, y, beta, c, null, false),
     linear,
     linearBackward: a.linearBackward?.bind(a) ?? composedLinearBackward(a),
-    linearChain: typeof a.linearChain === 'function' ? nativeLinearChain(a.linearChain.bind(a)) : composedLinearChain(linear),
+    linearChain: typeof a.linearChain === 'function' ? nativeLinearChain(a.linearChain.bind(a), packs) : composedLinearChain(linear),
+    packWeight: nativePackWeight(a),
+    // Read once: it moves only with setIsa (tests), and then only what is worth packing changes.
+    packedWeightMinRows: typeof a.packedWeightMinRows === 'function' ? a.packedWeightMinRows() : undefined,
     setNumThreads: (n) => a.setNumThreads(n),
     binary: (op, x, xs, y, ys, out, os) => a.binary(op, x, xs, y, ys, out, os),
     unary: (op, x, out, p0, p1) => a.unary(op, x, out, p0, p1),

@@ -3,6 +3,7 @@ import { type ChainLayer, MAX_CHAIN_LAYERS } from '../backend/backend.js';
 import { getBackend } from '../backend/index.js';
 import { MAX_ELEMENTS, shapeStr, sizeOf } from '../shape.js';
 import { type Tensor, tensorProblem } from '../tensor.js';
+import { packedWeight } from './packed-weights.js';
 import { requireTensor } from './args.js';
 import { empty, scratch } from './util.js';
 
@@ -41,7 +42,9 @@ function linearOp(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | u
   const rows = flat ? x.shape[0]! : sizeOf(x.shape.slice(0, -1));
   // Every element is written by the kernel (a GEMM with beta = 0): a recycled array will do.
   const y = scratch(flat ? [rows, outF] : [...x.shape.slice(0, -1), outF], op);
-  if (y.size > 0) getBackend().linear(rows, outF, inF, x._buf, weight._buf, bias ? bias._buf : null, relu, y._buf);
+  if (y.size > 0) {
+    getBackend().linear(rows, outF, inF, x._buf, weight._buf, bias ? bias._buf : null, relu, y._buf, packedWeight(weight, rows));
+  }
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(y, op, inputs, linearReads(x, weight, relu ? y : null), (g) => {
     if (y.size === 0) return bias ? [empty(x.shape, op), empty(weight.shape, op), empty(bias.shape, op)] : [empty(x.shape, op), empty(weight.shape, op)];
@@ -121,6 +124,11 @@ export function linearChain(x: Tensor, steps: readonly ChainStep[]): Tensor | nu
     k = outF;
   }
   const rows = x.size / inF;
+  // Once every layer passed its checks (a call that returns null packs nothing).
+  for (let i = 0; i < layers.length; i++) {
+    const packed = packedWeight(steps[i]!.weight, rows);
+    if (packed !== null) layers[i] = { ...layers[i]!, packed };
+  }
   const y = scratch(x.ndim === 2 ? [rows, k] : [...x.shape.slice(0, -1), k], 'linearChain');
   getBackend().linearChain(rows, inF, x._buf, layers, y._buf);
   return y;

@@ -1,0 +1,89 @@
+import { isGradEnabled } from '../autograd.js';
+import type { Backend } from '../backend/backend.js';
+import { getBackend } from '../backend/index.js';
+import { onEmptyCache } from '../pool.js';
+import type { Tensor } from '../tensor.js';
+
+/**
+ * Linear weights kept packed for inference. Without a graph (noGrad, predict, evaluation), a
+ * product of enough rows reads its weight from a copy packed once in the layout the native GEMM
+ * reads, instead of packing the weight again on every call (a quarter of a batch-32 forward, half
+ * of a batch-9 one): what onnxruntime does when it creates a session.
+ *
+ * A copy is used only while it holds the weight's values: it is remade when the weight's version
+ * counter moved (every library write: optimizer steps, copy_, loadStateDict, markModified) or its
+ * array changed, and never made for a weight whose array user code may hold (`.data` was read, or
+ * it came from outside, as `new Tensor(array)`): such an array can change without the counter
+ * knowing, and re-checking its values would cost as much as packing it. While a graph is recorded
+ * (training) nothing is packed: the weights change every step.
+ *
+ * The copies take as much memory as the weights; they go with their weights, and emptyCache()
+ * drops them all (the next inference call packs again). TENSORGRAD_PACK_WEIGHTS=0 turns this off.
+ */
+
+interface Packed {
+  /** The packed copy; null once emptyCache() dropped it. */
+  array: Float32Array | null;
+  /** What it was packed from: the weight's array and version, through this backend. */
+  source: Float32Array;
+  version: number;
+  backend: Backend;
+}
+
+const cache = new WeakMap<Tensor, Packed>();
+/** Every entry, weakly, so emptyCache() can drop their arrays (the WeakMap cannot be walked). */
+const entries = new Set<WeakRef<Packed>>();
+let pruneAt = 64;
+let made = 0;
+
+const enabled = process.env['TENSORGRAD_PACK_WEIGHTS'] !== '0';
+
+onEmptyCache(() => {
+  for (const ref of entries) {
+    const e = ref.deref();
+    if (e !== undefined) e.array = null;
+  }
+  entries.clear();
+});
+
+/**
+ * The packed copy of `weight` ([n, k], a Linear layer's) for a product of `rows` rows without a
+ * graph, made now if needed; null where none is used (a graph is being recorded, the backend
+ * cannot pack, too few rows to read it, or the weight's array may be written behind the library's
+ * back).
+ */
+export function packedWeight(weight: Tensor, rows: number): Float32Array | null {
+  if (!enabled) return null;
+  const be = getBackend();
+  if (be.packWeight === undefined || be.packedWeightMinRows === undefined || rows < be.packedWeightMinRows || isGradEnabled()) return null;
+  const st = weight._storage;
+  if (st.exposed) return null;
+  const source = weight._buf;
+  const hit = cache.get(weight);
+  if (hit !== undefined && hit.array !== null && hit.version === st.version && hit.source === source && hit.backend === be) {
+    return hit.array;
+  }
+  const [n, k] = weight.shape as [number, number];
+  const array = be.packWeight(n, k, source);
+  made++;
+  if (hit !== undefined) {
+    hit.array = array;
+    hit.source = source;
+    hit.version = st.version;
+    hit.backend = be;
+    return array;
+  }
+  const entry: Packed = { array, source, version: st.version, backend: be };
+  cache.set(weight, entry);
+  entries.add(new WeakRef(entry));
+  if (entries.size >= pruneAt) {
+    for (const ref of entries) if (ref.deref() === undefined) entries.delete(ref);
+    pruneAt = Math.max(64, 2 * entries.size);
+  }
+  return array;
+}
+
+/** @internal How many packed copies have been made in this process (tests). */
+export function packedWeightsMade(): number {
+  return made;
+}
