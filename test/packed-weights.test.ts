@@ -124,11 +124,9 @@ describeBackends('packed weights for inference', (backend) => {
     expect(after.packedWay).toEqual(after.plainWay);
     expect(after.packedWay).not.toEqual(packedWay);
     // And a weight made from the caller's own array counts as held from the start.
-    const own = frozen(new tg.Linear(40, 24));
-    own.weight = new tg.Tensor(Float32Array.from({ length: 24 * 40 }, (_, i) => Math.sin(i)), [24, 40]);
-    own.weight.requiresGrad = false;
+    const own = new tg.Tensor(Float32Array.from({ length: 24 * 40 }, (_, i) => Math.sin(i)), [24, 40]);
     const n = packedWeightsMade();
-    tg.noGrad(() => own.forward(x));
+    tg.noGrad(() => tg.linear(x, own));
     expect(packedWeightsMade()).toBe(n);
   });
 
@@ -150,6 +148,36 @@ describeBackends('packed weights for inference', (backend) => {
     tg.emptyCache();
     expect(values(tg.noGrad(() => model.forward(x)))).toEqual(first);
     expect(packedWeightsMade() - made).toBe(packs() ? 2 : 0);
+  });
+});
+
+describeBackends('packed weights in async inference', (backend) => {
+  const packs = () => backend().packWeight !== undefined && loadAddon()?.runAsync !== undefined;
+
+  it('predictAsync reads packed copies of the weights of the moment of the call, with predict\'s bits', async () => {
+    tg.manualSeed(10);
+    const model = tg.mlp({ inputs: 60, hidden: [48, 32], outputs: 10 });
+    const x = tg.randn([40, 60]);
+    const y = tg.tensor(Float32Array.from({ length: 40 }, (_, i) => i % 10), [40]);
+    const opt = new tg.Adam(model.parameters(), { lr: 0.05 });
+    const before = packedWeightsMade();
+    const want0 = values(tg.predict(model, x));
+    expect(values(await model.predictAsync(x))).toEqual(want0);
+    // One copy per weight for predict, one per weight's snapshot for predictAsync.
+    if (packs()) expect(packedWeightsMade() - before).toBe(6);
+    // A call in flight keeps the weights of its start while training moves them.
+    const pending = model.predictAsync(x);
+    opt.zeroGrad();
+    tg.crossEntropy(model.forward(x), y).backward();
+    opt.step();
+    expect(values(await pending)).toEqual(want0);
+    const want1 = values(tg.predict(model, x));
+    expect(want1).not.toEqual(want0);
+    expect(values(await model.predictAsync(x))).toEqual(want1);
+    // Batches of 8 rows or fewer pack nothing.
+    const made = packedWeightsMade();
+    expect(values(await model.predictAsync(x.slice(0, 8)))).toEqual(values(tg.predict(model, x.slice(0, 8))));
+    expect(packedWeightsMade()).toBe(made);
   });
 });
 

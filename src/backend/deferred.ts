@@ -33,6 +33,7 @@ import { type Storage, type Tensor, setAccessGuard, setBufHook, setDisposeHook }
 import type { Backend } from './backend.js';
 import { getBackend, setBackend } from './index.js';
 import { composedLinearChain } from './linear-chain.js';
+import { packedFrozen } from '../ops/packed-weights.js';
 import { type NativeAddon, loadAddon } from './native.js';
 
 /** One kernel call in the addon's argument order: [kernel name, ...arguments]. */
@@ -228,7 +229,13 @@ function recorder(b: Batch): Backend {
     b.record(
       [c],
       () => real.linear(m, n, k, x, w, bias, relu, c),
-      () => ['gemm', false, true, m, n, k, 1, b.input(x), b.input(w), 0, c, b.maybeInput(bias), relu],
+      () => {
+        const wc = b.input(w);
+        // A private copy (pinned or snapshot) never changes, so its packed form stays valid; an
+        // array of the batch's own may still be written by a queued kernel.
+        const packed = wc !== w ? packedFrozen(wc, n, k, m, real) : null;
+        return ['gemm', false, true, m, n, k, 1, b.input(x), wc, 0, c, b.maybeInput(bias), relu, packed];
+      },
     );
   return {
     name: real.name,

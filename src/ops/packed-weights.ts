@@ -31,6 +31,8 @@ interface Packed {
 }
 
 const cache = new WeakMap<Tensor, Packed>();
+/** Packed copies of arrays that never change (the async path's snapshots of weights), by array. */
+const frozenCache = new WeakMap<Float32Array, Packed>();
 /** Every entry, weakly, so emptyCache() can drop their arrays (the WeakMap cannot be walked). */
 const entries = new Set<WeakRef<Packed>>();
 let pruneAt = 64;
@@ -75,11 +77,37 @@ export function packedWeight(weight: Tensor, rows: number): Float32Array | null 
   }
   const entry: Packed = { array, source, version: st.version, backend: be };
   cache.set(weight, entry);
+  remember(entry);
+  return array;
+}
+
+function remember(entry: Packed): void {
   entries.add(new WeakRef(entry));
   if (entries.size >= pruneAt) {
     for (const ref of entries) if (ref.deref() === undefined) entries.delete(ref);
     pruneAt = Math.max(64, 2 * entries.size);
   }
+}
+
+/**
+ * The packed copy of `w` ([n, k]), an array whose values never change from now on (predictAsync's
+ * snapshot of a weight: a new version gets a new snapshot), for a product of `rows` rows through
+ * backend `be`; null where none is used. Packed on the calling (JS) thread, once per snapshot.
+ */
+export function packedFrozen(w: Float32Array, n: number, k: number, rows: number, be: Backend): Float32Array | null {
+  if (!enabled || be.packWeight === undefined || be.packedWeightMinRows === undefined || rows < be.packedWeightMinRows) return null;
+  const hit = frozenCache.get(w);
+  if (hit !== undefined && hit.array !== null && hit.backend === be) return hit.array;
+  const array = be.packWeight(n, k, w);
+  made++;
+  if (hit !== undefined) {
+    hit.array = array;
+    hit.backend = be;
+    return array;
+  }
+  const entry: Packed = { array, source: w, version: 0, backend: be };
+  frozenCache.set(w, entry);
+  remember(entry);
   return array;
 }
 
