@@ -175,12 +175,13 @@ bool overlaps(const F32& a, const F32& b) {
 // A weight packed by packWeight for an NT product with op(B) n×k, or null: argument i when given
 // (optional). One packed for another shape or by another ISA's layout (setIsa since) is not used:
 // the product packs B itself.
-const float* packed_arg(const Args& info, size_t i, const char* fn, const char* name, int64_t n, int64_t k,
-                        const F32& out) {
+// Returns it with its length, or {nullptr, -1} when absent or not usable.
+F32 packed_arg(const Args& info, size_t i, const char* fn, const char* name, int64_t n, int64_t k, const F32& out) {
   F32 pk = f32(info, i, fn, name, true);
-  if (pk.length < 0) return nullptr;
+  if (pk.length < 0) return pk;
   if (overlaps(pk, out)) fail(info.Env(), fn, std::string(name) + " must not overlap the output");
-  return tg::packed_weight_fits(pk.data, pk.length, n, k) ? pk.data : nullptr;
+  if (!tg::packed_weight_fits(pk.data, pk.length, n, k)) return {nullptr, -1};
+  return pk;
 }
 
 // gemm(transA, transB, m, n, k, alpha, a, b, beta, c, bias|null, relu[, packedB|null]): packedB
@@ -205,10 +206,11 @@ auto prepare_gemm(const Args& info, tg::ThreadPool* pool) {
   tg::GemmEpilogue ep;
   ep.bias = bias.length >= 0 ? bias.data : nullptr;
   ep.relu = relu;
-  if (info.Length() > 12) {
-    const float* pk = packed_arg(info, 12, fn, "packedB", n, k, c);
-    if (pk != nullptr && !tb) fail(env, fn, "packedB is for products with transB only");
-    ep.packed_b = pk;
+  if (info.Length() > 12 && !info[12].IsNull() && !info[12].IsUndefined()) {
+    if (!tb) fail(env, fn, "packedB is for products with transB only");
+    const F32 pk = packed_arg(info, 12, fn, "packedB", n, k, c);
+    ep.packed_b = pk.data;
+    ep.packed_b_floats = pk.length < 0 ? 0 : pk.length;
   }
   const int64_t lda = std::max<int64_t>(1, ta ? m : k), ldb = std::max<int64_t>(1, tb ? k : n);
   return [=]() {
@@ -923,7 +925,9 @@ class Addon : public Napi::Addon<Addon> {
       layers[i] = {out_f, w.data, b.length >= 0 ? b.data : nullptr, ((mask >> i) & 1) != 0};
       if (with_packed) {
         const Args one(env, packed_list, static_cast<uint32_t>(i));
-        layers[i].packed = packed_arg(one, 0, fn, kPacked[i], out_f, k, out);
+        const F32 pk = packed_arg(one, 0, fn, kPacked[i], out_f, k, out);
+        layers[i].packed = pk.data;
+        layers[i].packed_floats = pk.length < 0 ? 0 : pk.length;
       }
       if (i + 1 < n_layers) widest = std::max(widest, out_f);
       k = out_f;

@@ -8,7 +8,8 @@ import { describeBackends } from './helpers/backends.js';
 // Inference keeps Linear weights packed in the native GEMM's layout (src/ops/packed-weights.ts).
 // What must hold: the same bits as packing per call, a copy never used once its weight changed,
 // none made where it could go stale unseen (user code holds the array) or where it cannot pay
-// (a graph is recorded, too few rows, the TypeScript backend).
+// (a graph is recorded, too few rows, a weight met only once, the TypeScript backend). A weight
+// is packed the second time a call meets it unchanged.
 
 const defaultThreads = tg.backendInfo().threads;
 afterEach(() => tg.emptyCache());
@@ -60,15 +61,29 @@ describeBackends('packed weights for inference', (backend) => {
     if (packs()) expect(packedWeightsMade()).toBeGreaterThan(0);
   });
 
-  it('are packed once per weight and reused while the weights keep their values', () => {
+  it('are packed at the second call that meets a weight unchanged, once, and reused after', () => {
     tg.manualSeed(4);
     const model = frozen(tg.mlp({ inputs: 64, hidden: [48], outputs: 10 }));
     const x = tg.randn([20, 64]);
     const start = packedWeightsMade();
     const first = values(tg.noGrad(() => model.forward(x)));
+    expect(packedWeightsMade() - start).toBe(0);
+    expect(values(tg.noGrad(() => model.forward(x)))).toEqual(first);
     expect(packedWeightsMade() - start).toBe(packs() && 20 >= minRows() ? 2 : 0);
     for (let i = 0; i < 3; i++) expect(values(tg.noGrad(() => model.forward(x)))).toEqual(first);
     expect(packedWeightsMade() - start).toBe(packs() && 20 >= minRows() ? 2 : 0);
+  });
+
+  it('are not made for a weight computed afresh for every call', () => {
+    tg.manualSeed(11);
+    const base = tg.randn([24, 40]);
+    const x = tg.randn([32, 40]);
+    const before = packedWeightsMade();
+    for (let i = 0; i < 4; i++) {
+      const w = base.mul(0.5 + i);
+      expect(values(tg.noGrad(() => tg.linear(x, w)))).toEqual(values(tg.linear(x, w)));
+    }
+    expect(packedWeightsMade()).toBe(before);
   });
 
   it('are repacked after an optimizer step, copy_, loadStateDict and markModified, never used stale', () => {
@@ -77,11 +92,14 @@ describeBackends('packed weights for inference', (backend) => {
     const x = tg.randn([32, 40]);
     const y = tg.tensor(Float32Array.from({ length: 32 }, (_, i) => i % 10), [32]);
     const opt = new tg.Adam(model.parameters(), { lr: 0.05 });
+    // Two calls without a graph: the first meets the changed weights, the second packs them.
     const check = (what: string) => {
+      const firstWay = values(tg.noGrad(() => model.forward(x)));
       const packedWay = values(tg.noGrad(() => model.forward(x)));
       for (const p of model.parameters()) p.requiresGrad = false;
       const plainWay = values(model.forward(x));
       for (const p of model.parameters()) p.requiresGrad = true;
+      expect(firstWay, what).toEqual(plainWay);
       expect(packedWay, what).toEqual(plainWay);
     };
     check('before training');
@@ -114,9 +132,10 @@ describeBackends('packed weights for inference', (backend) => {
     const [w0] = model.parameters();
     const data = w0!.data; // user code now holds layer 0's array
     const before = packedWeightsMade();
+    bothWays(model, x);
     const { packedWay, plainWay } = bothWays(model, x);
     expect(packedWay).toEqual(plainWay);
-    // Only the other layer's weight was packed.
+    // Only the other layer's weight was packed (at the second call).
     expect(packedWeightsMade() - before).toBe(packs() ? 1 : 0);
     data[0]! += 0.5;
     data[17]! -= 0.25;
@@ -126,7 +145,7 @@ describeBackends('packed weights for inference', (backend) => {
     // And a weight made from the caller's own array counts as held from the start.
     const own = new tg.Tensor(Float32Array.from({ length: 24 * 40 }, (_, i) => Math.sin(i)), [24, 40]);
     const n = packedWeightsMade();
-    tg.noGrad(() => tg.linear(x, own));
+    for (let i = 0; i < 3; i++) tg.noGrad(() => tg.linear(x, own));
     expect(packedWeightsMade()).toBe(n);
   });
 
@@ -144,6 +163,7 @@ describeBackends('packed weights for inference', (backend) => {
     const model = frozen(tg.mlp({ inputs: 40, hidden: [24], outputs: 10 }));
     const x = tg.randn([16, 40]);
     const first = values(tg.noGrad(() => model.forward(x)));
+    expect(values(tg.noGrad(() => model.forward(x)))).toEqual(first);
     const made = packedWeightsMade();
     tg.emptyCache();
     expect(values(tg.noGrad(() => model.forward(x)))).toEqual(first);
@@ -163,6 +183,9 @@ describeBackends('packed weights in async inference', (backend) => {
     const before = packedWeightsMade();
     const want0 = values(tg.predict(model, x));
     expect(values(await model.predictAsync(x))).toEqual(want0);
+    expect(packedWeightsMade() - before).toBe(0); // each weight and snapshot met once
+    expect(values(tg.predict(model, x))).toEqual(want0);
+    expect(values(await model.predictAsync(x))).toEqual(want0);
     // One copy per weight for predict, one per weight's snapshot for predictAsync.
     if (packs()) expect(packedWeightsMade() - before).toBe(6);
     // A call in flight keeps the weights of its start while training moves them.
@@ -178,6 +201,18 @@ describeBackends('packed weights in async inference', (backend) => {
     const made = packedWeightsMade();
     expect(values(await model.predictAsync(x.slice(0, 8)))).toEqual(values(tg.predict(model, x.slice(0, 8))));
     expect(packedWeightsMade()).toBe(made);
+  });
+
+  it('predictAsync packs nothing for a weight whose array user code holds (it is copied afresh per call)', async () => {
+    tg.manualSeed(12);
+    const model = tg.mlp({ inputs: 60, hidden: [48], outputs: 10 });
+    for (const p of model.parameters()) void p.data; // user code now holds every array
+    const x = tg.randn([40, 60]);
+    // Several passes per call (batches of 16): each pass of a call reads the same pinned copies.
+    const want = values(tg.predict(model, x, { batchSize: 16 }));
+    const before = packedWeightsMade();
+    for (let i = 0; i < 3; i++) expect(values(await tg.predictAsync(model, x, { batchSize: 16 }))).toEqual(want);
+    expect(packedWeightsMade()).toBe(before);
   });
 });
 

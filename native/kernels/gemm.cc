@@ -134,6 +134,16 @@ constexpr uint32_t kPackedMagic = 0x42504754;  // "TGPB"
 constexpr int64_t kPackedHeaderFloats = 16;
 static_assert(sizeof(PackedHeader) <= kPackedHeaderFloats * sizeof(float), "the header fits its 64 bytes");
 
+// Floats per K block of a packed weight: every micro-panel at the longest block's depth.
+int64_t packed_kstride(const Kernels& K, int64_t n, int64_t kc) { return (n + K.blk.nr - 1) / K.blk.nr * K.blk.nr * kc; }
+
+// Floats of a pack_weight buffer for W [n, k] in K's layout.
+int64_t packed_floats_for(const Kernels& K, int64_t n, int64_t k) {
+  if (n <= 0 || k <= 0) return kPackedHeaderFloats;
+  const int64_t kc = k_block(K, k);
+  return kPackedHeaderFloats + (k + kc - 1) / kc * packed_kstride(K, n, kc) + gemm::kPackSlack;
+}
+
 // Whether a pack_weight buffer's header says it was packed for this shape in K's layout.
 bool header_matches(const float* p, const Kernels& K, int64_t n, int64_t k) {
   PackedHeader h;
@@ -141,9 +151,6 @@ bool header_matches(const float* p, const Kernels& K, int64_t n, int64_t k) {
   return h.magic == kPackedMagic && h.nr == static_cast<uint32_t>(K.blk.nr) && h.n == n && h.k == k &&
          h.kc == k_block(K, k);
 }
-
-// Floats per K block of a packed weight: every micro-panel at the longest block's depth.
-int64_t packed_kstride(const Kernels& K, int64_t n, int64_t kc) { return (n + K.blk.nr - 1) / K.blk.nr * K.blk.nr * kc; }
 
 // Address of op(A)(i, p) and op(B)(p, j).
 inline const float* a_at(const Problem& P, int64_t i, int64_t p) {
@@ -443,7 +450,10 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
   P.relu = relu;
   P.kr = &K;
   P.kc = k_block(K, k);
-  if (transB && ep != nullptr && ep->packed_b != nullptr && header_matches(ep->packed_b, K, n, k)) {
+  // The length too, against the table in use here: a buffer checked under another ISA (an async
+  // command queued before setIsa) with a header forged to match would be read past its end.
+  if (transB && ep != nullptr && ep->packed_b != nullptr && ep->packed_b_floats >= packed_floats_for(K, n, k) &&
+      header_matches(ep->packed_b, K, n, k)) {
     P.packed_b = ep->packed_b + kPackedHeaderFloats;
     P.packed_kstride = packed_kstride(K, n, P.kc);
   }
@@ -506,12 +516,7 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
   split_tuner().record(key, way, dt.count());
 }
 
-int64_t packed_weight_floats(int64_t n, int64_t k) {
-  if (n <= 0 || k <= 0) return kPackedHeaderFloats;
-  const Kernels& K = kernels_for(active_kernels(), n);
-  const int64_t kc = k_block(K, k);
-  return kPackedHeaderFloats + (k + kc - 1) / kc * packed_kstride(K, n, kc) + gemm::kPackSlack;
-}
+int64_t packed_weight_floats(int64_t n, int64_t k) { return packed_floats_for(kernels_for(active_kernels(), n), n, k); }
 
 void pack_weight(int64_t n, int64_t k, const float* w, float* dst) {
   const Kernels& K = kernels_for(active_kernels(), n);

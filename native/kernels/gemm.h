@@ -16,8 +16,10 @@ struct GemmEpilogue {
   bool relu = false;
   // For transB only: B (n×k) already packed by pack_weight, read instead of packing it again. A
   // buffer packed for another shape or by another ISA's layout is not used (B is packed as usual),
-  // so it can never change a result; one packed from other values than B's would.
+  // so it can never change a result; one packed from other values than B's would. packed_b_floats
+  // is its length: a buffer shorter than the layout sgemm would read it in is not used either.
   const float* packed_b = nullptr;
+  int64_t packed_b_floats = 0;
 };
 
 // How sgemm may cut C between threads: as its cost model and timings choose (Any), or into runs

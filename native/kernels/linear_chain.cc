@@ -25,6 +25,7 @@ void linear_chain(int64_t rows, int64_t in_f, const float* x, int n_layers, cons
     ep.bias = l.bias;
     ep.relu = l.relu;
     ep.packed_b = l.packed;
+    ep.packed_b_floats = l.packed_floats;
     sgemm(false, true, rows, l.out_f, k, 1.0f, in, std::max<int64_t>(1, k), l.w, std::max<int64_t>(1, k), 0.0f, y,
           std::max<int64_t>(1, l.out_f), &ep, pool);
     in = y;

@@ -16,6 +16,7 @@ struct ChainLayer {
   const float* bias;   // [out_f] or null
   bool relu;
   const float* packed = nullptr;  // w packed by pack_weight, or null (GemmEpilogue::packed_b)
+  int64_t packed_floats = 0;      // its length
 };
 
 // Floats of work buffer linear_chain needs: two activations of the widest inner layer.

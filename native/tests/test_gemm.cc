@@ -595,6 +595,7 @@ void test_packed_weight(tg::Isa isa) {
           plain.relu = variant == 1;
           tg::GemmEpilogue with = plain;
           with.packed_b = packed;
+          with.packed_b_floats = size;
           for (tg::ThreadPool* pool : {&p1, &p3}) {
             std::vector<float> want(m * n, kSentinel), got(m * n, kSentinel);
             warm(pool);
@@ -620,10 +621,32 @@ void test_packed_weight(tg::Isa isa) {
     tg::pack_weight(16, k, w.data(), packed.data());
     tg::GemmEpilogue with;
     with.packed_b = packed.data();
+    with.packed_b_floats = static_cast<int64_t>(packed.size());
     std::vector<float> want(m * 17), got(m * 17);
     tg::sgemm(false, true, m, 17, k, 1.0f, a.data(), k, w.data(), k, 0.0f, want.data(), 17, nullptr, &p1);
     tg::sgemm(false, true, m, 17, k, 1.0f, a.data(), k, w.data(), k, 0.0f, got.data(), 17, &with, &p1);
     check(std::memcmp(want.data(), got.data(), want.size() * 4) == 0, "a weight packed for another shape is not used");
+  }
+  // A header that matches on a buffer shorter than the layout (as a header forged, or an async
+  // command checked under another ISA, would give): not used, never read past its end.
+  {
+    const int64_t m = 20, n = 40, k = 300;
+    std::vector<float> w(n * k), garbage(n * k), a(m * k);
+    for (float& v : w) v = dist(rng);
+    for (float& v : garbage) v = dist(rng);
+    for (float& v : a) v = dist(rng);
+    std::vector<float> packed(tg::packed_weight_floats(n, k));
+    tg::pack_weight(n, k, garbage.data(), packed.data());
+    tg::GemmEpilogue with;
+    with.packed_b = packed.data();
+    with.packed_b_floats = static_cast<int64_t>(packed.size()) - 1;
+    std::vector<float> want(m * n), got(m * n);
+    tg::sgemm(false, true, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f, want.data(), n, nullptr, &p1);
+    tg::sgemm(false, true, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f, got.data(), n, &with, &p1);
+    check(std::memcmp(want.data(), got.data(), want.size() * 4) == 0, "a packed buffer shorter than its layout is not used");
+    check(!tg::packed_weight_fits(packed.data(), static_cast<int64_t>(packed.size()) - 1, n, k) &&
+              tg::packed_weight_fits(packed.data(), static_cast<int64_t>(packed.size()), n, k),
+          "packed_weight_fits checks the length");
   }
   tg::set_active_isa(tg::detect_isa());
 }
@@ -645,6 +668,7 @@ void test_packed_weight_other_isa(tg::Isa pack_isa, tg::Isa use_isa) {
   tg::set_active_isa(use_isa);
   tg::GemmEpilogue with;
   with.packed_b = packed.data();
+  with.packed_b_floats = static_cast<int64_t>(packed.size());
   std::vector<float> want(m * n), got(m * n);
   tg::sgemm(false, true, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f, want.data(), n, nullptr, &p1);
   tg::sgemm(false, true, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f, got.data(), n, &with, &p1);

@@ -232,8 +232,10 @@ function recorder(b: Batch): Backend {
       () => {
         const wc = b.input(w);
         // A private copy (pinned or snapshot) never changes, so its packed form stays valid; an
-        // array of the batch's own may still be written by a queued kernel.
-        const packed = wc !== w ? packedFrozen(wc, n, k, m, real) : null;
+        // array of the batch's own may still be written by a queued kernel. A weight whose array
+        // user code holds gets a fresh copy on every call: packing that would be work per call.
+        const st = b.storages.get(w);
+        const packed = wc !== w && st !== undefined && !st.exposed ? packedFrozen(wc, n, k, m, real) : null;
         return ['gemm', false, true, m, n, k, 1, b.input(x), wc, 0, c, b.maybeInput(bias), relu, packed];
       },
     );

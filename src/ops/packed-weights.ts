@@ -10,6 +10,7 @@ import type { Tensor } from '../tensor.js';
  * reads, instead of packing the weight again on every call (a quarter of a batch-32 forward, half
  * of a batch-9 one): what onnxruntime does when it creates a session.
  *
+ * A weight is packed the second time a call meets it unchanged (one used once is not worth it).
  * A copy is used only while it holds the weight's values: it is remade when the weight's version
  * counter moved (every library write: optimizer steps, copy_, loadStateDict, markModified) or its
  * array changed, and never made for a weight whose array user code may hold (`.data` was read, or
@@ -50,9 +51,11 @@ onEmptyCache(() => {
 
 /**
  * The packed copy of `weight` ([n, k], a Linear layer's) for a product of `rows` rows without a
- * graph, made now if needed; null where none is used (a graph is being recorded, the backend
- * cannot pack, too few rows to read it, or the weight's array may be written behind the library's
- * back).
+ * graph; null where none is used: a graph is being recorded, the backend cannot pack, too few rows
+ * to read it, the weight's array may be written behind the library's back, or this is the first
+ * call to meet the weight at its current version. Packing a weight costs more than packing its
+ * panels inside one product, so a weight is packed only once it is met again unchanged (a weight
+ * computed afresh for every call, `linear(x, w.mul(s))`, never is).
  */
 export function packedWeight(weight: Tensor, rows: number): Float32Array | null {
   if (!enabled) return null;
@@ -62,23 +65,32 @@ export function packedWeight(weight: Tensor, rows: number): Float32Array | null 
   if (st.exposed) return null;
   const source = weight._buf;
   const hit = cache.get(weight);
-  if (hit !== undefined && hit.array !== null && hit.version === st.version && hit.source === source && hit.backend === be) {
-    return hit.array;
+  if (hit === undefined) {
+    const entry: Packed = { array: null, source, version: st.version, backend: be };
+    cache.set(weight, entry);
+    remember(entry);
+    return null;
   }
-  const [n, k] = weight.shape as [number, number];
-  const array = be.packWeight(n, k, source);
-  made++;
-  if (hit !== undefined) {
-    hit.array = array;
+  return packIfSeen(hit, source, st.version, be, weight.shape[0]!, weight.shape[1]!);
+}
+
+/**
+ * hit's packed array when it was packed from `source` at `version` through `be`; else, when hit
+ * last saw that same source and version (second sight), packs it now; else notes this sight.
+ */
+function packIfSeen(hit: Packed, source: Float32Array, version: number, be: Backend, n: number, k: number): Float32Array | null {
+  const same = hit.version === version && hit.source === source && hit.backend === be;
+  if (same && hit.array !== null) return hit.array;
+  if (!same) {
+    hit.array = null;
     hit.source = source;
-    hit.version = st.version;
+    hit.version = version;
     hit.backend = be;
-    return array;
+    return null;
   }
-  const entry: Packed = { array, source, version: st.version, backend: be };
-  cache.set(weight, entry);
-  remember(entry);
-  return array;
+  hit.array = be.packWeight!(n, k, source);
+  made++;
+  return hit.array;
 }
 
 function remember(entry: Packed): void {
@@ -91,24 +103,20 @@ function remember(entry: Packed): void {
 
 /**
  * The packed copy of `w` ([n, k]), an array whose values never change from now on (predictAsync's
- * snapshot of a weight: a new version gets a new snapshot), for a product of `rows` rows through
- * backend `be`; null where none is used. Packed on the calling (JS) thread, once per snapshot.
+ * snapshot of a weight, reused from call to call while the weight keeps its version), for a
+ * product of `rows` rows through backend `be`; null where none is used. Packed on the calling (JS)
+ * thread, at the second call to meet the snapshot (a snapshot used once is not worth packing).
  */
 export function packedFrozen(w: Float32Array, n: number, k: number, rows: number, be: Backend): Float32Array | null {
   if (!enabled || be.packWeight === undefined || be.packedWeightMinRows === undefined || rows < be.packedWeightMinRows) return null;
   const hit = frozenCache.get(w);
-  if (hit !== undefined && hit.array !== null && hit.backend === be) return hit.array;
-  const array = be.packWeight(n, k, w);
-  made++;
-  if (hit !== undefined) {
-    hit.array = array;
-    hit.backend = be;
-    return array;
+  if (hit === undefined) {
+    const entry: Packed = { array: null, source: w, version: 0, backend: be };
+    frozenCache.set(w, entry);
+    remember(entry);
+    return null;
   }
-  const entry: Packed = { array, source: w, version: 0, backend: be };
-  frozenCache.set(w, entry);
-  remember(entry);
-  return array;
+  return packIfSeen(hit, w, 0, be, n, k);
 }
 
 /** @internal How many packed copies have been made in this process (tests). */
