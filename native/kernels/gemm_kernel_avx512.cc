@@ -208,7 +208,29 @@ void kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t 
 template <int kMR>
 void pack_a(bool trans, const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst) {
   static_assert(kMR % 4 == 0 && kMR <= 32, "rows go in groups of 8 and at most one of 4");
-  for (int64_t i0 = 0; i0 < mc; i0 += kMR, dst += kMR * kc) {
+  int64_t first = 0;  // rows from here on are packed panel by panel below
+  if (trans && kMR <= 16 && mc >= 16) {
+    // op(A) = A^T: row p of the source holds k step p of every panel. Walked row by row (a panel
+    // at a time walked the rows once per panel, re-reading each line), with whole 16-float loads
+    // that stay inside the block's rows; a store's floats past kMR land in the next k step's
+    // place, stored next. The last k step is stored masked: its overhang would fall on the next
+    // panel's first step, already stored. A TN product packed its A at half the speed of an NN one
+    // (512x784x512 on the Intel VM: 4.9% of its time against 2.7%).
+    const int64_t panels = (mc - 16) / kMR + 1;  // those whose 16-float loads end inside the rows
+    const __mmask16 last = part16(kMR);
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = a + p * lda;
+      float* d = dst + p * kMR;
+      if (p + 1 < kc) {
+        for (int64_t q = 0; q < panels; ++q) _mm512_storeu_ps(d + q * kMR * kc, _mm512_loadu_ps(src + q * kMR));
+      } else {
+        for (int64_t q = 0; q < panels; ++q) _mm512_mask_storeu_ps(d + q * kMR * kc, last, _mm512_maskz_loadu_ps(last, src + q * kMR));
+      }
+    }
+    first = panels * kMR;
+  }
+  dst += first * kc;
+  for (int64_t i0 = first; i0 < mc; i0 += kMR, dst += kMR * kc) {
     const int64_t mr = mc - i0 < kMR ? mc - i0 : kMR;
     if (mr < kMR) {  // partial panel: zero it, then copy the rows there are
       std::memset(dst, 0, sizeof(float) * kMR * kc);
