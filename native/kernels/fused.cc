@@ -14,6 +14,7 @@
 #include "kernels/flush_subnormals.h"
 #include "kernels/parallel.h"
 #include "threadpool.h"
+#include "kernels/log_count.h"
 
 namespace tg {
 
@@ -89,7 +90,7 @@ double softmax_xent_index(const float* logits, int64_t rows, int64_t classes, co
     const double rest = F.exp_sum(x, classes, mx, &ones, g);
     const double s = ones + rest;
     // log s; a +inf logit, or a row of -inf, poisons the row (as log_softmax does)
-    const double log_s = std::isfinite(mx) ? std::log(ones) + std::log1p(rest / ones) : nan;
+    const double log_s = std::isfinite(mx) ? log_count(ones) + std::log1p(rest / ones) : nan;
     // loss = (1-ε)·(lse - x_t) + ε·(lse - mean x), lse - x_t = (mx - x_t) + log s
     double loss = (1.0 - eps) * ((double(mx) - double(xt)) + log_s);
     if (eps != 0.0) loss += eps * ((double(mx) - sum_x / C) + log_s);
@@ -126,7 +127,7 @@ double softmax_xent_prob(const float* logits, int64_t rows, int64_t classes, con
     float* g = dlogits ? dlogits + r * classes : nullptr;
     const double rest = F.exp_sum_prob(x, tp, classes, mx, &ones, &b, &tsum, g);
     const double s = ones + rest;
-    const double log_s = std::isfinite(mx) ? std::log(ones) + std::log1p(rest / ones)
+    const double log_s = std::isfinite(mx) ? log_count(ones) + std::log1p(rest / ones)
                                            : std::numeric_limits<double>::quiet_NaN();
     // t' = (1-ε)t + ε/C, P = Σt' ; loss = Σ t'_c((mx - x_c) + log s)
     //      = (1-ε)·Σ t_c(mx - x_c) + (ε/C)·(C·mx - Σx) + P·log s

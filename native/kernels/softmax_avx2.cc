@@ -8,6 +8,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/simd_avx2.h"
 #include "kernels/vmath_avx2.h"
+#include "kernels/log_count.h"
 
 namespace tg {
 namespace avx2 {
@@ -102,7 +103,7 @@ void softmax_row(const float* x, int64_t n, float* out, bool log) {
   }
   const double ones = hsum(_mm256_add_pd(o0, o1));
   const double logs = mx == __builtin_inff() ? __builtin_nan("")
-                                            : std::log(ones) + std::log1p(hsum(_mm256_add_pd(s0, s1)) / ones);
+                                            : log_count(ones) + std::log1p(hsum(_mm256_add_pd(s0, s1)) / ones);
   const __m256d vl = _mm256_set1_pd(logs), vmd = _mm256_set1_pd(double(mx));
   for (i = 0; i + 8 <= n; i += 8) {
     const __m256 v = _mm256_loadu_ps(x + i);

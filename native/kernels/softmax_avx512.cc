@@ -12,6 +12,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/simd_avx512.h"
 #include "kernels/vmath_avx512.h"
+#include "kernels/log_count.h"
 
 namespace tg {
 namespace avx512 {
@@ -64,7 +65,7 @@ void softmax_row(const float* x, int64_t n, float* out, bool log) {
     step(_mm512_maskz_loadu_ps(m, x + i), m);
   }
   const double ones = hsum(o);
-  const double logs = mx == __builtin_inff() ? __builtin_nan("") : std::log(ones) + std::log1p(hsum(s) / ones);
+  const double logs = mx == __builtin_inff() ? __builtin_nan("") : log_count(ones) + std::log1p(hsum(s) / ones);
   const __m512d vl = _mm512_set1_pd(logs), vmd = _mm512_set1_pd(double(mx));
   for (i = 0; i + 16 <= n; i += 16) {
     const __m512 v = _mm512_loadu_ps(x + i);

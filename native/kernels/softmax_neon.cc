@@ -8,6 +8,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/simd_neon.h"
 #include "kernels/vmath_neon.h"
+#include "kernels/log_count.h"
 
 namespace tg {
 namespace neon {
@@ -44,7 +45,7 @@ float row_max(const float* x, int64_t n) {
 // log Σ from the count of terms equal to the max (exactly 1 each) and the sum of the others, so it
 // keeps full relative precision (see softmax.h).
 inline double log_sum(float mx, double ones, double rest) {
-  return mx == __builtin_inff() ? __builtin_nan("") : std::log(ones) + std::log1p(rest / ones);
+  return mx == __builtin_inff() ? __builtin_nan("") : log_count(ones) + std::log1p(rest / ones);
 }
 
 void softmax_row(const float* x, int64_t n, float* out, bool log) {

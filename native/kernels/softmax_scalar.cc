@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kernels/dispatch.h"
+#include "kernels/log_count.h"
 
 namespace tg {
 namespace scalar {
@@ -52,7 +53,7 @@ void forward(const float* x, int64_t outer, int64_t n, int64_t inner, float* out
         }
       }
       for (int64_t j = 0; j < w; j++)
-        s[j] = mx[j] == __builtin_inff() ? std::nan("") : std::log(ones[j]) + std::log1p(s[j] / ones[j]);
+        s[j] = mx[j] == __builtin_inff() ? std::nan("") : log_count(ones[j]) + std::log1p(s[j] / ones[j]);
       for (int64_t i = 0; i < n; i++) {
         const float* r = x + base + i * inner;
         float* q = out + base + i * inner;
