@@ -18,8 +18,9 @@ import type { Tensor } from '../tensor.js';
  * knowing, and re-checking its values would cost as much as packing it. While a graph is recorded
  * (training) nothing is packed: the weights change every step.
  *
- * The copies take as much memory as the weights; they go with their weights, and emptyCache()
- * drops them all (the next inference call packs again). TENSORGRAD_PACK_WEIGHTS=0 turns this off.
+ * A copy takes at least as much memory as its weight (outputs are padded to the panel width); the
+ * copies go with their weights, and emptyCache() drops them all (the next inference calls pack
+ * again). TENSORGRAD_PACK_WEIGHTS=0 turns this off.
  */
 
 interface Packed {
@@ -41,12 +42,12 @@ let made = 0;
 
 const enabled = process.env['TENSORGRAD_PACK_WEIGHTS'] !== '0';
 
+// Entries stay listed (their weights may be met again and repacked); dead ones go in remember().
 onEmptyCache(() => {
   for (const ref of entries) {
     const e = ref.deref();
     if (e !== undefined) e.array = null;
   }
-  entries.clear();
 });
 
 /**
@@ -63,22 +64,30 @@ export function packedWeight(weight: Tensor, rows: number): Float32Array | null 
   if (be.packWeight === undefined || be.packedWeightMinRows === undefined || rows < be.packedWeightMinRows || isGradEnabled()) return null;
   const st = weight._storage;
   if (st.exposed) return null;
-  const source = weight._buf;
-  const hit = cache.get(weight);
-  if (hit === undefined) {
-    const entry: Packed = { array: null, source, version: st.version, backend: be };
-    cache.set(weight, entry);
-    remember(entry);
-    return null;
-  }
-  return packIfSeen(hit, source, st.version, be, weight.shape[0]!, weight.shape[1]!);
+  return sighted(cache, weight, weight._buf, st.version, be, weight.shape[0]!, weight.shape[1]!);
 }
 
 /**
- * hit's packed array when it was packed from `source` at `version` through `be`; else, when hit
- * last saw that same source and version (second sight), packs it now; else notes this sight.
+ * The packed array of map's entry for `key` when it was packed from `source` at `version` through
+ * `be`; else, when the entry last saw that same source and version (second sight), packs it now;
+ * else notes this sight (a new entry for a key met the first time).
  */
-function packIfSeen(hit: Packed, source: Float32Array, version: number, be: Backend, n: number, k: number): Float32Array | null {
+function sighted<K extends object>(
+  map: WeakMap<K, Packed>,
+  key: K,
+  source: Float32Array,
+  version: number,
+  be: Backend,
+  n: number,
+  k: number,
+): Float32Array | null {
+  const hit = map.get(key);
+  if (hit === undefined) {
+    const entry: Packed = { array: null, source, version, backend: be };
+    map.set(key, entry);
+    remember(entry);
+    return null;
+  }
   const same = hit.version === version && hit.source === source && hit.backend === be;
   if (same && hit.array !== null) return hit.array;
   if (!same) {
@@ -109,14 +118,7 @@ function remember(entry: Packed): void {
  */
 export function packedFrozen(w: Float32Array, n: number, k: number, rows: number, be: Backend): Float32Array | null {
   if (!enabled || be.packWeight === undefined || be.packedWeightMinRows === undefined || rows < be.packedWeightMinRows) return null;
-  const hit = frozenCache.get(w);
-  if (hit === undefined) {
-    const entry: Packed = { array: null, source: w, version: 0, backend: be };
-    frozenCache.set(w, entry);
-    remember(entry);
-    return null;
-  }
-  return packIfSeen(hit, w, 0, be, n, k);
+  return sighted(frozenCache, w, w, 0, be, n, k);
 }
 
 /** @internal How many packed copies have been made in this process (tests). */
