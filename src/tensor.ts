@@ -10,7 +10,7 @@ import { matmul } from './ops/matmul.js';
 import * as red from './ops/reduce.js';
 import * as shp from './ops/shape.js';
 import * as sm from './ops/softmax.js';
-import { type Shape, COPY_BRAND, MAX_ELEMENTS, THIS_COPY, allocFloat32, broadcastShapes, checkShape, copyFloat32, sameShape, shapeStr, sizeOf, valueStr } from './shape.js';
+import { type Shape, COPY_BRAND, MAX_ELEMENTS, THIS_COPY, allocFloat32, broadcastShapes, checkShape, copyFloat32, frozenShape, sameShape, shapeStr, sizeOf, valueStr } from './shape.js';
 
 /** Nested number arrays, as accepted by `tensor()` and returned by `toArray()`. */
 export type NestedArray = number | NestedArray[];
@@ -237,7 +237,7 @@ export class Tensor {
       throw new Error(`Tensor: data has ${data.length} elements but shape ${shapeStr(shape)} needs ${size}`);
     }
     this.#raw = data;
-    this.shape = Object.freeze(shape.slice());
+    this.shape = frozenShape(shape);
     this.size = size;
     this.#requiresGrad = requiresGrad;
     if (shared !== null) shared.shared = true;

@@ -15,6 +15,29 @@ describe('creation', () => {
     expect(tg.tensor([]).shape).toEqual([0]);
   });
 
+  it('keeps a frozen shape of its own, shared only between tensors of the same small shape', () => {
+    for (const dims of [[], [7], [3, 4], [2, 3, 4], [0, 5]]) {
+      const given = dims.slice();
+      const a = new tg.Tensor(new Float32Array(dims.reduce((p, d) => p * d, 1)), given);
+      expect(Object.isFrozen(a.shape)).toBe(true);
+      expect(a.shape).not.toBe(given);
+      expect(a.shape).toEqual(dims);
+      given.push(9);
+      expect(a.shape).toEqual(dims);
+      expect(() => (a.shape as number[]).push(1)).toThrow(TypeError);
+      expect(tg.zeros(dims).shape).toEqual(dims);
+    }
+    // A dim of -0 passes the shape checks; it reads back as 0 whichever shape came first.
+    expect(Object.is(tg.zeros([-0, 2]).shape[0], 0)).toBe(true);
+    expect(Object.is(tg.zeros([0, 2]).shape[0], 0)).toBe(true);
+    expect(Object.is(tg.zeros([-0]).shape[0], 0)).toBe(true);
+    // Past the number of shapes kept for sharing, each tensor gets a frozen copy of its own.
+    for (let i = 0; i < 5000; i++) expect(tg.zeros([0, 100000 + i]).shape).toEqual([0, 100000 + i]);
+    const late = tg.zeros([0, 1e6 + 7]);
+    expect(Object.isFrozen(late.shape)).toBe(true);
+    expect(late.shape).toEqual([0, 1e6 + 7]);
+  });
+
   it('takes typed arrays and flat arrays with a shape, copying the data', () => {
     const src = new Float32Array([1, 2, 3, 4, 5, 6]);
     const t = tg.tensor(src, [3, 2]);

@@ -178,6 +178,24 @@ export const ADAM_SLOTS_PER_CALL = 4096;
 /** Backend.linearChain through the addon's one-call entry. */
 function nativeLinearChain(entry: NonNullable<NativeAddon['linearChain']>, packs: boolean): Backend['linearChain'] {
   return (rows, inF, x, layers, out) => {
+    // The usual MLPs without packed weights (batch 1-8, where a call's JS is a large share of
+    // its time) spread their arguments directly: building the argument array and spreading it
+    // made garbage that, at batch 1, evicted weights the next call meant to find in cache.
+    const n = layers.length;
+    if (n <= 4) {
+      const l0 = layers[0]!;
+      const l1 = n > 1 ? layers[1]! : l0;
+      const l2 = n > 2 ? layers[2]! : l0;
+      const l3 = n > 3 ? layers[3]! : l0;
+      if (!l0.packed && !l1.packed && !l2.packed && !l3.packed) {
+        const mask = (l0.relu ? 1 : 0) | (n > 1 && l1.relu ? 2 : 0) | (n > 2 && l2.relu ? 4 : 0) | (n > 3 && l3.relu ? 8 : 0);
+        if (n === 3) entry(rows, inF, x, out, mask, l0.outF, l0.w, l0.bias, l1.outF, l1.w, l1.bias, l2.outF, l2.w, l2.bias);
+        else if (n === 2) entry(rows, inF, x, out, mask, l0.outF, l0.w, l0.bias, l1.outF, l1.w, l1.bias);
+        else if (n === 4) entry(rows, inF, x, out, mask, l0.outF, l0.w, l0.bias, l1.outF, l1.w, l1.bias, l2.outF, l2.w, l2.bias, l3.outF, l3.w, l3.bias);
+        else entry(rows, inF, x, out, mask, l0.outF, l0.w, l0.bias);
+        return;
+      }
+    }
     const args: (number | Float32Array | null | (Float32Array | null)[])[] = [];
     let mask = 0;
     let packed: (Float32Array | null)[] | null = null;
