@@ -122,6 +122,75 @@ describe('Backend.linearChain', () => {
   });
 });
 
+describe.runIf(native?.linearChainSmall !== undefined)('Backend.linearChainSmall (skipped: TypeScript backend or no addon)', () => {
+  const small: NonNullable<Backend['linearChainSmall']> = (...a) => native!.linearChainSmall!(...a);
+  const smallSpec = fc.record({
+    rows: fc.integer({ min: 1, max: 4 }),
+    inF: fc.integer({ min: 1, max: 70 }),
+    layers: fc.array(fc.record({ outF: fc.integer({ min: 1, max: 70 }), bias: fc.boolean(), relu: fc.boolean() }), {
+      minLength: 1,
+      maxLength: 8,
+    }),
+    seed: fc.nat(),
+    last: fc.integer({ min: 1, max: 4 }),
+  });
+
+  it('gives linearChain\'s bits in a new array of its own for every result of up to 16 elements', () => {
+    fc.assert(
+      fc.property(smallSpec, (s) => {
+        s.layers[s.layers.length - 1]!.outF = s.last;
+        const { x, layers } = build(s);
+        const want = new Float32Array(s.rows * s.last);
+        native!.linearChain(s.rows, s.inF, x, layers, want);
+        const got = small(s.rows, s.inF, x, layers);
+        expect(got.length).toBe(s.rows * s.last);
+        expect(firstDiff(got, want)).toBe(-1);
+        // Results never share memory: a second call leaves the first one as it was.
+        const first = got.slice();
+        const again = small(s.rows, s.inF, values(s.rows * s.inF, s.seed + 99), layers);
+        expect(again).not.toBe(got);
+        expect(firstDiff(got, first)).toBe(-1);
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it('takes results of exactly 16 elements and refuses larger ones', () => {
+    const s: Spec = { rows: 2, inF: 5, layers: [{ outF: 6, bias: true, relu: true }, { outF: 8, bias: true, relu: false }], seed: 3 };
+    const { x, layers } = build(s, false);
+    const want = new Float32Array(16);
+    native!.linearChain(2, 5, x, layers, want);
+    expect(firstDiff(small(2, 5, x, layers), want)).toBe(-1);
+    const wide: ChainLayer[] = [layers[0]!, { outF: 9, w: values(54, 4), bias: null, relu: false }];
+    expect(() => small(2, 5, x, wide)).toThrow('linearChainSmall: a result of 18 elements is over 16');
+  });
+
+  it('a batch-1 Sequential forward returns it as a tensor that later kernels, views and dispose() treat as any other', () => {
+    tg.manualSeed(8);
+    const model = new tg.Sequential(new tg.Linear(12, 20), new tg.ReLU(), new tg.Linear(20, 5));
+    const x = tg.randn([1, 12]);
+    const want = model.forward(x).detach();
+    const outs = tg.noGrad(() => [model.forward(x), model.forward(x)]);
+    for (const y of outs) {
+      expect(y.shape).toEqual([1, 5]);
+      expect(firstDiff(y.data as Float32Array, want.data as Float32Array)).toBe(-1);
+    }
+    expect(outs[0]!.data).not.toBe(outs[1]!.data);
+    // Native kernels read and write it (its memory moves out of V8's heap on that first use).
+    const soft = tg.softmax(outs[0]!, 1);
+    expect(soft.sum().item()).toBeCloseTo(1, 6);
+    const sum = outs[0]!.add(outs[1]!);
+    expect(firstDiff(sum.data as Float32Array, want.mul(2).data as Float32Array)).toBe(-1);
+    // A view shares it: an in-place write through the view is seen by the tensor.
+    outs[1]!.reshape([5]).fill_(0.5);
+    expect(Array.from(outs[1]!.data)).toEqual([0.5, 0.5, 0.5, 0.5, 0.5]);
+    outs[0]!.dispose();
+    expect(() => outs[0]!.data).toThrow(/disposed/);
+    const z = tg.noGrad(() => model.forward(x));
+    expect(firstDiff(z.data as Float32Array, want.data as Float32Array)).toBe(-1);
+  });
+});
+
 describe.runIf(native !== undefined && hasEntry)('the addon linearChain entry (needs the native addon)', () => {
   it('the same bits on 1 and 2 threads, and with activations wider than the buffer it keeps', () => {
     const before = native!.info().threads;
@@ -223,15 +292,26 @@ describe('Sequential without a graph runs its Linear runs as one call', () => {
   const real = getBackend();
   afterEach(() => setBackend(real));
 
-  /** Counts linearChain and linear calls (and the layers the chains covered). */
-  function counting(): { chains: number[]; linears: number } {
-    const seen = { chains: [] as number[], linears: 0 };
+  /**
+   * Counts linearChain calls (and the layers the chains covered; linearChainSmall's count as
+   * chains, and also in `small`) and linear calls.
+   */
+  function counting(): { chains: number[]; small: number; linears: number } {
+    const seen = { chains: [] as number[], small: 0, linears: 0 };
+    const small = real.linearChainSmall;
     setBackend({
       ...real,
       linearChain: (rows, inF, x, layers, out) => {
         seen.chains.push(layers.length);
         real.linearChain(rows, inF, x, layers, out);
       },
+      linearChainSmall:
+        small &&
+        ((rows, inF, x, layers) => {
+          seen.chains.push(layers.length);
+          seen.small++;
+          return small(rows, inF, x, layers);
+        }),
       linear: (...a) => {
         seen.linears++;
         real.linear(...a);
@@ -254,6 +334,8 @@ describe('Sequential without a graph runs its Linear runs as one call', () => {
       const got = tg.noGrad(() => model.forward(x));
       setBackend(real);
       expect(seen.chains).toEqual([3]);
+      // Results of up to 16 elements ([5, 3] and [1, 3]) come back through linearChainSmall where the backend has it.
+      expect(seen.small).toBe(x.size / 6 <= 5 && real.linearChainSmall !== undefined ? 1 : 0);
       expect(seen.linears).toBe(0);
       expect(got.shape).toEqual(want.shape);
       expect(firstDiff(got.data as Float32Array, want.data as Float32Array)).toBe(-1);

@@ -21,6 +21,9 @@ export interface ChainLayer {
 /** The most layers one Backend.linearChain call takes. */
 export const MAX_CHAIN_LAYERS = 8;
 
+/** The largest result Backend.linearChainSmall returns (V8 keeps typed arrays up to 64 bytes in its heap). */
+export const SMALL_CHAIN_RESULT = 16;
+
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
 
 /**
@@ -177,6 +180,16 @@ export interface Backend {
    * N-API crossing for the whole chain. At most 8 layers; out must not overlap x or any weight.
    */
   linearChain(rows: number, inF: number, x: Float32Array, layers: readonly ChainLayer[], out: Float32Array): void;
+
+  /**
+   * linearChain for a result of at most SMALL_CHAIN_RESULT elements (a batch-1 forward's
+   * logits), returned in a new array that lives in V8's heap. The native backend has its kernel
+   * write a buffer it keeps and copies that out: an array native code writes must have memory
+   * outside V8's heap, and a fresh one costs a malloc now and a sweep later (measured on the
+   * Intel VM, 784-512-256-10 at batch 1 on 1 thread, one process alternating: 0.7-1.1 us of
+   * 31-35). Absent: the caller allocates the result and calls linearChain.
+   */
+  linearChainSmall?(rows: number, inF: number, x: Float32Array, layers: readonly ChainLayer[]): Float32Array;
 
   /** Sets the number of threads kernels may use (a no-op for single-threaded backends). */
   setNumThreads(n: number): void;

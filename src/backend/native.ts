@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { AdamHyper, Backend, RmspropHyper, SgdHyper } from './backend.js';
+import { type AdamHyper, type Backend, type RmspropHyper, type SgdHyper, SMALL_CHAIN_RESULT } from './backend.js';
 import { fingerprint as jsFingerprint } from './js/fingerprint.js';
 import { rmspropStep as jsRmspropStep, sgdStep as jsSgdStep } from './js/fused.js';
 import * as jsLosses from './js/losses.js';
@@ -211,6 +211,26 @@ function nativeLinearChain(entry: NonNullable<NativeAddon['linearChain']>, packs
   };
 }
 
+/**
+ * Backend.linearChainSmall over the chain above: the kernel writes a buffer kept for the purpose
+ * (one view per length, so the addon's length check holds), which is copied into a fresh array
+ * of V8's heap. The copy is taken before anything else can run, so consecutive results never share it.
+ */
+function nativeLinearChainSmall(chain: Backend['linearChain']): NonNullable<Backend['linearChainSmall']> {
+  const stage = new ArrayBuffer(4 * SMALL_CHAIN_RESULT);
+  const views: Float32Array[] = [];
+  for (let n = 0; n <= SMALL_CHAIN_RESULT; n++) views.push(new Float32Array(stage, 0, n));
+  return (rows, inF, x, layers) => {
+    const n = rows * layers[layers.length - 1]!.outF;
+    if (n > SMALL_CHAIN_RESULT) throw new Error(`linearChainSmall: a result of ${n} elements is over ${SMALL_CHAIN_RESULT}`);
+    const view = views[n]!;
+    chain(rows, inF, x, layers, view);
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = view[i]!;
+    return out;
+  };
+}
+
 /** Backend.packWeight through the addon, into an array of the library's (aligned, as every large one). */
 function nativePackWeight(a: NativeAddon): Backend['packWeight'] {
   if (typeof a.packWeight !== 'function' || typeof a.packedWeightSize !== 'function') return undefined;
@@ -227,6 +247,7 @@ export function nativeBackend(a: NativeAddon): Backend {
   const linear: Backend['linear'] = packs
     ? (m, n, k, x, w, bias, relu, c, packed) => a.gemm(false, true, m, n, k, 1, x, w, 0, c, bias, relu, packed ?? null)
     : (m, n, k, x, w, bias, relu, c) => a.gemm(false, true, m, n, k, 1, x, w, 0, c, bias, relu);
+  const chain = typeof a.linearChain === 'function' ? nativeLinearChain(a.linearChain.bind(a), packs) : composedLinearChain(linear);
   return {
     name: 'native',
     info: () => {
@@ -236,7 +257,8 @@ export function nativeBackend(a: NativeAddon): Backend {
     gemm: (transA, transB, m, n, k, alpha, x, y, beta, c) => a.gemm(transA, transB, m, n, k, alpha, x, y, beta, c, null, false),
     linear,
     linearBackward: a.linearBackward?.bind(a) ?? composedLinearBackward(a),
-    linearChain: typeof a.linearChain === 'function' ? nativeLinearChain(a.linearChain.bind(a), packs) : composedLinearChain(linear),
+    linearChain: chain,
+    linearChainSmall: nativeLinearChainSmall(chain),
     packWeight: nativePackWeight(a),
     // Read once: it moves only with setIsa (tests), and then only what is worth packing changes.
     packedWeightMinRows: typeof a.packedWeightMinRows === 'function' ? a.packedWeightMinRows() : undefined,

@@ -1,8 +1,8 @@
 import { isGradEnabled, record } from '../autograd.js';
-import { type ChainLayer, MAX_CHAIN_LAYERS } from '../backend/backend.js';
+import { type ChainLayer, MAX_CHAIN_LAYERS, SMALL_CHAIN_RESULT } from '../backend/backend.js';
 import { getBackend } from '../backend/index.js';
 import { MAX_ELEMENTS, shapeStr, sizeOf } from '../shape.js';
-import { type Tensor, tensorProblem } from '../tensor.js';
+import { type Tensor, ownedTensor, tensorProblem } from '../tensor.js';
 import { packedWeight } from './packed-weights.js';
 import { requireTensor } from './args.js';
 import { empty, scratch } from './util.js';
@@ -129,7 +129,12 @@ export function linearChain(x: Tensor, steps: readonly ChainStep[]): Tensor | nu
     const packed = packedWeight(steps[i]!.weight, rows);
     if (packed !== null) layers[i] = { ...layers[i]!, packed };
   }
-  const y = scratch(x.ndim === 2 ? [rows, k] : [...x.shape.slice(0, -1), k], 'linearChain');
-  getBackend().linearChain(rows, inF, x._buf, layers, y._buf);
+  const shape = x.ndim === 2 ? [rows, k] : [...x.shape.slice(0, -1), k];
+  const be = getBackend();
+  if (rows * k <= SMALL_CHAIN_RESULT && be.linearChainSmall !== undefined) {
+    return ownedTensor(be.linearChainSmall(rows, inF, x._buf, layers), shape);
+  }
+  const y = scratch(shape, 'linearChain');
+  be.linearChain(rows, inF, x._buf, layers, y._buf);
   return y;
 }
