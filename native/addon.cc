@@ -71,24 +71,33 @@ struct F32 {
 // napi_get_typedarray_info is called directly: node-addon-api's TypedArray::ArrayBuffer() refuses
 // a SharedArrayBuffer ("Invalid argument").
 F32 f32(const Args& info, size_t i, const char* fn, const char* name, bool nullable = false) {
-  Napi::Value v = info[i];
-  if (nullable && (v.IsNull() || v.IsUndefined())) return {nullptr, -1};
+  // The N-API calls that report a wrong type themselves come first, each value's type asked only
+  // when one fails: every kernel call passes these, and napi_typeof walks a chain of V8 type
+  // tests (null is its last). A 1x1x1 gemm call through the addon, with the checks of
+  // dim/num/flag below done the same way: 419 -> 345 ns (Intel VM, Node 20).
+  const napi_env env = info.Env();
+  const napi_value v = info[i];
   napi_typedarray_type type = napi_int8_array;
   size_t length = 0;
   void* data = nullptr;
-  if (!v.IsTypedArray() ||
-      napi_get_typedarray_info(info.Env(), v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
-      type != napi_float32_array) {
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok) {
+    napi_valuetype t = napi_undefined;
+    if (nullable && napi_typeof(env, v, &t) == napi_ok && (t == napi_null || t == napi_undefined)) return {nullptr, -1};
     fail(info.Env(), fn, std::string(name) + " must be a Float32Array");
   }
+  if (type != napi_float32_array) fail(info.Env(), fn, std::string(name) + " must be a Float32Array");
   if (length != 0 && data == nullptr) fail(info.Env(), fn, std::string(name) + " has no data");
   return {length == 0 ? nullptr : static_cast<float*>(data), static_cast<int64_t>(length)};
 }
 
+// A number argument: napi_get_value_double refuses anything else (napi_number_expected).
+bool number_arg(const Args& info, size_t i, double* out) {
+  return napi_get_value_double(info.Env(), info[i], out) == napi_ok;
+}
+
 int64_t dim(const Args& info, size_t i, const char* fn, const char* name) {
-  Napi::Value v = info[i];
-  if (!v.IsNumber()) fail(info.Env(), fn, std::string(name) + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
+  double d = 0;
+  if (!number_arg(info, i, &d)) fail(info.Env(), fn, std::string(name) + " must be a number");
   if (!(d >= 0) || d != std::floor(d) || d > static_cast<double>(kMaxDim)) {
     fail(info.Env(), fn, std::string(name) + " must be a non-negative integer, got " + std::to_string(d));
   }
@@ -96,15 +105,15 @@ int64_t dim(const Args& info, size_t i, const char* fn, const char* name) {
 }
 
 double num(const Args& info, size_t i, const char* fn, const char* name) {
-  Napi::Value v = info[i];
-  if (!v.IsNumber()) fail(info.Env(), fn, std::string(name) + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
+  double d = 0;
+  if (!number_arg(info, i, &d)) fail(info.Env(), fn, std::string(name) + " must be a number");
+  return d;
 }
 
 bool flag(const Args& info, size_t i, const char* fn, const char* name) {
-  Napi::Value v = info[i];
-  if (!v.IsBoolean()) fail(info.Env(), fn, std::string(name) + " must be a boolean");
-  return v.As<Napi::Boolean>().Value();
+  bool b = false;
+  if (napi_get_value_bool(info.Env(), info[i], &b) != napi_ok) fail(info.Env(), fn, std::string(name) + " must be a boolean");
+  return b;
 }
 
 // Product of dims, refusing overflow.
