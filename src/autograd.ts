@@ -124,7 +124,7 @@ function checkSaved(owner: Tensor, node: GradNode, full: boolean): void {
     if (full) {
       if (t._freedByBackward) {
         throw new Error(
-          `backward: ${role(owner, node, t)} was freed by an earlier backward() through this graph (a Sequential's intermediate activations are recycled once backward has used them); pass { retainGraph: true } to the first backward() to run backward through the same graph again`,
+          `backward: ${role(owner, node, t)} was freed by an earlier backward() through this graph (a Sequential's intermediate activations and a cross-entropy loss's saved gradient are recycled once backward has used them); pass { retainGraph: true } to the first backward() to run backward through the same graph again`,
         );
       }
       try {
@@ -223,8 +223,15 @@ export function runBackward(root: Tensor, grad: Tensor, add: (a: Tensor, b: Tens
   // The activations a Sequential marked are read by nothing but this graph's backward closures,
   // all of which have run: their arrays go back to the pool for the next forward pass (without
   // this, every step's activations are fresh memory that the kernels page-fault in).
+  // So do the op-internal tensors a backward closure saved and marked (a loss's gradient, computed
+  // with its forward): nothing outside the closure reaches them. They require no grad, which
+  // keeps graph tensors (handled above, with their exceptions) out of this loop.
   if (!retainGraph) {
-    for (const t of order) if (t._freeAfterBackward && t !== root && !t.retainsGrad && t.gradFn !== null) t._freeAfterUse();
+    for (const t of order) {
+      if (t._freeAfterBackward && t !== root && !t.retainsGrad && t.gradFn !== null) t._freeAfterUse();
+      const saved = t.gradFn?.saved;
+      if (saved !== undefined) for (const s of saved) if (s.tensor._freeAfterBackward && !s.tensor.requiresGrad) s.tensor._freeAfterUse();
+    }
   }
 }
 

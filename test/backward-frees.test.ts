@@ -108,6 +108,56 @@ describeBackends('backward frees a Sequential graph', () => {
     expect(countFresh(false)).toBe(0);
   });
 
+  it('a cross-entropy loss recycles its row losses at once and its saved gradient after backward', () => {
+    // Logits from plain ops (no Sequential): only the loss's own buffers can be recycled here.
+    tg.manualSeed(7);
+    const w = tg.randn([12, 5], { requiresGrad: true });
+    const x = tg.randn([40, 12]);
+    const y = tg.tensor(Array.from({ length: 40 }, (_, i) => i % 5));
+    const fresh = (n: number, reduction: 'mean' | 'sum' | 'none'): number => {
+      const run = (): void => {
+        w.grad = null;
+        const loss = tg.crossEntropy(x.matmul(w), y, { reduction });
+        (reduction === 'none' ? loss.sum() : loss).backward();
+      };
+      for (let i = 0; i < 3; i++) run();
+      const seen = new Set<ArrayBufferLike>();
+      let count = 0;
+      const stop = onAlloc((arr) => {
+        if (arr.length === n && !seen.has(arr.buffer)) {
+          seen.add(arr.buffer);
+          count++;
+        }
+      });
+      try {
+        run();
+        count = 0;
+        for (let i = 0; i < 10; i++) run();
+      } finally {
+        stop();
+      }
+      return count;
+    };
+    // Arrays of the logits' size: each step's logits (the matmul's result, which the caller could
+    // hold) are new, the gradient the loss's forward computed is not.
+    expect(fresh(40 * 5, 'mean')).toBe(10);
+    expect(fresh(40, 'mean')).toBe(0); // the row losses
+    expect(fresh(40, 'sum')).toBe(0);
+    // With reduction 'none' the row losses are the result the caller holds: never recycled.
+    expect(fresh(40, 'none')).toBeGreaterThanOrEqual(10);
+
+    // A second backward is refused, as for a Sequential's graph; retainGraph keeps it.
+    const loss = tg.crossEntropy(x.matmul(w), y);
+    w.grad = null;
+    loss.backward({ retainGraph: true });
+    const once = Array.from(w.grad!.data);
+    loss.backward();
+    expect(Array.from(w.grad!.data)).toEqual(once.map((v) => Math.fround(v + v)));
+    expect(() => loss.backward()).toThrow(/backward: a tensor that crossEntropy's backward reads .* was freed by an earlier backward\(\).*cross-entropy loss's saved gradient/);
+    expect(Array.from(w.grad!.data)).toEqual(once.map((v) => Math.fround(v + v))); // refused before any accumulation
+    expect(loss.item()).toBeGreaterThan(0); // the loss itself stays readable
+  });
+
   it('never frees what user code can reach: a custom layer’s input, an activation whose data was read', () => {
     const kept: Tensor[] = [];
     class Keep extends Module {
