@@ -62,6 +62,8 @@ export interface Context {
   quick: boolean;
   /** Each training process's warm-up: at least this many steps and seconds before the timed steps. */
   trainWarmup?: { steps: number; seconds: number };
+  /** Each inference process's warm-up before its timed batch-1 (and batch-4) calls. */
+  latencyWarmup?: { calls: number; seconds: number };
   wallSeconds: number;
 }
 

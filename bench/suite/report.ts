@@ -142,10 +142,13 @@ function trainTable(r: SuiteResult, idx: Index): string[] {
 function inferTables(r: SuiteResult, idx: Index): string[] {
   const peers: SystemId[] = ['torch', 'ort', 'tfjs-cpu', 'tfjs-wasm'];
   const threads = threadsOf(r);
+  const lw = r.context.latencyWarmup;
+  // Reports written before this warm-up was recorded warmed up with 5 calls of each batch size.
+  const latencyWarm = lw === undefined ? '5 calls' : lw.seconds > 0 ? `${lw.seconds} s (and at least ${lw.calls} calls)` : `${lw.calls} calls`;
   const out = [
     '## Inference',
     '',
-    'The same MLP and weights in every system (onnxruntime gets them as an ONNX graph: Gemm+Relu nodes with the weights as initializers). One call: wrap a Float32Array in the library\'s tensor (without a copy where the library can: tensorgrad `new Tensor(array, shape)`, PyTorch `torch.from_numpy`, onnxruntime `new ort.Tensor`; tfjs copies in `tf.tensor2d`), forward without a graph, read the output back. tensorgrad native = `model.forward` under `noGrad`; predict() = `predict(model, x)`.',
+    `The same MLP and weights in every system (onnxruntime gets them as an ONNX graph: Gemm+Relu nodes with the weights as initializers). One call: wrap a Float32Array in the library's tensor (without a copy where the library can: tensorgrad \`new Tensor(array, shape)\`, PyTorch \`torch.from_numpy\`, onnxruntime \`new ort.Tensor\`; tfjs copies in \`tf.tensor2d\`), forward without a graph, read the output back. tensorgrad native = \`model.forward\` under \`noGrad\`; predict() = \`predict(model, x)\`. Each system runs in a fresh process: batch-256 calls for the throughput, then, after ${latencyWarm} of calls at that size, the timed batch-1 calls, then the same for batch 4 (a served model answers in the steady state; its first few thousand small calls after the batch-256 phase run slower).`,
     '',
     '### Batch 256 throughput (samples/s; higher is better; ratio = tensorgrad native ÷ peer, > 1: tensorgrad faster)',
     '',
