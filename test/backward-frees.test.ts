@@ -13,6 +13,30 @@ function net(seed: number): tg.Sequential {
   return new tg.Sequential(new tg.Linear(12, 32), new tg.ReLU(), new tg.Linear(32, 16), new tg.Tanh(), new tg.Linear(16, 3));
 }
 
+/**
+ * Arrays of the given lengths that ten calls of `step` allocate and no earlier call used: after
+ * three warm-up calls, one observed call lists the arrays in use, the next ten count new ones.
+ */
+function freshArrays(lengths: number[], step: () => void): number {
+  for (let i = 0; i < 3; i++) step();
+  const seen = new Set<ArrayBufferLike>();
+  let fresh = 0;
+  const stop = onAlloc((arr) => {
+    if (lengths.includes(arr.length) && !seen.has(arr.buffer)) {
+      seen.add(arr.buffer);
+      fresh++;
+    }
+  });
+  try {
+    step();
+    fresh = 0;
+    for (let i = 0; i < 10; i++) step();
+  } finally {
+    stop();
+  }
+  return fresh;
+}
+
 function grads(m: Module): number[][] {
   return m.parameters().map((p) => Array.from(p.grad!.data));
 }
@@ -82,25 +106,8 @@ describeBackends('backward frees a Sequential graph', () => {
         m.forward(x).pow(2).mean().backward({ retainGraph });
         opt.step();
       };
-      for (let i = 0; i < 3; i++) step();
-      const seen = new Set<ArrayBufferLike>();
-      let fresh = 0;
-      // Arrays of the hidden activations' sizes (64×32, 64×16) not used by an earlier step: the
-      // first observed step lists the ones in use, the next ten count the new ones.
-      const stop = onAlloc((arr) => {
-        if ((arr.length === 64 * 32 || arr.length === 64 * 16) && !seen.has(arr.buffer)) {
-          seen.add(arr.buffer);
-          fresh++;
-        }
-      });
-      try {
-        step();
-        fresh = 0;
-        for (let i = 0; i < 10; i++) step();
-      } finally {
-        stop();
-      }
-      return fresh;
+      // Arrays of the hidden activations' sizes (64×32, 64×16).
+      return freshArrays([64 * 32, 64 * 16], step);
     };
     // Retained, every step's activations are new arrays (those of earlier steps stay with their
     // graphs until the collector runs); freed, the same arrays go round.
@@ -120,23 +127,7 @@ describeBackends('backward frees a Sequential graph', () => {
         const loss = tg.crossEntropy(x.matmul(w), y, { reduction });
         (reduction === 'none' ? loss.sum() : loss).backward();
       };
-      for (let i = 0; i < 3; i++) run();
-      const seen = new Set<ArrayBufferLike>();
-      let count = 0;
-      const stop = onAlloc((arr) => {
-        if (arr.length === n && !seen.has(arr.buffer)) {
-          seen.add(arr.buffer);
-          count++;
-        }
-      });
-      try {
-        run();
-        count = 0;
-        for (let i = 0; i < 10; i++) run();
-      } finally {
-        stop();
-      }
-      return count;
+      return freshArrays([n], run);
     };
     // Arrays of the logits' size: each step's logits (the matmul's result, which the caller could
     // hold) are new, the gradient the loss's forward computed is not.
