@@ -271,7 +271,10 @@ function macroKernel(
 /**
  * TILE = (A micro-panel at pa) · (B micro-panel at pb) over kcp steps (a multiple of KU).
  * Accumulators are locals so they live in registers; `| 0` keeps index arithmetic in int32 without
- * overflow checks.
+ * overflow checks. The loop runs on the A index itself: a separate step counter (`p++`) cost an
+ * add, an overflow check and a compare per step, and the kernel, about 46 instructions a step,
+ * ran 7-8% faster without it (the four batch-128 MLP products, both kernels alternating in one
+ * process on the Intel VM, Node 20: 55.6-55.9 -> 51.0-51.9 ms; the same bits).
  */
 function kernel(kcp: number, pa: number, pb: number): void {
   let c00 = 0;
@@ -280,7 +283,8 @@ function kernel(kcp: number, pa: number, pb: number): void {
   let c11 = 0;
   let c20 = 0;
   let c21 = 0;
-  for (let p = 0; p < kcp; p++) {
+  const end = (pa + MR * kcp) | 0;
+  for (; pa < end; pa = (pa + 3) | 0) {
     const a0 = PACK[pa];
     const a1 = PACK[(pa + 1) | 0];
     const a2 = PACK[(pa + 2) | 0];
@@ -292,7 +296,6 @@ function kernel(kcp: number, pa: number, pb: number): void {
     c01 += a0 * b;
     c11 += a1 * b;
     c21 += a2 * b;
-    pa = (pa + 3) | 0;
     pb = (pb + 2) | 0;
   }
   TILE[0] = c00;
