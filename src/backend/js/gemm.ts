@@ -163,14 +163,10 @@ function packAlongP(
     let p = 0;
     if (x < nx) {
       const s = s0 + x * sx;
-      // Loops on the source index, int32 throughout: as in kernel(), a step counter and unbounded
-      // additions cost checks per element (the four batch-128 MLP products with both packers
-      // changed so: about 0.9% faster in 4 of 5 in-process comparisons, the same bits).
-      for (let q = s, e = (s + kc) | 0; q < e; q = (q + 1) | 0) {
-        PACK[d] = src[q];
-        d = (d + R) | 0;
+      for (; p < kc; p++) {
+        PACK[d] = src[s + p];
+        d += R;
       }
-      p = kc;
     }
     for (; p < kcp; p++) {
       PACK[d] = 0;
@@ -202,17 +198,17 @@ function packAlongX(
       const row = s0 + p * sp;
       let d = dst0 + xc * kcp + p * R;
       if (R === 2) {
-        for (let x = (row + xc) | 0, e = (row + xe) | 0; x < e; x = (x + 2) | 0) {
+        for (let x = row + xc, e = row + xe; x < e; x += 2) {
           PACK[d] = src[x];
-          PACK[(d + 1) | 0] = src[(x + 1) | 0];
-          d = (d + step) | 0;
+          PACK[d + 1] = src[x + 1];
+          d += step;
         }
       } else if (R === 3) {
-        for (let x = (row + xc) | 0, e = (row + xe) | 0; x < e; x = (x + 3) | 0) {
+        for (let x = row + xc, e = row + xe; x < e; x += 3) {
           PACK[d] = src[x];
-          PACK[(d + 1) | 0] = src[(x + 1) | 0];
-          PACK[(d + 2) | 0] = src[(x + 2) | 0];
-          d = (d + step) | 0;
+          PACK[d + 1] = src[x + 1];
+          PACK[d + 2] = src[x + 2];
+          d += step;
         }
       } else {
         for (let x = xc; x < xe; x += R) {
