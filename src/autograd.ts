@@ -223,14 +223,14 @@ export function runBackward(root: Tensor, grad: Tensor, add: (a: Tensor, b: Tens
   // The activations a Sequential marked are read by nothing but this graph's backward closures,
   // all of which have run: their arrays go back to the pool for the next forward pass (without
   // this, every step's activations are fresh memory that the kernels page-fault in).
-  // So do the op-internal tensors a backward closure saved and marked (a loss's gradient, computed
-  // with its forward): nothing outside the closure reaches them. They require no grad, which
-  // keeps graph tensors (handled above, with their exceptions) out of this loop.
+  // So do the tensors an op made for its own backward closure and marked (_graphPrivate: a loss's
+  // gradient, computed with its forward), which nothing outside the closure reaches. Their node's
+  // saved list is read first: freeing t drops its gradFn.
   if (!retainGraph) {
     for (const t of order) {
-      if (t._freeAfterBackward && t !== root && !t.retainsGrad && t.gradFn !== null) t._freeAfterUse();
       const saved = t.gradFn?.saved;
-      if (saved !== undefined) for (const s of saved) if (s.tensor._freeAfterBackward && !s.tensor.requiresGrad) s.tensor._freeAfterUse();
+      if (t._freeAfterBackward && t !== root && !t.retainsGrad && t.gradFn !== null) t._freeAfterUse();
+      if (saved !== undefined) for (const s of saved) if (s.tensor._graphPrivate) s.tensor._freeAfterUse();
     }
   }
 }

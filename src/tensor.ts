@@ -217,6 +217,12 @@ export class Tensor {
    * (and recycles its array for the next step's activations) unless told to retain the graph.
    */
   _freeAfterBackward = false;
+  /**
+   * @internal Set by an op on a tensor of its own that only its backward closure reads (the
+   * gradient crossEntropy computes with its forward) and that the closure saves: runBackward frees
+   * it once the walk is over, unless told to retain the graph. Never set on a graph tensor.
+   */
+  _graphPrivate = false;
   /** @internal backward() freed this tensor: a second backward through its graph says why it can't. */
   _freedByBackward = false;
 

@@ -149,6 +149,20 @@ describeBackends('backward frees a Sequential graph', () => {
     expect(loss.item()).toBeGreaterThan(0); // the loss itself stays readable
   });
 
+  it('leaves alone the activations that need no gradient (a frozen first layer): a second root still runs', () => {
+    tg.manualSeed(11);
+    const m = new tg.Sequential(new tg.Linear(4, 8), new tg.ReLU(), new tg.Linear(8, 2));
+    for (const p of (m.at(0) as tg.Linear).parameters()) p.requiresGrad = false;
+    const out = m.forward(tg.randn([3, 4]));
+    // The ReLU's output needs no gradient: the graph walk never reaches it, so it is not freed
+    // (the last Linear reads it for its weight gradient).
+    out.sum().backward();
+    const once = Array.from((m.at(2) as tg.Linear).weight.grad!.data);
+    out.sum().backward();
+    const twice = Array.from((m.at(2) as tg.Linear).weight.grad!.data);
+    twice.forEach((v, i) => expect(v).toBeCloseTo(2 * once[i]!, 6));
+  });
+
   it('never frees what user code can reach: a custom layer’s input, an activation whose data was read', () => {
     const kept: Tensor[] = [];
     class Keep extends Module {

@@ -141,7 +141,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
   // (2 threads, Intel VM), mostly the garbage collection their memory brings on.
   if (out !== rowLoss) rowLoss.dispose();
   if (!dlogits) return out;
-  dlogits._freeAfterBackward = true;
+  dlogits._graphPrivate = true;
   return record(out, 'crossEntropy', [logits], [dlogits], (g) => {
     const gx = empty(logits.shape, 'crossEntropy');
     if (reduction === 'none') {
