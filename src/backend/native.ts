@@ -180,7 +180,9 @@ function nativeLinearChain(entry: NonNullable<NativeAddon['linearChain']>, packs
   return (rows, inF, x, layers, out) => {
     // The usual MLPs without packed weights (batch 1-8, where a call's JS is a large share of
     // its time) spread their arguments directly: building the argument array and spreading it
-    // made garbage that, at batch 1, evicted weights the next call meant to find in cache.
+    // made garbage that, at batch 1, evicted weights the next call meant to find in cache. Batch-1
+    // forward with and without this path, toggled in one process (16 rounds, Intel VM, 1 thread):
+    // 784-512-256-10 1.5% faster, 16-16-16-10 7%.
     const n = layers.length;
     if (n <= 4) {
       const l0 = layers[0]!;
