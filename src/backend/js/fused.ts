@@ -53,11 +53,18 @@ export function adamSteps(slots: readonly AdamSlot[], hp: Omit<AdamHyper, 'step'
   for (const s of slots) adamStep(s.p, s.g, s.m, s.v, s.vmax, { ...hp, step: s.step });
 }
 
-/** PyTorch's single-tensor Adam (torch/optim/adam.py) in its order of operations. */
+/**
+ * PyTorch's single-tensor Adam (torch/optim/adam.py) in its order of operations, but for one
+ * thing, as the native kernels do: √v is multiplied by 1/√(1 − β₂ᵗ) instead of divided by its
+ * inverse. A division and a square root per element already keep the divider busy; a second
+ * division made the step 17% slower (535,818 parameters on the Intel Xeon VM: 2.57 → 2.18 ms),
+ * and in float64 the two differ by at most an ulp of a double, which the float32 result hides (no
+ * element of those parameters differed after 20 steps).
+ */
 export function adamStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, vmax: Float32Array | null, hp: AdamHyper): void {
   const { lr, beta1, beta2, eps, weightDecay: wd, decoupled, amsgrad, step } = hp;
   const bc1 = 1 - Math.pow(beta1, step);
-  const bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
+  const invBc2Sqrt = 1 / Math.sqrt(1 - Math.pow(beta2, step));
   const stepSize = lr / bc1;
   const decay = 1 - lr * wd;
   const n = p.length;
@@ -73,7 +80,7 @@ export function adamStep(p: Float32Array, g: Float32Array, m: Float32Array, v: F
       const vi = v[i]! * beta2 + omb2 * gi * gi;
       m[i] = mi;
       v[i] = vi;
-      p[i] = p[i]! - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
+      p[i] = p[i]! - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
     }
     return;
   }
@@ -87,7 +94,7 @@ export function adamStep(p: Float32Array, g: Float32Array, m: Float32Array, v: F
     const vi = (v[i] = v[i]! * beta2 + (1 - beta2) * gi * gi);
     let vv = vi;
     if (amsgrad && vmax) vv = vmax[i] = Math.max(vmax[i]!, vi);
-    p[i] = p[i]! - (stepSize * mi) / (Math.sqrt(vv) / bc2Sqrt + eps);
+    p[i] = p[i]! - (stepSize * mi) / (Math.sqrt(vv) * invBc2Sqrt + eps);
   }
 }
 

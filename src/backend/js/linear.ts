@@ -1,5 +1,6 @@
 import { gemm } from './gemm.js';
 import { reduce } from './reduce.js';
+import { bitsOf, maskRelu, relu32 } from './relu.js';
 
 /** C = act(A·Bᵀ + bias): the GEMM, then one pass for bias and ReLU. */
 export function linear(
@@ -15,20 +16,27 @@ export function linear(
   if (m === 0 || n === 0) return;
   gemm(false, true, m, n, k, 1, a, b, 0, c);
   if (bias === null && !relu) return;
-  for (let i = 0; i < m; i++) {
-    const row = i * n;
-    for (let j = 0; j < n; j++) {
-      let v = c[row + j]!;
-      if (bias !== null) v += bias[j]!;
-      // NaN (and -0) pass through the ReLU, as in the native epilogue and PyTorch.
-      c[row + j] = relu && v < 0 ? 0 : v;
+  // One loop per case, so that no test but the loop's own runs per element. NaN (and -0) pass
+  // through the ReLU, as in the native epilogue and PyTorch (relu32).
+  if (!relu) {
+    for (let i = 0; i < m; i++) {
+      const row = i * n;
+      for (let j = 0; j < n; j++) c[row + j]! += bias![j]!;
+    }
+  } else if (bias === null) {
+    for (let i = 0; i < m * n; i++) c[i] = relu32(c[i]!);
+  } else {
+    for (let i = 0; i < m; i++) {
+      const row = i * n;
+      // The sum rounded to float32 first, as storing it and reading it back would.
+      for (let j = 0; j < n; j++) c[row + j] = relu32(Math.fround(c[row + j]! + bias[j]!));
     }
   }
 }
 
 /**
- * Backend.linearBackward: the ReLU mask and the bias sums in one pass over g (each column summed
- * in float64 down the rows, as reduce's sum), then gemm for gx and gw.
+ * Backend.linearBackward: the ReLU mask (maskRelu's bit mask) and the bias sums in one pass over g
+ * (each column summed in float64 down the rows, as reduce's sum), then gemm for gx and gw.
  */
 export function linearBackward(
   rows: number,
@@ -45,17 +53,22 @@ export function linearBackward(
 ): void {
   let d = g;
   if (y !== null && gy !== null) {
-    const acc = gb !== null ? new Float64Array(outF) : null;
-    for (let i = 0; i < rows; i++) {
-      const row = i * outF;
-      for (let j = 0; j < outF; j++) {
-        // unaryGrad's relu: NaN in y passes the gradient, as PyTorch's threshold_backward.
-        const v = y[row + j]! <= 0 ? 0 : g[row + j]!;
-        gy[row + j] = v;
-        if (acc !== null) acc[j] += v;
+    // unaryGrad's relu (maskRelu: NaN in y passes the gradient, as PyTorch's threshold_backward).
+    if (gb === null) maskRelu(y, g, gy, rows * outF);
+    else {
+      const acc = new Float64Array(outF);
+      const gBits = bitsOf(g);
+      const gyBits = bitsOf(gy);
+      for (let i = 0; i < rows; i++) {
+        const row = i * outF;
+        for (let j = 0; j < outF; j++) {
+          const e = row + j;
+          gyBits[e] = gBits[e]! & -!(y[e]! <= 0);
+          acc[j] += gy[e]!;
+        }
       }
+      gb.set(acc);
     }
-    if (gb !== null && acc !== null) gb.set(acc);
     d = gy;
   } else if (gb !== null) {
     reduce('sum', g, 1, rows, outF, gb, null);

@@ -1,4 +1,5 @@
 import type { UnaryOp } from '../backend.js';
+import { maskRelu, relu32 } from './relu.js';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2 = Math.SQRT1_2;
@@ -103,10 +104,7 @@ export function unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: numbe
       return;
     case 'relu':
       // PyTorch: NaN stays NaN (and -0 stays -0, as max(x, 0) returns x there).
-      for (let i = 0; i < n; i++) {
-        const v = x[i]!;
-        out[i] = v < 0 ? 0 : v;
-      }
+      for (let i = 0; i < n; i++) out[i] = relu32(x[i]!);
       return;
     case 'leakyRelu':
       for (let i = 0; i < n; i++) {
@@ -157,7 +155,7 @@ export function unaryGrad(
       }
       return;
     // Passed through at NaN, as PyTorch's threshold_backward (x <= 0 is false there).
-    case 'relu': for (let i = 0; i < n; i++) gx[i] = x[i]! <= 0 ? 0 : gy[i]!; return;
+    case 'relu': maskRelu(x, gy, gx, n); return;
     case 'leakyRelu': for (let i = 0; i < n; i++) gx[i] = x[i]! > 0 ? gy[i]! : gy[i]! * p0; return;
     case 'sigmoid':
       for (let i = 0; i < n; i++) {
