@@ -145,7 +145,13 @@ function pack(
   else packAlongX(src, s0, sp, nx, kc, kcp, R, dst0);
 }
 
-/** pack() for sources contiguous along p: one sequential read per packed row. */
+/**
+ * pack() for sources contiguous along p. Whole panels (R = 2 and 3, NR and MR) read their R source
+ * rows side by side and write the panel in order: one loop iteration per R elements, where a row at
+ * a time cost one per element, each paying the loop's own checks (TurboFan reloads PACK's map,
+ * elements and length every iteration). The four batch-128 MLP products, both versions alternating
+ * in one process on the Intel Xeon VM: 51.4-51.7 -> 50.6-50.9 ms, the same bits.
+ */
 function packAlongP(
   src: Float32Array,
   s0: number,
@@ -156,15 +162,45 @@ function packAlongP(
   R: number,
   dst0: number,
 ): void {
+  const full = nx - (nx % R);
+  let x = 0;
+  if (R === 2) {
+    for (; x < full; x += 2) {
+      let d = dst0 + x * kcp;
+      const a = s0 + x * sx;
+      const b = a + sx;
+      for (let p = 0; p < kc; p++) {
+        PACK[d] = src[a + p]!;
+        PACK[d + 1] = src[b + p]!;
+        d += 2;
+      }
+    }
+  } else if (R === 3) {
+    for (; x < full; x += 3) {
+      let d = dst0 + x * kcp;
+      const a = s0 + x * sx;
+      const b = a + sx;
+      const c = b + sx;
+      for (let p = 0; p < kc; p++) {
+        PACK[d] = src[a + p]!;
+        PACK[d + 1] = src[b + p]!;
+        PACK[d + 2] = src[c + p]!;
+        d += 3;
+      }
+    }
+  }
+  // Zero padding past kc in the panels done above; then the rest (a partial last panel, or any R)
+  // a row at a time.
+  if (kc < kcp) for (let z = 0; z < x; z += R) PACK.fill(0, dst0 + z * kcp + kc * R, dst0 + (z + R) * kcp);
   const nxp = Math.ceil(nx / R) * R;
-  for (let x = 0; x < nxp; x++) {
+  for (; x < nxp; x++) {
     const r = x % R;
     let d = dst0 + (x - r) * kcp + r;
     let p = 0;
     if (x < nx) {
       const s = s0 + x * sx;
       for (; p < kc; p++) {
-        PACK[d] = src[s + p];
+        PACK[d] = src[s + p]!;
         d += R;
       }
     }
