@@ -96,7 +96,8 @@ export function gemm(
     direct(n, m, k, alpha, b, bCol, bRow, a, !transA, beta, c, 1, n);
     return;
   }
-  scale(c, mn, beta);
+  // With beta = 0 the first K block writes C without reading it (macroKernel's `first`).
+  if (beta !== 0) scale(c, mn, beta);
   // Equal K blocks: 784 = 4×196 rather than 3×256 + 16, whose last block would be mostly overhead.
   const kcMax = Math.ceil(k / Math.ceil(k / KC));
   const kcpMax = Math.ceil(kcMax / KU) * KU;
@@ -111,7 +112,7 @@ export function gemm(
       for (let ic = 0; ic < m; ic += MC) {
         const mc = Math.min(MC, m - ic);
         pack(a, ic * aRow + pc * aCol, aRow, aCol, mc, kc, kcp, MR, packA);
-        macroKernel(c, n, ic, jc, mc, nc, kcp, packA, alpha);
+        macroKernel(c, n, ic, jc, mc, nc, kcp, packA, alpha, beta === 0 && pc === 0);
       }
     }
   }
@@ -266,7 +267,13 @@ function packAlongX(
   }
 }
 
-/** C += alpha · (packed A block at PACK[packA...]) · (packed B block at PACK[0...]). */
+/**
+ * C += alpha · (packed A block at PACK[packA...]) · (packed B block at PACK[0...]); with `first`
+ * (the first K block of a beta = 0 product) C = 0 + alpha · (...) instead, which is the bits of
+ * zero-filling C and adding (0 + x turns -0 into +0 as the fill's zero did), without the fill or
+ * a read of C: the four batch-128 MLP products, alternating in one process on the Intel Xeon VM,
+ * 50.8-51.0 -> 50.3-50.6 ms.
+ */
 function macroKernel(
   c: Float32Array,
   ldc: number,
@@ -277,6 +284,7 @@ function macroKernel(
   kcp: number,
   packA: number,
   alpha: number,
+  first: boolean,
 ): void {
   for (let jr = 0; jr < nc; jr += NR) {
     const nr = Math.min(NR, nc - jr);
@@ -286,17 +294,28 @@ function macroKernel(
       kernel(kcp, packA + ir * kcp, pb);
       let ci = (ic + ir) * ldc + jc + jr;
       if (mr === MR && nr === NR) {
-        c[ci] += alpha * TILE[0];
-        c[ci + 1] += alpha * TILE[1];
-        ci += ldc;
-        c[ci] += alpha * TILE[2];
-        c[ci + 1] += alpha * TILE[3];
-        ci += ldc;
-        c[ci] += alpha * TILE[4];
-        c[ci + 1] += alpha * TILE[5];
+        if (first) {
+          c[ci] = 0 + alpha * TILE[0]!;
+          c[ci + 1] = 0 + alpha * TILE[1]!;
+          ci += ldc;
+          c[ci] = 0 + alpha * TILE[2]!;
+          c[ci + 1] = 0 + alpha * TILE[3]!;
+          ci += ldc;
+          c[ci] = 0 + alpha * TILE[4]!;
+          c[ci + 1] = 0 + alpha * TILE[5]!;
+        } else {
+          c[ci] += alpha * TILE[0]!;
+          c[ci + 1] += alpha * TILE[1]!;
+          ci += ldc;
+          c[ci] += alpha * TILE[2]!;
+          c[ci + 1] += alpha * TILE[3]!;
+          ci += ldc;
+          c[ci] += alpha * TILE[4]!;
+          c[ci + 1] += alpha * TILE[5]!;
+        }
       } else {
         for (let i = 0; i < mr; i++) {
-          for (let j = 0; j < nr; j++) c[ci + j] += alpha * TILE[i * NR + j];
+          for (let j = 0; j < nr; j++) c[ci + j] = (first ? 0 : c[ci + j]!) + alpha * TILE[i * NR + j]!;
           ci += ldc;
         }
       }
