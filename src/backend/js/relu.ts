@@ -9,8 +9,9 @@
 /**
  * max(v, 0) for a float32 value v, as PyTorch's ReLU: NaN and -0 pass through, every negative
  * (and -Infinity) gives +0. For finite nonzero v, v + |v| is exactly 2v or +0 in float64 (a
- * float32 cannot overflow it) and the halving is exact; -0, -Infinity and NaN, which that formula
- * would get wrong, take the second branch, which real data almost never reaches, so it predicts well.
+ * float32 cannot overflow it) and the halving is exact. -0 and -Infinity, which that formula would
+ * get wrong, and NaN (which fails the first test), take the second branch, which real data almost
+ * never reaches, so it predicts well.
  */
 export function relu32(v: number): number {
   return v > -Infinity && v !== 0 ? (v + Math.abs(v)) * 0.5 : v < 0 ? 0 : v;
