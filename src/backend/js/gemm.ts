@@ -272,7 +272,8 @@ function packAlongX(
  * (the first K block of a beta = 0 product) C = 0 + alpha · (...) instead, which is the bits of
  * zero-filling C and adding (0 + x turns -0 into +0 as the fill's zero did), without the fill or
  * a read of C: the four batch-128 MLP products, alternating in one process on the Intel Xeon VM,
- * 50.8-51.0 -> 50.3-50.6 ms.
+ * 50.8-51.0 -> 50.3-50.6 ms. The full tile's two forms are written out separately: one form with
+ * `(first ? 0 : c[i]) + ...` per element, the same bits, ran those products 0.7-1% slower.
  */
 function macroKernel(
   c: Float32Array,
