@@ -123,7 +123,8 @@ export function setScratchReleaser(release: (() => void) | undefined): void {
  * scratch the addon keeps between calls on this thread: the activations between layers of a
  * forward pass without a graph (up to 16 MB) and the GEMM's packing buffers (a few MiB), and the
  * packed copies of Linear weights that inference keeps (as large as the weights; the next
- * inference call packs again).
+ * inference call packs again). With the TypeScript backend it frees the buffer its GEMM shares
+ * with its worker threads (the largest product's operands and result).
  * PyTorch: `torch.cuda.empty_cache` (the same idea, for its caching allocator).
  */
 export function emptyCache(): void {

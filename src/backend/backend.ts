@@ -420,7 +420,8 @@ export interface Backend {
 
   /**
    * Frees the scratch the backend keeps between calls on this thread and returns the bytes freed
-   * (emptyCache() calls it). Only the native backend keeps any.
+   * (emptyCache() calls it): the native addon's packing buffers and activations, the TypeScript
+   * backend's shared buffer for products split over threads.
    */
   releaseScratch?(): number;
 

@@ -60,7 +60,10 @@ function useScratchRelease(nb: Backend): void {
 
 function choose(): Backend {
   const want = requested();
-  if (want === 'js') return jsBackend;
+  if (want === 'js') {
+    useScratchRelease(jsBackend);
+    return jsBackend;
+  }
   const nb = nativeBackend();
   if (nb) {
     useHugePages(nb);
@@ -74,6 +77,7 @@ function choose(): Backend {
       ? `tensorgrad: TENSORGRAD_BACKEND=native but the native addon could not be loaded (${addonLoadError()}); using the TypeScript backend`
       : `tensorgrad: native addon not available (${addonLoadError()}); using the pure TypeScript backend`,
   );
+  useScratchRelease(jsBackend);
   return jsBackend;
 }
 

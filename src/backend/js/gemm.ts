@@ -76,28 +76,54 @@ export function gemm(
   beta: number,
   c: Float32Array,
 ): void {
-  const mn = m * n;
-  if (mn === 0) return;
-  // Element (i, p) of op(A) is a[i·aRow + p·aCol]; element (p, j) of op(B) is b[p·bRow + j·bCol].
-  const aRow = transA ? 1 : k;
-  const aCol = transA ? m : 1;
-  const bRow = transB ? 1 : n;
-  const bCol = transB ? k : 1;
+  gemmAt(transA, transB, m, n, k, alpha, a, 0, transA ? m : k, b, 0, transB ? k : n, beta, c, 0, n);
+}
+
+/**
+ * gemm() on matrices inside larger arrays: op(A) element (i, p) is a[aOff + i·lda + p] (transA:
+ * a[aOff + p·lda + i]), op(B) element (p, j) is b[bOff + p·ldb + j] (transB: b[bOff + j·ldb + p]), and
+ * C element (i, j) is c[cOff + i·ldc + j]. A block of rows or columns of C computed this way has the
+ * bits of the same block of the whole product, as long as it takes the same path (packed or direct:
+ * see gemm-threads.ts, which splits products over worker threads through it).
+ */
+export function gemmAt(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  aOff: number,
+  lda: number,
+  b: Float32Array,
+  bOff: number,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  cOff: number,
+  ldc: number,
+): void {
+  if (m === 0 || n === 0) return;
+  const aRow = transA ? 1 : lda;
+  const aCol = transA ? lda : 1;
+  const bRow = transB ? 1 : ldb;
+  const bCol = transB ? ldb : 1;
   if (k === 0 || alpha === 0) {
-    scale(c, mn, beta);
+    scale(c, cOff, ldc, m, n, beta);
     return;
   }
-  if (mn * k <= DIRECT_MAX_MNK || m <= DIRECT_MAX_SIDE) {
-    direct(m, n, k, alpha, a, aRow, aCol, b, transB, beta, c, n, 1);
-    return;
-  }
-  if (n <= DIRECT_MAX_SIDE) {
-    // Cᵀ = op(B)ᵀ·op(A)ᵀ: the same row-at-a-time path with the operands swapped, writing C by columns.
-    direct(n, m, k, alpha, b, bCol, bRow, a, !transA, beta, c, 1, n);
+  if (usesDirect(m, n, k)) {
+    if (m <= DIRECT_MAX_SIDE || m * n * k <= DIRECT_MAX_MNK) {
+      direct(m, n, k, alpha, a, aOff, aRow, aCol, b, bOff, transB, ldb, beta, c, cOff, ldc, 1);
+    } else {
+      // Cᵀ = op(B)ᵀ·op(A)ᵀ: the same row-at-a-time path with the operands swapped, writing C by columns.
+      direct(n, m, k, alpha, b, bOff, bCol, bRow, a, aOff, !transA, lda, beta, c, cOff, 1, ldc);
+    }
     return;
   }
   // With beta = 0 the first K block writes C without reading it (macroKernel's `first`).
-  if (beta !== 0) scale(c, mn, beta);
+  if (beta !== 0) scale(c, cOff, ldc, m, n, beta);
   // Equal K blocks: 784 = 4×196 rather than 3×256 + 16, whose last block would be mostly overhead.
   const kcMax = Math.ceil(k / Math.ceil(k / KC));
   const kcpMax = Math.ceil(kcMax / KU) * KU;
@@ -108,20 +134,33 @@ export function gemm(
     for (let pc = 0; pc < k; pc += kcMax) {
       const kc = Math.min(kcMax, k - pc);
       const kcp = Math.ceil(kc / KU) * KU;
-      pack(b, pc * bRow + jc * bCol, bCol, bRow, nc, kc, kcp, NR, 0);
+      pack(b, bOff + pc * bRow + jc * bCol, bCol, bRow, nc, kc, kcp, NR, 0);
       for (let ic = 0; ic < m; ic += MC) {
         const mc = Math.min(MC, m - ic);
-        pack(a, ic * aRow + pc * aCol, aRow, aCol, mc, kc, kcp, MR, packA);
-        macroKernel(c, n, ic, jc, mc, nc, kcp, packA, alpha, beta === 0 && pc === 0);
+        pack(a, aOff + ic * aRow + pc * aCol, aRow, aCol, mc, kc, kcp, MR, packA);
+        macroKernel(c, ldc, ic, cOff + jc, mc, nc, kcp, packA, alpha, beta === 0 && pc === 0);
       }
     }
   }
 }
 
-/** c[0..mn) *= beta, where beta = 0 overwrites (so NaN or garbage in C does not survive). */
-function scale(c: Float32Array, mn: number, beta: number): void {
-  if (beta === 0) c.fill(0, 0, mn);
-  else if (beta !== 1) for (let i = 0; i < mn; i++) c[i] *= beta;
+/**
+ * Whether an m×n×k product (k > 0) takes the unpacked path, which sums each element over all of k
+ * in float64 where the packed path rounds to float32 once per K block: the two paths' bits differ,
+ * so a split of C must keep every piece on the whole product's path.
+ */
+export function usesDirect(m: number, n: number, k: number): boolean {
+  return m * n * k <= DIRECT_MAX_MNK || m <= DIRECT_MAX_SIDE || n <= DIRECT_MAX_SIDE;
+}
+
+/** C *= beta, where beta = 0 overwrites (so NaN or garbage in C does not survive). */
+function scale(c: Float32Array, cOff: number, ldc: number, m: number, n: number, beta: number): void {
+  if (beta === 1) return;
+  for (let i = 0; i < m; i++) {
+    const r = cOff + i * ldc;
+    if (beta === 0) c.fill(0, r, r + n);
+    else for (let j = r; j < r + n; j++) c[j] *= beta;
+  }
 }
 
 /**
@@ -274,6 +313,8 @@ function packAlongX(
  * a read of C: the four batch-128 MLP products, alternating in one process on the Intel Xeon VM,
  * 50.8-51.0 -> 50.3-50.6 ms. The full tile's two forms are written out separately: one form with
  * `(first ? 0 : c[i]) + ...` per element, the same bits, ran those products 0.7-1% slower.
+ * C's element (ic + i, j) is c[(ic + i)·ldc + jc + j]: gemmAt passes C's offset inside jc, as the
+ * same expression with a precomputed start (c0 + i·ldc + j) ran those products 2% slower.
  */
 function macroKernel(
   c: Float32Array,
@@ -375,19 +416,23 @@ function direct(
   k: number,
   alpha: number,
   a: Float32Array,
+  aOff: number,
   aRow: number,
   aCol: number,
   b: Float32Array,
+  bOff: number,
   transB: boolean,
+  ldb: number,
   beta: number,
   c: Float32Array,
+  cOff: number,
   cRow: number,
   cCol: number,
 ): void {
   reserve(Math.min(n, DIRECT_NB));
   const k4 = k - (k & 3);
   for (let i = 0; i < m; i++) {
-    const ai = i * aRow;
+    const ai = aOff + i * aRow;
     for (let j0 = 0; j0 < n; j0 += DIRECT_NB) {
       const nb = Math.min(DIRECT_NB, n - j0);
       if (!transB) {
@@ -398,27 +443,27 @@ function direct(
           const a1 = a[ai + (p + 1) * aCol];
           const a2 = a[ai + (p + 2) * aCol];
           const a3 = a[ai + (p + 3) * aCol];
-          const r0 = p * n + j0;
-          const r1 = r0 + n;
-          const r2 = r1 + n;
-          const r3 = r2 + n;
+          const r0 = bOff + p * ldb + j0;
+          const r1 = r0 + ldb;
+          const r2 = r1 + ldb;
+          const r3 = r2 + ldb;
           for (let j = 0; j < nb; j++) {
             PACK[j] += a0 * b[r0 + j] + a1 * b[r1 + j] + a2 * b[r2 + j] + a3 * b[r3 + j];
           }
         }
         for (; p < k; p++) {
           const ap = a[ai + p * aCol];
-          const r = p * n + j0;
+          const r = bOff + p * ldb + j0;
           for (let j = 0; j < nb; j++) PACK[j] += ap * b[r + j];
         }
       } else {
         const nb4 = nb - (nb & 3);
         let j = 0;
         for (; j < nb4; j += 4) {
-          const b0 = (j0 + j) * k;
-          const b1 = b0 + k;
-          const b2 = b1 + k;
-          const b3 = b2 + k;
+          const b0 = bOff + (j0 + j) * ldb;
+          const b1 = b0 + ldb;
+          const b2 = b1 + ldb;
+          const b3 = b2 + ldb;
           let s0 = 0;
           let s1 = 0;
           let s2 = 0;
@@ -436,13 +481,13 @@ function direct(
           PACK[j + 3] = s3;
         }
         for (; j < nb; j++) {
-          const bj = (j0 + j) * k;
+          const bj = bOff + (j0 + j) * ldb;
           let s = 0;
           for (let p = 0; p < k; p++) s += a[ai + p * aCol] * b[bj + p];
           PACK[j] = s;
         }
       }
-      let ci = i * cRow + j0 * cCol;
+      let ci = cOff + i * cRow + j0 * cCol;
       if (beta === 0) {
         for (let j = 0; j < nb; j++, ci += cCol) c[ci] = alpha * PACK[j];
       } else {

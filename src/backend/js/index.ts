@@ -3,7 +3,7 @@ import { binary, sumTo } from './broadcast.js';
 import { adamStep, adamSteps, crossEntropy, rmspropStep, sgdStep } from './fused.js';
 import { fingerprint } from './fingerprint.js';
 import { copyBlocks, gatherRows, normPart, scatterAddRows, scatterArg, shareEqual } from './gather.js';
-import { gemm } from './gemm.js';
+import { gemm, jsThreads, releaseJsGemmScratch, setJsThreads } from './gemm-threads.js';
 import { composedLinearChain } from '../linear-chain.js';
 import { linear, linearBackward } from './linear.js';
 import { bceLoss, bceLossGrad, nllLoss, nllLossGrad } from './losses.js';
@@ -13,15 +13,16 @@ import { reduce } from './reduce.js';
 import { softmax, softmaxGrad } from './softmax.js';
 import { unary, unaryGrad } from './unary.js';
 
-/** The pure-TypeScript backend: always available, single-threaded. */
+/** The pure-TypeScript backend: always available; its GEMM splits over worker threads (gemm-threads.ts). */
 export const jsBackend: Backend = {
   name: 'js',
-  info: () => ({ backend: 'js', isa: 'js', threads: 1 }),
+  info: () => ({ backend: 'js', isa: 'js', threads: jsThreads() }),
   gemm,
   linear,
   linearBackward,
   linearChain: composedLinearChain(linear),
-  setNumThreads: () => {},
+  setNumThreads: setJsThreads,
+  releaseScratch: releaseJsGemmScratch,
   binary,
   unary,
   unaryGrad,

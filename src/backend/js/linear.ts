@@ -1,4 +1,4 @@
-import { gemm } from './gemm.js';
+import { gemm } from './gemm-threads.js';
 import { reduce } from './reduce.js';
 import { bitsOf, maskRelu, relu32 } from './relu.js';
 

@@ -1,0 +1,237 @@
+/**
+ * The TypeScript backend's GEMM on several threads. C is cut into blocks of whole columns (or of
+ * whole rows, when it is taller than wide), as many as threads are worth using; the calling
+ * thread computes the first block and worker_threads (gemm-worker.ts) the others, each with
+ * gemmAt on the operands copied into one SharedArrayBuffer, and the caller copies C back out.
+ *
+ * Every element of C is summed by gemmAt in the same order whatever block it falls in (its K
+ * blocking depends on k alone, and every block stays on the whole product's packed path), so the
+ * result is bitwise that of one thread, for any thread count (test/js-gemm-threads.test.ts).
+ *
+ * The calling thread blocks in Atomics.wait until the workers are done, as it would while
+ * computing alone: a backend call is synchronous. Workers start on the first product big enough
+ * to use them; until they have loaded, products run on the calling thread alone. Elementwise
+ * kernels, reductions and the optimizers stay on the calling thread.
+ */
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { packageRoot } from '../root.js';
+import { gemmAt, usesDirect } from './gemm.js';
+import { CTL_BYTES, CTL_DONE, CTL_FAILED, incWord, type Job, jobSlot, MAX_THREADS, readyWord, runBlock, wakeWord, writeJob } from './gemm-job.js';
+
+/**
+ * Multiply-adds (m·n·k) per thread below which a product is not split further: waking a worker
+ * and copying the operands in and C out cost about as much as 2^19 multiply-adds of the kernel.
+ */
+const MIN_MNK_PER_THREAD = 1 << 19;
+/** Narrowest block of C a thread gets, in columns or rows. */
+const MIN_BLOCK = 24;
+/** Blocks start at multiples of this (the kernel tile's 3 rows and 2 columns), so no tile is cut. */
+const BLOCK_ALIGN = 6;
+
+interface WorkerSlot {
+  worker: Worker;
+  port: MessagePort;
+  /** The data buffer generation this worker was last sent. */
+  sentGen: number;
+}
+
+let threads = defaultThreads();
+const ctl = new SharedArrayBuffer(CTL_BYTES);
+const ctlI = new Int32Array(ctl);
+/** workers[id - 1] is worker id; block id of a product is its. */
+const workers: WorkerSlot[] = [];
+let data = new SharedArrayBuffer(0);
+let dataF = new Float32Array(data);
+let dataGen = 0;
+let splits = 0;
+/** Why products no longer use workers (one failed or could not start), or null while they may. */
+let disabledBy: string | null = null;
+
+function defaultThreads(): number {
+  const v = process.env['TENSORGRAD_NUM_THREADS'];
+  if (v !== undefined && /^\d+$/.test(v) && Number(v) >= 1) return Math.min(Number(v), MAX_THREADS);
+  return Math.max(1, Math.min(availableParallelism(), MAX_THREADS));
+}
+
+/** Threads the TypeScript backend's GEMM may use. */
+export function jsThreads(): number {
+  return threads;
+}
+
+/** Sets them (setNumThreads): workers past the new count stop, new ones start when first needed. */
+export function setJsThreads(n: number): void {
+  threads = n;
+  while (workers.length > n - 1) stopWorker(workers.length, workers.pop()!);
+}
+
+function stopWorker(id: number, w: WorkerSlot): void {
+  Atomics.add(ctlI, incWord(id), 1);
+  Atomics.add(ctlI, wakeWord(id), 1);
+  Atomics.notify(ctlI, wakeWord(id));
+  w.port.close();
+}
+
+function disable(reason: string): void {
+  if (disabledBy !== null) return;
+  disabledBy = reason;
+  process.emitWarning(`tensorgrad: the TypeScript backend's GEMM runs on one thread from now on: ${reason}`);
+}
+
+/** Starts workers 1..count that are not running yet; true when all of them wait for jobs. */
+function workersReady(count: number): boolean {
+  if (disabledBy !== null) return false;
+  while (workers.length < count) startWorker(workers.length + 1);
+  for (let id = 1; id <= count; id++) {
+    if (Atomics.load(ctlI, readyWord(id)) !== Atomics.load(ctlI, incWord(id)) + 1) return false;
+  }
+  return true;
+}
+
+function startWorker(id: number): void {
+  const { port1, port2 } = new MessageChannel();
+  // The ESM build is the entry under either build, as trainInWorker's is (src/train/worker.ts).
+  const entry = join(packageRoot(), 'dist', 'esm', 'backend', 'js', 'gemm-worker.js');
+  const worker = new Worker(entry, { workerData: { ctl, port: port2, id, inc: Atomics.load(ctlI, incWord(id)) }, transferList: [port2] });
+  // A worker that cannot start (no dist/ build, too little memory) leaves products on this thread.
+  worker.on('error', (e: unknown) => disable(`GEMM worker ${id} failed: ${e instanceof Error ? e.message : String(e)}`));
+  // Idle workers must not keep the process alive.
+  worker.unref();
+  port1.unref();
+  workers.push({ worker, port: port1, sentGen: 0 });
+}
+
+/** Blocks an m×n×k product is split into (1: not split), and whether they are blocks of columns. */
+function plan(m: number, n: number, k: number): { pieces: number; byCols: boolean } {
+  const byCols = n >= m;
+  if (threads <= 1 || k === 0 || usesDirect(m, n, k)) return { pieces: 1, byCols };
+  const side = byCols ? n : m;
+  const pieces = Math.min(threads, Math.floor(side / MIN_BLOCK), Math.floor((m * n * k) / MIN_MNK_PER_THREAD));
+  return { pieces: Math.max(1, pieces), byCols };
+}
+
+/** Start of block t of `pieces` over `side` columns or rows: nearly equal, aligned to the tile. */
+function blockStart(t: number, pieces: number, side: number): number {
+  if (t >= pieces) return side;
+  return Math.min(side, Math.round((side * t) / pieces / BLOCK_ALIGN) * BLOCK_ALIGN);
+}
+
+/** A shared buffer of at least `floats`; a bigger one is a new generation, posted to workers as they next need it. */
+function reserveData(floats: number): void {
+  if (dataF.length >= floats) return;
+  data = new SharedArrayBuffer(Math.max(floats, Math.ceil(dataF.length * 1.5)) * 4);
+  dataF = new Float32Array(data);
+  dataGen++;
+}
+
+/** Lets the shared buffer go (releaseMemory): the next split product makes a new one. */
+export function releaseJsGemmScratch(): number {
+  const bytes = data.byteLength;
+  if (bytes === 0) return 0;
+  data = new SharedArrayBuffer(0);
+  dataF = new Float32Array(data);
+  dataGen++;
+  // Workers drop theirs with the next buffer they are sent.
+  return bytes;
+}
+
+/**
+ * C = alpha·op(A)·op(B) + beta·C (Backend.gemm), split over the backend's threads when the product
+ * is large enough; bitwise the same as gemm.ts's gemm() for any thread count.
+ */
+export function gemm(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  b: Float32Array,
+  beta: number,
+  c: Float32Array,
+): void {
+  const { pieces, byCols } = alpha === 0 ? { pieces: 1, byCols: true } : plan(m, n, k);
+  if (pieces <= 1 || !workersReady(pieces - 1)) {
+    gemmAt(transA, transB, m, n, k, alpha, a, 0, transA ? m : k, b, 0, transB ? k : n, beta, c, 0, n);
+    return;
+  }
+  splits++;
+  const mk = m * k;
+  const nk = n * k;
+  const mn = m * n;
+  reserveData(mk + nk + mn);
+  const f = dataF;
+  f.set(a.length === mk ? a : a.subarray(0, mk), 0);
+  f.set(b.length === nk ? b : b.subarray(0, nk), mk);
+  if (beta !== 0) f.set(c.length === mn ? c : c.subarray(0, mn), mk + nk);
+  const side = byCols ? n : m;
+  const job = (t: number): Job => ({
+    transA,
+    transB,
+    m,
+    n,
+    k,
+    alpha,
+    beta,
+    aOff: 0,
+    bOff: mk,
+    cOff: mk + nk,
+    byCols,
+    lo: blockStart(t, pieces, side),
+    hi: blockStart(t + 1, pieces, side),
+    gen: dataGen,
+  });
+  Atomics.store(ctlI, CTL_DONE, 0);
+  Atomics.store(ctlI, CTL_FAILED, 0);
+  for (let id = 1; id < pieces; id++) {
+    const w = workers[id - 1]!;
+    if (w.sentGen !== dataGen) {
+      w.port.postMessage({ gen: dataGen, data });
+      w.sentGen = dataGen;
+    }
+    writeJob(jobSlot(ctl, id), job(id));
+    Atomics.add(ctlI, wakeWord(id), 1);
+    Atomics.notify(ctlI, wakeWord(id));
+  }
+  runBlock(job(0), f);
+  for (let done = Atomics.load(ctlI, CTL_DONE); done < pieces - 1; done = Atomics.load(ctlI, CTL_DONE)) {
+    Atomics.wait(ctlI, CTL_DONE, done);
+  }
+  if (Atomics.load(ctlI, CTL_FAILED) !== 0) {
+    // A worker threw, so its block is missing: this thread computes the whole product instead.
+    disable(failure(pieces));
+    gemmAt(transA, transB, m, n, k, alpha, a, 0, transA ? m : k, b, 0, transB ? k : n, beta, c, 0, n);
+    return;
+  }
+  c.set(f.subarray(mk + nk, mk + nk + mn));
+}
+
+/** The first error a worker of the last product posted back. */
+function failure(pieces: number): string {
+  for (let id = 1; id < pieces; id++) {
+    const m = receiveMessageOnPort(workers[id - 1]!.port) as { message: { error?: string } } | undefined;
+    if (m?.message.error !== undefined) return `GEMM worker ${id} failed: ${m.message.error}`;
+  }
+  return 'a GEMM worker failed';
+}
+
+/**
+ * Resolves to true once the workers the current thread count can use are running (they start on
+ * the first large product; tests and benchmarks wait here so they time or check the split path),
+ * or to false if they could not start within `timeoutMs`.
+ */
+export async function jsThreadsReady(timeoutMs = 30_000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (!workersReady(threads - 1)) {
+    if (disabledBy !== null || Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return true;
+}
+
+/** @internal Products split over threads so far in this thread, for the tests. */
+export function _jsGemmSplits(): number {
+  return splits;
+}

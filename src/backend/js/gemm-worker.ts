@@ -1,0 +1,59 @@
+/**
+ * A GEMM worker of the TypeScript backend (started by gemm-threads.ts as
+ * dist/esm/backend/js/gemm-worker.js): waits for a job, computes its block of C in the shared
+ * buffer, counts itself done, and waits again. It never returns to its event loop; the calling
+ * thread stops it by changing its incarnation word.
+ */
+import { type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { CTL_DONE, CTL_FAILED, incWord, jobSlot, readJob, readyWord, runBlock, wakeWord } from './gemm-job.js';
+
+interface WorkerData {
+  ctl: SharedArrayBuffer;
+  port: MessagePort;
+  id: number;
+  /** This worker's incarnation (gemm-job.ts's incWord). */
+  inc: number;
+}
+
+/** Messages on the port: a new shared data buffer and its generation. */
+interface DataMessage {
+  gen: number;
+  data: SharedArrayBuffer;
+}
+
+function run({ ctl, port, id, inc }: WorkerData): void {
+  const ctlI = new Int32Array(ctl);
+  const slot = jobSlot(ctl, id);
+  const wake = wakeWord(id);
+  let gen = 0;
+  let f: Float32Array = new Float32Array(0);
+  let seen = Atomics.load(ctlI, wake);
+  Atomics.store(ctlI, readyWord(id), inc + 1);
+  for (;;) {
+    Atomics.wait(ctlI, wake, seen);
+    if (Atomics.load(ctlI, incWord(id)) !== inc) break;
+    const now = Atomics.load(ctlI, wake);
+    if (now === seen) continue;
+    seen = now;
+    const j = readJob(slot);
+    try {
+      // The buffer is posted before the job is handed over, so it is already queued on the port.
+      while (gen !== j.gen) {
+        const m = receiveMessageOnPort(port) as { message: DataMessage } | undefined;
+        if (m === undefined) throw new Error(`gemm worker ${id}: data buffer ${j.gen} was not sent`);
+        gen = m.message.gen;
+        f = new Float32Array(m.message.data);
+      }
+      runBlock(j, f);
+    } catch (e) {
+      port.postMessage({ error: e instanceof Error ? e.message : String(e) });
+      Atomics.store(ctlI, CTL_FAILED, 1);
+    }
+    Atomics.add(ctlI, CTL_DONE, 1);
+    Atomics.notify(ctlI, CTL_DONE);
+  }
+  port.close();
+}
+
+const wd = workerData as WorkerData | null;
+if (wd !== null && typeof wd === 'object' && wd.ctl instanceof SharedArrayBuffer) run(wd);
