@@ -5,13 +5,16 @@
  *
  * Shapes: the Linear layers of a 784-512-256-10 MLP at batch 128, each in its three GEMM forms
  * (forward Y = X·W is NN, weight gradient dW = Xᵀ·G is TN, input gradient dX = G·Wᵀ is NT), and
- * square NN products. Each cell is 2·m·n·k / median time, after warm-up (tinybench).
+ * square NN products. Each cell is 2·m·n·k / median time, after warm-up (tinybench). With more
+ * than one thread (TENSORGRAD_NUM_THREADS, default the available cores) a second column times the
+ * backend's GEMM split over its worker threads (src/backend/js/gemm-threads.ts); tfjs-cpu has one.
  */
 import { cpus } from 'node:os';
 import { Bench } from 'tinybench';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { gemm } from '../src/backend/js/gemm.js';
+import { gemm as gemmSplit, jsThreads, jsThreadsReady } from '../src/backend/js/gemm-threads.js';
 
 interface Shape {
   label: string;
@@ -99,15 +102,18 @@ async function main(): Promise<void> {
   await tf.setBackend('cpu');
   await tf.ready();
 
+  const threads = jsThreads();
+  if (threads > 1 && !(await jsThreadsReady())) throw new Error('the TypeScript GEMM workers did not start (is dist/ built? npm run build:ts)');
   const cpu = cpus();
   console.log(`# SGEMM, pure TypeScript vs tfjs-backend-cpu ${tf.version_core}`);
   console.log('');
-  console.log(`Node ${process.version}, ${cpu[0]?.model ?? 'unknown CPU'} (${cpu.length} logical cores), single thread.`);
+  console.log(`Node ${process.version}, ${cpu[0]?.model ?? 'unknown CPU'} (${cpu.length} logical cores), single thread${threads > 1 ? ` (and the split GEMM on ${threads} threads)` : ''}.`);
   console.log('GFLOP/s = 2·m·n·k / median time. Shapes are M×K×N of a Linear layer X[M,K]·W[K,N]: NN is the forward');
   console.log('pass, TN the weight gradient Xᵀ·G, NT the input gradient G·Wᵀ; (m,n,k) is the GEMM actually run.');
   console.log('');
-  console.log('| shape | form | m,n,k | tensorgrad-js | tfjs-cpu | naive | tensorgrad/tfjs |');
-  console.log('|---|---|---|---:|---:|---:|---:|');
+  const split = threads > 1 ? ` tensorgrad-js ${threads} threads |` : '';
+  console.log(`| shape | form | m,n,k | tensorgrad-js |${split} tfjs-cpu | naive | tensorgrad/tfjs |${threads > 1 ? ` ${threads} threads/tfjs |` : ''}`);
+  console.log(`|---|---|---|---:|${threads > 1 ? '---:|' : ''}---:|---:|---:|${threads > 1 ? '---:|' : ''}`);
 
   // Let V8 settle every path (all forms, edge tiles) before anything is timed, so the first rows
   // are not measured while the kernel is still being optimized.
@@ -136,6 +142,7 @@ async function main(): Promise<void> {
 
     const flop = 2 * m * n * k;
     const ours = medianMs(() => gemm(t.transA, t.transB, m, n, k, 1, a, b, 0, c), 400);
+    const oursSplit = threads > 1 ? medianMs(() => gemmSplit(t.transA, t.transB, m, n, k, 1, a, b, 0, c), 400) : NaN;
     const theirs = medianMs(() => {
       const y = tf.matMul(ta, tb, t.transA, t.transB);
       y.dataSync(); // read back inside the timed region, as a caller of matMul would
@@ -146,8 +153,10 @@ async function main(): Promise<void> {
     tb.dispose();
 
     const gf = (ms: number): string => (flop / (ms * 1e6)).toFixed(2);
+    const splitCell = threads > 1 ? ` ${gf(oursSplit)} |` : '';
+    const splitRatio = threads > 1 ? ` ${(theirs / oursSplit).toFixed(1)}x |` : '';
     console.log(
-      `| ${t.label} | ${t.form} | ${m},${n},${k} | ${gf(ours)} | ${gf(theirs)} | ${gf(floor)} | ${(theirs / ours).toFixed(1)}x |`,
+      `| ${t.label} | ${t.form} | ${m},${n},${k} | ${gf(ours)} |${splitCell} ${gf(theirs)} | ${gf(floor)} | ${(theirs / ours).toFixed(1)}x |${splitRatio}`,
     );
   }
 }

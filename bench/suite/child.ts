@@ -92,7 +92,7 @@ async function tgModel(d: SharedData): Promise<{ tg: Tg; model: ReturnType<Tg['m
 
 function tgDetail(tg: Tg): string {
   const info = tg.backendInfo();
-  if (info.backend !== 'native') return 'TypeScript backend, single-threaded';
+  if (info.backend !== 'native') return `TypeScript backend, GEMM on ${info.threads} thread${info.threads === 1 ? '' : 's'}, the rest on 1`;
   return `native ${info.isa}, ${info.threads} thread${info.threads === 1 ? '' : 's'}`;
 }
 

@@ -297,9 +297,10 @@ try {
       for (const t of threadCounts) {
         if (nativeOk) add('tg-native', b, t, () => runNode({ ...base(b), system: 'tg' }, t, { TENSORGRAD_BACKEND: 'native' }));
         if (th.python) add('torch', b, t, () => runPython(th.python!, { ...base(b), threads: t }, t));
+        // The TS backend splits its GEMMs over worker threads.
+        add('tg-ts', b, t, () => runNode({ ...base(b), system: 'tg' }, t, { TENSORGRAD_BACKEND: 'js' }));
       }
-      // Single-threaded systems: 1 thread only.
-      add('tg-ts', b, 1, () => runNode({ ...base(b), system: 'tg' }, 1, { TENSORGRAD_BACKEND: 'js' }));
+      // Single-threaded systems (tfjs-wasm has no threads in Node): 1 thread only.
       if (tfjsCpu) add('tfjs-cpu', b, 1, () => runNode({ ...base(b), system: 'tfjs-cpu' }, 1, { TENSORGRAD_BACKEND: 'js' }));
       if (tfjsWasm) add('tfjs-wasm', b, 1, () => runNode({ ...base(b), system: 'tfjs-wasm' }, 1, { TENSORGRAD_BACKEND: 'js' }));
     }
@@ -346,8 +347,8 @@ try {
       }
       if (th.python) add('torch', t, () => runPython(th.python!, { ...base, threads: t }, t));
       if (ortOk) add('ort', t, () => runNode({ ...base, system: 'ort', threads: t }, t, { TENSORGRAD_BACKEND: 'js' }));
+      add('tg-ts', t, () => runNode({ ...base, system: 'tg', threads: t }, t, { TENSORGRAD_BACKEND: 'js' }));
     }
-    add('tg-ts', 1, () => runNode({ ...base, system: 'tg', threads: 1 }, 1, { TENSORGRAD_BACKEND: 'js' }));
     if (tfjsCpu) add('tfjs-cpu', 1, () => runNode({ ...base, system: 'tfjs-cpu', threads: 1 }, 1, { TENSORGRAD_BACKEND: 'js' }));
     if (tfjsWasm) add('tfjs-wasm', 1, () => runNode({ ...base, system: 'tfjs-wasm', threads: 1 }, 1, { TENSORGRAD_BACKEND: 'js' }));
     if (brainOk) add('brain', 1, () => runNode({ ...base, system: 'brain', threads: 1 }, 1, { TENSORGRAD_BACKEND: 'js' }));

@@ -109,7 +109,7 @@ function trainTable(r: SuiteResult, idx: Index): string[] {
   const out = [
     '## Training (samples/s; higher is better)',
     '',
-    `MLP 784-512-ReLU-256-ReLU-10, softmax cross-entropy, Adam lr 1e-3, the same batches and initial weights for every system; a whole step (forward, loss, zeroGrad, backward, step, loss read back) through each library's public API. Median (min–max) over repetitions, each in a fresh process that first trains for at least ${warmText} (a step's speed keeps rising for a second or two after a process starts; a training run spends its time in the steady state after), then times up to a few hundred steps. Ratios are tensorgrad ÷ peer: > 1 means tensorgrad is faster. tfjs, brain.js and the TS backend are single-threaded: they appear in the 1-thread rows only. brain.js trains one sample at a time with MSE on a ReLU output (it offers no softmax cross-entropy and no batches), so it is listed, not compared.`,
+    `MLP 784-512-ReLU-256-ReLU-10, softmax cross-entropy, Adam lr 1e-3, the same batches and initial weights for every system; a whole step (forward, loss, zeroGrad, backward, step, loss read back) through each library's public API. Median (min–max) over repetitions, each in a fresh process that first trains for at least ${warmText} (a step's speed keeps rising for a second or two after a process starts; a training run spends its time in the steady state after), then times up to a few hundred steps. Ratios are tensorgrad ÷ peer: > 1 means tensorgrad is faster. The TS backend splits its GEMMs over worker threads (the rest of its step runs on one); tfjs and brain.js are single-threaded (tfjs-wasm has no wasm threads in Node) and appear in the 1-thread rows only, so the 2-thread rows' TS ÷ tfjs ratios (marked †) divide by tfjs's 1-thread figure. brain.js trains one sample at a time with MSE on a ReLU output (it offers no softmax cross-entropy and no batches), so it is listed, not compared.`,
     '',
     `| batch | threads | ${TRAIN_SYSTEMS.map((s) => SYSTEM_LABELS[s]).join(' | ')} | ${peers.map((p) => `native ÷ ${SYSTEM_LABELS[p]}`).join(' | ')} | TS ÷ tfjs cpu | TS ÷ tfjs wasm | % of GEMM-bound |`,
     `|---|--:|${TRAIN_SYSTEMS.map(() => '--:').join('|')}|${peers.map(() => '--:').join('|')}|--:|--:|--:|`,
@@ -121,8 +121,14 @@ function trainTable(r: SuiteResult, idx: Index): string[] {
       const m = (s: SystemId) => idx.med('train', s, t, b, 'samples/s');
       const bound = b === 'b512' ? gemmBound(r, t) : null;
       const pct = bound ? `${fix((100 * m('tg-native')) / bound.limit, 0)}%` : '—';
+      // Single-threaded peers are measured on 1 thread only; other rows compare with that figure.
+      const tsRatio = (p: SystemId): string => {
+        if (idx.get('train', p, t, b, 'samples/s')) return ratio(m('tg-ts'), m(p));
+        const r = ratio(m('tg-ts'), idx.med('train', p, 1, b, 'samples/s'));
+        return r === '—' ? r : `${r}†`;
+      };
       out.push(
-        `| ${b.slice(1)} | ${t} | ${TRAIN_SYSTEMS.map((s) => cell(v(s))).join(' | ')} | ${peers.map((p) => ratio(m('tg-native'), m(p))).join(' | ')} | ${ratio(m('tg-ts'), m('tfjs-cpu'))} | ${ratio(m('tg-ts'), m('tfjs-wasm'))} | ${pct} |`,
+        `| ${b.slice(1)} | ${t} | ${TRAIN_SYSTEMS.map((s) => cell(v(s))).join(' | ')} | ${peers.map((p) => ratio(m('tg-native'), m(p))).join(' | ')} | ${tsRatio('tfjs-cpu')} | ${tsRatio('tfjs-wasm')} | ${pct} |`,
       );
     }
   }

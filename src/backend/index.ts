@@ -165,9 +165,10 @@ export function backendInfo(): BackendInfo {
 }
 
 /**
- * Sets how many threads the native kernels use (default: the machine's available parallelism,
- * or env TENSORGRAD_NUM_THREADS). The TypeScript backend is single-threaded and ignores it.
- * PyTorch: `torch.set_num_threads`.
+ * Sets how many threads the kernels use (default: the machine's available parallelism, or env
+ * TENSORGRAD_NUM_THREADS): the native thread pool, and the worker threads the TypeScript
+ * backend splits its large matrix products over (its other kernels run on the calling thread).
+ * Results are bitwise the same for any count. PyTorch: `torch.set_num_threads`.
  *
  * @param n - kernel threads, an integer in [1, 1024]
  */
