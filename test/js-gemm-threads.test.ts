@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gemm as gemmOneThread, gemmAt } from '../src/backend/js/gemm.js';
-import { _jsGemmSplits, gemm, jsThreads, jsThreadsReady, releaseJsGemmScratch, setJsThreads } from '../src/backend/js/gemm-threads.js';
+import { _jsGemmFault, _jsGemmSplits, gemm, jsThreads, jsThreadsReady, releaseJsGemmScratch, setJsThreads } from '../src/backend/js/gemm-threads.js';
 import { jsBackend } from '../src/backend/js/index.js';
 import { getBackend, setBackend } from '../src/backend/index.js';
 import { Adam, crossEntropy, Linear, manualSeed, ReLU, Sequential, tensor } from '../src/index.js';
@@ -76,6 +76,8 @@ describe('TypeScript GEMM on worker threads', () => {
       [false, false, 128, 784, 512],
       [true, false, 512, 784, 128],
       [true, false, 10, 256, 128],
+      // Blocks wider than the kernel's 1024-column B block.
+      [false, false, 30, 2200, 20],
     ] as const) {
       const a = filled(m * k, m);
       const b = filled(n * k, n);
@@ -108,7 +110,10 @@ describe('TypeScript GEMM on worker threads', () => {
     const b = filled(n * k, 5);
     const want = new Float32Array(m * n);
     gemmOneThread(true, true, m, n, k, 1, a, b, 0, want);
-    expect(releaseJsGemmScratch()).toBeGreaterThan(0);
+    const first = new Float32Array(m * n);
+    gemm(true, true, m, n, k, 1, a, b, 0, first);
+    sameBits(first, want);
+    expect(releaseJsGemmScratch()).toBeGreaterThanOrEqual((m * k + n * k + m * n) * 4);
     expect(releaseJsGemmScratch()).toBe(0);
     const got = new Float32Array(m * n);
     gemm(true, true, m, n, k, 1, a, b, 0, got);
@@ -138,12 +143,69 @@ describe('TypeScript GEMM on worker threads', () => {
   });
 });
 
+describe('TypeScript GEMM workers that stop or fail', () => {
+  const [m, n, k] = [128, 256, 64];
+  const a = filled(m * k, 8);
+  const b = filled(n * k, 9);
+  const want = new Float32Array(m * n);
+  beforeAll(() => gemmOneThread(false, false, m, n, k, 1, a, b, 0, want));
+
+  it('a worker stopped while it loads neither hangs nor passes for its replacement', async () => {
+    setJsThreads(1);
+    setJsThreads(2);
+    // Starts worker 1 and runs on this thread (the worker is still loading) ...
+    const got = new Float32Array(m * n);
+    gemm(false, false, m, n, k, 1, a, b, 0, got);
+    sameBits(got, want);
+    // ... which is stopped before it is ready, and replaced.
+    setJsThreads(1);
+    setJsThreads(2);
+    expect(await jsThreadsReady(20_000)).toBe(true);
+    const before = _jsGemmSplits();
+    got.fill(0);
+    gemm(false, false, m, n, k, 1, a, b, 0, got);
+    expect(_jsGemmSplits() - before).toBe(1);
+    sameBits(got, want);
+  });
+
+  it('computes the whole product here when a worker fails, warns, and keeps later products here', async () => {
+    setJsThreads(2);
+    expect(await jsThreadsReady()).toBe(true);
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      _jsGemmFault('fail-next');
+      const got = new Float32Array(m * n).fill(Number.NaN);
+      const before = _jsGemmSplits();
+      gemm(false, false, m, n, k, 1, a, b, 0, got);
+      expect(_jsGemmSplits() - before).toBe(1);
+      sameBits(got, want);
+      got.fill(0);
+      gemm(false, false, m, n, k, 1, a, b, 0, got);
+      expect(_jsGemmSplits() - before).toBe(1);
+      sameBits(got, want);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.some((w) => w.includes('runs on one thread') && w.includes('was not sent'))).toBe(true);
+    } finally {
+      process.off('warning', onWarning);
+      _jsGemmFault('reset');
+    }
+    const got = new Float32Array(m * n);
+    const before = _jsGemmSplits();
+    gemm(false, false, m, n, k, 1, a, b, 0, got);
+    expect(_jsGemmSplits() - before).toBe(1);
+    sameBits(got, want);
+  });
+});
+
 describe('gemmAt on blocks of larger arrays', () => {
   it('computes a block of C from strided operands with the bits of the whole product', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 3, max: 40 }),
-        fc.integer({ min: 3, max: 40 }),
+        // From 1, so the direct paths (a side of 1 or 2) run on strided operands too.
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 40 }),
         fc.integer({ min: 1, max: 300 }),
         fc.boolean(),
         fc.boolean(),

@@ -46,6 +46,8 @@ let data = new SharedArrayBuffer(0);
 let dataF = new Float32Array(data);
 let dataGen = 0;
 let splits = 0;
+/** Test hook: the next split product hands its workers a buffer generation they never get. */
+let breakNext = false;
 /** Why products no longer use workers (one failed or could not start), or null while they may. */
 let disabledBy: string | null = null;
 
@@ -67,6 +69,8 @@ export function setJsThreads(n: number): void {
 }
 
 function stopWorker(id: number, w: WorkerSlot): void {
+  // The incarnation first: a worker that has not yet reached its loop checks it after reading its
+  // wake word, so it sees one change or the other.
   Atomics.add(ctlI, incWord(id), 1);
   Atomics.add(ctlI, wakeWord(id), 1);
   Atomics.notify(ctlI, wakeWord(id));
@@ -83,10 +87,14 @@ function disable(reason: string): void {
 function workersReady(count: number): boolean {
   if (disabledBy !== null) return false;
   while (workers.length < count) startWorker(workers.length + 1);
-  for (let id = 1; id <= count; id++) {
-    if (Atomics.load(ctlI, readyWord(id)) !== Atomics.load(ctlI, incWord(id)) + 1) return false;
-  }
-  return true;
+  return readyPrefix(count) === count;
+}
+
+/** How many of workers 1..count, from the first, wait for jobs. */
+function readyPrefix(count: number): number {
+  let id = 1;
+  while (id <= count && Atomics.load(ctlI, readyWord(id)) === Atomics.load(ctlI, incWord(id)) + 1) id++;
+  return id - 1;
 }
 
 function startWorker(id: number): void {
@@ -94,12 +102,19 @@ function startWorker(id: number): void {
   // The ESM build is the entry under either build, as trainInWorker's is (src/train/worker.ts).
   const entry = join(packageRoot(), 'dist', 'esm', 'backend', 'js', 'gemm-worker.js');
   const worker = new Worker(entry, { workerData: { ctl, port: port2, id, inc: Atomics.load(ctlI, incWord(id)) }, transferList: [port2] });
-  // A worker that cannot start (no dist/ build, too little memory) leaves products on this thread.
-  worker.on('error', (e: unknown) => disable(`GEMM worker ${id} failed: ${e instanceof Error ? e.message : String(e)}`));
+  const slot: WorkerSlot = { worker, port: port1, sentGen: 0 };
+  // A worker that cannot start (no dist/ build, too little memory) or ends leaves products on this
+  // thread; one that was stopped on purpose is no longer in `workers`.
+  worker.on('error', (e: unknown) => {
+    if (workers.includes(slot)) disable(`GEMM worker ${id} failed: ${e instanceof Error ? e.message : String(e)}`);
+  });
+  worker.on('exit', (code: number) => {
+    if (workers.includes(slot)) disable(`GEMM worker ${id} exited (code ${code})`);
+  });
   // Idle workers must not keep the process alive.
   worker.unref();
   port1.unref();
-  workers.push({ worker, port: port1, sentGen: 0 });
+  workers.push(slot);
 }
 
 /** Blocks an m×n×k product is split into (1: not split), and whether they are blocks of columns. */
@@ -117,23 +132,83 @@ function blockStart(t: number, pieces: number, side: number): number {
   return Math.min(side, Math.round((side * t) / pieces / BLOCK_ALIGN) * BLOCK_ALIGN);
 }
 
-/** A shared buffer of at least `floats`; a bigger one is a new generation, posted to workers as they next need it. */
-function reserveData(floats: number): void {
-  if (dataF.length >= floats) return;
-  data = new SharedArrayBuffer(Math.max(floats, Math.ceil(dataF.length * 1.5)) * 4);
+/**
+ * A shared buffer of at least `floats` (false if it cannot be had); a bigger one is a new
+ * generation, posted to each worker with its next job.
+ */
+function reserveData(floats: number): boolean {
+  if (dataF.length >= floats) return true;
+  try {
+    data = new SharedArrayBuffer(Math.max(floats, Math.ceil(dataF.length * 1.5)) * 4);
+  } catch {
+    // Out of memory for the copies: the product still runs, on this thread.
+    return false;
+  }
   dataF = new Float32Array(data);
   dataGen++;
+  return true;
 }
 
-/** Lets the shared buffer go (releaseMemory): the next split product makes a new one. */
+/**
+ * Lets the shared buffer go (emptyCache): the workers that hold it are handed an empty one with an
+ * empty block, so no thread keeps it; the next split product makes a new one. Returns its bytes.
+ */
 export function releaseJsGemmScratch(): number {
   const bytes = data.byteLength;
   if (bytes === 0) return 0;
   data = new SharedArrayBuffer(0);
   dataF = new Float32Array(data);
   dataGen++;
-  // Workers drop theirs with the next buffer they are sent.
+  if (disabledBy === null) {
+    const ready = readyPrefix(workers.length);
+    const empty = (): Job => ({ transA: false, transB: false, m: 0, n: 0, k: 0, alpha: 1, beta: 0, aOff: 0, bOff: 0, cOff: 0, byCols: true, lo: 0, hi: 0, gen: dataGen });
+    if (ready > 0 && runSplit(ready + 1, empty, () => {}) !== 'ok') retire('while it was handed an empty buffer');
+  }
   return bytes;
+}
+
+/** Worker waits past this many milliseconds (or 20 times the calling thread's own block) count as a dead worker. */
+const WORKER_TIMEOUT_MS = 10_000;
+
+/**
+ * Hands job(t) to worker t for t = 1..pieces-1, runs `own` (block 0) here, and waits until every
+ * worker has counted itself done. 'failed': a worker threw; 'timeout': one did not answer, most
+ * likely because it died (Node ends a worker that runs out of heap without a JS exception).
+ */
+function runSplit(pieces: number, job: (t: number) => Job, own: () => void): 'ok' | 'failed' | 'timeout' {
+  Atomics.store(ctlI, CTL_DONE, 0);
+  Atomics.store(ctlI, CTL_FAILED, 0);
+  for (let id = 1; id < pieces; id++) {
+    const w = workers[id - 1]!;
+    // Posted before the job, so it is on the worker's port when the worker reads the job.
+    if (w.sentGen !== dataGen) {
+      w.port.postMessage({ gen: dataGen, data });
+      w.sentGen = dataGen;
+    }
+    writeJob(jobSlot(ctl, id), job(id));
+    Atomics.add(ctlI, wakeWord(id), 1);
+    Atomics.notify(ctlI, wakeWord(id));
+  }
+  const t0 = performance.now();
+  own();
+  const deadline = performance.now() + Math.max(WORKER_TIMEOUT_MS, 20 * (performance.now() - t0));
+  for (let done = Atomics.load(ctlI, CTL_DONE); done < pieces - 1; done = Atomics.load(ctlI, CTL_DONE)) {
+    const left = deadline - performance.now();
+    if (left <= 0) return 'timeout';
+    Atomics.wait(ctlI, CTL_DONE, done, Math.min(left, 1000));
+  }
+  return Atomics.load(ctlI, CTL_FAILED) === 0 ? 'ok' : 'failed';
+}
+
+/**
+ * Gives up on the workers: a new (empty) data buffer, so a late worker writes where nobody reads,
+ * and no split product from now on, so its late count reaches no other product.
+ */
+function retire(why: string): void {
+  disable(`a GEMM worker did not answer within ${WORKER_TIMEOUT_MS / 1000} s ${why}`);
+  data = new SharedArrayBuffer(0);
+  dataF = new Float32Array(data);
+  dataGen++;
 }
 
 /**
@@ -157,16 +232,21 @@ export function gemm(
     gemmAt(transA, transB, m, n, k, alpha, a, 0, transA ? m : k, b, 0, transB ? k : n, beta, c, 0, n);
     return;
   }
-  splits++;
   const mk = m * k;
   const nk = n * k;
   const mn = m * n;
-  reserveData(mk + nk + mn);
+  if (!reserveData(mk + nk + mn)) {
+    gemmAt(transA, transB, m, n, k, alpha, a, 0, transA ? m : k, b, 0, transB ? k : n, beta, c, 0, n);
+    return;
+  }
+  splits++;
   const f = dataF;
   f.set(a.length === mk ? a : a.subarray(0, mk), 0);
   f.set(b.length === nk ? b : b.subarray(0, nk), mk);
   if (beta !== 0) f.set(c.length === mn ? c : c.subarray(0, mn), mk + nk);
   const side = byCols ? n : m;
+  const gen = breakNext ? -1 : dataGen;
+  breakNext = false;
   const job = (t: number): Job => ({
     transA,
     transB,
@@ -181,27 +261,14 @@ export function gemm(
     byCols,
     lo: blockStart(t, pieces, side),
     hi: blockStart(t + 1, pieces, side),
-    gen: dataGen,
+    gen,
   });
-  Atomics.store(ctlI, CTL_DONE, 0);
-  Atomics.store(ctlI, CTL_FAILED, 0);
-  for (let id = 1; id < pieces; id++) {
-    const w = workers[id - 1]!;
-    if (w.sentGen !== dataGen) {
-      w.port.postMessage({ gen: dataGen, data });
-      w.sentGen = dataGen;
-    }
-    writeJob(jobSlot(ctl, id), job(id));
-    Atomics.add(ctlI, wakeWord(id), 1);
-    Atomics.notify(ctlI, wakeWord(id));
-  }
-  runBlock(job(0), f);
-  for (let done = Atomics.load(ctlI, CTL_DONE); done < pieces - 1; done = Atomics.load(ctlI, CTL_DONE)) {
-    Atomics.wait(ctlI, CTL_DONE, done);
-  }
-  if (Atomics.load(ctlI, CTL_FAILED) !== 0) {
-    // A worker threw, so its block is missing: this thread computes the whole product instead.
-    disable(failure(pieces));
+  const outcome = runSplit(pieces, job, () => runBlock(job(0), f));
+  if (outcome !== 'ok') {
+    // A worker's block is missing: this thread computes the whole product from the caller's
+    // arrays (C is untouched so far), and later products stay here.
+    if (outcome === 'timeout') retire('for its block of a product');
+    else disable(failure(pieces));
     gemmAt(transA, transB, m, n, k, alpha, a, 0, transA ? m : k, b, 0, transB ? k : n, beta, c, 0, n);
     return;
   }
@@ -234,4 +301,13 @@ export async function jsThreadsReady(timeoutMs = 30_000): Promise<boolean> {
 /** @internal Products split over threads so far in this thread, for the tests. */
 export function _jsGemmSplits(): number {
   return splits;
+}
+
+/**
+ * @internal For the tests: makes the next split product's workers fail (they are handed a data
+ * buffer that was never sent), or, with `reset`, lets products use workers again after a failure.
+ */
+export function _jsGemmFault(what: 'fail-next' | 'reset'): void {
+  if (what === 'fail-next') breakNext = true;
+  else disabledBy = null;
 }

@@ -28,7 +28,16 @@ function run({ ctl, port, id, inc }: WorkerData): void {
   let gen = 0;
   let f: Float32Array = new Float32Array(0);
   let seen = Atomics.load(ctlI, wake);
-  Atomics.store(ctlI, readyWord(id), inc + 1);
+  // Stopped while it loaded (the calling thread bumps the incarnation before the wake word).
+  if (Atomics.load(ctlI, incWord(id)) !== inc) {
+    port.close();
+    return;
+  }
+  // Raised, never lowered: a stopped worker of an earlier incarnation that gets here late must not
+  // undo the ready word of the one that replaced it.
+  for (let cur = Atomics.load(ctlI, readyWord(id)); cur < inc + 1; cur = Atomics.load(ctlI, readyWord(id))) {
+    if (Atomics.compareExchange(ctlI, readyWord(id), cur, inc + 1) === cur) break;
+  }
   for (;;) {
     Atomics.wait(ctlI, wake, seen);
     if (Atomics.load(ctlI, incWord(id)) !== inc) break;
