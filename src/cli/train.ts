@@ -46,7 +46,7 @@ export const TRAIN_FLAGS: FlagTable = {
   ensemble: { type: 'string', default: '1', value: '<n>', help: 'train n models with seeds seed..seed+n-1 and average their probabilities' },
   'early-stopping': { type: 'string', default: '0', value: '<patience>', help: 'stop after this many epochs without a better validation loss (needs --validation-split); 0: off' },
   seed: { type: 'string', default: '0', value: '<n>', help: 'seed for initialisation, shuffling, dropout and MixUp' },
-  threads: { type: 'string', value: '<n>', help: 'native kernel threads (default: all cores)' },
+  threads: { type: 'string', value: '<n>', help: 'kernel threads: the native pool, or the TypeScript backend\'s GEMM workers (default: all cores)' },
   limit: { type: 'string', value: '<n>', help: 'use only the first n training rows (quick runs)' },
   save: { type: 'string', value: '<model.safetensors>', help: 'write the trained model (weights + description) here; missing folders are created' },
   plot: { type: 'string', value: '<curve.svg>', help: 'write the loss/accuracy curves here; missing folders are created' },
