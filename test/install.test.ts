@@ -24,7 +24,7 @@ describe.runIf(hasPrebuild)('the npm pack tarball, installed with --ignore-scrip
     return { info: JSON.parse(r.stdout) as { backend: string }, stderr: r.stderr };
   };
 
-  it('loads the shipped prebuild, and without it falls back to js with exactly one warning', () => {
+  it('loads the shipped prebuild, and without it falls back to js with exactly one warning and GEMM workers that start', () => {
     // --ignore-scripts: pack what is built now (npm test built dist/) without rebuilding it under
     // the feet of the other test files.
     const tarball = execFileSync(npm, ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!;
@@ -71,6 +71,32 @@ describe.runIf(hasPrebuild)('the npm pack tarball, installed with --ignore-scrip
     });
     expect(order.stderr.indexOf('tensorgrad: native addon not available')).toBeGreaterThanOrEqual(0);
     expect(order.stderr.indexOf('tensorgrad: native addon not available')).toBeLessThan(order.stderr.indexOf('MARK'));
+
+    // The TypeScript backend's GEMM workers start from the installed package (they run its
+    // dist/esm build, here from a CommonJS consumer) and split a product with the one-thread bits.
+    const gemmThreads = join(dir, 'node_modules/tensorgrad/dist/cjs/backend/js/gemm-threads.js');
+    const split = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const tg = require('tensorgrad'); const gt = require(${JSON.stringify(gemmThreads)});
+        tg.setNumThreads(2);
+        gt.jsThreadsReady().then((ready) => {
+          tg.manualSeed(3);
+          const a = tg.randn([128, 256]), b = tg.randn([256, 300]);
+          const before = gt._jsGemmSplits();
+          const two = new Uint32Array(a.matmul(b).data.slice().buffer);
+          const splits = gt._jsGemmSplits() - before;
+          tg.setNumThreads(1);
+          const one = new Uint32Array(a.matmul(b).data.slice().buffer);
+          console.log(JSON.stringify({ ready, splits, same: two.every((v, i) => v === one[i]) }));
+        });`,
+      ],
+      { cwd: dir, env: { ...process.env, TENSORGRAD_BACKEND: '' }, encoding: 'utf8' },
+    );
+    expect(split.status, split.stderr).toBe(0);
+    expect(JSON.parse(split.stdout)).toEqual({ ready: true, splits: 1, same: true });
+    expect(split.stderr).not.toMatch(/GEMM/);
 
     // The install hook on a machine with no compiler or CMake (an empty PATH): it must finish
     // with exit code 0 and say the TypeScript backend will be used.

@@ -23,8 +23,7 @@ import { CTL_BYTES, CTL_DONE, CTL_FAILED, incWord, type Job, jobSlot, MAX_THREAD
 /**
  * Multiply-adds (m·n·k) per thread below which a product is not split further. Measured on the
  * Intel VM with workers polling between jobs, each product alone, 2 threads against 1: 64³
- * (2^18) 94 -> 71 µs, 128×10×256 131 -> 100, 96³ 281 -> 176. Below 2^17 per thread nothing
- * was measured; the copies and the hand-over cost a few microseconds.
+ * (2^18) 94 -> 71 µs, 128×10×256 131 -> 100, 96³ 281 -> 176. Smaller blocks were not measured.
  */
 const MIN_MNK_PER_THREAD = 1 << 17;
 /** Narrowest block of C a thread gets, in columns or rows. */
@@ -42,7 +41,7 @@ interface WorkerSlot {
 let threads = defaultThreads();
 const ctl = new SharedArrayBuffer(CTL_BYTES);
 const ctlI = new Int32Array(ctl);
-/** workers[id - 1] is worker id; block id of a product is its. */
+/** workers[id - 1] is worker id, which computes block id of a split product. */
 const workers: WorkerSlot[] = [];
 let data = new SharedArrayBuffer(0);
 let dataF = new Float32Array(data);
