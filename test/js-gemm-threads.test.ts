@@ -96,6 +96,22 @@ describe('TypeScript GEMM on worker threads', () => {
     }
   });
 
+  it('leaves an idle process idle: workers stop polling soon after the last product', async () => {
+    const [m, n, k] = [128, 256, 128];
+    const a = filled(m * k, 12);
+    const b = filled(n * k, 13);
+    const c = new Float32Array(m * n);
+    const before = _jsGemmSplits();
+    for (let i = 0; i < 5; i++) gemm(false, false, m, n, k, 1, a, b, 0, c);
+    expect(_jsGemmSplits() - before).toBe(5);
+    await new Promise((r) => setTimeout(r, 50));
+    const start = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, 500));
+    const used = process.cpuUsage(start);
+    // Workers that kept polling would burn about 500 ms each in this window; sleeping ones next to nothing.
+    expect((used.user + used.system) / 1000).toBeLessThan(100);
+  });
+
   it('reads only the first m·k, n·k and m·n elements of longer arrays', () => {
     const [m, n, k] = [96, 200, 120];
     const a = filled(m * k + 7, 1);
