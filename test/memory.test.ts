@@ -11,9 +11,10 @@ import { availableBackends } from '../src/backend/index.js';
 // so the training runs in a child started with --expose-gc: it warms up (500 steps: the JIT's
 // code and feedback grow the heap by a few hundred KB early on, then stop), then trains a small MLP
 // for 1,500 steps, calling gc() and sampling memoryUsage() every 50 steps. The test compares the
-// last third of the samples with the first: a leak of 1 KB a step moves the median by about 1 MB
-// (the thirds' centres are 1,000 steps apart); the bound is a quarter of that, five times what a
-// flat run shows (up to ~60 KB: the JIT still settling). Not timing-based. The `leak` argument lets the test check its own
+// last third of the samples with the first: a leak of 1 KB a step moves them by about 1 MB
+// (the thirds' centres are 1,000 steps apart); the bound is a quarter of that, about twice what a
+// flat run shows (110-142 KB for the native training loop on the Intel VM, 2026-12-05: the heap
+// still creeps up by about 90 bytes a step after the warm-up). Not timing-based. The `leak` argument lets the test check its own
 // sensitivity: it makes the child keep 1 KB a step (a JS array, or a 256-float tensor). The same
 // check runs over 1,500 predictAsync calls: the async path copies inputs and weights and pins
 // buffers while another thread computes, and none of that may stay behind.
@@ -84,7 +85,7 @@ console.log(JSON.stringify({ backend: tg.backendInfo().backend, heap: [...heap],
 
 interface Growth {
   backend: string;
-  /** Median of the last third minus median of the first third, bytes. */
+  /** Lower quartile of the last third minus lower quartile of the first third, bytes. */
   heap: number;
   buffers: number;
 }
@@ -99,9 +100,13 @@ async function growth(backend: string, mode: 'fit' | 'loop' | 'predictAsync', le
   });
   const r = JSON.parse(stdout.trim().split('\n').pop()!) as { backend: string; heap: number[]; buffers: number[] };
   const third = Math.floor(r.heap.length / 3);
-  // Medians, not means: a sample taken while a step's graph is still alive reads ~150 KB high.
-  const median = (s: number[]): number => [...s].sort((a, b) => a - b)[Math.floor(s.length / 2)]!;
-  const change = (xs: number[]): number => median(xs.slice(xs.length - third)) - median(xs.slice(0, third));
+  // Lower quartiles, not means or medians: a sample can read 150-400 KB high (a step's graph still
+  // alive, code the JIT has just compiled), and in some runs half the samples of a third did, which
+  // moved the median past the bound with no leak (about 1 run in 6 on the Intel VM, before and
+  // after the TypeScript backend's GEMM threads came in). A leak raises every sample, the lowest
+  // ones too.
+  const lowerQuartile = (s: number[]): number => [...s].sort((a, b) => a - b)[Math.floor(s.length / 4)]!;
+  const change = (xs: number[]): number => lowerQuartile(xs.slice(xs.length - third)) - lowerQuartile(xs.slice(0, third));
   return { backend: r.backend, heap: change(r.heap), buffers: change(r.buffers) };
 }
 
