@@ -53,21 +53,21 @@ function useHugePages(nb: Backend): void {
   setLargeArrayAdvisor(nb.adviseHugePages.bind(nb));
 }
 
-/** emptyCache() also frees the addon's scratch, whichever backend is current afterwards. */
-function useScratchRelease(nb: Backend): void {
-  if (nb.releaseScratch !== undefined) setScratchReleaser(nb.releaseScratch.bind(nb));
-}
+/**
+ * emptyCache() frees the scratch of every backend this process has loaded, whichever is current:
+ * the addon's buffers, and the TypeScript backend's buffer shared with its GEMM workers.
+ */
+setScratchReleaser(() => {
+  jsBackend.releaseScratch?.();
+  native?.releaseScratch?.();
+});
 
 function choose(): Backend {
   const want = requested();
-  if (want === 'js') {
-    useScratchRelease(jsBackend);
-    return jsBackend;
-  }
+  if (want === 'js') return jsBackend;
   const nb = nativeBackend();
   if (nb) {
     useHugePages(nb);
-    useScratchRelease(nb);
     setSmallArraysOffHeap(true);
     setAligner(nb.alignPad?.bind(nb));
     return nb;
@@ -77,7 +77,6 @@ function choose(): Backend {
       ? `tensorgrad: TENSORGRAD_BACKEND=native but the native addon could not be loaded (${addonLoadError()}); using the TypeScript backend`
       : `tensorgrad: native addon not available (${addonLoadError()}); using the pure TypeScript backend`,
   );
-  useScratchRelease(jsBackend);
   return jsBackend;
 }
 
@@ -138,7 +137,6 @@ export function setBackend(backend: Backend): void {
   else if (backend.alignPad !== undefined) setAligner(backend.alignPad.bind(backend));
   if (backend.name === 'js') setLargeArrayAdvisor(undefined);
   else if (backend.adviseHugePages !== undefined) useHugePages(backend);
-  if (backend.releaseScratch !== undefined) useScratchRelease(backend);
 }
 
 /**

@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { packageRoot } from '../root.js';
-import { gemmAt, usesDirect } from './gemm.js';
+import { gemm as gemmOneThread, usesDirect } from './gemm.js';
 import { CTL_BYTES, CTL_DONE, CTL_FAILED, incWord, type Job, jobSlot, MAX_THREADS, readyWord, runBlock, wakeWord, writeJob } from './gemm-job.js';
 
 /**
@@ -161,9 +161,7 @@ function reserveData(floats: number): boolean {
 export function releaseJsGemmScratch(): number {
   const bytes = data.byteLength;
   if (bytes === 0) return 0;
-  data = new SharedArrayBuffer(0);
-  dataF = new Float32Array(data);
-  dataGen++;
+  dropData();
   if (disabledBy === null) {
     const ready = readyPrefix(workers.length);
     const empty = (): Job => ({ transA: false, transB: false, m: 0, n: 0, k: 0, alpha: 1, beta: 0, aOff: 0, bOff: 0, cOff: 0, byCols: true, lo: 0, hi: 0, gen: dataGen });
@@ -219,6 +217,11 @@ function runSplit(pieces: number, job: (t: number) => Job, own: () => void): 'ok
  */
 function retire(why: string): void {
   disable(`a GEMM worker did not answer within ${WORKER_TIMEOUT_MS / 1000} s ${why}`);
+  dropData();
+}
+
+/** An empty data buffer of a new generation in place of the current one. */
+function dropData(): void {
   data = new SharedArrayBuffer(0);
   dataF = new Float32Array(data);
   dataGen++;
@@ -242,14 +245,14 @@ export function gemm(
 ): void {
   const { pieces, byCols } = alpha === 0 ? { pieces: 1, byCols: true } : plan(m, n, k);
   if (pieces <= 1 || !workersReady(pieces - 1)) {
-    gemmAt(transA, transB, m, n, k, alpha, a, 0, transA ? m : k, b, 0, transB ? k : n, beta, c, 0, n);
+    gemmOneThread(transA, transB, m, n, k, alpha, a, b, beta, c);
     return;
   }
   const mk = m * k;
   const nk = n * k;
   const mn = m * n;
   if (!reserveData(mk + nk + mn)) {
-    gemmAt(transA, transB, m, n, k, alpha, a, 0, transA ? m : k, b, 0, transB ? k : n, beta, c, 0, n);
+    gemmOneThread(transA, transB, m, n, k, alpha, a, b, beta, c);
     return;
   }
   splits++;
@@ -282,7 +285,7 @@ export function gemm(
     // arrays (C is untouched so far), and later products stay here.
     if (outcome === 'timeout') retire('for its block of a product');
     else disable(failure(pieces));
-    gemmAt(transA, transB, m, n, k, alpha, a, 0, transA ? m : k, b, 0, transB ? k : n, beta, c, 0, n);
+    gemmOneThread(transA, transB, m, n, k, alpha, a, b, beta, c);
     return;
   }
   c.set(f.subarray(mk + nk, mk + nk + mn));
