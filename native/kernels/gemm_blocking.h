@@ -6,6 +6,22 @@
 
 #include <cstdint>
 
+// Whether the x86 kernels run their k loops as inline assembly (gemm_kernel_avx2.cc, and the
+// AVX-512 narrow kernel's loop over rows of A read in place). AddressSanitizer does not see the
+// loads of inline assembly, so sanitizer builds (and builds with TG_GEMM_NO_ASM) run the same k
+// loops written with intrinsics: same loads, same FMAs in the same order, so the same bits, with
+// every load checked.
+#if defined(__SANITIZE_ADDRESS__) || defined(TG_GEMM_NO_ASM)
+#define TG_GEMM_ASM 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TG_GEMM_ASM 0
+#endif
+#endif
+#ifndef TG_GEMM_ASM
+#define TG_GEMM_ASM 1
+#endif
+
 namespace tg {
 namespace gemm {
 

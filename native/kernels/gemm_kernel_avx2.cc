@@ -58,20 +58,6 @@ using avx2::transpose_paired;
   [c00] "+x"(c00), [c01] "+x"(c01), [c10] "+x"(c10), [c11] "+x"(c11), [c20] "+x"(c20), [c21] "+x"(c21), \
       [c30] "+x"(c30), [c31] "+x"(c31), [c40] "+x"(c40), [c41] "+x"(c41), [c50] "+x"(c50), [c51] "+x"(c51)
 
-// AddressSanitizer does not see the loads of inline assembly, so sanitizer builds (and builds with
-// TG_GEMM_NO_ASM) run the same k loop written with intrinsics: same loads, same FMAs in the same
-// order, so the same bits, with every load checked.
-#if defined(__SANITIZE_ADDRESS__) || defined(TG_GEMM_NO_ASM)
-#define TG_GEMM_ASM 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TG_GEMM_ASM 0
-#endif
-#endif
-#ifndef TG_GEMM_ASM
-#define TG_GEMM_ASM 1
-#endif
-
 #define TG_K_STEP(A0, A1, A2, A3, A4, A5, BP)    \
   do {                                           \
     const __m256 b0 = _mm256_loadu_ps(BP);       \

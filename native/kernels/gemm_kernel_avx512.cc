@@ -11,8 +11,9 @@
 // cpu.cc makes active only when the CPU and OS support AVX-512.
 //
 // Written with intrinsics: with 32 vector registers GCC keeps every accumulator in a register
-// (unlike the 16-register AVX2 kernel, whose k loop is inline assembly), so ASan builds run this
-// same code. The driver (gemm.cc) is shared with the other ISAs: same blocking logic, same
+// (unlike the 16-register AVX2 kernel, whose k loop is inline assembly). The one exception is the
+// narrow kernel's k loop over 16 rows of A read in place (k_run), which is assembly outside
+// sanitizer builds. The driver (gemm.cc) is shared with the other ISAs: same blocking logic, same
 // threading split, so results are bitwise identical for any thread count here too. Every element
 // of C is one FMA chain over k, as in the AVX2 kernel, so the ISAs and both tile shapes agree to
 // the last bit except where the K blocking differs (it does not: kc is the same).
@@ -90,25 +91,12 @@ inline __attribute__((always_inline)) void k_step(__m512 (&acc)[kMR][kNV], const
   }
 }
 
-// AddressSanitizer does not see the loads of inline assembly, so sanitizer builds (and builds with
-// TG_GEMM_NO_ASM) run k_run's intrinsics loop for every tile: same loads, same FMAs in the same
-// order, so the same bits, with every load checked (as in gemm_kernel_avx2.cc).
-#if defined(__SANITIZE_ADDRESS__) || defined(TG_GEMM_NO_ASM)
-#define TG_AVX512_ASM 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TG_AVX512_ASM 0
-#endif
-#endif
-#ifndef TG_AVX512_ASM
-#define TG_AVX512_ASM 1
-#endif
-
-// k steps [p0, p1) of the tile, each one k_step.
+// k steps [p0, p1) of the tile, each one k_step (in assembly for one case where TG_GEMM_ASM, see
+// gemm_blocking.h).
 template <int kMR, int kNV, bool kRows>
 inline __attribute__((always_inline)) void k_run(__m512 (&acc)[kMR][kNV], const float* a, int64_t as, const float* b,
                                                  int64_t bs, int64_t p0, int64_t p1) {
-#if TG_AVX512_ASM
+#if TG_GEMM_ASM
   if constexpr (kMR == 16 && kNV == 1 && kRows) {
     // The narrow kernel reading 16 rows of A in place (the 10-class layer's forward): written with
     // intrinsics, GCC keeps 10 of the 16 row pointers in registers and reloads the other 6 from
