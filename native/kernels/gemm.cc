@@ -15,9 +15,9 @@
 // sizes and thresholds: gemm_blocking.h):
 //   - op(A) is read in place when the tile is narrow (n <= direct_a_max_n: each A panel meets few
 //     B micro-panels, so packing does not pay) and short (m <= mc: one A block; taller tiles
-//     measured faster packed): through a row stride when A is row-major, through a k stride when
-//     A is transposed (a k step's mr values are then adjacent). Only a partial last row panel is
-//     packed (zero-padded).
+//     measured faster packed), unless k is short for its width (Blocking::pack_a_cols_per_k):
+//     through a row stride when A is row-major, through a k stride when A is transposed (a k
+//     step's mr values are then adjacent). Only a partial last row panel is packed (zero-padded).
 //   - op(B) is read in place when it is row-major (NN, TN) and the tile is short
 //     (m <= direct_b_max_m). Otherwise, when all rows of the tile fit one A block (m <= mc), each
 //     B micro-panel is packed just before its use, into a buffer that stays in L1; else the whole
@@ -166,6 +166,14 @@ inline bool direct_b_ok(const Problem& P, int64_t rows) {
   return !P.tb && (rows <= b.direct_b_max_m || std::min(P.kc, P.k) * P.ldb <= b.direct_b_max_span);
 }
 
+// Whether a tile of `rows` x `cols` reads op(A) in place (see Blocking::direct_a_max_n and
+// pack_a_cols_per_k); only a partial last row panel is then packed.
+inline bool direct_a_ok(const Problem& P, int64_t rows, int64_t cols) {
+  const gemm::Blocking& b = P.kr->blk;
+  if (rows > b.mc || cols > b.direct_a_max_n) return false;
+  return b.pack_a_cols_per_k == 0 || cols < 3 * b.nr || cols < b.pack_a_cols_per_k * P.k;
+}
+
 void run_tile(const Problem& P, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
   const Kernels& K = *P.kr;
   const int MR = K.blk.mr, NR = K.blk.nr;
@@ -173,7 +181,7 @@ void run_tile(const Problem& P, int64_t i0, int64_t i1, int64_t j0, int64_t j1) 
   const int64_t kc_max = std::min(P.kc, P.k);
   Scratch& s = scratch();
   const bool one_ic = i1 - i0 <= MC;  // the tile's rows form a single A block
-  const bool direct_a = one_ic && j1 - j0 <= K.blk.direct_a_max_n;
+  const bool direct_a = direct_a_ok(P, i1 - i0, j1 - j0);
   const bool packed_b = P.packed_b != nullptr;
   const bool direct_b = !packed_b && direct_b_ok(P, i1 - i0);
   const bool block_b = !packed_b && !direct_b && !one_ic;
@@ -285,7 +293,7 @@ double grid_cost(const Problem& P, int threads, int tm, int tn, bool migration) 
   const double rows = double((pm + tm - 1) / tm * MR), cols = double((pn + tn - 1) / tn * NR);
   const double kk = double(P.k);
   double cost = rows * cols * kk / 16.0;  // 2 flops per FMA lane, 32 flops per cycle
-  if (cols > K.blk.direct_a_max_n || rows > K.blk.mc) {  // packs its rows of A, once per B block
+  if (!direct_a_ok(P, static_cast<int64_t>(rows), static_cast<int64_t>(cols))) {  // packs its rows of A, once per B block
     cost += rows * kk * std::ceil(cols / double(K.blk.nc));
   }
   if (!direct_b_ok(P, static_cast<int64_t>(rows))) cost += cols * kk;  // packs its columns of B

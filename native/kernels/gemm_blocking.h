@@ -44,30 +44,41 @@ struct Blocking {
                           // conflict in L1 and are re-read from L2 for every A panel)
   double min_parallel_flops;  // below this 2*m*n*k the product runs on the calling thread (see
                               // the threading thresholds below)
+  int pack_a_cols_per_k;  // 0, or pack op(A) after all when the tile has at least 3 B micro-panels
+                          // and at least this many columns per step of k: reading A in place
+                          // costs a setup per pair of A panel and B micro-panel that a short k
+                          // does not amortise, while packing costs once per A panel
 };
 
 // AVX2+FMA, 6x16 microkernel (12 ymm accumulators). Tuned on AMD EPYC (Zen 4: 32 KiB L1d,
 // 1 MiB L2 per core, 32 MiB L3): the B micro-panel is kc*16*4 = 16 KiB at kc = 256, an A block
 // mc*kc*4 = 144 KiB, a B block kc*nc*4 = 4 MiB.
-inline constexpr Blocking kBlockingAvx2{6, 16, 256, 144, 4080, 256, 24, 8192, 0.5e6};
+inline constexpr Blocking kBlockingAvx2{6, 16, 256, 144, 4080, 256, 24, 8192, 0.5e6, 0};
 
 // AVX-512F, 12x32 microkernel (24 zmm accumulators). The same kc as AVX2 (so the K blocks, and
 // with them the results, are the same); the B micro-panel is kc*32*4 = 32 KiB (L1d is 32-48 KiB
 // on AVX-512 servers), an A block 144*256*4 = 144 KiB, a B block kc*nc*4 = 4 MiB.
-inline constexpr Blocking kBlockingAvx512{12, 32, 256, 144, 4096, 256, 24, 8192, 1.2e6};
+// pack_a_cols_per_k: the in-place k loop (intrinsics) keeps 7 of its 12 row pointers in registers
+// and reloads the rest from the stack, so each panel-against-micro-panel call starts slowly. On one
+// core of a Zen 4 VM, packed A against in place (alternating in one process, two placements of C):
+// 128x256x10 NN (the 10-class layer's input gradient) +4-9%, 32x256x10 +8-13%, 128x256x16 +5-8%,
+// 128x128x8 +4-9%, 128x200x12 +5-8%, 128x256x24 +4-5%, 128x256x32 +2%; 128x256x64 and longer k
+// even (within 1%); fewer than 3 micro-panels lost (128x48x3 -4-7%, 128x32x2 -7-9%). AVX2's k loop
+// is assembly and showed no gain (128x256x10 -2 to +1%), so its entry is 0.
+inline constexpr Blocking kBlockingAvx512{12, 32, 256, 144, 4096, 256, 24, 8192, 1.2e6, 8};
 
 // AVX-512F, 16x16 narrow microkernel (16 zmm accumulators, one per row), for products at most 16
 // columns wide: the same kc, so the same bits as the 12x32 kernel and AVX2's. mc is unbounded: such
 // a product always reads op(A) in place (each A panel meets a single B micro-panel, so packing
 // it never pays: 512x10x256 took 33 us with A packed in 144-row blocks, 23 us in place).
-inline constexpr Blocking kBlockingAvx512Narrow{16, 16, 256, 1 << 30, 4096, 256, 24, 8192, 1.2e6};
+inline constexpr Blocking kBlockingAvx512Narrow{16, 16, 256, 1 << 30, 4096, 256, 24, 8192, 1.2e6, 0};
 
 // aarch64 NEON, 8x12 microkernel (24 of the 32 vector registers hold accumulators). The same kc as
 // the x86 kernels; not yet tuned on arm64 hardware (tested under qemu-aarch64 only).
-inline constexpr Blocking kBlockingNeon{8, 12, 256, 128, 2040, 256, 24, 8192, 0.5e6};
+inline constexpr Blocking kBlockingNeon{8, 12, 256, 128, 2040, 256, 24, 8192, 0.5e6, 0};
 
 // Portable C++ (SSE2 baseline after auto-vectorisation), 4x8 microkernel.
-inline constexpr Blocking kBlockingScalar{4, 8, 256, 128, 2048, 256, 24, 8192, 0.5e6};
+inline constexpr Blocking kBlockingScalar{4, 8, 256, 128, 2048, 256, 24, 8192, 0.5e6, 0};
 
 // Threading thresholds on 2*m*n*k, measured on 2 threads (2-vCPU Zen 4 KVM guest) with GEMMs
 // issued back to back (workers awake) and 1 ms apart (workers asleep):

@@ -185,9 +185,11 @@ inline __attribute__((always_inline)) void k_run(__m512 (&acc)[kMR][kNV], const 
 // The millikernel: mp row panels of kMR against one (16·kNV)-column B micro-panel. Panel q reads
 // a + q*a_ps; within it a(i, p) is a[p*a_s + i] (kRows false) or a[i*a_s + p] (kRows true). Only
 // the first `rows` rows of the last panel are stored, and the columns the masks allow.
+// c_after, after_rows: the C rows that follow this call's last panel (an edge panel run by another
+// instantiation, or the next B micro-panel's first panel), for the far-C prefetch below.
 template <int kMR, int kNV, bool kRows, StoreKind kKind, bool kMasked>
 void milli(int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64_t as, const float* b, int64_t bs,
-           float* c, int64_t ldc, const StoreParams<kNV>& sp) {
+           float* c, int64_t ldc, const StoreParams<kNV>& sp, const float* c_after, int after_rows) {
   // The store step reads C (every K block after the first, or beta != 0). Its rows are prefetched
   // during the last kMR k steps, one row per step, not before the k loop: a prefetch made ~3000
   // cycles ahead was evicted again by the A and B panels streaming through L1, and the store step
@@ -212,15 +214,14 @@ void milli(int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64
   const bool reads_c = kKind == kAccumulate || (kKind == kGeneral && sp.readc);
   const int64_t kmain = !reads_c ? kc : kc > kMR ? kc - kMR : 0;
   const int64_t kpre = !sp.c_far || kc < 64 ? 0 : kmain < kMR ? kmain : kMR;
-  float* const c_first = c;
   const float* const b_next = sp.b_next;
   for (int64_t q = 0; q < mp; ++q, a += a_ps, c += kMR * ldc) {
     const int nrows = q + 1 < mp ? kMR : rows;
     __m512 acc[kMR][kNV];
     for (int i = 0; i < kMR; ++i)
       for (int v = 0; v < kNV; ++v) acc[i][v] = _mm512_setzero_ps();
-    const float* const c_next = q + 1 < mp ? c + kMR * ldc : c_first + 16 * kNV;
-    const int next_rows = q + 2 == mp ? rows : kMR;
+    const float* const c_next = q + 1 < mp ? c + kMR * ldc : c_after;
+    const int next_rows = q + 1 == mp ? after_rows : q + 2 == mp ? rows : kMR;
     for (int64_t p = 0; p < kpre; ++p) {
       if (p < next_rows) {
         const float* cr = c_next + p * ldc;
@@ -261,6 +262,35 @@ void milli(int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64
   }
 }
 
+// milli<kMR, ...> with the store kind and masking as template arguments.
+template <int kMR, int kNV, bool kRows>
+void dispatch(StoreKind kind, bool masked, int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64_t a_s,
+              const float* b, int64_t b_ks, float* c, int64_t ldc, const StoreParams<kNV>& sp, const float* c_after,
+              int after_rows) {
+  if (masked) {
+    switch (kind) {
+      case kPlain:
+        return milli<kMR, kNV, kRows, kPlain, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after, after_rows);
+      case kAccumulate:
+        return milli<kMR, kNV, kRows, kAccumulate, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after,
+                                                         after_rows);
+      default:
+        return milli<kMR, kNV, kRows, kGeneral, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after,
+                                                      after_rows);
+    }
+  }
+  switch (kind) {
+    case kPlain:
+      return milli<kMR, kNV, kRows, kPlain, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after, after_rows);
+    case kAccumulate:
+      return milli<kMR, kNV, kRows, kAccumulate, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after,
+                                                        after_rows);
+    default:
+      return milli<kMR, kNV, kRows, kGeneral, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after,
+                                                     after_rows);
+  }
+}
+
 template <int kMR, int kNV, bool kRows>
 void kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t a_ps, int64_t a_s, const float* b,
             int64_t b_ks, float* c, int64_t ldc, const Tile& t) {
@@ -280,20 +310,23 @@ void kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t 
   const bool masked = cols < 16 * kNV;
   const bool extras = sp.scale || sp.bias_on || sp.relu;
   const StoreKind kind = extras || (sp.readc && t.first && t.beta != 1.0f) ? kGeneral : sp.readc ? kAccumulate : kPlain;
-  if (masked) {
-    switch (kind) {
-      case kPlain: return milli<kMR, kNV, kRows, kPlain, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-      case kAccumulate:
-        return milli<kMR, kNV, kRows, kAccumulate, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-      default: return milli<kMR, kNV, kRows, kGeneral, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+  const float* const wrap = c + 16 * kNV;  // the next B micro-panel's first panel of C
+  if constexpr (kMR == 12 && !kRows) {
+    // A last panel of at most 10 rows (m = 128: 8; m = 10, the 10-class layer's weight gradient;
+    // 64 and 256: 4) runs on a tile of 4, 8 or 10 rows, not 12: the zero rows' FMAs are skipped.
+    // Each element of C is still one FMA chain over k in the same order, so the bits are the same.
+    if (rows <= kMR - 2) {
+      const int64_t full = mp - 1;
+      float* const ce = c + full * kMR * ldc;
+      if (full > 0) dispatch<kMR, kNV, kRows>(kind, masked, full, kMR, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, ce, rows);
+      if (full > 0) sp.b_next = nullptr;  // the first call fetched it
+      const float* const ae = a + full * a_ps;
+      if (rows <= 4) return dispatch<4, kNV, kRows>(kind, masked, 1, rows, kc, ae, a_ps, a_s, b, b_ks, ce, ldc, sp, wrap, kMR);
+      if (rows <= 8) return dispatch<8, kNV, kRows>(kind, masked, 1, rows, kc, ae, a_ps, a_s, b, b_ks, ce, ldc, sp, wrap, kMR);
+      return dispatch<10, kNV, kRows>(kind, masked, 1, rows, kc, ae, a_ps, a_s, b, b_ks, ce, ldc, sp, wrap, kMR);
     }
   }
-  switch (kind) {
-    case kPlain: return milli<kMR, kNV, kRows, kPlain, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-    case kAccumulate:
-      return milli<kMR, kNV, kRows, kAccumulate, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-    default: return milli<kMR, kNV, kRows, kGeneral, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-  }
+  dispatch<kMR, kNV, kRows>(kind, masked, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, wrap, kMR);
 }
 
 // Packs op(A)[0..mc, 0..kc] into kMR-row micro-panels: panel element (p, i) at p*kMR + i.

@@ -421,7 +421,10 @@ void test_isas_agree() {
                      {4, 512, 784}, {5, 37, 300}, {6, 10, 256}, {3, 100, 5}, {7, 64, 100}, {8, 512, 784},
                      // C of 4 MiB and more (Tile::c_far: the AVX-512 kernel fetches the next tile's C
                      // ahead), partial row panels and column tiles, two K blocks
-                     {1030, 1030, 300}};
+                     {1030, 1030, 300},
+                     // last row panels of 10, 8 and 4 rows over several K blocks (AVX-512's edge
+                     // tiles), short k against a wide tile (AVX-512 packs A)
+                     {10, 256, 300}, {44, 70, 520}, {40, 33, 600}, {128, 256, 10}, {46, 96, 12}};
   int idx = 0;
   for (const S& s : shapes) {
     for (int tr = 0; tr < 4; ++tr, ++idx) {
@@ -471,7 +474,10 @@ void test_fma_definition(tg::Isa isa) {
   // in another order: left out there; test_gemv_rows checks that path.)
   const bool x86 = isa == tg::Isa::Avx2 || isa == tg::Isa::Avx512;
   for (const S& s : {S{2, 10, 256}, S{9, 13, 5}, S{33, 50, 200}, S{130, 40, 64}, S{70, 12, 100}, S{49, 16, 33},
-                     S{17, 20, 40}}) {
+                     S{17, 20, 40},
+                     // last row panels of 10, 8 and 4 rows (AVX-512 runs them on 10-, 8- and 4-row
+                     // tiles), and short k against at least 3 micro-panels (AVX-512 packs A)
+                     S{22, 128, 10}, S{20, 200, 12}, S{10, 256, 16}, S{16, 100, 7}, S{128, 256, 10}}) {
     for (int tr = 0; tr < 4; ++tr) {
       const bool ta = tr & 1, tb = tr & 2;
       if (x86 && tb && !ta && s.m <= tg::gemm::kGemvMaxRows) continue;
