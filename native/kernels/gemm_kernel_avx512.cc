@@ -238,7 +238,7 @@ void milli(int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64
       // NN): 2048^3 +1.5-3% on 1 thread, +1% on 2; 1024^3 +1.5% on 1 thread, +2% on 2;
       // 512x512x784 and 512x784x512 (batch-512 layers) on 2 threads +3% and +12% (noisy), none slower.
       for (int64_t p = kpre; p < kmain; ++p) {
-        const char* nb = reinterpret_cast<const char*>(b_next + p * 16 * kNV);
+        const char* nb = reinterpret_cast<const char*>(b_next + p * bs);
         for (int v = 0; v < kNV; ++v) _mm_prefetch(nb + 64 * v, _MM_HINT_T1);
         k_step<kMR, kNV, kRows>(acc, a, as, b + p * bs, p);
       }
@@ -291,25 +291,10 @@ void dispatch(StoreKind kind, bool masked, int64_t mp, int rows, int64_t kc, con
   }
 }
 
+// mp row panels against one B micro-panel with store parameters sp (see kernel below).
 template <int kMR, int kNV, bool kRows>
-void kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t a_ps, int64_t a_s, const float* b,
-            int64_t b_ks, float* c, int64_t ldc, const Tile& t) {
-  StoreParams<kNV> sp;
-  sp.scale = t.alpha != 1.0f;
-  sp.readc = !t.first || t.beta != 0.0f;
-  sp.bias_on = t.last && t.bias != nullptr;
-  sp.relu = t.last && t.relu;
-  sp.c_far = t.c_far;
-  sp.b_next = t.b_next;
-  sp.alpha = _mm512_set1_ps(t.alpha);
-  sp.beta = _mm512_set1_ps(t.first ? t.beta : 1.0f);
-  for (int v = 0; v < kNV; ++v) {
-    sp.mask[v] = part16(cols - 16 * v);
-    sp.bias[v] = sp.bias_on ? _mm512_maskz_loadu_ps(sp.mask[v], t.bias + 16 * v) : _mm512_setzero_ps();
-  }
-  const bool masked = cols < 16 * kNV;
-  const bool extras = sp.scale || sp.bias_on || sp.relu;
-  const StoreKind kind = extras || (sp.readc && t.first && t.beta != 1.0f) ? kGeneral : sp.readc ? kAccumulate : kPlain;
+void panels(StoreKind kind, bool masked, int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64_t a_s,
+            const float* b, int64_t b_ks, float* c, int64_t ldc, StoreParams<kNV>& sp) {
   const float* const wrap = c + 16 * kNV;  // the next B micro-panel's first panel of C
   if constexpr (kMR == 12 && !kRows) {
     // A last panel of at most 10 rows (m = 128: 8; m = 10, the 10-class layer's weight gradient;
@@ -327,6 +312,46 @@ void kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t 
     }
   }
   dispatch<kMR, kNV, kRows>(kind, masked, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, wrap, kMR);
+}
+
+template <int kMR, int kNV, bool kRows>
+void kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t a_ps, int64_t a_s, const float* b,
+            int64_t b_ks, float* c, int64_t ldc, const Tile& t) {
+  StoreParams<kNV> sp;
+  sp.scale = t.alpha != 1.0f;
+  sp.readc = !t.first || t.beta != 0.0f;
+  sp.bias_on = t.last && t.bias != nullptr;
+  sp.relu = t.last && t.relu;
+  sp.c_far = t.c_far;
+  sp.b_next = t.b_next;
+  sp.alpha = _mm512_set1_ps(t.alpha);
+  sp.beta = _mm512_set1_ps(t.first ? t.beta : 1.0f);
+  for (int v = 0; v < kNV; ++v) {
+    sp.mask[v] = part16(cols - 16 * v);
+    sp.bias[v] = sp.bias_on ? _mm512_maskz_loadu_ps(sp.mask[v], t.bias + 16 * v) : _mm512_setzero_ps();
+  }
+  const bool extras = sp.scale || sp.bias_on || sp.relu;
+  const StoreKind kind = extras || (sp.readc && t.first && t.beta != 1.0f) ? kGeneral : sp.readc ? kAccumulate : kPlain;
+  if constexpr (kNV == 2) {
+    // A last micro-panel of at most 16 columns (n = 784 = 24 x 32 + 16: the first layer's weight
+    // gradient) runs on a 16-column tile reading the first half of each row of the 32-column
+    // panel: the other half's FMAs are skipped, the bits are the same.
+    if (cols <= 16) {
+      StoreParams<1> s1;
+      s1.alpha = sp.alpha;
+      s1.beta = sp.beta;
+      s1.bias[0] = sp.bias[0];
+      s1.mask[0] = sp.mask[0];
+      s1.scale = sp.scale;
+      s1.readc = sp.readc;
+      s1.bias_on = sp.bias_on;
+      s1.relu = sp.relu;
+      s1.c_far = sp.c_far;
+      s1.b_next = sp.b_next;
+      return panels<kMR, 1, kRows>(kind, cols < 16, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, s1);
+    }
+  }
+  panels<kMR, kNV, kRows>(kind, cols < 16 * kNV, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
 }
 
 // Packs op(A)[0..mc, 0..kc] into kMR-row micro-panels: panel element (p, i) at p*kMR + i.
