@@ -296,11 +296,14 @@ template <int kMR, int kNV, bool kRows>
 void panels(StoreKind kind, bool masked, int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64_t a_s,
             const float* b, int64_t b_ks, float* c, int64_t ldc, StoreParams<kNV>& sp) {
   const float* const wrap = c + 16 * kNV;  // the next B micro-panel's first panel of C
-  if constexpr (kMR == 12 && !kRows) {
-    // A last panel of at most 10 rows (m = 128: 8; m = 10, the 10-class layer's weight gradient;
-    // 64 and 256: 4) runs on a tile of 4, 8 or 10 rows, not 12: the zero rows' FMAs are skipped.
-    // Each element of C is still one FMA chain over k in the same order, so the bits are the same.
-    if (rows <= kMR - 2) {
+  if constexpr ((kMR == 12 || kMR == 16) && !kRows) {
+    // A last panel of at most 10 of 12 rows (m = 128: 8; m = 10, the 10-class layer's weight
+    // gradient; 64 and 256: 4) runs on a tile of 4, 8 or 10 rows, and one of at most 12 of the
+    // narrow kernel's 16 (batches of 100, 200 or 1000 leave 4 or 8) on a tile of 4, 8 or 12: the
+    // zero rows' FMAs are skipped. Each element of C is still one FMA chain over k in the same
+    // order, so the bits are the same. (Such a panel is always packed, hence only !kRows.)
+    constexpr int kMid = kMR == 12 ? 10 : 12;
+    if (rows <= kMid) {
       const int64_t full = mp - 1;
       float* const ce = c + full * kMR * ldc;
       if (full > 0) dispatch<kMR, kNV, kRows>(kind, masked, full, kMR, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, ce, rows);
@@ -308,7 +311,7 @@ void panels(StoreKind kind, bool masked, int64_t mp, int rows, int64_t kc, const
       const float* const ae = a + full * a_ps;
       if (rows <= 4) return dispatch<4, kNV, kRows>(kind, masked, 1, rows, kc, ae, a_ps, a_s, b, b_ks, ce, ldc, sp, wrap, kMR);
       if (rows <= 8) return dispatch<8, kNV, kRows>(kind, masked, 1, rows, kc, ae, a_ps, a_s, b, b_ks, ce, ldc, sp, wrap, kMR);
-      return dispatch<10, kNV, kRows>(kind, masked, 1, rows, kc, ae, a_ps, a_s, b, b_ks, ce, ldc, sp, wrap, kMR);
+      return dispatch<kMid, kNV, kRows>(kind, masked, 1, rows, kc, ae, a_ps, a_s, b, b_ks, ce, ldc, sp, wrap, kMR);
     }
   }
   dispatch<kMR, kNV, kRows>(kind, masked, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, wrap, kMR);
