@@ -260,11 +260,79 @@ void milli(int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64
   }
 }
 
+// A last row panel of at most 4 of the 6 rows (m = 128 and 32 leave 2, m = 10 and 64 leave 4),
+// packed (kRows false), on a tile of kER rows: the zero rows' FMAs are skipped. Written with
+// intrinsics (at most 8 accumulators, which GCC keeps in registers); each element of C is the same
+// FMA chain over k as in the 6-row loop above, so the bits are the same.
+template <int kER, StoreKind kKind, bool kMasked>
+void edge(int rows, int64_t kc, const float* a, int64_t as, const float* b, int64_t bs, float* c, int64_t ldc,
+          const StoreParams& sp) {
+  if (kKind == kAccumulate || (kKind == kGeneral && sp.readc)) {
+    for (int r = 0; r < rows; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 15), _MM_HINT_T0);
+    }
+  }
+  // Every loop over the rows fully unrolled, or GCC keeps acc in memory and stores it each k step.
+  __m256 acc[kER][2];
+#pragma GCC unroll 8
+  for (int i = 0; i < kER; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int64_t p = 0; p < kc; ++p) {
+    __m256 b0 = _mm256_loadu_ps(b + p * bs), b1 = _mm256_loadu_ps(b + p * bs + 8);
+    // Pinned to registers: GCC would fold the loads into every FMA, loading B once per row.
+    asm("" : "+x"(b0), "+x"(b1));
+#pragma GCC unroll 8
+    for (int i = 0; i < kER; ++i) {
+      const __m256 av = _mm256_broadcast_ss(a + p * as + i);
+      acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < kER; ++i) {
+    if (i < rows) store_row<kKind, kMasked>(c + i * ldc, acc[i][0], acc[i][1], sp);
+  }
+}
+
 #undef TG_FMA2
 #undef TG_STEP_PANEL
 #undef TG_STEP_ROWS
 #undef TG_ACC_OPERANDS
 #undef TG_K_STEP
+
+template <bool kRows>
+void dispatch(StoreKind kind, bool masked, int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64_t a_s,
+              const float* b, int64_t b_ks, float* c, int64_t ldc, const StoreParams& sp) {
+  if (masked) {
+    switch (kind) {
+      case kPlain: return milli<kRows, kPlain, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+      case kAccumulate: return milli<kRows, kAccumulate, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+      default: return milli<kRows, kGeneral, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    }
+  }
+  switch (kind) {
+    case kPlain: return milli<kRows, kPlain, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    case kAccumulate: return milli<kRows, kAccumulate, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    default: return milli<kRows, kGeneral, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+  }
+}
+
+template <int kER>
+void dispatch_edge(StoreKind kind, bool masked, int rows, int64_t kc, const float* a, int64_t as, const float* b,
+                   int64_t bs, float* c, int64_t ldc, const StoreParams& sp) {
+  if (masked) {
+    switch (kind) {
+      case kPlain: return edge<kER, kPlain, true>(rows, kc, a, as, b, bs, c, ldc, sp);
+      case kAccumulate: return edge<kER, kAccumulate, true>(rows, kc, a, as, b, bs, c, ldc, sp);
+      default: return edge<kER, kGeneral, true>(rows, kc, a, as, b, bs, c, ldc, sp);
+    }
+  }
+  switch (kind) {
+    case kPlain: return edge<kER, kPlain, false>(rows, kc, a, as, b, bs, c, ldc, sp);
+    case kAccumulate: return edge<kER, kAccumulate, false>(rows, kc, a, as, b, bs, c, ldc, sp);
+    default: return edge<kER, kGeneral, false>(rows, kc, a, as, b, bs, c, ldc, sp);
+  }
+}
 
 template <bool kRows>
 void kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t a_ps, int64_t a_s, const float* b,
@@ -288,19 +356,16 @@ void kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t 
   }
   const bool extras = sp.scale || sp.bias || sp.relu;
   const StoreKind kind = extras || (sp.readc && t.first && t.beta != 1.0f) ? kGeneral : sp.readc ? kAccumulate : kPlain;
-  if (masked) {
-    switch (kind) {
-      case kPlain: return milli<kRows, kPlain, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-      case kAccumulate: return milli<kRows, kAccumulate, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-      default: return milli<kRows, kGeneral, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-    }
+  if (!kRows && rows <= 4) {
+    if (mp > 1) dispatch<kRows>(kind, masked, mp - 1, MR, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    const float* const ae = a + (mp - 1) * a_ps;
+    float* const ce = c + (mp - 1) * MR * ldc;
+    if (rows <= 2) return dispatch_edge<2>(kind, masked, rows, kc, ae, a_s, b, b_ks, ce, ldc, sp);
+    return dispatch_edge<4>(kind, masked, rows, kc, ae, a_s, b, b_ks, ce, ldc, sp);
   }
-  switch (kind) {
-    case kPlain: return milli<kRows, kPlain, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-    case kAccumulate: return milli<kRows, kAccumulate, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-    default: return milli<kRows, kGeneral, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-  }
+  dispatch<kRows>(kind, masked, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
 }
+
 
 void pack_a(bool trans, const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst) {
   for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
