@@ -263,32 +263,30 @@ void milli(int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64
 }
 
 // milli<kMR, ...> with the store kind and masking as template arguments.
+template <int kMR, int kNV, bool kRows, bool kMasked>
+void dispatch_kind(StoreKind kind, int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64_t a_s,
+                   const float* b, int64_t b_ks, float* c, int64_t ldc, const StoreParams<kNV>& sp, const float* c_after,
+                   int after_rows) {
+  switch (kind) {
+    case kPlain:
+      return milli<kMR, kNV, kRows, kPlain, kMasked>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after, after_rows);
+    case kAccumulate:
+      return milli<kMR, kNV, kRows, kAccumulate, kMasked>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after,
+                                                          after_rows);
+    default:
+      return milli<kMR, kNV, kRows, kGeneral, kMasked>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after,
+                                                       after_rows);
+  }
+}
+
 template <int kMR, int kNV, bool kRows>
 void dispatch(StoreKind kind, bool masked, int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64_t a_s,
               const float* b, int64_t b_ks, float* c, int64_t ldc, const StoreParams<kNV>& sp, const float* c_after,
               int after_rows) {
   if (masked) {
-    switch (kind) {
-      case kPlain:
-        return milli<kMR, kNV, kRows, kPlain, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after, after_rows);
-      case kAccumulate:
-        return milli<kMR, kNV, kRows, kAccumulate, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after,
-                                                         after_rows);
-      default:
-        return milli<kMR, kNV, kRows, kGeneral, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after,
-                                                      after_rows);
-    }
+    return dispatch_kind<kMR, kNV, kRows, true>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after, after_rows);
   }
-  switch (kind) {
-    case kPlain:
-      return milli<kMR, kNV, kRows, kPlain, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after, after_rows);
-    case kAccumulate:
-      return milli<kMR, kNV, kRows, kAccumulate, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after,
-                                                        after_rows);
-    default:
-      return milli<kMR, kNV, kRows, kGeneral, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after,
-                                                     after_rows);
-  }
+  dispatch_kind<kMR, kNV, kRows, false>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp, c_after, after_rows);
 }
 
 // mp row panels against one B micro-panel with store parameters sp (see kernel below).
