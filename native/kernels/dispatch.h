@@ -98,6 +98,8 @@ struct IsaKernels {
   FusedKernels fused;
   gemm::Kernels gemm;         // the GEMM microkernels, packing and blocking (gemm_blocking.h)
   gemm::Kernels gemm_narrow;  // for products at most gemm_narrow.blk.nr columns wide (same bits)
+  gemm::Kernels gemm_tall;    // for products at most tall_max_n columns wide (same bits)
+  int64_t tall_max_n;         // 0: no tall kernel at this level
 };
 
 // The active level's table (cpu.cc: detect_isa() lowered by TENSORGRAD_ISA on first use, then

@@ -342,7 +342,13 @@ bool split_pays(const Problem& P, int threads, Grid g) {
 // The microkernel table for a product n columns wide: the narrow one when n fits its tile (at
 // AVX-512, at most 16 columns would fill half of the 32-column tile or less, and the 16x16 kernel
 // does it faster, with the same bits; elsewhere the narrow kernel is the kernel).
-const Kernels& kernels_for(const IsaKernels& T, int64_t n) { return n <= T.gemm_narrow.blk.nr ? T.gemm_narrow : T.gemm; }
+// The tall kernel only from one full panel of rows: it packs A, which for a few rows costs more
+// than the lanes it saves (1x10x256 NN: 0.84 us on the 16x16 kernel, 1.2 us tall). Its B layout
+// and K blocks are the 16x16 kernel's, so a weight packed for one serves the other.
+const Kernels& kernels_for(const IsaKernels& T, int64_t m, int64_t n) {
+  if (n <= T.tall_max_n && m >= T.gemm_tall.blk.mr) return T.gemm_tall;
+  return n <= T.gemm_narrow.blk.nr ? T.gemm_narrow : T.gemm;
+}
 
 gemm::SplitTuner& split_tuner() {
   thread_local gemm::SplitTuner t;
@@ -403,7 +409,7 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
     return;
   }
   // The table is read once per call.
-  const Kernels& K = kernels_for(active_kernels(), n);
+  const Kernels& K = kernels_for(active_kernels(), m, n);
   const double flops = 2.0 * double(m) * double(n) * double(k);
   // Threads worth using for this job: none below the kernel's min_parallel_flops; below kMinWakeFlops only when
   // the pool is awake, or once every kMinWakeFlops of such jobs (a stream of them is worth waking
@@ -524,10 +530,10 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
   split_tuner().record(key, way, dt.count());
 }
 
-int64_t packed_weight_floats(int64_t n, int64_t k) { return packed_floats_for(kernels_for(active_kernels(), n), n, k); }
+int64_t packed_weight_floats(int64_t n, int64_t k) { return packed_floats_for(kernels_for(active_kernels(), 0, n), n, k); }
 
 void pack_weight(int64_t n, int64_t k, const float* w, float* dst) {
-  const Kernels& K = kernels_for(active_kernels(), n);
+  const Kernels& K = kernels_for(active_kernels(), 0, n);
   const int64_t kc = k_block(K, k);
   PackedHeader h{kPackedMagic, static_cast<uint32_t>(K.blk.nr), n, k, kc};
   std::memset(dst, 0, kPackedHeaderFloats * sizeof(float));
@@ -544,7 +550,7 @@ void pack_weight(int64_t n, int64_t k, const float* w, float* dst) {
 
 bool packed_weight_fits(const float* p, int64_t floats, int64_t n, int64_t k) {
   if (p == nullptr || n <= 0 || k <= 0 || floats < packed_weight_floats(n, k)) return false;
-  return header_matches(p, kernels_for(active_kernels(), n), n, k);
+  return header_matches(p, kernels_for(active_kernels(), 0, n), n, k);
 }
 
 int64_t packed_weight_min_rows() { return active_kernels().gemm.gemv_nt != nullptr ? gemm::kGemvMaxRows + 1 : 2; }
@@ -556,7 +562,7 @@ int sgemm_split_decision(bool transA, bool transB, int64_t m, int64_t n, int64_t
   P.m = m;
   P.n = n;
   P.k = k;
-  P.kr = &kernels_for(active_kernels(), n);
+  P.kr = &kernels_for(active_kernels(), m, n);
   return split_tuner().decision(tuner_key(P, pool ? pool->threads() : 1));
 }
 

@@ -73,6 +73,15 @@ inline constexpr Blocking kBlockingAvx512{12, 32, 256, 144, 4096, 256, 24, 8192,
 // it never pays: 512x10x256 took 33 us with A packed in 144-row blocks, 23 us in place).
 inline constexpr Blocking kBlockingAvx512Narrow{16, 16, 256, 1 << 30, 4096, 256, 24, 8192, 1.2e6, 0};
 
+// AVX-512F, the tall kernel for products at most kTallMaxN columns wide (gemm_kernel_avx512.cc): the
+// lanes run along 16 rows of C, one accumulator per column, so A is always packed (direct_a_max_n
+// 0: a k step's 16 rows must be adjacent) and B is the 16-column micro-panel of the narrow kernel.
+// The same kc, so the same bits.
+inline constexpr Blocking kBlockingAvx512Tall{16, 16, 256, 128, 4096, 0, 24, 8192, 1.2e6, 0};
+inline constexpr int64_t kTallMaxN = 12;
+static_assert(kBlockingAvx512Tall.nr == kBlockingAvx512Narrow.nr && kBlockingAvx512Tall.kc == kBlockingAvx512Narrow.kc,
+              "a weight packed for the 16x16 kernel serves the tall one (gemm.cc: kernels_for)");
+
 // aarch64 NEON, 8x12 microkernel (24 of the 32 vector registers hold accumulators). The same kc as
 // the x86 kernels; not yet tuned on arm64 hardware (tested under qemu-aarch64 only).
 inline constexpr Blocking kBlockingNeon{8, 12, 256, 128, 2040, 256, 24, 8192, 0.5e6, 0};
@@ -200,6 +209,7 @@ const Kernels& kernels_scalar();  // gemm_kernel_scalar.cc
 const Kernels& kernels_avx2();    // gemm_kernel_avx2.cc: call only when the CPU has AVX2 and FMA
 const Kernels& kernels_avx512();  // gemm_kernel_avx512.cc: call only when the CPU and OS have AVX-512
 const Kernels& kernels_avx512_narrow();  // the same file's 16x16 kernel, same conditions
+const Kernels& kernels_avx512_tall();    // the same file's tall kernel (n <= kTallMaxN), same conditions
 const Kernels& kernels_neon();    // gemm_kernel_neon.cc: aarch64 builds only
 
 }  // namespace gemm

@@ -355,6 +355,103 @@ void kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t 
   panels<kMR, kNV, kRows>(kind, cols < 16 * kNV, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
 }
 
+// The tall kernel, for products at most 12 columns wide (the 10-class layer's forward): the 16x16
+// kernel computes all 16 columns of its tile whatever n is (6 of 16 lanes wasted at n = 10), so
+// here the lanes run along the rows instead. A packed 16-row panel gives one vector per k step,
+// each of the kN columns a broadcast of B(p, j) from the packed 16-column B micro-panel, and
+// accumulator j holds column j of 16 rows; a 16x16 transpose turns them into rows of C for the
+// usual store step. Every element of C is still fma(a(i, p), b(p, j), acc) in increasing p from
+// zero, so the bits are those of every other tile.
+
+// t[j] lane i -> t[i] lane j.
+inline void transpose16x16(__m512 (&t)[16]) {
+  __m512 r[16];
+  for (int g = 0; g < 4; ++g) {  // rows 4g..4g+3: quarter q of r[4g + s] holds their column 4q + s
+    const __m512 l01 = _mm512_unpacklo_ps(t[4 * g], t[4 * g + 1]), h01 = _mm512_unpackhi_ps(t[4 * g], t[4 * g + 1]);
+    const __m512 l23 = _mm512_unpacklo_ps(t[4 * g + 2], t[4 * g + 3]), h23 = _mm512_unpackhi_ps(t[4 * g + 2], t[4 * g + 3]);
+    r[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(l01), _mm512_castps_pd(l23)));
+    r[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(l01), _mm512_castps_pd(l23)));
+    r[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(h01), _mm512_castps_pd(h23)));
+    r[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(h01), _mm512_castps_pd(h23)));
+  }
+  for (int s = 0; s < 4; ++s) {
+    // u: rows 0-7 (quarters: rows 0-3 col s, 0-3 col 8+s, 4-7 col s, 4-7 col 8+s; then 4+s, 12+s)
+    const __m512 u0 = _mm512_shuffle_f32x4(r[s], r[4 + s], 0x88), u1 = _mm512_shuffle_f32x4(r[s], r[4 + s], 0xdd);
+    const __m512 v0 = _mm512_shuffle_f32x4(r[8 + s], r[12 + s], 0x88), v1 = _mm512_shuffle_f32x4(r[8 + s], r[12 + s], 0xdd);
+    t[s] = _mm512_shuffle_f32x4(u0, v0, 0x88);
+    t[8 + s] = _mm512_shuffle_f32x4(u0, v0, 0xdd);
+    t[4 + s] = _mm512_shuffle_f32x4(u1, v1, 0x88);
+    t[12 + s] = _mm512_shuffle_f32x4(u1, v1, 0xdd);
+  }
+}
+
+// mp packed 16-row panels (a(i, p) = a[p*as + i]) against kN columns of a B micro-panel
+// (b(p, j) = b[p*bs + j]); only the first `rows` rows of the last panel are stored.
+template <int kN, StoreKind kKind>
+void tall_milli(int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64_t as, const float* b, int64_t bs,
+                float* c, int64_t ldc, const StoreParams<1>& sp) {
+  for (int64_t q = 0; q < mp; ++q, a += a_ps, c += 16 * ldc) {
+    const int nrows = q + 1 < mp ? 16 : rows;
+    __m512 acc[kN];
+#pragma GCC unroll 16
+    for (int j = 0; j < kN; ++j) acc[j] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < kc; ++p) {
+      const __m512 av = _mm512_loadu_ps(a + p * as);
+      const float* const bp = b + p * bs;
+#pragma GCC unroll 16
+      for (int j = 0; j < kN; ++j) acc[j] = _mm512_fmadd_ps(av, _mm512_set1_ps(bp[j]), acc[j]);
+    }
+    __m512 t[16];
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; ++j) t[j] = j < kN ? acc[j] : _mm512_setzero_ps();
+    transpose16x16(t);
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) {
+      if (i < nrows) {
+        __m512 x[1] = {t[i]};
+        store_row<1, kKind, true>(c + i * ldc, x, sp);
+      }
+    }
+  }
+}
+
+template <int kN>
+void tall_kind(StoreKind kind, int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64_t as,
+               const float* b, int64_t bs, float* c, int64_t ldc, const StoreParams<1>& sp) {
+  switch (kind) {
+    case kPlain: return tall_milli<kN, kPlain>(mp, rows, kc, a, a_ps, as, b, bs, c, ldc, sp);
+    case kAccumulate: return tall_milli<kN, kAccumulate>(mp, rows, kc, a, a_ps, as, b, bs, c, ldc, sp);
+    default: return tall_milli<kN, kGeneral>(mp, rows, kc, a, a_ps, as, b, bs, c, ldc, sp);
+  }
+}
+
+// The tall table's panel_a: kN is cols rounded up to even (B's columns past n are zero).
+void tall_kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t a_ps, int64_t a_s, const float* b,
+                 int64_t b_ks, float* c, int64_t ldc, const Tile& t) {
+  StoreParams<1> sp;
+  sp.scale = t.alpha != 1.0f;
+  sp.readc = !t.first || t.beta != 0.0f;
+  sp.bias_on = t.last && t.bias != nullptr;
+  sp.relu = t.last && t.relu;
+  sp.c_far = false;
+  sp.b_next = nullptr;
+  sp.alpha = _mm512_set1_ps(t.alpha);
+  sp.beta = _mm512_set1_ps(t.first ? t.beta : 1.0f);
+  sp.mask[0] = part16(cols);
+  sp.bias[0] = sp.bias_on ? _mm512_maskz_loadu_ps(sp.mask[0], t.bias) : _mm512_setzero_ps();
+  const bool extras = sp.scale || sp.bias_on || sp.relu;
+  const StoreKind kind = extras || (sp.readc && t.first && t.beta != 1.0f) ? kGeneral : sp.readc ? kAccumulate : kPlain;
+  switch ((cols + 1) / 2) {
+    case 0:
+    case 1: return tall_kind<2>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    case 2: return tall_kind<4>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    case 3: return tall_kind<6>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    case 4: return tall_kind<8>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    case 5: return tall_kind<10>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    default: return tall_kind<12>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+  }
+}
+
 // Packs op(A)[0..mc, 0..kc] into kMR-row micro-panels: panel element (p, i) at p*kMR + i.
 template <int kMR>
 void pack_a(bool trans, const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst) {
@@ -485,6 +582,14 @@ const Kernels& kernels_avx512() {
   // Batch 1 (m = 1, NT) uses the AVX2 dot products: that path is bound by reading the weights.
   static const Kernels k{"avx512",    kBlockingAvx512, &kernel<12, 2, false>, &kernel<12, 2, true>,
                          &pack_a<12>, &pack_b<2>,      &gemv_nt_avx512};
+  return k;
+}
+
+const Kernels& kernels_avx512_tall() {
+  // rows_a is never called (direct_a_max_n = 0: A is always packed); the 16x16 kernel's is there
+  // as a correct fallback, with the same bits.
+  static const Kernels k{"avx512",    kBlockingAvx512Tall, &tall_kernel, &kernel<16, 1, true>,
+                         &pack_a<16>, &pack_b<1>,          &gemv_nt_avx512};
   return k;
 }
 

@@ -6,7 +6,7 @@ namespace tg {
 
 const IsaKernels& isa_avx2() {
   static const IsaKernels k{Isa::Avx2, kElementwiseAvx2, kReduceAvx2, kSoftmaxAvx2, kFusedAvx2,
-                            gemm::kernels_avx2(), gemm::kernels_avx2()};
+                            gemm::kernels_avx2(), gemm::kernels_avx2(), gemm::kernels_avx2(), 0};
   return k;
 }
 

@@ -33,6 +33,10 @@ const IsaKernels& isa_avx512() {
     // the 16x16 kernel (one zmm per row), with the same bits.
     t.gemm = gemm::kernels_avx512();
     t.gemm_narrow = gemm::kernels_avx512_narrow();
+    // At most 12 columns (a 10-class layer), the 16x16 kernel would waste a quarter of its lanes or
+    // more: the tall kernel runs its lanes along the rows instead, with the same bits.
+    t.gemm_tall = gemm::kernels_avx512_tall();
+    t.tall_max_n = gemm::kTallMaxN;
     return t;
   }();
   return k;

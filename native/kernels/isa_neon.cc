@@ -5,7 +5,7 @@ namespace tg {
 
 const IsaKernels& isa_neon() {
   static const IsaKernels k{Isa::Neon, kElementwiseNeon, kReduceNeon, kSoftmaxNeon, kFusedNeon,
-                            gemm::kernels_neon(), gemm::kernels_neon()};
+                            gemm::kernels_neon(), gemm::kernels_neon(), gemm::kernels_neon(), 0};
   return k;
 }
 

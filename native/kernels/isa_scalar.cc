@@ -5,7 +5,7 @@ namespace tg {
 
 const IsaKernels& isa_scalar() {
   static const IsaKernels k{Isa::Scalar, kElementwiseScalar, kReduceScalar, kSoftmaxScalar, kFusedScalar,
-                            gemm::kernels_scalar(), gemm::kernels_scalar()};
+                            gemm::kernels_scalar(), gemm::kernels_scalar(), gemm::kernels_scalar(), 0};
   return k;
 }
 

@@ -35,7 +35,8 @@ bool complete(const tg::IsaKernels& k) {
   const auto& f = k.fused;
   return e.binary_row && e.unary && e.unary_grad && e.transpose && r.sum_f64 && r.accumulate_f64 && r.sum_cols && r.relu_grad_sum_cols &&
          r.argreduce && k.softmax.forward && k.softmax.backward && f.row_max_sum && f.exp_sum && f.exp_sum_prob &&
-         f.xent_grad && f.adam && complete(k.gemm) && complete(k.gemm_narrow) && k.gemm_narrow.blk.nr <= k.gemm.blk.nr;
+         f.xent_grad && f.adam && complete(k.gemm) && complete(k.gemm_narrow) && k.gemm_narrow.blk.nr <= k.gemm.blk.nr &&
+         complete(k.gemm_tall) && k.tall_max_n <= k.gemm_tall.blk.nr;
 }
 
 bool same_families(const tg::IsaKernels& a, const tg::IsaKernels& b) {
@@ -93,6 +94,11 @@ int main() {
     check(std::strcmp(avx512.gemm_narrow.name, "avx512") == 0 && avx512.gemm_narrow.blk.mr == 16 &&
               avx512.gemm_narrow.blk.nr == 16 && avx512.gemm_narrow.panel_a != avx512.gemm.panel_a,
           "AVX-512's narrow products go to its own 16x16 kernel", tg::Isa::Avx512);
+    check(avx512.tall_max_n == 12 && avx512.gemm_tall.panel_a != avx512.gemm_narrow.panel_a &&
+              avx512.gemm_tall.blk.direct_a_max_n == 0 && avx512.gemm_tall.blk.nr == avx512.gemm_narrow.blk.nr &&
+              avx512.gemm_tall.pack_b == avx512.gemm_narrow.pack_b,
+          "AVX-512's products of at most 12 columns have the tall kernel, on the 16x16 kernel's B layout",
+          tg::Isa::Avx512);
   } else {
     std::printf("note: no AVX-512 on this CPU: the AVX-512 table was not exercised\n");
   }
