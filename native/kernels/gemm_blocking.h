@@ -74,10 +74,11 @@ inline constexpr Blocking kBlockingAvx512{12, 32, 256, 144, 4096, 256, 24, 8192,
 inline constexpr Blocking kBlockingAvx512Narrow{16, 16, 256, 1 << 30, 4096, 256, 24, 8192, 1.2e6, 0};
 
 // AVX-512F, the tall kernel for products at most kTallMaxN columns wide (gemm_kernel_avx512.cc): the
-// lanes run along 16 rows of C, one accumulator per column, so A is always packed (direct_a_max_n
-// 0: a k step's 16 rows must be adjacent) and B is the 16-column micro-panel of the narrow kernel.
-// The same kc, so the same bits.
-inline constexpr Blocking kBlockingAvx512Tall{16, 16, 256, 128, 4096, 0, 24, 8192, 1.2e6, 0};
+// lanes run along 16 rows of C, one accumulator per column, and B is the 16-column micro-panel of
+// the narrow kernel. op(A) is read in place as for the narrow kernel (mc unbounded: each A panel
+// meets a single B micro-panel): a transposed A gives a k step's 16 rows adjacent, a row-major one
+// is transposed in registers 8 k steps at a time. The same kc, so the same bits.
+inline constexpr Blocking kBlockingAvx512Tall{16, 16, 256, 1 << 30, 4096, 256, 24, 8192, 1.2e6, 0};
 inline constexpr int64_t kTallMaxN = 12;
 static_assert(kBlockingAvx512Tall.nr == kBlockingAvx512Narrow.nr && kBlockingAvx512Tall.kc == kBlockingAvx512Narrow.kc,
               "a weight packed for the 16x16 kernel serves the tall one (gemm.cc: kernels_for)");

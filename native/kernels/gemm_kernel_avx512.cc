@@ -415,6 +415,51 @@ void tall_milli(int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, 
   }
 }
 
+// The same for mp full 16-row panels of a row-major A read in place (a(i, p) = a[i*as + p]): each
+// group of 8 k steps is turned into 8 vectors of 16 rows by two 8x8 transposes (rows 0-7 and
+// 8-15) and a 256-bit insert, in registers, instead of packing A through memory first (which cost
+// about as much as the lanes save: 128x10x256 NT spent 1.1 of its 2.9 us of overhead above the
+// FMAs there); a last partial group of k steps is read one element at a time.
+template <int kN, StoreKind kKind>
+void tall_rows_milli(int64_t mp, int64_t kc, const float* a, int64_t a_ps, int64_t as, const float* b, int64_t bs,
+                     float* c, int64_t ldc, const StoreParams<1>& sp) {
+  for (int64_t q = 0; q < mp; ++q, a += a_ps, c += 16 * ldc) {
+    __m512 acc[kN];
+#pragma GCC unroll 16
+    for (int j = 0; j < kN; ++j) acc[j] = _mm512_setzero_ps();
+    int64_t p0 = 0;
+    for (; p0 + 8 <= kc; p0 += 8) {
+      __m256 lo[8], hi[8];
+      transpose8x8(a + p0, as, [&lo](int r, __m256 v) { lo[r] = v; });
+      transpose8x8(a + 8 * as + p0, as, [&hi](int r, __m256 v) { hi[r] = v; });
+#pragma GCC unroll 8
+      for (int r = 0; r < 8; ++r) {
+        const __m512 av = _mm512_insertf32x8(_mm512_castps256_ps512(lo[r]), hi[r], 1);
+        const float* const bp = b + (p0 + r) * bs;
+#pragma GCC unroll 16
+        for (int j = 0; j < kN; ++j) acc[j] = _mm512_fmadd_ps(av, _mm512_set1_ps(bp[j]), acc[j]);
+      }
+    }
+    for (; p0 < kc; ++p0) {
+      alignas(64) float col[16];
+      for (int i = 0; i < 16; ++i) col[i] = a[i * as + p0];
+      const __m512 av = _mm512_load_ps(col);
+      const float* const bp = b + p0 * bs;
+#pragma GCC unroll 16
+      for (int j = 0; j < kN; ++j) acc[j] = _mm512_fmadd_ps(av, _mm512_set1_ps(bp[j]), acc[j]);
+    }
+    __m512 t[16];
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; ++j) t[j] = j < kN ? acc[j] : _mm512_setzero_ps();
+    transpose16x16(t);
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) {
+      __m512 x[1] = {t[i]};
+      store_row<1, kKind, true>(c + i * ldc, x, sp);
+    }
+  }
+}
+
 template <int kN>
 void tall_kind(StoreKind kind, int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64_t as,
                const float* b, int64_t bs, float* c, int64_t ldc, const StoreParams<1>& sp) {
@@ -425,7 +470,19 @@ void tall_kind(StoreKind kind, int64_t mp, int rows, int64_t kc, const float* a,
   }
 }
 
-// The tall table's panel_a: kN is cols rounded up to even (B's columns past n are zero).
+template <int kN>
+void tall_rows_kind(StoreKind kind, int64_t mp, int64_t kc, const float* a, int64_t a_ps, int64_t as, const float* b,
+                    int64_t bs, float* c, int64_t ldc, const StoreParams<1>& sp) {
+  switch (kind) {
+    case kPlain: return tall_rows_milli<kN, kPlain>(mp, kc, a, a_ps, as, b, bs, c, ldc, sp);
+    case kAccumulate: return tall_rows_milli<kN, kAccumulate>(mp, kc, a, a_ps, as, b, bs, c, ldc, sp);
+    default: return tall_rows_milli<kN, kGeneral>(mp, kc, a, a_ps, as, b, bs, c, ldc, sp);
+  }
+}
+
+// The tall table's panel_a (kRows false) and rows_a (kRows true: whole 16-row panels only, as the
+// driver calls it): kN is cols rounded up to even (B's columns past n are zero).
+template <bool kRows>
 void tall_kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t a_ps, int64_t a_s, const float* b,
                  int64_t b_ks, float* c, int64_t ldc, const Tile& t) {
   StoreParams<1> sp;
@@ -441,6 +498,17 @@ void tall_kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int
   sp.bias[0] = sp.bias_on ? _mm512_maskz_loadu_ps(sp.mask[0], t.bias) : _mm512_setzero_ps();
   const bool extras = sp.scale || sp.bias_on || sp.relu;
   const StoreKind kind = extras || (sp.readc && t.first && t.beta != 1.0f) ? kGeneral : sp.readc ? kAccumulate : kPlain;
+  if constexpr (kRows) {
+    switch ((cols + 1) / 2) {
+      case 0:
+      case 1: return tall_rows_kind<2>(kind, mp, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+      case 2: return tall_rows_kind<4>(kind, mp, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+      case 3: return tall_rows_kind<6>(kind, mp, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+      case 4: return tall_rows_kind<8>(kind, mp, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+      case 5: return tall_rows_kind<10>(kind, mp, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+      default: return tall_rows_kind<12>(kind, mp, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    }
+  }
   switch ((cols + 1) / 2) {
     case 0:
     case 1: return tall_kind<2>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
@@ -586,9 +654,7 @@ const Kernels& kernels_avx512() {
 }
 
 const Kernels& kernels_avx512_tall() {
-  // rows_a is never called (direct_a_max_n = 0: A is always packed); the 16x16 kernel's is there
-  // as a correct fallback, with the same bits.
-  static const Kernels k{"avx512",    kBlockingAvx512Tall, &tall_kernel, &kernel<16, 1, true>,
+  static const Kernels k{"avx512",    kBlockingAvx512Tall, &tall_kernel<false>, &tall_kernel<true>,
                          &pack_a<16>, &pack_b<1>,          &gemv_nt_avx512};
   return k;
 }

@@ -95,7 +95,7 @@ int main() {
               avx512.gemm_narrow.blk.nr == 16 && avx512.gemm_narrow.panel_a != avx512.gemm.panel_a,
           "AVX-512's narrow products go to its own 16x16 kernel", tg::Isa::Avx512);
     check(avx512.tall_max_n == 12 && avx512.gemm_tall.panel_a != avx512.gemm_narrow.panel_a &&
-              avx512.gemm_tall.blk.direct_a_max_n == 0 && avx512.gemm_tall.blk.nr == avx512.gemm_narrow.blk.nr &&
+              avx512.gemm_tall.blk.nr == avx512.gemm_narrow.blk.nr &&
               avx512.gemm_tall.pack_b == avx512.gemm_narrow.pack_b,
           "AVX-512's products of at most 12 columns have the tall kernel, on the 16x16 kernel's B layout",
           tg::Isa::Avx512);
