@@ -342,9 +342,10 @@ bool split_pays(const Problem& P, int threads, Grid g) {
 // The microkernel table for a product n columns wide: the narrow one when n fits its tile (at
 // AVX-512, at most 16 columns would fill half of the 32-column tile or less, and the 16x16 kernel
 // does it faster, with the same bits; elsewhere the narrow kernel is the kernel).
-// The tall kernel only from one full panel of rows: it packs A, which for a few rows costs more
-// than the lanes it saves (1x10x256 NN: 0.84 us on the 16x16 kernel, 1.2 us tall). Its B layout
-// and K blocks are the 16x16 kernel's, so a weight packed for one serves the other.
+// The tall kernel (at most tall_max_n columns) only from one full panel of rows: below that its
+// one panel is a packed partial one, which costs more than the lanes it saves (1x10x256 NN: 0.84
+// us on the 16x16 kernel, 1.2 us tall). Its B layout and K blocks are the 16x16 kernel's, so a
+// weight packed for one serves the other.
 const Kernels& kernels_for(const IsaKernels& T, int64_t m, int64_t n) {
   if (n <= T.tall_max_n && m >= T.gemm_tall.blk.mr) return T.gemm_tall;
   return n <= T.gemm_narrow.blk.nr ? T.gemm_narrow : T.gemm;
