@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "gemm_blocking.h"
 #include "simd_avx2.h"
@@ -300,38 +301,37 @@ void edge(int rows, int64_t kc, const float* a, int64_t as, const float* b, int6
 #undef TG_ACC_OPERANDS
 #undef TG_K_STEP
 
+// Calls f(kind, masked) with both as std::integral_constant, so that f can pass them on as template
+// arguments.
+template <class F>
+inline void with_store(StoreKind kind, bool masked, F&& f) {
+  using P = std::integral_constant<StoreKind, kPlain>;
+  using A = std::integral_constant<StoreKind, kAccumulate>;
+  using G = std::integral_constant<StoreKind, kGeneral>;
+  if (masked) {
+    if (kind == kPlain) return f(P{}, std::true_type{});
+    if (kind == kAccumulate) return f(A{}, std::true_type{});
+    return f(G{}, std::true_type{});
+  }
+  if (kind == kPlain) return f(P{}, std::false_type{});
+  if (kind == kAccumulate) return f(A{}, std::false_type{});
+  f(G{}, std::false_type{});
+}
+
 template <bool kRows>
 void dispatch(StoreKind kind, bool masked, int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64_t a_s,
               const float* b, int64_t b_ks, float* c, int64_t ldc, const StoreParams& sp) {
-  if (masked) {
-    switch (kind) {
-      case kPlain: return milli<kRows, kPlain, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-      case kAccumulate: return milli<kRows, kAccumulate, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-      default: return milli<kRows, kGeneral, true>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-    }
-  }
-  switch (kind) {
-    case kPlain: return milli<kRows, kPlain, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-    case kAccumulate: return milli<kRows, kAccumulate, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-    default: return milli<kRows, kGeneral, false>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-  }
+  with_store(kind, masked, [&](auto k, auto m) {
+    milli<kRows, decltype(k)::value, decltype(m)::value>(mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+  });
 }
 
 template <int kER>
 void dispatch_edge(StoreKind kind, bool masked, int rows, int64_t kc, const float* a, int64_t as, const float* b,
                    int64_t bs, float* c, int64_t ldc, const StoreParams& sp) {
-  if (masked) {
-    switch (kind) {
-      case kPlain: return edge<kER, kPlain, true>(rows, kc, a, as, b, bs, c, ldc, sp);
-      case kAccumulate: return edge<kER, kAccumulate, true>(rows, kc, a, as, b, bs, c, ldc, sp);
-      default: return edge<kER, kGeneral, true>(rows, kc, a, as, b, bs, c, ldc, sp);
-    }
-  }
-  switch (kind) {
-    case kPlain: return edge<kER, kPlain, false>(rows, kc, a, as, b, bs, c, ldc, sp);
-    case kAccumulate: return edge<kER, kAccumulate, false>(rows, kc, a, as, b, bs, c, ldc, sp);
-    default: return edge<kER, kGeneral, false>(rows, kc, a, as, b, bs, c, ldc, sp);
-  }
+  with_store(kind, masked, [&](auto k, auto m) {
+    edge<kER, decltype(k)::value, decltype(m)::value>(rows, kc, a, as, b, bs, c, ldc, sp);
+  });
 }
 
 template <bool kRows>

@@ -385,9 +385,24 @@ inline void transpose16x16(__m512 (&t)[16]) {
   }
 }
 
-// mp packed 16-row panels (a(i, p) = a[p*as + i]) against kN columns of a B micro-panel
-// (b(p, j) = b[p*bs + j]); only the first `rows` rows of the last panel are stored.
-template <int kN, StoreKind kKind>
+// One k step of the tall tile: av holds a(i, p) for the panel's 16 rows, bp row p of B.
+template <int kN>
+inline __attribute__((always_inline)) void tall_step(__m512 (&acc)[kN], __m512 av, const float* bp) {
+#pragma GCC unroll 16
+  for (int j = 0; j < kN; ++j) acc[j] = _mm512_fmadd_ps(av, _mm512_set1_ps(bp[j]), acc[j]);
+}
+
+// mp 16-row panels against kN columns of a B micro-panel (b(p, j) = b[p*bs + j]); only the first
+// `rows` rows of the last panel are stored. Panel q reads a + q*a_ps; within it
+//   kRows false: a(i, p) = a[p*as + i]: a packed panel, or a transposed A in place (TN), whose k
+//                step's 16 rows are adjacent;
+//   kRows true:  a(i, p) = a[i*as + p]: a row-major A in place (whole panels only, as the driver
+//                calls rows_a). Each group of 8 k steps becomes 8 vectors of 16 rows through two
+//                8x8 transposes (rows 0-7 and 8-15) and a 256-bit insert, in registers, instead of
+//                packing A through memory first, which cost about as much as the lanes save
+//                (32x10x256 NT: 2.9 us packed, 2.4 in place); the k steps past a multiple of 8
+//                are read one element at a time.
+template <int kN, StoreKind kKind, bool kRows>
 void tall_milli(int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64_t as, const float* b, int64_t bs,
                 float* c, int64_t ldc, const StoreParams<1>& sp) {
   for (int64_t q = 0; q < mp; ++q, a += a_ps, c += 16 * ldc) {
@@ -395,11 +410,24 @@ void tall_milli(int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, 
     __m512 acc[kN];
 #pragma GCC unroll 16
     for (int j = 0; j < kN; ++j) acc[j] = _mm512_setzero_ps();
-    for (int64_t p = 0; p < kc; ++p) {
-      const __m512 av = _mm512_loadu_ps(a + p * as);
-      const float* const bp = b + p * bs;
-#pragma GCC unroll 16
-      for (int j = 0; j < kN; ++j) acc[j] = _mm512_fmadd_ps(av, _mm512_set1_ps(bp[j]), acc[j]);
+    int64_t p0 = 0;
+    if constexpr (kRows) {
+      for (; p0 + 8 <= kc; p0 += 8) {
+        __m256 lo[8], hi[8];
+        transpose8x8(a + p0, as, [&lo](int r, __m256 v) { lo[r] = v; });
+        transpose8x8(a + 8 * as + p0, as, [&hi](int r, __m256 v) { hi[r] = v; });
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; ++r) {
+          tall_step(acc, _mm512_insertf32x8(_mm512_castps256_ps512(lo[r]), hi[r], 1), b + (p0 + r) * bs);
+        }
+      }
+      for (; p0 < kc; ++p0) {
+        alignas(64) float col[16];
+        for (int i = 0; i < 16; ++i) col[i] = a[i * as + p0];
+        tall_step(acc, _mm512_load_ps(col), b + p0 * bs);
+      }
+    } else {
+      for (; p0 < kc; ++p0) tall_step(acc, _mm512_loadu_ps(a + p0 * as), b + p0 * bs);
     }
     __m512 t[16];
 #pragma GCC unroll 16
@@ -415,73 +443,18 @@ void tall_milli(int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, 
   }
 }
 
-// The same for mp full 16-row panels of a row-major A read in place (a(i, p) = a[i*as + p]): each
-// group of 8 k steps is turned into 8 vectors of 16 rows by two 8x8 transposes (rows 0-7 and
-// 8-15) and a 256-bit insert, in registers, instead of packing A through memory first (which cost
-// about as much as the lanes save: 128x10x256 NT spent 1.1 of its 2.9 us of overhead above the
-// FMAs there); a last partial group of k steps is read one element at a time.
-template <int kN, StoreKind kKind>
-void tall_rows_milli(int64_t mp, int64_t kc, const float* a, int64_t a_ps, int64_t as, const float* b, int64_t bs,
-                     float* c, int64_t ldc, const StoreParams<1>& sp) {
-  for (int64_t q = 0; q < mp; ++q, a += a_ps, c += 16 * ldc) {
-    __m512 acc[kN];
-#pragma GCC unroll 16
-    for (int j = 0; j < kN; ++j) acc[j] = _mm512_setzero_ps();
-    int64_t p0 = 0;
-    for (; p0 + 8 <= kc; p0 += 8) {
-      __m256 lo[8], hi[8];
-      transpose8x8(a + p0, as, [&lo](int r, __m256 v) { lo[r] = v; });
-      transpose8x8(a + 8 * as + p0, as, [&hi](int r, __m256 v) { hi[r] = v; });
-#pragma GCC unroll 8
-      for (int r = 0; r < 8; ++r) {
-        const __m512 av = _mm512_insertf32x8(_mm512_castps256_ps512(lo[r]), hi[r], 1);
-        const float* const bp = b + (p0 + r) * bs;
-#pragma GCC unroll 16
-        for (int j = 0; j < kN; ++j) acc[j] = _mm512_fmadd_ps(av, _mm512_set1_ps(bp[j]), acc[j]);
-      }
-    }
-    for (; p0 < kc; ++p0) {
-      alignas(64) float col[16];
-      for (int i = 0; i < 16; ++i) col[i] = a[i * as + p0];
-      const __m512 av = _mm512_load_ps(col);
-      const float* const bp = b + p0 * bs;
-#pragma GCC unroll 16
-      for (int j = 0; j < kN; ++j) acc[j] = _mm512_fmadd_ps(av, _mm512_set1_ps(bp[j]), acc[j]);
-    }
-    __m512 t[16];
-#pragma GCC unroll 16
-    for (int j = 0; j < 16; ++j) t[j] = j < kN ? acc[j] : _mm512_setzero_ps();
-    transpose16x16(t);
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i) {
-      __m512 x[1] = {t[i]};
-      store_row<1, kKind, true>(c + i * ldc, x, sp);
-    }
-  }
-}
-
-template <int kN>
+template <int kN, bool kRows>
 void tall_kind(StoreKind kind, int64_t mp, int rows, int64_t kc, const float* a, int64_t a_ps, int64_t as,
                const float* b, int64_t bs, float* c, int64_t ldc, const StoreParams<1>& sp) {
   switch (kind) {
-    case kPlain: return tall_milli<kN, kPlain>(mp, rows, kc, a, a_ps, as, b, bs, c, ldc, sp);
-    case kAccumulate: return tall_milli<kN, kAccumulate>(mp, rows, kc, a, a_ps, as, b, bs, c, ldc, sp);
-    default: return tall_milli<kN, kGeneral>(mp, rows, kc, a, a_ps, as, b, bs, c, ldc, sp);
+    case kPlain: return tall_milli<kN, kPlain, kRows>(mp, rows, kc, a, a_ps, as, b, bs, c, ldc, sp);
+    case kAccumulate: return tall_milli<kN, kAccumulate, kRows>(mp, rows, kc, a, a_ps, as, b, bs, c, ldc, sp);
+    default: return tall_milli<kN, kGeneral, kRows>(mp, rows, kc, a, a_ps, as, b, bs, c, ldc, sp);
   }
 }
 
-template <int kN>
-void tall_rows_kind(StoreKind kind, int64_t mp, int64_t kc, const float* a, int64_t a_ps, int64_t as, const float* b,
-                    int64_t bs, float* c, int64_t ldc, const StoreParams<1>& sp) {
-  switch (kind) {
-    case kPlain: return tall_rows_milli<kN, kPlain>(mp, kc, a, a_ps, as, b, bs, c, ldc, sp);
-    case kAccumulate: return tall_rows_milli<kN, kAccumulate>(mp, kc, a, a_ps, as, b, bs, c, ldc, sp);
-    default: return tall_rows_milli<kN, kGeneral>(mp, kc, a, a_ps, as, b, bs, c, ldc, sp);
-  }
-}
-
-// The tall table's panel_a (kRows false) and rows_a (kRows true: whole 16-row panels only, as the
-// driver calls it): kN is cols rounded up to even (B's columns past n are zero).
+// The tall table's panel_a (kRows false) and rows_a (kRows true): kN is cols rounded up to even
+// (B's columns past n are zero).
 template <bool kRows>
 void tall_kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int64_t a_ps, int64_t a_s, const float* b,
                  int64_t b_ks, float* c, int64_t ldc, const Tile& t) {
@@ -498,25 +471,14 @@ void tall_kernel(int64_t mp, int rows, int cols, int64_t kc, const float* a, int
   sp.bias[0] = sp.bias_on ? _mm512_maskz_loadu_ps(sp.mask[0], t.bias) : _mm512_setzero_ps();
   const bool extras = sp.scale || sp.bias_on || sp.relu;
   const StoreKind kind = extras || (sp.readc && t.first && t.beta != 1.0f) ? kGeneral : sp.readc ? kAccumulate : kPlain;
-  if constexpr (kRows) {
-    switch ((cols + 1) / 2) {
-      case 0:
-      case 1: return tall_rows_kind<2>(kind, mp, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-      case 2: return tall_rows_kind<4>(kind, mp, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-      case 3: return tall_rows_kind<6>(kind, mp, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-      case 4: return tall_rows_kind<8>(kind, mp, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-      case 5: return tall_rows_kind<10>(kind, mp, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-      default: return tall_rows_kind<12>(kind, mp, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-    }
-  }
   switch ((cols + 1) / 2) {
     case 0:
-    case 1: return tall_kind<2>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-    case 2: return tall_kind<4>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-    case 3: return tall_kind<6>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-    case 4: return tall_kind<8>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-    case 5: return tall_kind<10>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
-    default: return tall_kind<12>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    case 1: return tall_kind<2, kRows>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    case 2: return tall_kind<4, kRows>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    case 3: return tall_kind<6, kRows>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    case 4: return tall_kind<8, kRows>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    case 5: return tall_kind<10, kRows>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
+    default: return tall_kind<12, kRows>(kind, mp, rows, kc, a, a_ps, a_s, b, b_ks, c, ldc, sp);
   }
 }
 
